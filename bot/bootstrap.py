@@ -1,0 +1,34 @@
+"""Build everything once, in one place: database, migrations, seed, outbox, router."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.app import App
+from bot.config import Settings
+from bot.db import Database
+from bot.delivery import Outbox, Transport
+from bot.router import Router
+from handlers import build_registry
+from services import seed as seeding
+
+log = logging.getLogger(__name__)
+
+
+async def prepare_database(settings: Settings) -> Database:
+    """Open the database, bring its schema up to date, and seed it the first time."""
+    db = Database(settings.database_url)
+    await db.migrate()
+    if not await seeding.is_seeded(db):
+        report = await seeding.seed(db)
+        log.info("first start: seeded %s units and %s chains", report.units_added, report.chains_added)
+    return db
+
+
+async def build(
+    settings: Settings, *, transport: Transport | None = None, db: Database | None = None
+) -> tuple[App, Router]:
+    if db is None:
+        db = await prepare_database(settings)
+    app = App(settings=settings, db=db, outbox=Outbox(db, transport))
+    return app, Router(app, build_registry())

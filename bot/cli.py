@@ -1,0 +1,108 @@
+"""``investbot`` (and ``python -m bot``): run, console, migrate, seed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import logs
+from bot.config import Settings
+
+log = logging.getLogger("investbot")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    secrets = [settings.bot_token.get_secret_value()] if settings.bot_token else []
+    if settings.webhook_secret:
+        secrets.append(settings.webhook_secret.get_secret_value())
+    logs.setup(level=settings.log_level, json_lines=settings.log_json, secrets=secrets)
+    return settings
+
+
+async def _console(settings: Settings) -> None:
+    from bot.adapters.console import ConsoleTransport, run_console
+    from bot.bootstrap import build
+
+    # The console is for trying the bot: keep the log to warnings so the chat stays readable.
+    logging.getLogger().setLevel(logging.WARNING)
+    app, router = await build(settings, transport=ConsoleTransport(sys.stdout))
+    try:
+        await run_console(router)
+    finally:
+        await app.db.dispose()
+
+
+async def _run(settings: Settings, *, scheduler: bool) -> None:
+    if settings.bot_token is None:
+        log.info("BOT_TOKEN is not set: starting the console chat")
+        await _console(settings)
+        return
+    from bot.runner import run_telegram
+
+    await run_telegram(settings, scheduler=scheduler)
+
+
+async def _migrate(settings: Settings, revision: str, down: bool) -> None:
+    from bot.db import Database
+    from bot.migrate import current, downgrade, upgrade
+
+    db = Database(settings.database_url)
+    try:
+        if down:
+            await downgrade(db, revision)
+        else:
+            await upgrade(db, revision)
+        print(f"database at revision {await current(db)}")
+    finally:
+        await db.dispose()
+
+
+async def _seed(settings: Settings, demo_people: bool) -> None:
+    from bot.db import Database
+    from services import demo, seed
+
+    db = Database(settings.database_url)
+    try:
+        await db.migrate()
+        report = await seed.seed(db)
+        print(
+            f"units +{report.units_added}, chains +{report.chains_added}, "
+            f"targets +{report.targets_added}, settings +{report.settings_added}"
+        )
+        if demo_people:
+            print(f"demo people +{await demo.seed_demo_people(db)}")
+    finally:
+        await db.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="investbot", description="investbot — 招商引资 field work in chat")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the bot (the console chat when BOT_TOKEN is unset)")
+    run.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
+    sub.add_parser("console", help="chat with the bot in the terminal on the embedded database")
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("revision", nargs="?", default="heads")
+    migrate.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
+    seed = sub.add_parser("seed", help="load seed/zhangye.toml (safe to run again)")
+    seed.add_argument("--demo", action="store_true", help="also add the console's demo people")
+    args = parser.parse_args(argv)
+
+    settings = _settings()
+    command = args.command or "run"
+    try:
+        if command == "run":
+            asyncio.run(_run(settings, scheduler=not getattr(args, "no_scheduler", False)))
+        elif command == "console":
+            asyncio.run(_console(settings))
+        elif command == "migrate":
+            asyncio.run(_migrate(settings, args.revision, args.down))
+        elif command == "seed":
+            asyncio.run(_seed(settings, args.demo))
+    except KeyboardInterrupt:
+        return 130
+    return 0

@@ -1,0 +1,67 @@
+"""Settings from the environment (and a ``.env`` file): the contract table of ARCHITECTURE.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DATA_DIR = Path("data")
+DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'investbot.sqlite3'}"
+TELEGRAM_API_SERVER = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    bot_framework: Literal["ptb", "aiogram"] = "ptb"
+    bot_api_server: str = TELEGRAM_API_SERVER
+    database_url: str = DEFAULT_DATABASE_URL
+    bot_admin_ids: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
+    timezone: str = "Asia/Shanghai"
+    default_locale: Literal["zh", "en"] = "zh"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8080
+    log_json: bool = False
+    log_level: str = "INFO"
+    invite_ttl_hours: int = 72
+
+    @field_validator("bot_admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(";", ",").split(",") if part.strip())
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("bot_token", "webhook_secret", "webhook_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @field_validator("bot_api_server")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def token(self) -> str:
+        if self.bot_token is None:
+            raise RuntimeError("BOT_TOKEN is not set")
+        return self.bot_token.get_secret_value()

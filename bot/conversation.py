@@ -1,0 +1,183 @@
+"""The pieces handlers are made of: flows of steps, one-shot commands, button actions.
+
+A flow is a conversation such as ``/lead``: each step has an ``ask`` (put the question)
+and a ``handle`` (read the answer and say where to go next). The router keeps which flow
+and step a person is in, and the draft, in the database between messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.core import Button, FileReply, Incoming, Keyboard, Kind, Notice, Outgoing, Reply
+from bot.i18n import Translator
+from models import Role
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+# Longest free-text answer a step accepts unless it says otherwise: a pasted article is
+# not a plan, and Telegram's own limit on a message is 4096.
+MAX_TEXT = 500
+ACTION_PREFIX = "!"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A registered person as handlers see them (a snapshot; no session attached)."""
+
+    id: int
+    telegram_id: int
+    full_name: str
+    role: Role
+    unit_id: int | None
+    unit_code: str | None
+    unit_name_zh: str
+    unit_name_en: str
+    unit_kind: str | None
+    leader_level: str | None
+    locale: str | None
+    is_admin: bool = False
+
+    def unit_name(self, locale: str) -> str:
+        return self.unit_name_en if locale == "en" and self.unit_name_en else self.unit_name_zh
+
+
+@dataclass(frozen=True)
+class Next:
+    """Where a flow goes after a step handled a message."""
+
+    goto: str | None = None
+    error: str | None = None  # stay on the step: say this, then ask again
+    done: bool = False
+    stay: bool = False  # stay on the step without asking again
+
+
+Asker = Callable[["Context"], Awaitable[None]]
+StepHandler = Callable[["Context", Incoming], Awaitable[Next]]
+
+
+@dataclass(frozen=True)
+class Step:
+    ask: Asker
+    handle: StepHandler
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    command: str
+    roles: frozenset[Role]
+    start: StepHandler
+    steps: Mapping[str, Step]
+    title_key: str  # catalog key naming the flow ("lead" → "a lead")
+    describe: Callable[[dict[str, Any]], str] | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    run: Callable[[Context, Incoming], Awaitable[None]]
+    roles: frozenset[Role] | None = None  # None: every registered person
+    help_key: str | None = None  # listed in /help and the command menu when set
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button outside any conversation (in a notification, a list); data is ``!prefix:arg``."""
+
+    prefix: str
+    run: Callable[[Context, Incoming, str], Awaitable[None]]
+    roles: frozenset[Role] | None = None
+
+
+@dataclass(frozen=True)
+class DocumentHandler:
+    """Receives a file sent outside a conversation (a spreadsheet to import)."""
+
+    run: Callable[[Context, Incoming], Awaitable[None]]
+    roles: frozenset[Role] | None = None
+
+
+def action_data(prefix: str, arg: str | int = "") -> str:
+    return f"{ACTION_PREFIX}{prefix}:{arg}"
+
+
+@dataclass
+class Context:
+    """What a handler works with: the app's services, the person, their draft, the replies."""
+
+    app: App
+    incoming: Incoming
+    member: Member | None
+    locale: str
+    draft: dict[str, Any] = field(default_factory=dict)
+    flow: str | None = None
+    step: str | None = None
+    out: list[Outgoing] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._ = Translator(self.locale)
+
+    @property
+    def user(self) -> Member:
+        if self.member is None:
+            raise PermissionError("not registered")
+        return self.member
+
+    def now(self) -> datetime:
+        return self.app.now()
+
+    # -- replies -----------------------------------------------------------------
+    def say(self, text: str, keyboard: Keyboard | None = None, *, remove_keyboard: bool = False) -> None:
+        self.out.append(Reply(text, keyboard, remove_keyboard=remove_keyboard))
+
+    def edit(self, text: str, keyboard: Keyboard | None = None) -> None:
+        self.out.append(Reply(text, keyboard, edit=True))
+
+    def notice(self, text: str, *, alert: bool = False) -> None:
+        self.out.append(Notice(text, alert))
+
+    def send_file(self, filename: str, content: bytes, caption: str = "", *, photo: bool = False) -> None:
+        self.out.append(FileReply(filename, content, caption, photo))
+
+    # -- where next --------------------------------------------------------------
+    def goto(self, step: str) -> Next:
+        return Next(goto=step)
+
+    def then(self, step: str) -> Next:
+        """Go on to ``step`` — or back to the summary when the person was correcting a field."""
+        back = self.draft.pop("_back", None)
+        return Next(goto=back if isinstance(back, str) else step)
+
+    def again(self, key: str, **params: object) -> Next:
+        return Next(error=self._(key, **params))
+
+    def done(self) -> Next:
+        return Next(done=True)
+
+    def stay(self) -> Next:
+        return Next(stay=True)
+
+    # -- reading answers -----------------------------------------------------------
+    def text_answer(self, msg: Incoming, *, max_len: int = MAX_TEXT) -> str | Next:
+        """The typed text of an answer, or the reason it is not one (say it and ask again)."""
+        if msg.kind is not Kind.TEXT:
+            return self.again("core.err.want_text")
+        text = " ".join(msg.text.split())
+        if not text:
+            return self.again("core.err.empty")
+        if len(text) > max_len:
+            return self.again("core.err.too_long", max=max_len, got=len(text))
+        return text
+
+    def choice(self, msg: Incoming) -> str | None:
+        """The data of a pressed button, if this message is a press."""
+        return msg.data if msg.kind is Kind.BUTTON else None
+
+
+def button(label: str, data: str) -> Button:
+    return Button(label=label, data=data)

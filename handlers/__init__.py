@@ -1,0 +1,17 @@
+"""Every conversation and command, registered in one place.
+
+The order is the order of ``/help`` and of the Telegram command menu: what people use
+most comes first.
+"""
+
+from __future__ import annotations
+
+from bot.router import Registry
+from handlers import lead, start
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    start.register(registry)  # /start, /help, /lang, /invite
+    lead.register(registry)  # /lead, /mine
+    return registry

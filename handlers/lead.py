@@ -1,0 +1,337 @@
+"""/lead — a liaison officer (or anyone who hears of an investment) logs a lead.
+
+    enterprise → [pick a near match | name for a new code] → chain → plan → amount
+    → source → confirm (save, or correct any field and come back here)
+
+``/lead <one message>`` fills what it can from the text and asks only for the rest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
+from services.freetext import ChainHint, parse_lead_text
+
+from bot.conversation import Command, Context, Flow, Next, Step
+from bot.core import Button, Incoming, Keyboard
+from bot.router import Registry
+from models import LeadSource, LeadStatus, Role
+from services import enterprises, leads
+from services.money import InvalidMoney, format_money, parse_money
+
+LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
+MAX_NAME = 100
+MAX_PLAN = 500
+SOURCES = tuple(LeadSource)
+FIELDS = ("enterprise", "chain", "plan", "amount", "source")
+
+
+# -- entry ------------------------------------------------------------------------------
+async def start(ctx: Context, msg: Incoming) -> Next:
+    """Start a lead: guided, or prefilled from one message."""
+    if ctx.user.role is Role.LIAISON:
+        ctx.draft["source"] = LeadSource.LIAISON.value
+    text = " ".join(msg.args.split())
+    if not text:
+        return ctx.goto("enterprise")
+    if len(text) > 1000:
+        ctx.say(ctx._("core.err.too_long", max=1000, got=len(text)))
+        return ctx.goto("enterprise")
+    chains = await enterprises.chains(ctx.app.db)
+    hints = [ChainHint(c.id, (c.name_zh, c.name_en, *c.keyword_list())) for c in chains if c.id is not None]
+    guess = parse_lead_text(text, hints)
+    if guess.amount_yuan is not None:
+        ctx.draft["amount"] = guess.amount_yuan
+    if guess.chain_id is not None:
+        ctx.draft["chain_id"] = guess.chain_id
+    if guess.plan:
+        ctx.draft["plan"] = guess.plan[:MAX_PLAN]
+    ctx.say(ctx._("lead.prefilled"))
+    if guess.credit_code:
+        return await _take_code(ctx, guess.credit_code)
+    if guess.enterprise:
+        return await _take_name(ctx, guess.enterprise[:MAX_NAME])
+    return ctx.goto("enterprise")
+
+
+def next_missing(ctx: Context) -> Next:
+    """After the enterprise: ask only for what the draft still lacks."""
+    draft = ctx.draft
+    for field, step in (("chain_id", "chain"), ("plan", "plan"), ("amount", "amount"), ("source", "source")):
+        if field not in draft:
+            return ctx.then(step)
+    return ctx.then("confirm")
+
+
+# -- enterprise -------------------------------------------------------------------------
+async def ask_enterprise(ctx: Context) -> None:
+    ctx.say(ctx._("lead.ask.enterprise"))
+
+
+async def on_enterprise(ctx: Context, msg: Incoming) -> Next:
+    answer = ctx.text_answer(msg, max_len=MAX_NAME)
+    if isinstance(answer, Next):
+        return answer
+    if looks_like_credit_code(answer) or (len(answer) == 18 and answer.isalnum() and answer.isascii()):
+        return await _take_code(ctx, answer)
+    return await _take_name(ctx, answer)
+
+
+def _clear_enterprise(draft: dict[str, Any]) -> None:
+    for key in ("enterprise_id", "enterprise_name", "credit_code"):
+        draft.pop(key, None)
+
+
+async def _take_code(ctx: Context, raw: str) -> Next:
+    code = normalize_credit_code(raw)
+    if not is_valid_credit_code(code):
+        return ctx.again("lead.err.credit_code", code=code)
+    _clear_enterprise(ctx.draft)
+    existing = await enterprises.by_credit_code(ctx.app.db, code)
+    if existing is not None:
+        ctx.draft["enterprise_id"] = existing.id
+        ctx.draft["enterprise_name"] = existing.name
+        ctx.say(ctx._("lead.enterprise.found", name=existing.name))
+        return next_missing(ctx)
+    ctx.draft["credit_code"] = code
+    return ctx.goto("enterprise_name")
+
+
+async def _take_name(ctx: Context, name: str) -> Next:
+    _clear_enterprise(ctx.draft)
+    existing = await enterprises.by_name(ctx.app.db, name)
+    if existing is not None:
+        ctx.draft["enterprise_id"] = existing.id
+        ctx.draft["enterprise_name"] = existing.name
+        ctx.say(ctx._("lead.enterprise.found", name=existing.name))
+        return next_missing(ctx)
+    ctx.draft["enterprise_name"] = name
+    candidates = await enterprises.similar(ctx.app.db, name)
+    if candidates:
+        ctx.draft["candidates"] = [[c.id, c.name] for c in candidates]
+        return ctx.goto("enterprise_pick")
+    return next_missing(ctx)
+
+
+async def ask_enterprise_pick(ctx: Context) -> None:
+    candidates = ctx.draft.get("candidates", [])
+    buttons = [Button(str(name), f"e{eid}") for eid, name in candidates]
+    buttons.append(Button(ctx._("lead.enterprise.none_of_these", name=ctx.draft.get("enterprise_name", "")), "new"))
+    ctx.say(ctx._("lead.ask.enterprise_pick", name=ctx.draft.get("enterprise_name", "")), Keyboard.column(buttons))
+
+
+async def on_enterprise_pick(ctx: Context, msg: Incoming) -> Next:
+    data = ctx.choice(msg)
+    if data is None:
+        # Typing another name instead of choosing is fine: start the lookup again.
+        ctx.draft.pop("candidates", None)
+        return await on_enterprise(ctx, msg)
+    candidates = {int(eid): str(name) for eid, name in ctx.draft.get("candidates", [])}
+    if data == "new":
+        ctx.draft.pop("candidates", None)
+        return next_missing(ctx)
+    if data.startswith("e") and data[1:].isdigit() and int(data[1:]) in candidates:
+        chosen = int(data[1:])
+        ctx.draft.pop("candidates", None)
+        ctx.draft["enterprise_id"] = chosen
+        ctx.draft["enterprise_name"] = candidates[chosen]
+        ctx.draft.pop("credit_code", None)
+        return next_missing(ctx)
+    return ctx.again("core.err.use_buttons")
+
+
+async def ask_enterprise_name(ctx: Context) -> None:
+    ctx.say(ctx._("lead.ask.enterprise_name", code=ctx.draft.get("credit_code", "")))
+
+
+async def on_enterprise_name(ctx: Context, msg: Incoming) -> Next:
+    answer = ctx.text_answer(msg, max_len=MAX_NAME)
+    if isinstance(answer, Next):
+        return answer
+    code = ctx.draft.get("credit_code")
+    existing = await enterprises.by_name(ctx.app.db, answer)
+    if existing is not None and (not existing.credit_code or existing.credit_code == code):
+        ctx.draft["enterprise_id"] = existing.id
+        ctx.say(ctx._("lead.enterprise.found", name=existing.name))
+    ctx.draft["enterprise_name"] = existing.name if existing is not None and "enterprise_id" in ctx.draft else answer
+    return next_missing(ctx)
+
+
+# -- chain, plan, amount, source --------------------------------------------------------
+async def ask_chain(ctx: Context) -> None:
+    chains = await enterprises.chains(ctx.app.db)
+    buttons = [Button(f"{c.family} {c.name(ctx.locale)}", f"c{c.id}") for c in chains]
+    buttons.append(Button(ctx._("lead.chain.unsure"), "c0"))
+    ctx.say(ctx._("lead.ask.chain"), Keyboard.grid(buttons, width=2))
+
+
+async def on_chain(ctx: Context, msg: Incoming) -> Next:
+    data = ctx.choice(msg)
+    if data is None or not data.startswith("c") or not data[1:].isdigit():
+        return ctx.again("core.err.use_buttons")
+    chain_id = int(data[1:])
+    if chain_id and await enterprises.get_chain(ctx.app.db, chain_id) is None:
+        return ctx.again("core.err.use_buttons")
+    ctx.draft["chain_id"] = chain_id or None
+    return ctx.then("plan" if "plan" not in ctx.draft else "amount" if "amount" not in ctx.draft else "source")
+
+
+async def ask_plan(ctx: Context) -> None:
+    ctx.say(ctx._("lead.ask.plan"))
+
+
+async def on_plan(ctx: Context, msg: Incoming) -> Next:
+    answer = ctx.text_answer(msg, max_len=MAX_PLAN)
+    if isinstance(answer, Next):
+        return answer
+    ctx.draft["plan"] = answer
+    return ctx.then("amount" if "amount" not in ctx.draft else "source" if "source" not in ctx.draft else "confirm")
+
+
+async def ask_amount(ctx: Context) -> None:
+    ctx.say(ctx._("lead.ask.amount"), Keyboard.column([Button(ctx._("lead.amount.unknown"), "unknown")]))
+
+
+async def on_amount(ctx: Context, msg: Incoming) -> Next:
+    if ctx.choice(msg) == "unknown":
+        ctx.draft["amount"] = None
+    else:
+        answer = ctx.text_answer(msg, max_len=40)
+        if isinstance(answer, Next):
+            return answer
+        try:
+            ctx.draft["amount"] = parse_money(answer)
+        except InvalidMoney as exc:
+            return ctx.again(f"money.err.{exc.code}", text=answer)
+    return ctx.then("source" if "source" not in ctx.draft else "confirm")
+
+
+async def ask_source(ctx: Context) -> None:
+    buttons = [Button(ctx._(f"source.{s.value}"), f"s{s.value}") for s in SOURCES]
+    ctx.say(ctx._("lead.ask.source"), Keyboard.grid(buttons, width=2))
+
+
+async def on_source(ctx: Context, msg: Incoming) -> Next:
+    data = ctx.choice(msg) or ""
+    if not data.startswith("s") or data[1:] not in {s.value for s in SOURCES}:
+        return ctx.again("core.err.use_buttons")
+    ctx.draft["source"] = data[1:]
+    return ctx.then("confirm")
+
+
+# -- summary ----------------------------------------------------------------------------
+def summary(ctx: Context, draft: dict[str, Any], chain_name: str | None) -> str:
+    amount = draft.get("amount")
+    code = draft.get("credit_code")
+    enterprise = str(draft.get("enterprise_name", ""))
+    if code:
+        enterprise = f"{enterprise} ({code})"
+    if "enterprise_id" not in draft:
+        enterprise = ctx._("lead.summary.new_enterprise", name=enterprise)
+    return ctx._(
+        "lead.summary",
+        enterprise=enterprise,
+        chain=chain_name or ctx._("lead.chain.unsure"),
+        plan=draft.get("plan", ""),
+        amount=format_money(int(amount), ctx.locale) if isinstance(amount, int) else ctx._("lead.amount.unknown"),
+        source=ctx._(f"source.{draft.get('source', LeadSource.OTHER.value)}"),
+    )
+
+
+async def ask_confirm(ctx: Context) -> None:
+    chain_id = ctx.draft.get("chain_id")
+    chain = await enterprises.get_chain(ctx.app.db, int(chain_id)) if chain_id else None
+    buttons = [Button(ctx._("lead.confirm.save"), "save")]
+    buttons += [Button(ctx._(f"lead.edit.{field}"), f"edit:{field}") for field in FIELDS]
+    buttons.append(Button(ctx._("lead.confirm.discard"), "discard"))
+    ctx.say(
+        summary(ctx, ctx.draft, chain.name(ctx.locale) if chain else None) + "\n\n" + ctx._("lead.ask.confirm"),
+        Keyboard(((buttons[0],), *Keyboard.grid(buttons[1:-1], width=3).rows, (buttons[-1],))),
+    )
+
+
+async def on_confirm(ctx: Context, msg: Incoming) -> Next:
+    data = ctx.choice(msg)
+    if data is None:
+        return ctx.again("lead.err.confirm_buttons")
+    if data == "discard":
+        ctx.say(ctx._("lead.discarded"))
+        return ctx.done()
+    if data.startswith("edit:") and data[5:] in FIELDS:
+        ctx.draft["_back"] = "confirm"
+        return ctx.goto(data[5:])
+    if data != "save":
+        return ctx.again("lead.err.confirm_buttons")
+    draft = ctx.draft
+    lead = await leads.create_lead(
+        ctx.app.db,
+        member=ctx.user,
+        draft=leads.LeadDraft(
+            enterprise_id=draft.get("enterprise_id"),
+            enterprise_name=str(draft.get("enterprise_name", "")),
+            credit_code=draft.get("credit_code"),
+            chain_id=draft.get("chain_id"),
+            plan=str(draft.get("plan", "")),
+            amount_yuan=draft.get("amount"),
+            source=LeadSource(draft.get("source", LeadSource.OTHER.value)),
+        ),
+    )
+    ctx.say(ctx._("lead.saved", number=lead.id))
+    return ctx.done()
+
+
+def describe(draft: dict[str, Any]) -> str:
+    return str(draft.get("enterprise_name", ""))
+
+
+LEAD = Flow(
+    name="lead",
+    command="lead",
+    roles=LEAD_ROLES,
+    start=start,
+    title_key="flow.lead",
+    describe=describe,
+    steps={
+        "enterprise": Step(ask_enterprise, on_enterprise),
+        "enterprise_pick": Step(ask_enterprise_pick, on_enterprise_pick),
+        "enterprise_name": Step(ask_enterprise_name, on_enterprise_name),
+        "chain": Step(ask_chain, on_chain),
+        "plan": Step(ask_plan, on_plan),
+        "amount": Step(ask_amount, on_amount),
+        "source": Step(ask_source, on_source),
+        "confirm": Step(ask_confirm, on_confirm),
+    },
+)
+
+
+# -- /mine ------------------------------------------------------------------------------
+async def mine(ctx: Context, msg: Incoming) -> None:
+    """The person's most recent leads."""
+    rows = await leads.recent_by(ctx.app.db, ctx.user.id)
+    if not rows:
+        ctx.say(ctx._("lead.mine.empty"))
+        return
+    lines = [ctx._("lead.mine.header", count=len(rows))]
+    for row in rows:
+        lead = row.lead
+        chain = (row.chain_en if ctx.locale == "en" else row.chain_zh) or ctx._("lead.chain.unsure")
+        amount = format_money(lead.amount_yuan, ctx.locale) if lead.amount_yuan else ctx._("lead.amount.unknown")
+        when = lead.created_at.astimezone(ctx.app.tz).strftime("%m-%d")
+        lines.append(
+            ctx._(
+                "lead.mine.row",
+                number=lead.id,
+                enterprise=row.enterprise,
+                chain=chain,
+                amount=amount,
+                status=ctx._(f"lead.status.{LeadStatus(lead.status).value}"),
+                date=when,
+            )
+        )
+    ctx.say("\n".join(lines))
+
+
+def register(registry: Registry) -> None:
+    registry.add_flow(LEAD)
+    registry.add_command(Command("mine", mine, roles=LEAD_ROLES, help_key="help.mine"))

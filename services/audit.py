@@ -1,0 +1,34 @@
+"""The audit log: who created or changed which record, and when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import AuditEntry
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor_id: int | None,
+    entity: str,
+    entity_id: int,
+    action: str,
+    **detail: Any,
+) -> AuditEntry:
+    """Add an entry to the caller's transaction: the change and its record land together."""
+    entry = AuditEntry(actor_id=actor_id, entity=entity, entity_id=entity_id, action=action, detail=detail)
+    session.add(entry)
+    return entry
+
+
+async def history(session: AsyncSession, entity: str, entity_id: int) -> list[AuditEntry]:
+    result = await session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.entity == entity, AuditEntry.entity_id == entity_id)
+        .order_by(col(AuditEntry.at), col(AuditEntry.id))
+    )
+    return list(result.all())

@@ -1,0 +1,93 @@
+"""Leads 招商线索: first-hand information about an enterprise's plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from bot.conversation import Member
+from bot.db import Database
+from models import Chain, Enterprise, Lead, LeadSource, LeadStatus
+from services import audit
+from services.enterprises import find_or_create
+
+
+@dataclass(frozen=True)
+class LeadDraft:
+    enterprise_id: int | None
+    enterprise_name: str
+    credit_code: str | None
+    chain_id: int | None
+    plan: str
+    amount_yuan: int | None
+    source: LeadSource
+    source_detail: str = ""
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    lead: Lead
+    enterprise: str
+    chain_zh: str | None
+    chain_en: str | None
+
+
+async def create_lead(db: Database, *, member: Member, draft: LeadDraft) -> Lead:
+    """Save a lead (and its enterprise, when new) with an audit entry, in one transaction."""
+    if member.unit_id is None:
+        raise PermissionError("a lead belongs to a unit")
+    async with db.session() as session:
+        enterprise: Enterprise | None = None
+        if draft.enterprise_id is not None:
+            enterprise = await session.get(Enterprise, draft.enterprise_id)
+            while enterprise is not None and enterprise.merged_into is not None:
+                enterprise = await session.get(Enterprise, enterprise.merged_into)
+        if enterprise is None:
+            enterprise, _ = await find_or_create(
+                session,
+                name=draft.enterprise_name,
+                credit_code=draft.credit_code,
+                chain_id=draft.chain_id,
+                actor_id=member.id,
+            )
+        assert enterprise.id is not None
+        lead = Lead(
+            enterprise_id=enterprise.id,
+            chain_id=draft.chain_id,
+            plan=draft.plan,
+            amount_yuan=draft.amount_yuan,
+            source=draft.source,
+            source_detail=draft.source_detail,
+            unit_id=member.unit_id,
+            submitted_by=member.id,
+            status=LeadStatus.PENDING,
+        )
+        session.add(lead)
+        await session.flush()
+        assert lead.id is not None
+        audit.record(
+            session,
+            actor_id=member.id,
+            entity="lead",
+            entity_id=lead.id,
+            action="created",
+            enterprise=enterprise.name,
+            amount_yuan=draft.amount_yuan,
+            chain_id=draft.chain_id,
+            source=draft.source,
+        )
+        return lead
+
+
+async def recent_by(db: Database, user_id: int, *, limit: int = 10) -> list[LeadRow]:
+    async with db.session() as session:
+        rows = await session.exec(
+            select(Lead, Enterprise.name, Chain.name_zh, Chain.name_en)
+            .join(Enterprise, col(Enterprise.id) == Lead.enterprise_id)
+            .outerjoin(Chain, col(Chain.id) == Lead.chain_id)
+            .where(Lead.submitted_by == user_id)
+            .order_by(col(Lead.created_at).desc(), col(Lead.id).desc())
+            .limit(limit)
+        )
+        return [LeadRow(lead, name, zh, en) for lead, name, zh, en in rows.all()]

@@ -1,0 +1,226 @@
+"""People and units: who is registered, invitations, language choice."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.conversation import Member
+from bot.db import Database
+from models import ROLE_FOR_UNIT_KIND, Invite, Role, Unit, UnitKind, User
+from services import audit
+
+BUREAU_UNIT_CODE = "bureau"
+
+
+def _member(user: User, unit: Unit | None, *, is_admin: bool) -> Member:
+    assert user.id is not None
+    return Member(
+        id=user.id,
+        telegram_id=user.telegram_id,
+        full_name=user.full_name,
+        role=Role(user.role),
+        unit_id=user.unit_id,
+        unit_code=unit.code if unit else None,
+        unit_name_zh=unit.name_zh if unit else "",
+        unit_name_en=unit.name_en if unit else "",
+        unit_kind=unit.kind if unit else None,
+        leader_level=user.leader_level,
+        locale=user.locale,
+        is_admin=is_admin,
+    )
+
+
+async def _bureau(session: AsyncSession) -> Unit | None:
+    return (await session.exec(select(Unit).where(Unit.code == BUREAU_UNIT_CODE))).first()
+
+
+async def load_member(
+    db: Database,
+    telegram_id: int,
+    *,
+    admin_ids: frozenset[int],
+    full_name: str = "",
+    username: str | None = None,
+    language_code: str | None = None,
+) -> Member | None:
+    """The registered person behind a Telegram id; administrators are registered on sight."""
+    is_admin = telegram_id in admin_ids
+    async with db.session() as session:
+        user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
+        if user is None and is_admin:
+            bureau = await _bureau(session)
+            user = User(
+                telegram_id=telegram_id,
+                full_name=full_name,
+                username=username,
+                unit_id=bureau.id if bureau else None,
+                role=Role.BUREAU,
+                language_code=language_code,
+            )
+            session.add(user)
+            await session.flush()
+            assert user.id is not None
+            audit.record(session, actor_id=user.id, entity="user", entity_id=user.id, action="admin_registered")
+        if user is None or not user.active:
+            return None
+        if is_admin and user.role != Role.BUREAU:
+            user.role = Role.BUREAU
+            session.add(user)
+        if language_code and user.language_code != language_code:
+            user.language_code = language_code
+            session.add(user)
+        unit = await session.get(Unit, user.unit_id) if user.unit_id else None
+        return _member(user, unit, is_admin=is_admin)
+
+
+async def get_user(db: Database, user_id: int) -> User | None:
+    async with db.session() as session:
+        return await session.get(User, user_id)
+
+
+async def set_locale(db: Database, member_id: int, locale: str | None) -> None:
+    async with db.session() as session:
+        user = await session.get(User, member_id)
+        if user is not None:
+            user.locale = locale
+            session.add(user)
+
+
+async def units(db: Database, *, kinds: tuple[str, ...] | None = None) -> list[Unit]:
+    async with db.session() as session:
+        query = select(Unit).where(col(Unit.active)).order_by(col(Unit.id))
+        if kinds:
+            query = query.where(col(Unit.kind).in_(kinds))
+        return list((await session.exec(query)).all())
+
+
+async def get_unit(db: Database, unit_id: int) -> Unit | None:
+    async with db.session() as session:
+        return await session.get(Unit, unit_id)
+
+
+def default_role(unit: Unit) -> Role:
+    return ROLE_FOR_UNIT_KIND[UnitKind(unit.kind)]
+
+
+async def create_invite(
+    db: Database,
+    *,
+    unit_id: int,
+    role: Role,
+    created_by: int,
+    now: datetime,
+    ttl: timedelta,
+    leader_level: str | None = None,
+) -> Invite:
+    invite = Invite(
+        # URL-safe and short enough for a /start payload (64 characters at most).
+        code=secrets.token_urlsafe(12),
+        unit_id=unit_id,
+        role=role,
+        leader_level=leader_level,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    async with db.session() as session:
+        session.add(invite)
+        await session.flush()
+        assert invite.id is not None
+        audit.record(
+            session,
+            actor_id=created_by,
+            entity="invite",
+            entity_id=invite.id,
+            action="created",
+            unit_id=unit_id,
+            role=role,
+        )
+    return invite
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    unit: Unit
+    role: Role
+    already: bool = False
+
+
+class InviteError(Exception):
+    """Why a code was refused: ``unknown``, ``used`` or ``expired`` (catalog keys follow)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def redeem_invite(
+    db: Database,
+    code: str,
+    *,
+    telegram_id: int,
+    full_name: str,
+    username: str | None,
+    language_code: str | None,
+    now: datetime,
+) -> Redeemed:
+    async with db.session() as session:
+        # The update marks the code used only if nobody did first: one code, one person.
+        invite = (await session.exec(select(Invite).where(Invite.code == code.strip()))).first()
+        if invite is None:
+            raise InviteError("unknown")
+        if invite.used_at is not None:
+            raise InviteError("used")
+        if invite.expires_at <= now:
+            raise InviteError("expired")
+        unit = await session.get(Unit, invite.unit_id)
+        assert unit is not None
+        user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
+        if user is None:
+            user = User(telegram_id=telegram_id, role=invite.role)
+        user.full_name = full_name
+        user.username = username
+        user.language_code = language_code
+        user.unit_id = unit.id
+        user.role = invite.role
+        user.leader_level = invite.leader_level
+        user.active = True
+        session.add(user)
+        await session.flush()
+        assert user.id is not None
+        invite.used_by = user.id
+        invite.used_at = now
+        session.add(invite)
+        audit.record(
+            session,
+            actor_id=user.id,
+            entity="user",
+            entity_id=user.id,
+            action="joined",
+            invite=invite.id,
+            unit_id=unit.id,
+            role=invite.role,
+        )
+        return Redeemed(unit=unit, role=Role(invite.role))
+
+
+async def people(db: Database, *, role: Role | None = None, unit_id: int | None = None) -> list[User]:
+    async with db.session() as session:
+        query = select(User).where(col(User.active))
+        if role is not None:
+            query = query.where(User.role == role)
+        if unit_id is not None:
+            query = query.where(User.unit_id == unit_id)
+        return list((await session.exec(query.order_by(col(User.id)))).all())
+
+
+def default_role_for_kind(kind: str) -> Role | None:
+    try:
+        return ROLE_FOR_UNIT_KIND[UnitKind(kind)]
+    except ValueError:
+        return None

@@ -1,0 +1,34 @@
+"""Values the bureau sets (windows, schedule times), with the seed file's defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.db import Database
+from models import Setting, utcnow
+from services.seed import read_seed
+
+
+def default(key: str) -> Any:
+    return read_seed().get("settings", {}).get(key)
+
+
+async def get(db: Database, key: str) -> Any:
+    async with db.session() as session:
+        row = await session.get(Setting, key)
+        return row.value if row is not None else default(key)
+
+
+async def get_int(db: Database, key: str, fallback: int) -> int:
+    value = await get(db, key)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return fallback
+
+
+async def put(db: Database, key: str, value: Any, *, by: int | None = None) -> None:
+    async with db.session() as session:
+        row = await session.get(Setting, key) or Setting(key=key, value=value)
+        row.value, row.updated_by, row.updated_at = value, by, utcnow()
+        session.add(row)

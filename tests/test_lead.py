@@ -1,0 +1,242 @@
+"""Lead capture: the guided conversation, the one-message form, every bad input, drafts kept."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.app import App
+from bot.router import Router
+from handlers import build_registry
+from models import AuditEntry, Chain, Enterprise, Lead
+from services.credit_code import make_credit_code
+from tests.conftest import Joiner
+from tests.kit import Chat
+
+OFFICER = 700_000_000_001
+
+
+@pytest.fixture
+async def officer(join: Joiner) -> Chat:
+    return await join(OFFICER, "驻北京联络处")
+
+
+async def leads(app: App) -> list[Lead]:
+    async with app.db.session() as session:
+        return list((await session.exec(select(Lead))).all())
+
+
+async def enterprise_named(app: App, name: str) -> Enterprise | None:
+    async with app.db.session() as session:
+        return (await session.exec(select(Enterprise).where(Enterprise.name == name))).first()
+
+
+async def test_guided_lead_from_start_to_saved(officer: Chat, app: App) -> None:
+    await officer.send("/lead")
+    assert "哪家企业" in officer.last_text
+    await officer.send("宁德时代新能源科技股份有限公司")
+    assert "产业链" in officer.last_text
+    await officer.press("新能源")
+    assert "计划" in officer.last_text
+    await officer.send("拟在西北建设储能电池基地")
+    assert "投资多少" in officer.last_text
+    await officer.send("20亿")
+    # A liaison officer's lead comes from the liaison office: no need to ask.
+    summary = officer.last_text
+    assert "宁德时代新能源科技股份有限公司" in summary and "20亿元" in summary and "驻外机构" in summary
+    await officer.press("确认保存")
+    assert "#" in officer.last_text
+
+    [lead] = await leads(app)
+    assert lead.amount_yuan == 2_000_000_000
+    assert lead.plan == "拟在西北建设储能电池基地"
+    assert lead.source == "liaison" and lead.status == "pending"
+    async with app.db.session() as session:
+        chain = await session.get(Chain, lead.chain_id)
+        assert chain is not None and chain.name_zh == "新能源"
+        entries = (await session.exec(select(AuditEntry).where(AuditEntry.entity == "lead"))).all()
+        assert [(e.entity_id, e.action) for e in entries] == [(lead.id, "created")]
+    await officer.send("/mine")
+    assert f"#{lead.id}" in officer.last_text and "待审核" in officer.last_text
+
+
+async def test_one_message_lead_is_prefilled(officer: Chat, app: App) -> None:
+    await officer.send("/lead 宁德时代 拟在西北建储能电池基地 投资约20亿 新能源")
+    summary = officer.last_text
+    assert "宁德时代" in summary and "20亿元" in summary and "新能源" in summary
+    assert "拟在西北建储能电池基地" in summary
+    await officer.press("确认保存")
+    [lead] = await leads(app)
+    assert lead.amount_yuan == 2_000_000_000 and lead.plan == "拟在西北建储能电池基地"
+
+
+async def test_correcting_a_field_returns_to_the_summary(officer: Chat, app: App) -> None:
+    await officer.send("/lead 宁德时代 拟在西北建储能电池基地 投资约20亿 新能源")
+    await officer.press("改金额")
+    assert "投资多少" in officer.last_text
+    await officer.send("一亿二千万")
+    assert "1.2亿元" in officer.last_text and "核对" in officer.last_text
+    await officer.press("确认保存")
+    [lead] = await leads(app)
+    assert lead.amount_yuan == 120_000_000
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("5亿", 500_000_000),
+        ("5 亿元", 500_000_000),
+        ("3000万", 30_000_000),
+        ("3,000万元", 30_000_000),
+        ("1.2亿", 120_000_000),
+        ("五千万", 50_000_000),
+        ("一亿二千万", 120_000_000),
+        ("50000000", 50_000_000),
+    ],
+)
+async def test_money_as_people_type_it(officer: Chat, app: App, typed: str, stored: int) -> None:
+    await officer.send("/lead")
+    await officer.send("比亚迪")
+    await officer.press("新能源")
+    await officer.send("扩产")
+    await officer.send(typed)
+    await officer.press("确认保存")
+    [lead] = await leads(app)
+    assert lead.amount_yuan == stored
+
+
+async def test_bad_inputs_get_an_answer_and_keep_the_draft(officer: Chat, app: App) -> None:
+    await officer.send("/lead")
+    await officer.send("   ")
+    assert "为空" in officer.last_text and "哪家企业" in officer.last_text
+    await officer.send_sticker()
+    assert "输入文字" in officer.last_text and "哪家企业" in officer.last_text
+    await officer.send_photo()
+    assert "输入文字" in officer.last_text
+    await officer.send("91350100M000100Y4X")
+    assert "不是有效的统一社会信用代码" in officer.last_text
+    await officer.send("企" * 2000)
+    assert "太长" in officer.last_text and "2000" in officer.last_text
+    await officer.send("隆基绿能")
+    await officer.send("随便打的字")  # the chain needs a button
+    assert "按钮" in officer.last_text
+    await officer.press("新能源")
+    await officer.send("计" * 2000)
+    assert "太长" in officer.last_text and "计划" in officer.last_text
+    await officer.send("建设光伏组件工厂")
+    for bad, why in (("很多", "没看懂"), ("-5亿", "不能为负数"), ("0", "不能为零")):
+        await officer.send(bad)
+        assert why in officer.last_text, officer.last_text
+        assert "投资多少" in officer.last_text
+    await officer.send("5亿")
+    summary = officer.last_text
+    assert "隆基绿能" in summary and "建设光伏组件工厂" in summary and "5亿元" in summary
+    assert await leads(app) == []
+
+
+async def test_an_existing_enterprise_is_found_not_duplicated(officer: Chat, app: App) -> None:
+    for name in ("比亚迪股份有限公司", "比亚迪", "比亚迪 股份"):
+        await officer.send(f"/lead {name} 新建电池厂 5亿 新能源")
+        await officer.press("确认保存")
+    async with app.db.session() as session:
+        rows = (await session.exec(select(Enterprise))).all()
+    assert [e.name for e in rows] == ["比亚迪股份有限公司"]
+    assert len(await leads(app)) == 3
+
+
+async def test_near_match_is_offered(officer: Chat, app: App) -> None:
+    await officer.send("/lead 隆基绿能科技股份有限公司 新建光伏组件厂 10亿 新能源")
+    await officer.press("确认保存")
+    await officer.send("/lead")
+    await officer.send("隆基绿能")
+    assert "相近" in officer.last_text
+    await officer.press("隆基绿能科技股份有限公司")
+    await officer.press("新能源")
+    await officer.send("扩产")
+    await officer.send("3亿")
+    await officer.press("确认保存")
+    rows = await leads(app)
+    assert len(rows) == 2 and rows[0].enterprise_id == rows[1].enterprise_id
+
+
+async def test_credit_code_finds_or_names_the_enterprise(officer: Chat, app: App) -> None:
+    code = make_credit_code("91620700MA7ABCDE1")
+    await officer.send("/lead")
+    await officer.send(code.lower())
+    assert "叫什么名字" in officer.last_text
+    await officer.send("张掖新能源装备有限公司")
+    await officer.press("装备制造")
+    await officer.send("新建风机塔筒厂")
+    await officer.press("金额未知")
+    await officer.press("确认保存")
+    ent = await enterprise_named(app, "张掖新能源装备有限公司")
+    assert ent is not None and ent.credit_code == code
+    await officer.send("/lead")
+    await officer.send(code)
+    assert "已找到企业" in officer.last_text
+
+
+async def test_a_restart_mid_conversation_keeps_the_draft(officer: Chat, app: App) -> None:
+    await officer.send("/lead")
+    await officer.send("宁德时代")
+    await officer.press("新能源")
+    # A new process: a new router over the same database.
+    restarted = Chat(Router(app, build_registry()), OFFICER)
+    await restarted.send("储能基地")
+    assert "投资多少" in restarted.last_text
+    await restarted.send("20亿")
+    assert "宁德时代" in restarted.last_text and "储能基地" in restarted.last_text
+
+
+async def test_a_command_wins_and_the_draft_can_be_resumed(officer: Chat, app: App) -> None:
+    await officer.send("/lead")
+    await officer.send("宁德时代")
+    await officer.press("新能源")
+    await officer.send("/mine")
+    assert "还没有登记" in officer.last_text and "还在填写" in officer.last_text
+    await officer.send("/lead")
+    assert "继续填写" in officer.labels() and "宁德时代" in officer.last_text
+    # A command that starts a conversation parks the current one.
+    await officer.press("继续填写")
+    assert "计划" in officer.last_text
+    await officer.send("/lead")
+    assert "已为您保存" in officer.last_text
+    await officer.press("继续填写")
+    await officer.send("储能基地")
+    await officer.send("20亿")
+    await officer.press("确认保存")
+    [lead] = await leads(app)
+    assert lead.plan == "储能基地"
+
+
+async def test_cancel_works_anywhere_and_old_buttons_expire(officer: Chat, app: App) -> None:
+    await officer.send("/lead")
+    await officer.send("宁德时代")
+    chain_keyboard = officer.keyboard
+    await officer.send("/cancel")
+    assert "已取消" in officer.last_text
+    await officer.press("新能源", keyboard=chain_keyboard)
+    assert "过期" in officer.last_text
+    await officer.send("储能")
+    assert "/lead" in officer.last_text  # idle hint, nothing saved
+    assert await leads(app) == []
+
+
+async def test_a_second_press_on_the_same_keyboard_acts_once(officer: Chat, app: App) -> None:
+    await officer.send("/lead 宁德时代 建设储能电池基地 20亿 新能源")
+    confirm = officer.keyboard
+    await officer.press("确认保存", keyboard=confirm)
+    await officer.press("确认保存", keyboard=confirm)
+    assert "过期" in officer.last_text
+    assert len(await leads(app)) == 1
+
+
+async def test_english_speaker_gets_english(join: Joiner) -> None:
+    officer = await join(700_000_000_050, "驻兰州办事处", language_code="en")
+    await officer.send("/lead")
+    assert "Which enterprise" in officer.last_text
+    await officer.send("CATL")
+    await officer.press("New energy")
+    await officer.send("battery plant")
+    await officer.send("5亿")
+    assert "500 million yuan" in officer.last_text
