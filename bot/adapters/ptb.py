@@ -7,6 +7,7 @@ answer is :mod:`bot.telegram`'s, and when to start or stop is the runner's.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
@@ -32,6 +33,9 @@ from bot.delivery import DeliveryError, classify_error
 from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, parse_command
 
 log = logging.getLogger(__name__)
+
+# PTB 22 warns on every 429 unless durations are timedeltas, as they will be in PTB 23.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 OnUpdate = Callable[[Incoming, str | None], Awaitable[None]]
