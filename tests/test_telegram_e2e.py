@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
 import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from pydantic import SecretStr
@@ -133,9 +136,9 @@ async def test_command_menus_per_language_and_per_person(bot: Bot) -> None:
     await api.wait_for(lambda: "invite" in [c["command"] for c in api.commands(chat)], what="the admin's menu")
 
 
-async def test_an_exception_in_a_handler_is_answered_and_the_bot_keeps_going(bot: Bot) -> None:
-    from dataclasses import replace
-
+async def test_an_exception_in_a_handler_is_answered_and_the_bot_keeps_going(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
     router = bot.runner.router
     assert router is not None
 
@@ -144,8 +147,10 @@ async def test_an_exception_in_a_handler_is_answered_and_the_bot_keeps_going(bot
 
     router.registry.commands["help"] = replace(router.registry.commands["help"], run=broken)
     officer = bot.person(LIAISON)
-    await officer.send("/help")
+    update_id = await officer.send("/help")
     assert officer.last_text == "出了点问题，您已填写的内容都已保存。请稍后再试，或发送 /cancel 重新开始。"
+    failed = [r for r in caplog.records if r.exc_info and f"update {update_id} " in r.getMessage()]
+    assert failed and "boom" in str(failed[0].exc_info[1] if failed[0].exc_info else "")
     await officer.send("/lead")
     assert "哪家企业" in officer.last_text
 
@@ -393,7 +398,7 @@ async def test_two_outboxes_on_one_database_never_send_a_row_twice(bot: Bot) -> 
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-async def test_stop_finishes_the_update_in_flight(
+async def test_sigterm_finishes_the_update_in_flight_and_stops(
     settings: Settings, framework: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from handlers import start as start_module
@@ -408,17 +413,41 @@ async def test_stop_finishes_the_update_in_flight(
 
     monkeypatch.setattr(start_module, "lang", slow_lang)
     async with FakeBotAPI() as api:
-        stop = asyncio.Event()
-        task = asyncio.create_task(
-            run_telegram(bot_settings(settings, api, framework), stop=stop, handle_signals=False)
-        )
+        task = asyncio.create_task(run_telegram(bot_settings(settings, api, framework)))
         await api.wait_for_calls("getUpdates")
         api.send_text(LIAISON, "/lang")
         await asyncio.wait_for(slow_started.wait(), 10)
-        stop.set()
+        os.kill(os.getpid(), signal.SIGTERM)  # as a process manager stops the bot
         await asyncio.wait_for(task, 20)
         assert api.last_message(LIAISON).shown == "请选择语言 / Choose a language:"
         polls = len(api.calls_to("getUpdates"))
         api.send_text(LIAISON, "/help")
         await asyncio.sleep(0.3)
         assert len(api.calls_to("getUpdates")) == polls, "no polling after stop"
+
+
+async def test_a_long_answer_is_split_and_a_long_notice_cut(bot: Bot) -> None:
+    from bot.core import Notice
+    from bot.telegram import split_text
+
+    router = bot.runner.router
+    assert router is not None
+
+    async def long_help(ctx: Context, msg: Incoming) -> None:
+        ctx.say("\n".join(f"第{n}行：" + "很长的说明" * 20 for n in range(100)))
+
+    router.registry.commands["help"] = replace(router.registry.commands["help"], run=long_help)
+    officer = bot.person(LIAISON)
+    await officer.send("/help")
+    texts = officer.texts()
+    assert len(texts) == len(split_text("\n".join(f"第{n}行：" + "很长的说明" * 20 for n in range(100)))) > 1
+    assert all(len(t) <= 4096 for t in texts) and texts[0].startswith("第0行") and texts[-1].startswith("第")
+
+    async def shouting(ctx: Context, msg: Incoming, arg: str) -> None:
+        ctx.out.append(Notice("注意" * 150))
+
+    router.registry.actions["lang"] = replace(router.registry.actions["lang"], run=shouting)
+    await officer.send("/lang")
+    query = await officer.press("English")
+    answer = bot.api.answered_callbacks[query].text
+    assert answer is not None and len(answer) == 200 and answer.endswith("…")

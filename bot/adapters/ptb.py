@@ -30,7 +30,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.config import Settings
 from bot.core import Button, FileRef, FileReply, Incoming, Keyboard, Kind, Location, Notice, Outgoing, Reply
 from bot.delivery import DeliveryError, classify_error
-from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, parse_command
+from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, parse_command, split_text
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,10 @@ class PTBPort:
     async def send(self, chat_id: int, item: Reply | FileReply) -> None:
         try:
             if isinstance(item, Reply):
-                await self.bot.send_message(chat_id, item.text, reply_markup=markup(item))
+                *first, last = split_text(item.text)
+                for part in first:
+                    await self.bot.send_message(chat_id, part)
+                await self.bot.send_message(chat_id, last, reply_markup=markup(item))
             elif item.photo:
                 await self.bot.send_photo(chat_id, item.content, caption=item.caption or None, filename=item.filename)
             else:
@@ -186,7 +189,7 @@ class PTBPort:
 
     async def answer(self, query_id: str, notice: Notice) -> None:
         try:
-            await self.bot.answer_callback_query(query_id, text=notice.text or None, show_alert=notice.alert)
+            await self.bot.answer_callback_query(query_id, text=notice_text(notice), show_alert=notice.alert)
         except TelegramError as exc:
             _raise(exc)
 
