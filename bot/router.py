@@ -51,10 +51,12 @@ class Registry:
     # Shown to people who are not registered, whatever they send (except /start <code>).
     public_commands: frozenset[str] = frozenset({"start"})
 
-    def add_flow(self, flow: Flow) -> None:
+    def add_flow(self, flow: Flow, *, listed: bool = True) -> None:
+        """Register a flow and its command; ``listed=False`` keeps it out of /help (flows
+        that buttons open with a prefilled draft, see ``Context.start_flow``)."""
         self.flows[flow.name] = flow
         self.commands[flow.command] = Command(
-            name=flow.command, run=_never, roles=flow.roles, help_key=f"help.{flow.command}"
+            name=flow.command, run=_never, roles=flow.roles, help_key=f"help.{flow.command}" if listed else None
         )
 
     def add_command(self, command: Command) -> None:
