@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
+from sqlmodel.sql.expression import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversation import Member
@@ -94,7 +94,7 @@ class ProjectRow:
 def _rows() -> Any:
     executing, first = aliased(Unit), aliased(Unit)
     return (
-        sa_select(Project, Enterprise, executing, first, Chain, User)
+        Select(Project, Enterprise, executing, first, Chain, User)
         .join(Enterprise, col(Enterprise.id) == Project.enterprise_id)
         .join(executing, col(executing.id) == Project.executing_unit_id)
         .join(first, col(first.id) == Project.first_talk_unit_id)
@@ -106,7 +106,14 @@ def _rows() -> Any:
 async def get(db: Database, member: Member, project_id: int, purpose: Purpose = Purpose.SEE) -> ProjectRow | None:
     """One project, if this person may see (or work on) it — otherwise as if it did not exist."""
     async with db.session() as session:
-        row = (await session.execute(_rows().where(Project.id == project_id, scope(member, Project, purpose)))).first()
+        row = (await session.exec(_rows().where(Project.id == project_id, scope(member, Project, purpose)))).first()
+        return ProjectRow(*row) if row else None
+
+
+async def card_of(db: Database, project_id: int) -> ProjectRow | None:
+    """A project as the bot itself reads it, to tell the people concerned (never for a person's request)."""
+    async with db.session() as session:
+        row = (await session.exec(_rows().where(Project.id == project_id))).first()
         return ProjectRow(*row) if row else None
 
 
@@ -124,7 +131,7 @@ async def visible(
     if active_only:
         query = query.where(col(Project.stage).in_([s.value for s in ACTIVE_STAGES]))
     async with db.session() as session:
-        rows = [ProjectRow(*row) for row in (await session.execute(query.order_by(col(Project.id).desc()))).all()]
+        rows = [ProjectRow(*row) for row in (await session.exec(query.order_by(col(Project.id).desc()))).all()]
     if name:
         rows = [r for r in rows if same_project(r.project.name, name) or project_key(name) in r.project.normalized_name]
     rows.sort(key=lambda r: (r.project.last_progress_at, r.id), reverse=True)
@@ -140,7 +147,7 @@ async def lagging(db: Database, now: datetime, days: int, member: Member | None 
     if member is not None:
         query = query.where(scope(member, Project))
     async with db.session() as session:
-        rows = await session.execute(query.order_by(col(Project.last_progress_at), col(Project.id)))
+        rows = await session.exec(query.order_by(col(Project.last_progress_at), col(Project.id)))
         return [ProjectRow(*row) for row in rows.all()]
 
 
@@ -223,7 +230,7 @@ async def leader_level_for(db: Database, planned_yuan: int | None, industrial: b
     return None
 
 
-async def register(db: Database, *, member: Member, draft: ProjectDraft, today: date) -> Project:
+async def register(db: Database, *, member: Member, draft: ProjectDraft, now: datetime, today: date) -> Project:
     """Register a first-talk project for the person's unit, or raise :class:`AlreadyRegistered`."""
     if member.unit_id is None:
         raise PermissionError("a project belongs to a unit")
@@ -270,6 +277,8 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, today: 
             leader_level_needed=level,
             signed_on=today if _reached(stage, Stage.SIGNED) else None,
             started_on=today if _reached(stage, Stage.STARTED) else None,
+            last_progress_at=now,
+            created_at=now,
         )
         session.add(project)
         await session.flush()
