@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
-from sqlmodel.sql.expression import Select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from bot.conversation import Member
 from bot.db import Database

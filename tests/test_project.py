@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlmodel import col, select
 
 from bot.app import App
