@@ -4,15 +4,21 @@ leader assignment and lagging projects, driven through the conversation."""
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+import pytest
+from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot.app import App
 from bot.conversation import Member
 from bot.core import Reply
+from bot.db import Database
 from models import AuditEntry, Dispute, Project, Unit, User
-from services import members, projects
+from services import demo, members, projects, seed
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
 from tests.kit import Chat, RecordingTransport
@@ -33,8 +39,8 @@ async def unit_id(app: App, name_zh: str) -> int:
         return unit.id
 
 
-async def member(app: App, telegram_id: int) -> Member:
-    found = await members.load_member(app.db, telegram_id, admin_ids=frozenset())
+async def member(db: Database, telegram_id: int) -> Member:
+    found = await members.load_member(db, telegram_id, admin_ids=frozenset())
     assert found is not None
     return found
 
@@ -190,25 +196,74 @@ def draft(name: str = "储能电池基地项目") -> ProjectDraft:
     )
 
 
-async def race(app: App) -> None:
+async def race(db: Database) -> None:
     """Two units register the same project at the same moment: exactly one wins."""
-    county, zone = await member(app, COUNTY), await member(app, ZONE)
+    county, zone = await member(db, COUNTY), await member(db, ZONE)
     # The enterprise exists already (the usual case: both found it in the register).
-    await projects.register(app.db, member=county, draft=draft("另一个项目"), now=NOW, today=date(2026, 11, 28))
-    results = await asyncio.gather(
-        projects.register(app.db, member=county, draft=draft(), now=NOW, today=date(2026, 11, 28)),
-        projects.register(app.db, member=zone, draft=draft("储能电池基地"), now=NOW, today=date(2026, 11, 28)),
-        return_exceptions=True,
-    )
-    won = [r for r in results if isinstance(r, Project)]
-    lost = [r for r in results if isinstance(r, AlreadyRegistered)]
-    assert len(won) == 1 and len(lost) == 1, results
-    assert lost[0].first.project_id == won[0].id
-    assert len(await all_projects(app)) == 2
+    await projects.register(db, member=county, draft=draft("另一个项目"), now=NOW, today=date(2026, 11, 28))
+    for attempt in range(3):
+        name = f"储能电池基地{attempt + 1}期项目"
+        results = await asyncio.gather(
+            projects.register(db, member=county, draft=draft(name), now=NOW, today=date(2026, 11, 28)),
+            projects.register(db, member=zone, draft=draft(name[:-2]), now=NOW, today=date(2026, 11, 28)),
+            return_exceptions=True,
+        )
+        won = [r for r in results if isinstance(r, Project)]
+        lost = [r for r in results if isinstance(r, AlreadyRegistered)]
+        assert len(won) == 1 and len(lost) == 1, results
+        assert lost[0].first.project_id == won[0].id
+    async with db.session() as session:
+        assert len((await session.exec(select(Project))).all()) == 4
 
 
 async def test_race_on_sqlite(app: App) -> None:
-    await race(app)
+    await race(app.db)
+
+
+PG_URL = os.environ.get("INVESTBOT_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+
+
+async def postgres_answers(url: str) -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it answers."""
+    try:
+        import asyncpg
+    except ImportError:
+        return "asyncpg is not installed"
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(url), timeout=3)
+    except Exception as exc:
+        return f"no PostgreSQL at {url}: {exc.__class__.__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+async def test_race_on_postgresql() -> None:
+    why = await postgres_answers(PG_URL)
+    if why is not None:
+        pytest.skip(why)
+    import asyncpg
+
+    # A schema of its own: other runs and other test suites may share this database.
+    schema = f"investbot_race_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_URL)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    db = Database(PG_URL)
+
+    def search_path(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'SET search_path TO "{schema}"')
+        cursor.close()
+
+    event.listen(db.engine.sync_engine, "connect", search_path)
+    try:
+        await db.migrate()
+        await seed.seed(db)
+        await demo.seed_demo_people(db)
+        await race(db)
+    finally:
+        await db.dispose()
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()
 
 
 # -- progress -----------------------------------------------------------------------------
