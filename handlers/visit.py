@@ -429,7 +429,7 @@ def _visit_id(arg: str) -> int | None:
 async def file_next(ctx: Context, msg: Incoming, arg: str) -> None:
     """From a reminder: open /visit with the enterprise filled in."""
     visit_id = _visit_id(arg)
-    row = await visits.get(ctx.app.db, ctx.user, visit_id) if visit_id else None
+    row = await visits.get(ctx.app.db, ctx.user, visit_id, Purpose.WORK) if visit_id else None
     if row is None:
         ctx.notice(ctx._("core.expired"))
         return

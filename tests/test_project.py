@@ -463,3 +463,25 @@ async def test_lagging_projects(chat: ChatFactory, app: App, clock: Clock) -> No
     await zone.send("/lagging")
     assert "没有滞后项目" in zone.last_text
     assert [r.id for r in await projects.lagging(app.db, clock.now - timedelta(days=5), days)] == []
+
+
+def test_dynamic_keys_are_complete() -> None:
+    import re
+    from pathlib import Path
+
+    from bot.i18n import catalog
+    from handlers import project
+
+    source = (Path(__file__).resolve().parent.parent / "services" / "projects.py").read_text(encoding="utf-8")
+    errors = set(re.findall(r'ProjectError\("(\w+)"\)', source))
+    assert {"not_found", "reason_needed", "same_stage"} <= errors
+    actions = set(re.findall(r'action="(\w+)"', source))
+    assert {"registered", "stage", "funds", "transferred", "leader_assigned"} <= actions
+    keys = [f"stage.{s.value}" for s in projects.Stage]
+    keys += [f"project.err.{code}" for code in errors]
+    keys += [f"project.event.{action}" for action in actions]
+    keys += [f"project.edit.{name}" for name in project.FIELDS]
+    keys += [f"project.progress.{name}" for name in project.ACTIONS]
+    for locale in ("zh", "en"):
+        missing = [key for key in keys if not catalog(locale).get(key)]
+        assert not missing, (locale, missing)

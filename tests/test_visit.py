@@ -320,3 +320,54 @@ async def test_visits_listing(chat: ChatFactory, app: App) -> None:
     assert "比亚迪" not in zone.last_text
     async with app.db.session() as session:
         assert (await session.exec(select(Enterprise))).first() is not None
+
+
+def test_dynamic_keys_are_complete() -> None:
+    from bot.i18n import catalog
+    from handlers import visit
+
+    keys = [f"visit.edit.{name}" for name in visit.FIELDS] + ["visit.guard.visit", "visit.guard.project"]
+    for locale in ("zh", "en"):
+        missing = [key for key in keys if not catalog(locale).get(key)]
+        assert not missing, (locale, missing)
+
+
+async def test_another_units_active_project_also_triggers_the_guard(chat: ChatFactory, app: App) -> None:
+    from models import Stage
+    from services import members, projects
+    from services.projects import ProjectDraft
+
+    zone = await members.load_member(app.db, ZONE, admin_ids=frozenset())
+    assert zone is not None
+    await projects.register(
+        app.db,
+        member=zone,
+        draft=ProjectDraft(
+            None, "比亚迪", None, "电池厂", None, 300_000_000, date(2026, 11, 10), Stage.NEGOTIATION, ""
+        ),
+        now=datetime(2026, 11, 10, 2, 0, tzinfo=SHANGHAI),
+        today=date(2026, 11, 10),
+    )
+    county = chat(COUNTY)
+    await file_visit(county, "比亚迪")
+    await county.press("确认保存")
+    [warning] = [i.text for i in county.last.items if isinstance(i, Reply) and not i.edit]
+    assert "张掖经开区：有在谈项目（2026-11-10）" in warning and "电池厂" not in warning
+
+
+async def test_english_speaker_files_a_visit(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY, language_code="en")
+    await c.send("/visit")
+    assert "Which enterprise did you visit" in c.last_text
+    await c.send("BYD")
+    await c.press("Yesterday")
+    assert "Share my location" in c.labels()[0]
+    await c.share_location(38.9, 100.4)
+    await c.send("Zhao")
+    await c.send("Interested")
+    await c.send("Send a proposal")
+    await c.press("In 7 days")
+    await c.press("Skip")
+    assert "Please check the visit" in c.last_text and "2026-11-27" in c.last_text
+    await c.press("Save")
+    assert "Visit saved as #1" in c.last_text
