@@ -7,11 +7,13 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import lead, start
+from handlers import lead, project, start, visit
 
 
 def build_registry() -> Registry:
     registry = Registry()
     start.register(registry)  # /start, /help, /lang, /invite
     lead.register(registry)  # /lead, /mine
+    visit.register(registry)  # /visit, /visits; follow-up reminder buttons
+    project.register(registry)  # /project, /progress, /projects, /lagging, /transfer
     return registry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import struct
 import time
@@ -24,10 +25,12 @@ from aiogram.types import BufferedInputFile, CallbackQuery
 from aiogram.types import InlineKeyboardButton as AiogramButton
 from aiogram.types import InlineKeyboardMarkup as AiogramKeyboard
 from aiogram.types import Message as AiogramMessage
+from aiogram.types import Update as AiogramUpdate
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 from telegram import Bot as PTBBot
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Message as TGMessage
 from telegram.error import BadRequest, Conflict, Forbidden, RetryAfter
 from telegram.ext import (
     Application,
@@ -39,7 +42,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.botapi import FakeBotAPI
+from tests.botapi import BotAPIError, FakeBotAPI
 
 USER = 1001
 OTHER = 2002
@@ -107,7 +110,11 @@ async def test_get_me_errors_and_body_encodings() -> None:
         assert form.status_code == as_json.status_code == query.status_code == 200
         assert [c.method for c in api.calls[-3:]] == ["sendMessage"] * 3
         # Form fields arrive as strings: ints and JSON objects are decoded, text stays text.
-        assert api.calls[-3].params == {"chat_id": 7, "text": "123", "reply_markup": {"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]}}
+        assert api.calls[-3].params == {
+            "chat_id": 7,
+            "text": "123",
+            "reply_markup": {"inline_keyboard": [[{"text": "Go", "callback_data": "go"}]]},
+        }
         assert api.calls[-2].params["reply_markup"] == api.calls[-3].params["reply_markup"]
         assert [m.message_id for m in api.messages(7)] == [1, 2, 3]
         assert form.json()["result"]["reply_markup"]["inline_keyboard"][0][0]["text"] == "Go"
@@ -150,7 +157,16 @@ async def test_get_updates_long_poll_offset_limit_and_allowed_updates() -> None:
 
         # Telegram drops updates of types the bot did not ask for.
         api.send_text(USER, "dropped")
-        api.push_update({"callback_query": {"id": "1", "from": {"id": USER, "is_bot": False, "first_name": "T"}, "chat_instance": "1", "data": "x"}})
+        api.push_update(
+            {
+                "callback_query": {
+                    "id": "1",
+                    "from": {"id": USER, "is_bot": False, "first_name": "T"},
+                    "chat_instance": "1",
+                    "data": "x",
+                }
+            }
+        )
         kinds = await poll(offset=fourth + 1, allowed_updates=["callback_query"])
         assert [next(k for k in u if k != "update_id") for u in kinds] == ["callback_query"]
 
@@ -183,24 +199,26 @@ async def test_messages_edits_and_telegram_rules() -> None:
         assert (await bot.send_message(OTHER, "elsewhere")).message_id == 1
 
         edited = await bot.edit_message_text("Picked", chat_id=USER, message_id=sent.message_id)
-        assert edited.text == "Picked" and edited.edit_date is not None
+        assert isinstance(edited, TGMessage) and edited.text == "Picked" and edited.edit_date is not None
         assert stored.texts == ["Pick one now", "Picked"] and stored.reply_markup is None  # edit dropped it
-        with pytest.raises(BadRequest, match="(?i)message is not modified"):
+        with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
             await bot.edit_message_text("Picked", chat_id=USER, message_id=sent.message_id)
         await bot.edit_message_reply_markup(chat_id=USER, message_id=sent.message_id, reply_markup=keyboard)
         assert stored.callback_data() == ["a"] and len(stored.versions) == 3
-        with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+        with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
             await bot.edit_message_text("x", chat_id=USER, message_id=99)
-        with pytest.raises(BadRequest, match="(?i)message can't be edited"):
+        with pytest.raises(BadRequest, match=r"(?i)message can't be edited"):
             await bot.edit_message_text("x", chat_id=USER, message_id=1)
 
-        with pytest.raises(BadRequest, match='(?i)Unsupported start tag "br"'):
+        with pytest.raises(BadRequest, match=r'(?i)Unsupported start tag "br"'):
             await bot.send_message(USER, "line<br>line", parse_mode="HTML")
-        with pytest.raises(BadRequest, match="(?i)message text is empty"):
+        with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
             await bot.send_message(USER, "  \n")
-        with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
-            await bot.send_message(USER, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("B", callback_data="x" * 65)]]))
-        with pytest.raises(BadRequest, match="(?i)query is too old"):
+        with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
+            await bot.send_message(
+                USER, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("B", callback_data="x" * 65)]])
+            )
+        with pytest.raises(BadRequest, match=r"(?i)query is too old"):
             await bot.answer_callback_query("no-such-query")
         assert await bot.send_chat_action(USER, "typing") is True
         assert await bot.delete_message(USER, sent.message_id) is True
@@ -214,15 +232,17 @@ async def test_messages_edits_and_telegram_rules() -> None:
 async def test_commands_are_kept_per_scope_and_language() -> None:
     async with FakeBotAPI() as api, ptb_bot(api) as bot:
         private = BotCommandScopeAllPrivateChats()
-        await bot.set_my_commands([BotCommand("start", "开始"), BotCommand("help", "帮助")], scope=private, language_code="zh")
+        await bot.set_my_commands(
+            [BotCommand("start", "开始"), BotCommand("help", "帮助")], scope=private, language_code="zh"
+        )
         await bot.set_my_commands([("start", "Start")])
         assert [c["command"] for c in api.commands("all_private_chats", "zh")] == ["start", "help"]
         assert api.commands() == [{"command": "start", "description": "Start"}]
         assert api.commands("all_private_chats") == []
         assert [c.command for c in await bot.get_my_commands(scope=private, language_code="zh")] == ["start", "help"]
-        with pytest.raises(BadRequest, match="(?i)invalid language code"):
+        with pytest.raises(BadRequest, match=r"(?i)invalid language code"):
             await bot.set_my_commands([("start", "开始")], language_code="zh-hans")
-        with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+        with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
             await bot.set_my_commands([("Start", "Start")])
         await bot.delete_my_commands(scope=private, language_code="zh")
         assert api.commands("all_private_chats", "zh") == []
@@ -239,7 +259,9 @@ def build_ptb(api: FakeBotAPI) -> Application[Any, Any, Any, Any, Any, Any]:
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="yes"), InlineKeyboardButton("No", callback_data="no")]])
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton("Yes", callback_data="yes"), InlineKeyboardButton("No", callback_data="no")]]
+        )
         await message.reply_text(f"echo: {message.text}", reply_markup=keyboard)
 
     async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -378,7 +400,12 @@ async def test_rate_limit_blocked_and_deleted_chats() -> None:
             api.fail_next("sendMessage", 2, retry_after=3)
             raw = await call(api, "sendMessage", json={"chat_id": USER, "text": "x"})
             assert raw.status_code == 429
-            assert raw.json() == {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 3", "parameters": {"retry_after": 3}}
+            assert raw.json() == {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 3",
+                "parameters": {"retry_after": 3},
+            }
             with pytest.raises(RetryAfter):
                 await ptb.send_message(USER, "x")
             await ptb.send_message(USER, "through")
@@ -391,21 +418,30 @@ async def test_rate_limit_blocked_and_deleted_chats() -> None:
             assert retry.value.retry_after == 1
 
             api.block(USER)
-            with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+            with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
                 await ptb.send_message(USER, "x")
             with pytest.raises(TelegramForbiddenError, match="bot was blocked by the user"):
                 await aio.send_message(USER, "x")
             blocked = await call(api, "sendMessage", json={"chat_id": USER, "text": "x"})
-            assert blocked.json() == {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+            assert blocked.json() == {
+                "ok": False,
+                "error_code": 403,
+                "description": "Forbidden: bot was blocked by the user",
+            }
 
             api.delete_chat(OTHER)
-            with pytest.raises(BadRequest, match="(?i)chat not found"):
+            with pytest.raises(BadRequest, match=r"(?i)chat not found"):
                 await ptb.send_message(OTHER, "x")
-            with pytest.raises(TelegramBadRequest, match="(?i)chat not found"):
+            with pytest.raises(TelegramBadRequest, match=r"(?i)chat not found"):
                 await aio.send_document(OTHER, BufferedInputFile(b"x", filename="x.txt"))
 
+            # Every call carries a monotonic arrival time, for rate-limit checks.
             sends = [c for c in api.calls_to("sendMessage") if c.ok]
-            assert all(a.at <= b.at for a, b in zip(sends, sends[1:], strict=False))
+            assert all(a.at <= b.at for a, b in itertools.pairwise(sends))
+            api.unblock(USER)
+            await ptb.send_message(USER, "again")
+            assert api.max_messages_within(1.0, USER) == 2  # "through" and "again", well within a second
+            assert api.max_messages_within(0.0, USER) == 1
         finally:
             await aio.session.close()
 
@@ -426,7 +462,7 @@ async def test_webhook_delivery_checks_the_secret() -> None:
         assert await bot.set_webhook(f"{url}/hook", secret_token="s3cret", allowed_updates=["message"])
         info = await bot.get_webhook_info()
         assert info.url == f"{url}/hook" and info.allowed_updates == ("message",)
-        with pytest.raises(Conflict, match="(?i)webhook is active"):
+        with pytest.raises(Conflict, match=r"(?i)webhook is active"):
             await bot.get_updates()
 
         update_id = api.send_text(USER, "via hook")
@@ -461,3 +497,45 @@ async def test_aiogram_webhook_reply_in_the_response_body() -> None:
             assert api.calls[-1].method == "sendMessage" and api.calls[-1].ok
             assert await api.deliver_webhook(api.send_text(USER, "no secret"), secret_token=None) == 401
             assert len(api.messages(USER)) == 1
+
+
+@pytest.mark.asyncio
+async def test_user_updates_parse_in_both_frameworks_and_custom_methods() -> None:
+    async with FakeBotAPI() as api, ptb_bot(api) as bot:
+        ids = [
+            api.send_text(USER, "/help@investbot_test_bot now", first_name="李", username="li"),
+            api.share_location(USER, 38.93, 100.45),
+            api.send_photo(USER, tiny_png(320, 200), caption="site"),
+            api.send_document(USER, "plan.pdf", b"%PDF-1.4"),
+            api.send_sticker(USER),
+            api.send_text(-100, "in a group"),
+        ]
+        parsed = [Update.de_json(api.update(i), bot) for i in ids]
+        assert [AiogramUpdate.model_validate(api.update(i)).update_id for i in ids] == ids
+        command, location, photo, document, sticker, group = (u.effective_message for u in parsed)
+        assert command is not None and command.text is not None
+        assert command.parse_entities() == {command.entities[0]: "/help@investbot_test_bot"}
+        assert location is not None and location.location is not None and location.location.latitude == 38.93
+        assert photo is not None and [(p.width, p.height) for p in photo.photo] == [(90, 56), (320, 200)]
+        assert document is not None and document.document is not None
+        assert document.document.mime_type == "application/pdf"
+        assert sticker is not None and sticker.sticker is not None
+        assert group is not None and group.chat.type == "group" and group.from_user is not None
+        assert [m.message_id for m in (command, location, photo, document, sticker)] == [1, 2, 3, 4, 5]
+
+        # What a user sent can be fetched, and sent on by file id.
+        assert document.document.file_id
+        file = await bot.get_file(document.document.file_id)
+        assert bytes(await file.download_as_bytearray()) == b"%PDF-1.4"
+        forwarded = await bot.send_document(OTHER, document.document.file_id, caption="<b>plan</b>", parse_mode="HTML")
+        assert forwarded.caption == "plan" and api.last_message(OTHER).document is not None
+        with pytest.raises(BadRequest, match=r"(?i)wrong file identifier"):
+            await bot.send_photo(OTHER, "no-such-file-id")
+
+        api.handle("sendLocation", lambda params: {"echo": params["latitude"]})
+        raw = await call(api, "sendlocation", data={"chat_id": "1", "latitude": "1.5", "longitude": "2"})
+        assert raw.json() == {"ok": True, "result": {"echo": 1.5}}
+        api.error_next("getMe", BotAPIError(502, "Bad Gateway"))
+        assert (await call(api, "getMe")).status_code == 502
+        assert (await call(api, "getMe")).status_code == 200
+        assert not api.errors

@@ -680,6 +680,18 @@ class FakeBotAPI:
         except KeyError:
             raise AssertionError(f"no bot message {message_id} in chat {chat_id}") from None
 
+    def max_messages_within(self, window: float = 1.0, chat_id: int | None = None) -> int:
+        """The most messages the bot sent in any ``window`` seconds (to ``chat_id``, or to any
+        chat), by arrival time: ``<= 1`` with ``window=1`` means at most one a second."""
+        chats = [chat_id] if chat_id is not None else list(self._chats)
+        times = sorted(m.sent_at for chat in chats for m in self.messages(chat, include_deleted=True))
+        most, start = 0, 0
+        for end, at in enumerate(times):
+            while start < end and at - times[start] >= window:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
     def commands(self, scope: str | JSONDict | None = None, language_code: str = "") -> list[JSONDict]:
         """The command list set for ``scope`` (a type name like ``"all_private_chats"`` or a
         full scope dict; default scope when ``None``) and ``language_code``."""
@@ -1105,7 +1117,7 @@ class FakeBotAPI:
             raise _bad_request("MESSAGE_TOO_LONG")
         # Telegram drops an inline keyboard that an edit does not repeat.
         markup = _check_markup(params.get("reply_markup"))
-        if text == message.text and entities == message.entities and markup == message.reply_markup:
+        if text == message.text and entities == message.entities and markup == _inline(message.reply_markup):
             raise _bad_request(_NOT_MODIFIED.removeprefix("Bad Request: "))
         message.text, message.entities, message.reply_markup = text, entities, markup
         message.source_text = str(params["text"])
@@ -1116,7 +1128,7 @@ class FakeBotAPI:
             return True
         message = self._editable(params)
         markup = _check_markup(params.get("reply_markup"))
-        if markup == message.reply_markup:
+        if markup == _inline(message.reply_markup):
             raise _bad_request(_NOT_MODIFIED.removeprefix("Bad Request: "))
         message.reply_markup = markup
         return self._remember_version(message, "editMessageReplyMarkup", edit=True)
@@ -1516,6 +1528,11 @@ def _check_markup(markup: Any) -> JSONDict | None:
                 if not isinstance(data, str) or not 1 <= len(data.encode()) <= 64:
                     raise _bad_request("BUTTON_DATA_INVALID")
     return markup
+
+
+def _inline(markup: JSONDict | None) -> JSONDict | None:
+    """The part of a message's markup an edit can change: only an inline keyboard."""
+    return markup if markup and "inline_keyboard" in markup else None
 
 
 def _render(source: str, parse_mode: Any) -> tuple[str, list[JSONDict]]:
