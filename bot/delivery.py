@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from aiolimiter import AsyncLimiter
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from bot.core import Outgoing, from_payload, to_payload
@@ -109,7 +110,7 @@ class Pacer:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
 
-SENT, PENDING, FAILED, UNREACHABLE = "sent", "pending", "failed", "unreachable"
+SENT, PENDING, SENDING, FAILED, UNREACHABLE = "sent", "pending", "sending", "failed", "unreachable"
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=5)
 MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
@@ -206,6 +207,10 @@ class Outbox:
         """Send one chat's due rows in order; stop at the first that must wait."""
         sent = 0
         try:
+            if await self._known_unreachable(chat_id):
+                # Until the person writes again (which clears the mark), asking is pointless.
+                await self._give_up_chat(chat_id)
+                return sent
             while not self._stopping:
                 rows = await self._due(chat_id, limit=50)
                 if not rows:
@@ -214,7 +219,7 @@ class Outbox:
                     if self._stopping:
                         return sent
                     if not await self._claim(row):
-                        continue
+                        return sent  # another worker holds this chat for now
                     outcome = await self._send(row)
                     if outcome == SENT:
                         sent += 1
@@ -231,17 +236,31 @@ class Outbox:
         return sent
 
     async def _claim(self, row: Delivery) -> bool:
-        """Take the row for this worker: pending → sending, only if nobody else did."""
+        """Take the row for this worker: pending → sending, only if nobody else did.
+
+        Only a chat's oldest unfinished row can be taken, so workers sharing the database
+        keep each chat's messages in order too.
+        """
         now = utcnow()
+        earlier = aliased(Delivery)
+        unfinished_before = (
+            select(earlier.id)
+            .where(
+                earlier.chat_id == row.chat_id,
+                col(earlier.id) < row.id,
+                col(earlier.status).in_([PENDING, SENDING]),
+            )
+            .exists()
+        )
         async with self.db.session() as session:
             result = await session.exec(
                 update(Delivery)
-                .where(col(Delivery.id) == row.id, self._due_clause())  # type: ignore[arg-type]
-                .values(status="sending", not_before=now + LEASE, attempts=col(Delivery.attempts) + 1)
+                .where(col(Delivery.id) == row.id, self._due_clause(), ~unfinished_before)  # type: ignore[arg-type]
+                .values(status=SENDING, not_before=now + LEASE, attempts=col(Delivery.attempts) + 1)
             )
             claimed = bool(result.rowcount == 1)
         if claimed:
-            row.status, row.attempts = "sending", row.attempts + 1
+            row.status, row.attempts = SENDING, row.attempts + 1
         return claimed
 
     async def _send(self, row: Delivery) -> str:
@@ -316,6 +335,13 @@ class Outbox:
                     .values(unreachable_at=utcnow())
                 )
         row.status, row.last_error = status, error
+
+    async def _known_unreachable(self, chat_id: int) -> bool:
+        async with self.db.session() as session:
+            result = await session.exec(
+                select(User.id).where(User.telegram_id == chat_id, col(User.unreachable_at).is_not(None))
+            )
+            return result.first() is not None
 
     async def _give_up_chat(self, chat_id: int) -> None:
         """The chat is gone: what else is queued for it fails now instead of hitting the server."""

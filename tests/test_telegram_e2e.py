@@ -368,6 +368,9 @@ async def test_blocked_and_deleted_chats_are_given_up_and_recorded(settings: Set
         # One try per unreachable chat; the rest of its queue fails without asking again.
         tried = [c.params["chat_id"] for c in api.calls_to("sendMessage")]
         assert tried.count(blocked) == 1 and tried.count(deleted) == 1
+        await outbox.enqueue(deleted, [Reply("later")], kind="notice")
+        await outbox.flush()
+        assert [c.params["chat_id"] for c in api.calls_to("sendMessage")].count(deleted) == 1
 
         # Writing to the bot again makes the person reachable again.
         api.unblock(blocked)
