@@ -54,6 +54,9 @@ async def test_admin_invites_and_a_newcomer_joins(bot: Bot) -> None:
     newcomer = bot.person(777_000_000_123, first_name="李联络")
     await newcomer.send(f"/start {code}")
     assert any("注册成功" in t for t in newcomer.texts())
+    # Joining gives the person their role's own command menu.
+    menu = bot.api.commands({"type": "chat", "chat_id": 777_000_000_123})
+    assert "lead" in [c["command"] for c in menu] and "invite" not in [c["command"] for c in menu]
 
 
 async def test_guided_lead_with_presses_and_one_message_lead(bot: Bot) -> None:
