@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -194,14 +194,25 @@ class Outbox:
 
     async def _pump(self) -> list[asyncio.Task[int]]:
         """Start a sender for every chat with something due that has none running."""
-        rows = await self._due()
-        for row in rows:
+        for chat_id in await self._due_chats():
             if self._stopping or len(self._draining) >= MAX_CHATS:
                 break
-            if row.chat_id not in self._draining:
-                task = asyncio.create_task(self._drain(row.chat_id), name=f"outbox:{row.chat_id}")
-                self._draining[row.chat_id] = task
+            if chat_id not in self._draining:
+                task = asyncio.create_task(self._drain(chat_id), name=f"outbox:{chat_id}")
+                self._draining[chat_id] = task
         return list(self._draining.values())
+
+    async def _due_chats(self) -> list[int]:
+        """Chats with something due, those waiting longest first."""
+        query = (
+            select(Delivery.chat_id)
+            .where(self._due_clause())  # type: ignore[arg-type]
+            .group_by(col(Delivery.chat_id))
+            .order_by(func.min(Delivery.id))
+            .limit(MAX_CHATS + len(self._draining))
+        )
+        async with self.db.session() as session:
+            return list((await session.exec(query)).all())
 
     async def _drain(self, chat_id: int) -> int:
         """Send one chat's due rows in order; stop at the first that must wait."""

@@ -20,7 +20,7 @@ from bot.app import App
 from bot.bootstrap import build
 from bot.config import Settings
 from bot.core import Incoming
-from bot.delivery import Limits
+from bot.delivery import DeliveryError, Limits
 from bot.router import Router
 from bot.telegram import BotPort, CommandMenus, TelegramBridge
 from bot.webhook import WebhookServer, webhook_path
@@ -104,7 +104,11 @@ class TelegramRunner:
         app.bot_username = await driver.open()
         log.info("connected as @%s through %s (%s)", app.bot_username, settings.bot_api_server, settings.bot_framework)
         menus = CommandMenus(driver.port, router.registry, app.db, default_locale=settings.default_locale)
-        await menus.publish_defaults()
+        try:
+            await menus.publish_defaults()
+        except DeliveryError as exc:
+            # A menu is a convenience: the bot answers typed commands without one.
+            log.warning("command menus not set: %s", exc)
         bridge.menus = menus
         self._tasks.append(asyncio.create_task(menus.publish_everyone(), name="command-menus"))
         self._tasks.append(asyncio.create_task(app.outbox.run(), name="outbox"))
