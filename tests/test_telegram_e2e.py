@@ -482,3 +482,24 @@ async def test_a_visit_with_a_shared_location_and_a_photo(bot: Bot) -> None:
     assert (visit.latitude, visit.longitude) == (38.93, 100.45)
     [photo_id] = visit.photos
     assert await bot.app.download(photo_id) == tiny_png(32, 24), "the largest size was kept, and downloads"
+
+
+async def test_a_slow_person_does_not_hold_up_another(bot: Bot) -> None:
+    router = bot.runner.router
+    assert router is not None
+    help_command = router.registry.commands["help"]
+    release = asyncio.Event()
+
+    async def slow_for_one(ctx: Context, msg: Incoming) -> None:
+        if msg.user_id == LIAISON:
+            await asyncio.wait_for(release.wait(), 10)
+        await help_command.run(ctx, msg)
+
+    router.registry.commands["help"] = replace(help_command, run=slow_for_one)
+    slow = bot.api.send_text(LIAISON, "/help")
+    fast = bot.api.send_text(1003, "/help@investbot_test_bot")
+    await bot.tracker.wait(fast)
+    assert bot.tracker.done[slow] == 0 and "/visit" in bot.api.last_message(1003).shown
+    release.set()
+    await bot.tracker.wait(slow)
+    assert "/lead" in bot.api.last_message(LIAISON).shown
