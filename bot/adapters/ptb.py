@@ -229,6 +229,8 @@ class PTBDriver:
             .base_file_url(f"{settings.bot_api_server}/file/bot")
             # In order per person is the bridge's job; across people, this many at once.
             .concurrent_updates(MAX_CONCURRENT_UPDATES)
+            # Scheduled work is the runner's (one scheduler for both frameworks), not PTB's.
+            .job_queue(None)
         )
         if webhook:
             builder = builder.updater(None)  # our own webhook server feeds process_update
