@@ -809,7 +809,8 @@ async def list_projects(ctx: Context, msg: Incoming) -> None:
     if not rows:
         ctx.say(ctx._("project.list.empty"))
         return
-    lines = [ctx._("project.list.header", count=len(rows))] + [row_line(ctx._, r) for r in rows]
+    total = await projects.count_visible(ctx.app.db, ctx.user)
+    lines = [ctx._("project.list.header", count=len(rows), total=total)] + [row_line(ctx._, r) for r in rows]
     buttons = [Button(f"#{r.id} {r.project.name}", action_data("pj", r.id)) for r in rows[:PICK_BUTTONS]]
     ctx.say("\n".join(lines), Keyboard.column(buttons))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -126,16 +127,28 @@ async def visible(
     name: str | None = None,
     limit: int = 30,
 ) -> list[ProjectRow]:
-    """The projects this person may see (or work on), most recently moved first."""
+    """The projects this person may see (or work on), most recently moved first.
+
+    ``name`` keeps those whose name is like it (fuzzy, so it is matched here, not in SQL).
+    """
     query = _rows().where(scope(member, Project, purpose))
     if active_only:
         query = query.where(col(Project.stage).in_([s.value for s in ACTIVE_STAGES]))
+    query = query.order_by(col(Project.last_progress_at).desc(), col(Project.id).desc())
+    if not name:
+        query = query.limit(limit)
     async with db.session() as session:
-        rows = [ProjectRow(*row) for row in (await session.exec(query.order_by(col(Project.id).desc()))).all()]
+        rows = [ProjectRow(*row) for row in (await session.exec(query)).all()]
     if name:
-        rows = [r for r in rows if same_project(r.project.name, name) or project_key(name) in r.project.normalized_name]
-    rows.sort(key=lambda r: (r.project.last_progress_at, r.id), reverse=True)
+        key = project_key(name)
+        rows = [r for r in rows if key in r.project.normalized_name or same_project(r.project.name, name)]
     return rows[:limit]
+
+
+async def count_visible(db: Database, member: Member) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(Project).where(scope(member, Project))
+        return int((await session.exec(query)).one())
 
 
 async def lagging(db: Database, now: datetime, days: int, member: Member | None = None) -> list[ProjectRow]:
