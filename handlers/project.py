@@ -45,7 +45,7 @@ def stage_name(_: Translator, stage: str | None) -> str:
 
 
 def money(_: Translator, yuan: int | None) -> str:
-    return format_money(yuan, _.locale) if yuan else _("project.money.none")
+    return format_money(yuan, _.locale) if yuan is not None else _("project.money.none")
 
 
 def read_money(ctx: Context, msg: Incoming) -> int | Next:
