@@ -485,3 +485,25 @@ def test_dynamic_keys_are_complete() -> None:
     for locale in ("zh", "en"):
         missing = [key for key in keys if not catalog(locale).get(key)]
         assert not missing, (locale, missing)
+
+
+async def test_a_municipal_leader_is_offered_for_a_hundred_million(
+    chat: ChatFactory, admin: Chat, app: App, transport: RecordingTransport
+) -> None:
+    await admin.send("/invite")
+    await admin.press("市级领导")  # the unit
+    await admin.press("市级领导")  # the role
+    await admin.press("亿元以上产业项目")
+    code = admin.last_text.split("start=")[1].split()[0]
+    newcomer = chat(700_000_000_077, full_name="钱副市长")
+    await newcomer.send(f"/start {code}")
+    county = chat(COUNTY)
+    await register(county, amount="3亿")
+    ask = last_keyboard_to(transport, BUREAU)
+    assert ask.keyboard is not None and [b.label for b in ask.keyboard.buttons()] == ["钱副市长"]
+    await chat(BUREAU).press("钱副市长", keyboard=ask.keyboard)
+    await newcomer.send("/projects")
+    assert "储能电池基地项目" in newcomer.last_text
+    principal = chat(LEADER)
+    await principal.send("/projects")
+    assert "储能电池基地项目" not in principal.last_text
