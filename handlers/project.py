@@ -639,7 +639,7 @@ async def transfer_start(ctx: Context, msg: Incoming) -> Next:
     """Pick the project to transfer (or ``/transfer <number>``)."""
     number = msg.args.strip().lstrip("#")
     if number.isdigit():
-        return await choose(ctx, int(number), "unit", Purpose.SEE)
+        return await choose(ctx, int(number), "unit", Purpose.DECIDE)
     return ctx.goto("pick")
 
 
@@ -651,15 +651,15 @@ async def ask_transfer_pick(ctx: Context) -> None:
 async def on_transfer_pick(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg)
     if data and data.startswith("p") and data[1:].isdigit():
-        return await choose(ctx, int(data[1:]), "unit", Purpose.SEE)
+        return await choose(ctx, int(data[1:]), "unit", Purpose.DECIDE)
     answer = ctx.text_answer(msg, max_len=MAX_NAME)
     if isinstance(answer, Next):
         return answer
     if answer.lstrip("#").isdigit():
-        return await choose(ctx, int(answer.lstrip("#")), "unit", Purpose.SEE)
+        return await choose(ctx, int(answer.lstrip("#")), "unit", Purpose.DECIDE)
     found = await projects.visible(ctx.app.db, ctx.user, name=answer, limit=PICK_BUTTONS)
     if len(found) == 1:
-        return await choose(ctx, found[0].id, "unit", Purpose.SEE)
+        return await choose(ctx, found[0].id, "unit", Purpose.DECIDE)
     if not found:
         return ctx.again("project.err.no_match", text=answer)
     ctx.say(ctx._("project.ask.transfer_pick"), pick_keyboard(found))

@@ -456,6 +456,15 @@ async def add_note(db: Database, *, member: Member, project_id: int, text: str) 
 
 
 # -- the bureau's decisions -------------------------------------------------------------
+async def _decided_by(session: AsyncSession, member: Member, project_id: int) -> Project:
+    project = (
+        await session.exec(select(Project).where(Project.id == project_id, scope(member, Project, Purpose.DECIDE)))
+    ).first()
+    if project is None:
+        raise ProjectError("not_found")
+    return project
+
+
 @dataclass(frozen=True)
 class Transfer:
     project: Project
@@ -465,13 +474,9 @@ class Transfer:
 
 async def transfer(db: Database, *, member: Member, project_id: int, to_unit_id: int, reason: str) -> Transfer:
     """Move a project to another county or zone: the executing unit changes, the first-talk credit stays."""
-    if member.role is not Role.BUREAU:
-        raise PermissionError("transfers are the bureau's")
     async with db.session() as session:
-        project = await session.get(Project, project_id)
+        project = await _decided_by(session, member, project_id)
         to_unit = await session.get(Unit, to_unit_id)
-        if project is None:
-            raise ProjectError("not_found")
         if to_unit is None or to_unit.kind not in ("county", "zone") or not to_unit.active:
             raise ProjectError("bad_unit")
         if to_unit_id == project.executing_unit_id:
@@ -505,13 +510,9 @@ async def leaders(db: Database, level: LeaderLevel) -> list[User]:
 
 
 async def assign_leader(db: Database, *, member: Member, project_id: int, leader_user_id: int) -> tuple[Project, User]:
-    if member.role is not Role.BUREAU:
-        raise PermissionError("leader assignment is the bureau's")
     async with db.session() as session:
-        project = await session.get(Project, project_id)
+        project = await _decided_by(session, member, project_id)
         leader = await session.get(User, leader_user_id)
-        if project is None:
-            raise ProjectError("not_found")
         if leader is None or leader.role != Role.LEADER or not leader.active:
             raise ProjectError("not_a_leader")
         before = project.leader_user_id
