@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from bot.app import App
 from bot.conversation import Member
 from bot.core import Reply
 from bot.db import Database
-from models import AuditEntry, Dispute, Project, Unit, User
+from models import AuditEntry, Dispute, Enterprise, Project, Unit, User
 from services import demo, members, projects, seed
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
@@ -212,8 +213,19 @@ async def race(db: Database) -> None:
         lost = [r for r in results if isinstance(r, AlreadyRegistered)]
         assert len(won) == 1 and len(lost) == 1, results
         assert lost[0].first.project_id == won[0].id
+    # Both name an enterprise the register does not know yet: one creates it, one is refused.
+    fresh = replace(draft(), enterprise_name="比亚迪股份有限公司")
+    results = await asyncio.gather(
+        projects.register(db, member=county, draft=fresh, now=NOW, today=date(2026, 11, 28)),
+        projects.register(
+            db, member=zone, draft=replace(fresh, enterprise_name="比亚迪"), now=NOW, today=date(2026, 11, 28)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["AlreadyRegistered", "Project"], results
     async with db.session() as session:
-        assert len((await session.exec(select(Project))).all()) == 4
+        assert len((await session.exec(select(Project))).all()) == 5
+        assert len((await session.exec(select(Enterprise).where(Enterprise.normalized_name == "比亚迪"))).all()) == 1
 
 
 async def test_race_on_sqlite(app: App) -> None:
