@@ -482,7 +482,7 @@ def test_dynamic_keys_are_complete() -> None:
     from pathlib import Path
 
     from bot.i18n import catalog
-    from handlers import project
+    from handlers import progress, project
 
     source = (Path(__file__).resolve().parent.parent / "services" / "projects.py").read_text(encoding="utf-8")
     errors = set(re.findall(r'ProjectError\("(\w+)"\)', source))
@@ -493,7 +493,7 @@ def test_dynamic_keys_are_complete() -> None:
     keys += [f"project.err.{code}" for code in errors]
     keys += [f"project.event.{action}" for action in actions]
     keys += [f"project.edit.{name}" for name in project.FIELDS]
-    keys += [f"project.progress.{name}" for name in project.ACTIONS]
+    keys += [f"project.progress.{name}" for name in progress.ACTIONS]
     for locale in ("zh", "en"):
         missing = [key for key in keys if not catalog(locale).get(key)]
         assert not missing, (locale, missing)
