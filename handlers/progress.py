@@ -31,7 +31,6 @@ from services.access import Purpose
 from services.projects import ProjectError
 
 
-# ================================================================================
 async def progress_start(ctx: Context, msg: Incoming) -> Next:
     """Pick one of the unit's projects (or ``/progress <number>``)."""
     number = msg.args.strip().lstrip("#")

@@ -18,7 +18,6 @@ from services.access import Purpose
 from services.projects import ProjectError
 
 
-# =======================================================================
 async def transfer_start(ctx: Context, msg: Incoming) -> Next:
     """Pick the project to transfer (or ``/transfer <number>``)."""
     number = msg.args.strip().lstrip("#")
