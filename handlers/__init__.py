@@ -15,7 +15,7 @@ def build_registry() -> Registry:
     start.register(registry)  # /start, /help, /lang, /invite
     lead.register(registry)  # /lead, /mine
     visit.register(registry)  # /visit, /visits; follow-up reminder buttons
+    progress.register(registry)  # /progress (more often than a new project)
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
-    progress.register(registry)  # /progress
     transfer.register(registry)  # /transfer (bureau)
     return registry
