@@ -84,7 +84,8 @@ class Pacer:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        self._bucket = AsyncLimiter(limits.per_second, 1.0)
+        # A bucket of one: evenly spaced sends, never a burst on top of the rate.
+        self._bucket = AsyncLimiter(1, 1.0 / limits.per_second)
         self._next: dict[int, float] = {}
         self._paused_until = 0.0
 
@@ -257,6 +258,9 @@ class Outbox:
                         await self.pacer.slot(row.chat_id)
                     await self.transport.deliver(row.chat_id, items[done])
                     done += 1
+                    if self.pacer is not None:
+                        # Counted from the answer, so the server never sees two closer than the interval.
+                        self.pacer.sent(row.chat_id)
                 except RetryAfter as exc:
                     if self.pacer is None or exc.seconds > self.pacer.limits.max_wait:
                         raise
@@ -269,7 +273,10 @@ class Outbox:
         except Rejected as exc:
             status, error = FAILED, str(exc)[:500]
             log.error("delivery %s to chat %s refused: %s", row.id, row.chat_id, exc)
-        except DeliveryError as exc:
+        except Exception as exc:
+            # Network trouble, or a bug in a transport: retry later with a growing pause.
+            if not isinstance(exc, DeliveryError):
+                log.exception("delivery %s to chat %s: transport error", row.id, row.chat_id)
             error = str(exc)[:500]
             seconds = exc.seconds if isinstance(exc, RetryAfter) else min(2.0**row.attempts, 300.0)
             if row.attempts >= MAX_ATTEMPTS:
@@ -301,9 +308,7 @@ class Outbox:
             # Items already delivered are not sent again when the row is retried.
             values["payload"] = {**row.payload, "done": done}
         async with self.db.session() as session:
-            await session.exec(
-                update(Delivery).where(col(Delivery.id) == row.id).values(**values)
-            )
+            await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
             if unreachable:
                 await session.exec(
                     update(User)

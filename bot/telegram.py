@@ -67,6 +67,46 @@ def parse_command(text: str, bot_username: str | None) -> tuple[str, str] | None
     return name.lower(), args.strip()
 
 
+MAX_TEXT = 4096  # Telegram's limit on a message, in UTF-16 code units
+MAX_NOTICE = 200  # and on the answer to a press
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut a long text into messages Telegram accepts, at line breaks where possible."""
+    if _units(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while _units(line) > limit:
+            cut = limit
+            while _units(line[:cut]) > limit:
+                cut -= 1
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        if _units(current + line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current:
+        parts.append(current)
+    return [part for part in parts if part.strip()] or [text[:limit]]
+
+
+def notice_text(notice: Notice) -> str | None:
+    """The toast text of an answer to a press, cut to what Telegram allows."""
+    if not notice.text:
+        return None
+    return notice.text if _units(notice.text) <= MAX_NOTICE else notice.text[: MAX_NOTICE - 1] + "\u2026"
+
+
 def not_modified(exc: DeliveryError) -> bool:
     return isinstance(exc, Rejected) and "not modified" in str(exc).lower()
 

@@ -67,9 +67,7 @@ class Person:
 
     async def send(self, text: str) -> int:
         """Write ``text`` and wait until the bot has handled it; returns the update id."""
-        update_id = self.api.send_text(
-            self.user_id, text, language_code=self.language_code, first_name=self.first_name
-        )
+        update_id = self.api.send_text(self.user_id, text, language_code=self.language_code, first_name=self.first_name)
         await self.bot.tracker.wait(update_id)
         return update_id
 

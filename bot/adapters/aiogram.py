@@ -38,7 +38,7 @@ from aiogram.types import (
 from bot.config import Settings
 from bot.core import Button, FileRef, FileReply, Incoming, Keyboard, Kind, Location, Notice, Outgoing, Reply
 from bot.delivery import DeliveryError, classify_error
-from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, parse_command
+from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, parse_command, split_text
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,10 @@ class AiogramPort:
     async def send(self, chat_id: int, item: Reply | FileReply) -> None:
         try:
             if isinstance(item, Reply):
-                await self.bot.send_message(chat_id, item.text, reply_markup=markup(item))
+                *first, last = split_text(item.text)
+                for part in first:
+                    await self.bot.send_message(chat_id, part)
+                await self.bot.send_message(chat_id, last, reply_markup=markup(item))
             elif item.photo:
                 photo = BufferedInputFile(item.content, filename=item.filename)
                 await self.bot.send_photo(chat_id, photo, caption=item.caption or None)
@@ -193,7 +196,7 @@ class AiogramPort:
 
     async def answer(self, query_id: str, notice: Notice) -> None:
         try:
-            await self.bot.answer_callback_query(query_id, text=notice.text or None, show_alert=notice.alert)
+            await self.bot.answer_callback_query(query_id, text=notice_text(notice), show_alert=notice.alert)
         except TelegramAPIError as exc:
             _raise(exc)
 

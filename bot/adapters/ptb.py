@@ -7,6 +7,7 @@ answer is :mod:`bot.telegram`'s, and when to start or stop is the runner's.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
@@ -29,9 +30,12 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.config import Settings
 from bot.core import Button, FileRef, FileReply, Incoming, Keyboard, Kind, Location, Notice, Outgoing, Reply
 from bot.delivery import DeliveryError, classify_error
-from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, parse_command
+from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, parse_command, split_text
 
 log = logging.getLogger(__name__)
+
+# PTB 22 warns on every 429 unless durations are timedeltas, as they will be in PTB 23.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 OnUpdate = Callable[[Incoming, str | None], Awaitable[None]]
@@ -163,7 +167,10 @@ class PTBPort:
     async def send(self, chat_id: int, item: Reply | FileReply) -> None:
         try:
             if isinstance(item, Reply):
-                await self.bot.send_message(chat_id, item.text, reply_markup=markup(item))
+                *first, last = split_text(item.text)
+                for part in first:
+                    await self.bot.send_message(chat_id, part)
+                await self.bot.send_message(chat_id, last, reply_markup=markup(item))
             elif item.photo:
                 await self.bot.send_photo(chat_id, item.content, caption=item.caption or None, filename=item.filename)
             else:
@@ -182,7 +189,7 @@ class PTBPort:
 
     async def answer(self, query_id: str, notice: Notice) -> None:
         try:
-            await self.bot.answer_callback_query(query_id, text=notice.text or None, show_alert=notice.alert)
+            await self.bot.answer_callback_query(query_id, text=notice_text(notice), show_alert=notice.alert)
         except TelegramError as exc:
             _raise(exc)
 
