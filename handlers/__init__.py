@@ -7,11 +7,14 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import lead, start
+from handlers import digest, lead, review, start, targets
 
 
 def build_registry() -> Registry:
     registry = Registry()
     start.register(registry)  # /start, /help, /lang, /invite
     lead.register(registry)  # /lead, /mine
+    targets.register(registry)  # /quota, /targets, /schedule
+    digest.register(registry)  # /digest
+    review.register(registry)  # /review
     return registry
