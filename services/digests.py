@@ -268,6 +268,7 @@ async def chain_sections(
         leads = {int(k): int(n) for k, n in (await session.exec(leads_q)).all() if k is not None}
         visits_q = (
             select(col(Enterprise.chain_id), func.count())
+            .select_from(Visit)
             .join(Enterprise, col(Enterprise.id) == Visit.enterprise_id)
             .where(col(Enterprise.chain_id).in_(ids))
             .where(col(Visit.visit_date) >= window.start, col(Visit.visit_date) < window.end)
