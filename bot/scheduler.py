@@ -17,6 +17,7 @@ import importlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -58,7 +59,8 @@ SWEEP_EVERY = timedelta(hours=1)
 async def send_due(app: App, now: datetime | None = None) -> int:
     """Queue every scheduled message that is due and not yet queued; returns how many were queued."""
     now = now or app.now()
-    items = await schedule.due(app.db, now, app.tz, default_locale=app.settings.default_locale)
+    times = await schedule.load_times(app.db)
+    items = await schedule.due(app.db, now, app.tz, default_locale=app.settings.default_locale, times=times)
     queued = 0
     if items:
         renderer = _Renderer(app)
@@ -67,23 +69,30 @@ async def send_due(app: App, now: datetime | None = None) -> int:
             if await app.outbox.enqueue(item.telegram_id, outgoing, kind=item.kind, key=item.key):
                 queued += 1
         log.info("scheduled sends queued: %s of %s due", queued, len(items))
-    await run_follow_up_hook(app, now)
+    await run_follow_up_hook(app, now, times)
     return queued
 
 
-async def run_follow_up_hook(app: App, now: datetime) -> int:
-    times = await schedule.load_times(app.db)
+async def run_follow_up_hook(app: App, now: datetime, times: Times | None = None) -> int:
+    times = times or await schedule.load_times(app.db)
     local = now.astimezone(app.tz)
     if local.time() < times.follow_up_time:
         return 0
-    try:
-        module = importlib.import_module(FOLLOW_UP_HOOK[0])
-    except ModuleNotFoundError:
-        return 0
-    hook: Callable[[App, datetime], Awaitable[int]] | None = getattr(module, FOLLOW_UP_HOOK[1], None)
+    hook = follow_up_hook()
     if hook is None:
         return 0
     return int(await hook(app, now) or 0)
+
+
+@cache
+def follow_up_hook() -> Callable[[App, datetime], Awaitable[int]] | None:
+    try:
+        module = importlib.import_module(FOLLOW_UP_HOOK[0])
+    except ModuleNotFoundError:
+        log.info("no follow-up reminders: %s is not installed", FOLLOW_UP_HOOK[0])
+        return None
+    hook: Callable[[App, datetime], Awaitable[int]] | None = getattr(module, FOLLOW_UP_HOOK[1], None)
+    return hook
 
 
 class _Renderer:

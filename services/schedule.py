@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ from sqlmodel import col, select
 
 from bot.db import Database
 from bot.i18n import normalize_locale
-from models import Chain, Delivery, Role, Unit, UnitKind, User
+from models import Chain, Delivery, Role, Setting, Unit, UnitKind, User
 from services import settings as bureau_settings
 from services.periods import (
     Period,
@@ -136,15 +137,23 @@ class Times:
     follow_up_time: time
 
 
+@cache
+def _default(key: str) -> Any:
+    return bureau_settings.default(key)
+
+
 def _read(key: str, value: Any) -> Any:
     try:
         return PARSERS[key](value)
     except BadScheduleValue:
-        return PARSERS[key](bureau_settings.default(key))
+        return PARSERS[key](_default(key))
 
 
 async def load_times(db: Database) -> Times:
-    values = {key: _read(key, await bureau_settings.get(db, key)) for key in SETTING_KEYS}
+    async with db.session() as session:
+        rows = (await session.exec(select(Setting).where(col(Setting.key).in_(SETTING_KEYS)))).all()
+    stored = {row.key: row.value for row in rows}
+    values = {key: _read(key, stored[key] if key in stored else _default(key)) for key in SETTING_KEYS}
     weekday, chain_time = values["chain_digest"]
     return Times(
         chain_weekday=weekday,
@@ -301,9 +310,11 @@ _RECIPIENTS: dict[str, tuple[Role, tuple[str, ...] | None]] = {
 }
 
 
-async def due(db: Database, now: datetime, tz: ZoneInfo, *, default_locale: str = "zh") -> list[DueItem]:
+async def due(
+    db: Database, now: datetime, tz: ZoneInfo, *, default_locale: str = "zh", times: Times | None = None
+) -> list[DueItem]:
     """Every message due by ``now`` and not yet queued, one per recipient, kind and period."""
-    times = await load_times(db)
+    times = times or await load_times(db)
     occ = occurrences(times, now, tz)
     if not occ:
         return []
