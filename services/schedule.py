@@ -17,12 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from bot.i18n import normalize_locale
@@ -151,7 +152,11 @@ def _read(key: str, value: Any) -> Any:
 
 async def load_times(db: Database) -> Times:
     async with db.session() as session:
-        rows = (await session.exec(select(Setting).where(col(Setting.key).in_(SETTING_KEYS)))).all()
+        return await _load_times(session)
+
+
+async def _load_times(session: AsyncSession) -> Times:
+    rows = (await session.exec(select(Setting).where(col(Setting.key).in_(SETTING_KEYS)))).all()
     stored = {row.key: row.value for row in rows}
     values = {key: _read(key, stored[key] if key in stored else _default(key)) for key in SETTING_KEYS}
     weekday, chain_time = values["chain_digest"]
@@ -314,36 +319,30 @@ async def due(
     db: Database, now: datetime, tz: ZoneInfo, *, default_locale: str = "zh", times: Times | None = None
 ) -> list[DueItem]:
     """Every message due by ``now`` and not yet queued, one per recipient, kind and period."""
-    times = times or await load_times(db)
-    occ = occurrences(times, now, tz)
-    if not occ:
-        return []
     async with db.session() as session:
-        users = list(
-            (
-                await session.exec(
-                    select(User).where(col(User.active), col(User.unreachable_at).is_(None)).order_by(col(User.id))
-                )
-            ).all()
-        )
+        times = times or await _load_times(session)
+        occ = occurrences(times, now, tz)
+        if not occ:
+            return []
+        users_q = select(User).where(col(User.active), col(User.unreachable_at).is_(None)).order_by(col(User.id))
+        users = list((await session.exec(users_q)).all())
         unit_kinds = {u.id: u.kind for u in (await session.exec(select(Unit))).all()}
         chain_units = set((await session.exec(select(Chain.lead_unit_id).where(col(Chain.active)).distinct())).all())
-    items: list[DueItem] = []
-    for o in occ:
-        role, kinds = _RECIPIENTS[o.kind]
-        for user in users:
-            assert user.id is not None
-            if user.role != role or user.created_at > o.due_at:
-                continue
-            if kinds is not None and unit_kinds.get(user.unit_id) not in kinds:
-                continue
-            if o.kind == CHAIN_DIGEST and user.unit_id not in chain_units:
-                continue
-            locale = user.locale or normalize_locale(user.language_code, default_locale)
-            items.append(DueItem(o, user.id, user.telegram_id, user.unit_id, locale))
-    if not items:
-        return []
-    keys = [item.key for item in items]
-    async with db.session() as session:
+        items: list[DueItem] = []
+        for o in occ:
+            role, kinds = _RECIPIENTS[o.kind]
+            for user in users:
+                assert user.id is not None
+                if user.role != role or user.created_at > o.due_at:
+                    continue
+                if kinds is not None and unit_kinds.get(user.unit_id) not in kinds:
+                    continue
+                if o.kind == CHAIN_DIGEST and user.unit_id not in chain_units:
+                    continue
+                locale = user.locale or normalize_locale(user.language_code, default_locale)
+                items.append(DueItem(o, user.id, user.telegram_id, user.unit_id, locale))
+        if not items:
+            return []
+        keys = [item.key for item in items]
         sent = set((await session.exec(select(Delivery.dedupe_key).where(col(Delivery.dedupe_key).in_(keys)))).all())
     return [item for item in items if item.key not in sent]
