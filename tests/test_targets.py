@@ -224,3 +224,21 @@ async def test_chart_falls_back_to_english_without_a_cjk_font(
     assert "Target-enterprise library coverage" in labels and "New energy" in labels
     assert all(label.isascii() for label in labels), labels
     assert "no CJK font" in caplog.text
+
+
+def test_dynamic_digest_keys_are_complete() -> None:
+    from bot.i18n import catalog
+    from models import Stage, UnitKind
+    from services.digests import COVERAGE
+    from services.schedule import SETTING_KEYS
+    from services.targets import METRICS
+
+    keys = [f"digest.stage.{s.value}" for s in Stage]
+    keys += [f"target.metric.{m}" for m in METRICS]
+    keys += [f"target.period.{p}" for p in ("month", "year")]
+    keys += [f"target.kind.{k.value}" for k in UnitKind]
+    keys += [f"schedule.key.{k}" for k in SETTING_KEYS]
+    keys += [f"chart.coverage.{c}" for c in COVERAGE]
+    keys += ["digest.leader.title.h1", "digest.leader.title.h2"]
+    for locale in ("zh", "en"):
+        assert [k for k in keys if not catalog(locale).get(k)] == [], locale
