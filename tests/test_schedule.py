@@ -131,6 +131,11 @@ async def check_numbers(rows: list[Delivery], year: YearData) -> None:
                 assert f"新线索 {f['new_leads']} 条，拜访 {f['new_visits']} 次" in text
             items = [from_payload(p) for p in row.payload["items"]]
             assert any(isinstance(i, FileReply) and i.photo and i.content[:4] == b"\x89PNG" for i in items)
+        elif kind == "leader_summary" and period.startswith("2026"):
+            as_of = date(2026, 6, 30) if period.endswith("H1") else date(2026, 12, 20)
+            mine = [p for p in year.projects if p.leader_user_id == year.users[1008].id and p.first_talk_date <= as_of]
+            landed = sum(1 for p in mine if p.stage in {"signed", "started", "operating"})
+            assert f"您包抓的项目 {len(mine)} 个，已落地 {landed} 个" in text, text
         elif kind == "bureau_overview" and period.startswith("2026"):
             month = month_of(date(2026, int(period[5:]), 1))
             funds, big, new, signed, started = year.bureau_row("ganzhou", month.start, month.end)
@@ -220,7 +225,7 @@ async def test_scheduler_catches_up_at_start_and_fires_on_time(app: App, transpo
             caught_up = {r.dedupe_key.rsplit(":", 1)[0] for r in await deliveries(app) if r.dedupe_key}
             # The month's reminder (27 November) is caught up; last Monday's digest is too old now.
             assert caught_up == {"liaison_reminder:2026-11"}
-            for _ in range(40):
+            for _ in range(100):
                 await asyncio.sleep(0.1)
                 keys = {r.dedupe_key.rsplit(":", 1)[0] for r in await deliveries(app) if r.dedupe_key}
                 if "chain_digest:2026-W48" in keys:
@@ -229,8 +234,11 @@ async def test_scheduler_catches_up_at_start_and_fires_on_time(app: App, transpo
             # The bureau moves the digest: the running scheduler picks it up.
             await schedule.set_time(app.db, "chain_digest", "wed 07:00", by=None)
             schedule.notify_changed()
-            await asyncio.sleep(0.05)
-            job = scheduler.scheduler.get_job("chain_digest")
-            assert job.next_run_time == datetime(2026, 12, 2, 7, 0, tzinfo=TZ)
+            wednesday = datetime(2026, 12, 2, 7, 0, tzinfo=TZ)
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if scheduler.scheduler.get_job("chain_digest").next_run_time == wednesday:
+                    break
+            assert scheduler.scheduler.get_job("chain_digest").next_run_time == wednesday
         finally:
             await scheduler.stop()
