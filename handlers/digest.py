@@ -86,7 +86,9 @@ def render_chain(digest: ChainDigest, locale: str, unit: str, *, now: bool = Fal
             for stage in STAGES
             if s.by_stage.get(stage, 0)
         ]
-        lines.append(_("digest.chain.stages", stages=", ".join(stages)) if stages else _("digest.chain.no_projects"))
+        lines.append(
+            _("digest.chain.stages", stages=_("digest.sep").join(stages)) if stages else _("digest.chain.no_projects")
+        )
         lines.append(_("digest.chain.coverage", size=s.library_size, **s.coverage))
         lines.append(
             _(
@@ -110,6 +112,7 @@ def chain_chart(digest: ChainDigest, locale: str) -> bytes:
             title=_("chart.coverage.title"),
             labels=[s.name(lang) for s in digest.sections],
             series=[(_(f"chart.coverage.{c}"), [s.coverage.get(c, 0) for s in digest.sections]) for c in COVERAGE],
+            stacked=True,
         ),
         family=family,
     )

@@ -62,20 +62,27 @@ class Bars:
     labels: Sequence[str]
     series: Sequence[tuple[str, Sequence[float]]]  # (legend, one value per label)
     unit: str = ""
+    stacked: bool = False  # one bar per label, the series as its segments
 
 
 def bar_chart(bars: Bars, *, family: str | None) -> bytes:
-    """A grouped horizontal bar chart as PNG bytes."""
-    height = max(2.5, 0.45 * len(bars.labels) * max(1, len(bars.series)) + 1.2)
+    """A horizontal bar chart (grouped, or stacked) as PNG bytes."""
+    per_label = 1 if bars.stacked else max(1, len(bars.series))
+    height = max(2.5, 0.45 * len(bars.labels) * per_label + 1.8)
     fig = Figure(figsize=(7, height), dpi=100)
     ax = fig.add_subplot()
     font = {"family": family} if family else {}
-    count = max(1, len(bars.series))
-    width = 0.8 / count
     positions = range(len(bars.labels))
-    for index, (legend, values) in enumerate(bars.series):
-        offsets = [p + (index - (count - 1) / 2) * width for p in positions]
-        ax.barh(offsets, list(values), height=width, label=legend)
+    if bars.stacked:
+        left = [0.0] * len(bars.labels)
+        for legend, values in bars.series:
+            ax.barh(list(positions), list(values), left=list(left), height=0.6, label=legend)
+            left = [a + float(b) for a, b in zip(left, values, strict=True)]
+    else:
+        width = 0.8 / per_label
+        for index, (legend, values) in enumerate(bars.series):
+            offsets = [p + (index - (per_label - 1) / 2) * width for p in positions]
+            ax.barh(offsets, list(values), height=width, label=legend)
     ax.set_yticks(list(positions))
     ax.set_yticklabels(list(bars.labels), fontdict=font)
     ax.invert_yaxis()
@@ -83,7 +90,13 @@ def bar_chart(bars: Bars, *, family: str | None) -> bytes:
     if bars.unit:
         ax.set_xlabel(bars.unit, fontdict=font)
     if len(bars.series) > 1:
-        ax.legend(prop=font_manager.FontProperties(family=family) if family else None)
+        ax.legend(
+            prop=font_manager.FontProperties(family=family) if family else None,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=min(5, len(bars.series)),
+            frameon=False,
+        )
     fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")
