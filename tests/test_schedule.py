@@ -242,3 +242,38 @@ async def test_scheduler_catches_up_at_start_and_fires_on_time(app: App, transpo
             assert scheduler.scheduler.get_job("chain_digest").next_run_time == wednesday
         finally:
             await scheduler.stop()
+
+
+async def test_follow_up_hook_runs_once_the_days_time_has_come(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.scheduler as scheduler_module
+
+    scheduler_module.follow_up_hook.cache_clear()
+    assert scheduler_module.follow_up_hook() is None  # issue 4's module is not on this branch
+    calls: list[datetime] = []
+
+    async def reminders(app: App, now: datetime) -> int:
+        calls.append(now)
+        return 1
+
+    monkeypatch.setattr(scheduler_module, "follow_up_hook", lambda: reminders)
+    early = datetime(2026, 11, 30, 7, 59, tzinfo=TZ).astimezone(UTC)
+    on_time = datetime(2026, 11, 30, 8, 0, tzinfo=TZ).astimezone(UTC)
+    assert await scheduler_module.run_follow_up_hook(app, early) == 0
+    assert await scheduler_module.run_follow_up_hook(app, on_time) == 1
+    assert calls == [on_time]
+
+
+async def test_digests_speak_the_recipients_language(app: App) -> None:
+    year = await build_year(app.db)
+    async with app.db.session() as session:
+        user = await session.get(type(year.users[1002]), year.users[1002].id)
+        assert user is not None
+        user.locale = "en"
+        session.add(user)
+    now = datetime(2026, 11, 27, 9, 30, tzinfo=TZ).astimezone(UTC)
+    await send_due(app, now)
+    rows = {r.dedupe_key.split(":")[0]: r for r in await deliveries(app) if r.dedupe_key}
+    text = text_of(rows["liaison_reminder"])
+    figures = year.liaison_figures("liaison_beijing", date(2026, 11, 1), date(2026, 11, 27))
+    assert f"Effective leads this month: {figures['effective']} of 10" in text
+    assert "day 27:" in text
