@@ -100,7 +100,7 @@ async def _grow(db: Database, scale: float, seed_value: int) -> None:
         for chain in chain_ids
         for eid in rng.sample(ent_ids, min(len(ent_ids), max(1, int(BASE["library"] * scale))))
     ]
-    leads = []
+    leads: list[dict[str, Any]] = []
     for _ in range(int(BASE["leads"] * scale)):
         d = day()
         leads.append(
@@ -116,7 +116,7 @@ async def _grow(db: Database, scale: float, seed_value: int) -> None:
                 "created_at": moment(d),
             }
         )
-    visits = []
+    visits: list[dict[str, Any]] = []
     for _ in range(int(BASE["visits"] * scale)):
         d = day()
         visits.append(
@@ -131,7 +131,7 @@ async def _grow(db: Database, scale: float, seed_value: int) -> None:
                 "created_at": moment(d),
             }
         )
-    projects = []
+    projects: list[dict[str, Any]] = []
     for i in range(int(BASE["projects"] * scale)):
         d = day()
         stage = rng.choice(STAGES)
@@ -168,7 +168,7 @@ async def _grow(db: Database, scale: float, seed_value: int) -> None:
             (Project, projects),
         ):
             for start in range(0, len(rows), 5000):
-                await conn.execute(insert(table), rows[start : start + 5000])  # type: ignore[arg-type]
+                await conn.execute(insert(table), rows[start : start + 5000])
 
 
 async def build_every_digest(db: Database) -> dict[str, Any]:
