@@ -7,7 +7,7 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import lead, progress, project, start, transfer, visit
+from handlers import digest, lead, progress, project, review, start, targets, transfer, visit
 
 
 def build_registry() -> Registry:
@@ -17,5 +17,8 @@ def build_registry() -> Registry:
     visit.register(registry)  # /visit, /visits; follow-up reminder buttons
     progress.register(registry)  # /progress (more often than a new project)
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
+    targets.register(registry)  # /quota, /targets, /schedule
+    digest.register(registry)  # /digest
+    review.register(registry)  # /review (bureau)
     transfer.register(registry)  # /transfer (bureau)
     return registry
