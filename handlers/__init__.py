@@ -7,7 +7,7 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import lead, project, start, visit
+from handlers import digest, lead, progress, project, review, start, targets, transfer, visit
 
 
 def build_registry() -> Registry:
@@ -15,5 +15,10 @@ def build_registry() -> Registry:
     start.register(registry)  # /start, /help, /lang, /invite
     lead.register(registry)  # /lead, /mine
     visit.register(registry)  # /visit, /visits; follow-up reminder buttons
-    project.register(registry)  # /project, /progress, /projects, /lagging, /transfer
+    progress.register(registry)  # /progress (more often than a new project)
+    project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
+    targets.register(registry)  # /quota, /targets, /schedule
+    digest.register(registry)  # /digest
+    review.register(registry)  # /review (bureau)
+    transfer.register(registry)  # /transfer (bureau)
     return registry

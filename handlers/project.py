@@ -2,10 +2,11 @@
 
 /project    enterprise → name → chain → planned investment → first-talk date → stage
             → description → confirm   [registered first by another unit → dispute → reason]
-/progress   project → (stage [→ reason] | funds in place [→ check] | planned | note)* → finish
-/transfer   (bureau) project → county or zone → reason → confirm
 /projects   what the person may see; ``/projects <number>`` a project's card and history
 /lagging    projects whose stage and funds have not moved for ``lagging_after_days``
+
+/progress and /transfer (handlers/progress.py, handlers/transfer.py) use the card and the
+project picking defined here.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def stage_name(_: Translator, stage: str | None) -> str:
 
 
 def money(_: Translator, yuan: int | None) -> str:
-    return format_money(yuan, _.locale) if yuan else _("project.money.none")
+    return format_money(yuan, _.locale) if yuan is not None else _("project.money.none")
 
 
 def read_money(ctx: Context, msg: Incoming) -> int | Next:
@@ -74,6 +75,23 @@ def card(_: Translator, row: ProjectRow) -> str:
         executing=row.executing.name(_.locale),
         leader=row.leader.full_name if row.leader else _("project.leader.nobody"),
     )
+
+
+async def choose(ctx: Context, project_id: int, then: str, purpose: Purpose = Purpose.WORK) -> Next:
+    row = await projects.get(ctx.app.db, ctx.user, project_id, purpose)
+    if row is None:
+        # The same answer for "no such project" and "not yours": ids tell nothing.
+        if ctx.step is None:  # from the command itself: there is no question to repeat
+            ctx.say(ctx._("project.err.not_found", number=project_id))
+            return ctx.done()
+        return ctx.again("project.err.not_found", number=project_id)
+    ctx.draft["project_id"] = row.id
+    ctx.draft["project_name"] = row.project.name
+    return ctx.goto(then)
+
+
+def pick_keyboard(rows: list[ProjectRow]) -> Keyboard:
+    return Keyboard.column([Button(f"#{r.id} {r.project.name} · {r.enterprise.name}", f"p{r.id}") for r in rows])
 
 
 # == /project: register ====================================================================
@@ -389,403 +407,6 @@ async def assign(ctx: Context, msg: Incoming, arg: str) -> None:
     ctx.edit(ctx._("project.leader.assigned", number=project.id, name=project.name, leader=leader.full_name))
 
 
-# == /progress ===============================================================================
-async def progress_start(ctx: Context, msg: Incoming) -> Next:
-    """Pick one of the unit's projects (or ``/progress <number>``)."""
-    number = msg.args.strip().lstrip("#")
-    if number.isdigit():
-        return await choose(ctx, int(number), "action")
-    if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, limit=1):
-        ctx.say(ctx._("project.progress.none"))
-        return ctx.done()
-    return ctx.goto("pick")
-
-
-async def choose(ctx: Context, project_id: int, then: str, purpose: Purpose = Purpose.WORK) -> Next:
-    row = await projects.get(ctx.app.db, ctx.user, project_id, purpose)
-    if row is None:
-        # The same answer for "no such project" and "not yours": ids tell nothing.
-        if ctx.step is None:  # from the command itself: there is no question to repeat
-            ctx.say(ctx._("project.err.not_found", number=project_id))
-            return ctx.done()
-        return ctx.again("project.err.not_found", number=project_id)
-    ctx.draft["project_id"] = row.id
-    ctx.draft["project_name"] = row.project.name
-    return ctx.goto(then)
-
-
-def pick_keyboard(rows: list[ProjectRow]) -> Keyboard:
-    return Keyboard.column([Button(f"#{r.id} {r.project.name} · {r.enterprise.name}", f"p{r.id}") for r in rows])
-
-
-async def ask_pick(ctx: Context) -> None:
-    rows = await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, limit=PICK_BUTTONS)
-    ctx.say(ctx._("project.ask.pick"), pick_keyboard(rows))
-
-
-async def on_pick(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data and data.startswith("p") and data[1:].isdigit():
-        return await choose(ctx, int(data[1:]), "action")
-    answer = ctx.text_answer(msg, max_len=20)
-    if isinstance(answer, Next):
-        return answer
-    if answer.lstrip("#").isdigit():
-        return await choose(ctx, int(answer.lstrip("#")), "action")
-    return ctx.again("project.err.pick")
-
-
-ACTIONS = ("stage", "funds", "planned", "note")
-
-
-async def ask_action(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
-    if row is None:
-        ctx.say(ctx._("project.err.not_found", number=ctx.draft["project_id"]))
-        return
-    buttons = [Button(ctx._(f"project.progress.{a}"), a) for a in ACTIONS]
-    buttons.append(Button(ctx._("project.progress.finish"), "finish"))
-    ctx.say(card(ctx._, row) + "\n\n" + ctx._("project.ask.action"), Keyboard.grid(buttons, width=2))
-
-
-async def on_action(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data == "finish":
-        ctx.say(ctx._("project.progress.finished"))
-        return ctx.done()
-    if data in ACTIONS:
-        return ctx.goto(f"p_{data}")
-    return ctx.again("core.err.use_buttons")
-
-
-async def ask_new_stage(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
-    current = row.project.stage if row else None
-    stages = [s for s in (*STAGE_ORDER, Stage.DROPPED) if s.value != current]
-    buttons = [Button(stage_name(ctx._, s.value), f"s{s.value}") for s in stages]
-    buttons.append(Button(ctx._("project.progress.back"), "back"))
-    ctx.say(ctx._("project.ask.new_stage", stage=stage_name(ctx._, current)), Keyboard.grid(buttons, width=3))
-
-
-async def on_new_stage(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg) or ""
-    if data == "back":
-        return ctx.goto("action")
-    if not data.startswith("s") or data[1:] not in {s.value for s in Stage}:
-        return ctx.again("core.err.use_buttons")
-    stage = Stage(data[1:])
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
-    if row is None:
-        return ctx.again("project.err.not_found", number=ctx.draft["project_id"])
-    current = Stage(row.project.stage)
-    if stage is current:
-        return ctx.again("project.err.same_stage")
-    ctx.draft["new_stage"] = stage.value
-    if projects.needs_reason(current, stage):
-        return ctx.goto("p_reason")
-    return await apply_stage(ctx, None)
-
-
-async def ask_reason(ctx: Context) -> None:
-    key = "project.ask.drop_reason" if ctx.draft.get("new_stage") == Stage.DROPPED else "project.ask.back_reason"
-    ctx.say(ctx._(key, stage=stage_name(ctx._, ctx.draft.get("new_stage"))))
-
-
-async def on_reason(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=MAX_REASON)
-    if isinstance(answer, Next):
-        return answer
-    return await apply_stage(ctx, answer)
-
-
-async def apply_stage(ctx: Context, reason: str | None) -> Next:
-    stage = Stage(ctx.draft.pop("new_stage"))
-    try:
-        await projects.set_stage(
-            ctx.app.db,
-            member=ctx.user,
-            project_id=int(ctx.draft["project_id"]),
-            stage=stage,
-            reason=reason,
-            now=ctx.now(),
-            today=today(ctx),
-        )
-    except ProjectError as exc:
-        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))
-        return ctx.goto("action")
-    ctx.say(ctx._("project.stage.moved", stage=stage_name(ctx._, stage.value)))
-    return ctx.goto("action")
-
-
-async def ask_funds(ctx: Context) -> None:
-    ctx.say(ctx._("project.ask.funds"))
-
-
-async def on_funds(ctx: Context, msg: Incoming) -> Next:
-    amount = read_money(ctx, msg)
-    if isinstance(amount, Next):
-        return amount
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
-    if row is None:
-        return ctx.again("project.err.not_found", number=ctx.draft["project_id"])
-    project = row.project
-    if amount == project.funds_in_place_yuan:
-        return ctx.again("project.err.same_funds")
-    ctx.draft["funds"] = amount
-    # Funds above the plan happen (plans grow) and a lower total is a correction; both
-    # are more often a typo, so they are confirmed rather than refused.
-    if (project.planned_yuan and amount > project.planned_yuan) or amount < project.funds_in_place_yuan:
-        return ctx.goto("p_funds_check")
-    return await apply_funds(ctx)
-
-
-async def ask_funds_check(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
-    amount = int(ctx.draft["funds"])
-    planned = row.project.planned_yuan if row else None
-    current = row.project.funds_in_place_yuan if row else 0
-    key = "project.funds.above_plan" if planned and amount > planned else "project.funds.lower"
-    ctx.say(
-        ctx._(key, amount=money(ctx._, amount), planned=money(ctx._, planned), current=money(ctx._, current)),
-        Keyboard.column(
-            [Button(ctx._("project.funds.save_anyway"), "save"), Button(ctx._("project.funds.reenter"), "again")]
-        ),
-    )
-
-
-async def on_funds_check(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data == "again":
-        ctx.draft.pop("funds", None)
-        return ctx.goto("p_funds")
-    if data != "save":
-        return ctx.again("core.err.use_buttons")
-    return await apply_funds(ctx)
-
-
-async def apply_funds(ctx: Context) -> Next:
-    amount = int(ctx.draft.pop("funds"))
-    try:
-        await projects.set_funds(
-            ctx.app.db, member=ctx.user, project_id=int(ctx.draft["project_id"]), total_yuan=amount, now=ctx.now()
-        )
-    except ProjectError as exc:
-        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))
-        return ctx.goto("action")
-    ctx.say(ctx._("project.funds.recorded", amount=money(ctx._, amount)))
-    return ctx.goto("action")
-
-
-async def ask_planned(ctx: Context) -> None:
-    ctx.say(ctx._("project.ask.planned"))
-
-
-async def on_planned(ctx: Context, msg: Incoming) -> Next:
-    amount = read_money(ctx, msg)
-    if isinstance(amount, Next):
-        return amount
-    project_id = int(ctx.draft["project_id"])
-    try:
-        _project, level = await projects.set_planned(
-            ctx.app.db, member=ctx.user, project_id=project_id, planned_yuan=amount
-        )
-    except ProjectError as exc:
-        return ctx.again(f"project.err.{exc.code}", number=project_id)
-    ctx.say(ctx._("project.planned.recorded", amount=money(ctx._, amount)))
-    if level is not None:
-        await ask_bureau_for_leader(ctx, project_id, level)
-        ctx.say(ctx._("project.leader.asked", level=ctx._(f"leader_level.{level.value}")))
-    return ctx.goto("action")
-
-
-async def ask_note(ctx: Context) -> None:
-    ctx.say(ctx._("project.ask.note"))
-
-
-async def on_note(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=MAX_DESCRIPTION)
-    if isinstance(answer, Next):
-        return answer
-    try:
-        await projects.add_note(ctx.app.db, member=ctx.user, project_id=int(ctx.draft["project_id"]), text=answer)
-    except ProjectError as exc:
-        return ctx.again(f"project.err.{exc.code}", number=ctx.draft["project_id"])
-    ctx.say(ctx._("project.note.recorded"))
-    return ctx.goto("action")
-
-
-PROGRESS = Flow(
-    name="progress",
-    command="progress",
-    roles=REGISTER_ROLES,
-    start=progress_start,
-    title_key="flow.progress",
-    describe=lambda draft: str(draft.get("project_name", "")),
-    steps={
-        "pick": Step(ask_pick, on_pick),
-        "action": Step(ask_action, on_action),
-        "p_stage": Step(ask_new_stage, on_new_stage),
-        "p_reason": Step(ask_reason, on_reason),
-        "p_funds": Step(ask_funds, on_funds),
-        "p_funds_check": Step(ask_funds_check, on_funds_check),
-        "p_planned": Step(ask_planned, on_planned),
-        "p_note": Step(ask_note, on_note),
-    },
-)
-
-
-# == /transfer (bureau) ======================================================================
-async def transfer_start(ctx: Context, msg: Incoming) -> Next:
-    """Pick the project to transfer (or ``/transfer <number>``)."""
-    number = msg.args.strip().lstrip("#")
-    if number.isdigit():
-        return await choose(ctx, int(number), "unit", Purpose.SEE)
-    return ctx.goto("pick")
-
-
-async def ask_transfer_pick(ctx: Context) -> None:
-    rows = await projects.visible(ctx.app.db, ctx.user, active_only=True, limit=PICK_BUTTONS)
-    ctx.say(ctx._("project.ask.transfer_pick"), pick_keyboard(rows))
-
-
-async def on_transfer_pick(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data and data.startswith("p") and data[1:].isdigit():
-        return await choose(ctx, int(data[1:]), "unit", Purpose.SEE)
-    answer = ctx.text_answer(msg, max_len=MAX_NAME)
-    if isinstance(answer, Next):
-        return answer
-    if answer.lstrip("#").isdigit():
-        return await choose(ctx, int(answer.lstrip("#")), "unit", Purpose.SEE)
-    found = await projects.visible(ctx.app.db, ctx.user, name=answer, limit=PICK_BUTTONS)
-    if len(found) == 1:
-        return await choose(ctx, found[0].id, "unit", Purpose.SEE)
-    if not found:
-        return ctx.again("project.err.no_match", text=answer)
-    ctx.say(ctx._("project.ask.transfer_pick"), pick_keyboard(found))
-    return ctx.stay()
-
-
-async def ask_unit(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]))
-    assert row is not None
-    units = await projects.transfer_targets(ctx.app.db, exclude=row.project.executing_unit_id)
-    ctx.say(
-        card(ctx._, row) + "\n\n" + ctx._("project.ask.unit"),
-        Keyboard.grid([Button(u.name(ctx.locale), f"u{u.id}") for u in units], width=2),
-    )
-
-
-async def on_unit(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg) or ""
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]))
-    assert row is not None
-    units = {u.id: u for u in await projects.transfer_targets(ctx.app.db, exclude=row.project.executing_unit_id)}
-    if not data.startswith("u") or not data[1:].isdigit() or int(data[1:]) not in units:
-        return ctx.again("core.err.use_buttons")
-    unit = units[int(data[1:])]
-    ctx.draft["to_unit_id"] = unit.id
-    ctx.draft["to_unit"] = [unit.name_zh, unit.name_en]
-    return ctx.then("reason")
-
-
-async def ask_transfer_reason(ctx: Context) -> None:
-    ctx.say(ctx._("project.ask.transfer_reason"))
-
-
-async def on_transfer_reason(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=MAX_REASON)
-    if isinstance(answer, Next):
-        return answer
-    ctx.draft["reason"] = answer
-    return ctx.then("confirm")
-
-
-async def ask_transfer_confirm(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]))
-    assert row is not None
-    zh, en = ctx.draft["to_unit"]
-    ctx.say(
-        ctx._(
-            "project.transfer.summary",
-            number=row.id,
-            name=row.project.name,
-            from_unit=row.executing.name(ctx.locale),
-            to_unit=en if ctx.locale == "en" and en else zh,
-            first_talk=row.first_talk.name(ctx.locale),
-            reason=ctx.draft.get("reason", ""),
-        ),
-        Keyboard.column(
-            [
-                Button(ctx._("project.transfer.do"), "go"),
-                Button(ctx._("project.transfer.change_unit"), "edit:unit"),
-                Button(ctx._("project.transfer.change_reason"), "edit:reason"),
-                Button(ctx._("project.transfer.cancel"), "cancel"),
-            ]
-        ),
-    )
-
-
-async def on_transfer_confirm(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data == "cancel":
-        ctx.say(ctx._("project.transfer.cancelled"))
-        return ctx.done()
-    if data in ("edit:unit", "edit:reason"):
-        ctx.draft["_back"] = "confirm"
-        return ctx.goto(data[5:])
-    if data != "go":
-        return ctx.again("core.err.use_buttons")
-    project_id = int(ctx.draft["project_id"])
-    try:
-        moved = await projects.transfer(
-            ctx.app.db,
-            member=ctx.user,
-            project_id=project_id,
-            to_unit_id=int(ctx.draft["to_unit_id"]),
-            reason=str(ctx.draft["reason"]),
-        )
-    except ProjectError as exc:
-        return ctx.again(f"project.err.{exc.code}", number=project_id)
-    row = await projects.get(ctx.app.db, ctx.user, project_id)
-    assert row is not None and moved.from_unit.id is not None and moved.to_unit.id is not None
-    reason = str(ctx.draft["reason"])
-
-    def build(_: Translator) -> list[Reply]:
-        return [
-            Reply(
-                _(
-                    "project.transferred",
-                    from_unit=moved.from_unit.name(_.locale),
-                    to_unit=moved.to_unit.name(_.locale),
-                    reason=reason,
-                    details=card(_, row),
-                )
-            )
-        ]
-
-    people = await projects.people_of(ctx.app.db, {moved.from_unit.id, moved.to_unit.id})
-    await tell(ctx.app, people, build, kind="transfer")
-    ctx.say(ctx._("project.transfer.done", number=project_id, to_unit=moved.to_unit.name(ctx.locale)))
-    return ctx.done()
-
-
-TRANSFER = Flow(
-    name="transfer",
-    command="transfer",
-    roles=BUREAU,
-    start=transfer_start,
-    title_key="flow.transfer",
-    describe=lambda draft: str(draft.get("project_name", "")),
-    steps={
-        "pick": Step(ask_transfer_pick, on_transfer_pick),
-        "unit": Step(ask_unit, on_unit),
-        "reason": Step(ask_transfer_reason, on_transfer_reason),
-        "confirm": Step(ask_transfer_confirm, on_transfer_confirm),
-    },
-)
-
-
 # == /projects, a project's card, /lagging ======================================================
 def row_line(_: Translator, row: ProjectRow) -> str:
     return _(
@@ -809,7 +430,8 @@ async def list_projects(ctx: Context, msg: Incoming) -> None:
     if not rows:
         ctx.say(ctx._("project.list.empty"))
         return
-    lines = [ctx._("project.list.header", count=len(rows))] + [row_line(ctx._, r) for r in rows]
+    total = await projects.count_visible(ctx.app.db, ctx.user)
+    lines = [ctx._("project.list.header", count=len(rows), total=total)] + [row_line(ctx._, r) for r in rows]
     buttons = [Button(f"#{r.id} {r.project.name}", action_data("pj", r.id)) for r in rows[:PICK_BUTTONS]]
     ctx.say("\n".join(lines), Keyboard.column(buttons))
 
@@ -886,9 +508,7 @@ async def lagging_projects(ctx: Context, msg: Incoming) -> None:
 
 def register(registry: Registry) -> None:
     registry.add_flow(PROJECT)
-    registry.add_flow(PROGRESS)
     registry.add_command(Command("projects", list_projects, roles=SEE_ROLES, help_key="help.projects"))
     registry.add_command(Command("lagging", lagging_projects, roles=SEE_ROLES, help_key="help.lagging"))
-    registry.add_flow(TRANSFER)
     registry.add_action(Action("pj", open_card, roles=SEE_ROLES))
     registry.add_action(Action("asg", assign, roles=BUREAU))

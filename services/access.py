@@ -7,6 +7,8 @@
   (``Chain.lead_unit_id`` is their unit), besides its own unit's;
 - bureau: everything;
 - city leader: the projects assigned to them.
+
+Transfers and leader assignment are the bureau's decisions (``Purpose.DECIDE``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from models import Chain, Enterprise, Project, Role, Visit
 class Purpose(StrEnum):
     SEE = "see"  # listings, cards, history
     WORK = "work"  # progress: stage, funds, planned amount, notes; a visit's follow-up date
+    DECIDE = "decide"  # the bureau's decisions: transfers, leader assignment
 
 
 def scope(member: Member, record: type[Project] | type[Visit], purpose: Purpose = Purpose.SEE) -> ColumnElement[bool]:
     """A WHERE clause: the rows of ``record`` this person may see (or work on)."""
     if member.role is Role.BUREAU:
         return true()
+    if purpose is Purpose.DECIDE:
+        return false()
     if record is Project:
         return _projects(member, purpose)
     return _visits(member, purpose)

@@ -1,10 +1,12 @@
 """Projects under first-talk first-report 首谈首报 (§14), their progress, transfers and leaders (§15).
 
 The first registration of a project owns it. Two registrations of one project (the same
-enterprise and a similar name) are serialized per enterprise inside the transaction: the
-first statement bumps ``Enterprise.registration_seq``, which takes the row lock on
-PostgreSQL and the database write lock on SQLite, so the second registration waits, then
-finds the first one's project and is refused.
+enterprise and a similar name) are serialized per enterprise inside the transaction:
+before looking for the project, the registration bumps ``Enterprise.registration_seq``,
+which takes the row lock on PostgreSQL and the database write lock on SQLite, so the
+second registration waits, then finds the first one's project and is refused. An
+enterprise that is new to the register has no row to lock yet: see
+``_turn_for_new_enterprise``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, text
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -126,16 +129,28 @@ async def visible(
     name: str | None = None,
     limit: int = 30,
 ) -> list[ProjectRow]:
-    """The projects this person may see (or work on), most recently moved first."""
+    """The projects this person may see (or work on), most recently moved first.
+
+    ``name`` keeps those whose name is like it (fuzzy, so it is matched here, not in SQL).
+    """
     query = _rows().where(scope(member, Project, purpose))
     if active_only:
         query = query.where(col(Project.stage).in_([s.value for s in ACTIVE_STAGES]))
+    query = query.order_by(col(Project.last_progress_at).desc(), col(Project.id).desc())
+    if not name:
+        query = query.limit(limit)
     async with db.session() as session:
-        rows = [ProjectRow(*row) for row in (await session.exec(query.order_by(col(Project.id).desc()))).all()]
+        rows = [ProjectRow(*row) for row in (await session.exec(query)).all()]
     if name:
-        rows = [r for r in rows if same_project(r.project.name, name) or project_key(name) in r.project.normalized_name]
-    rows.sort(key=lambda r: (r.project.last_progress_at, r.id), reverse=True)
+        key = project_key(name)
+        rows = [r for r in rows if key in r.project.normalized_name or same_project(r.project.name, name)]
     return rows[:limit]
+
+
+async def count_visible(db: Database, member: Member) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(Project).where(scope(member, Project))
+        return int((await session.exec(query)).one())
 
 
 async def lagging(db: Database, now: datetime, days: int, member: Member | None = None) -> list[ProjectRow]:
@@ -241,6 +256,8 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             industrial = chain is None or chain.family == INDUSTRIAL_FAMILY
     level = await leader_level_for(db, draft.planned_yuan, industrial)
     async with db.session() as session:
+        if draft.enterprise_id is None:
+            await _turn_for_new_enterprise(session, draft.enterprise_name)
         enterprise = await resolve(
             session,
             enterprise_id=draft.enterprise_id,
@@ -300,6 +317,21 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
                 session, actor_id=member.id, entity="project", entity_id=project.id, action="leader_needed", level=level
             )
         return project
+
+
+async def _turn_for_new_enterprise(session: AsyncSession, name: str) -> None:
+    """Take turns before an enterprise that may not exist yet is looked up (or created).
+
+    There is no row to lock yet, so two registrations naming the same new enterprise at once
+    would each create it. On PostgreSQL they take turns on a transaction-scoped advisory lock
+    keyed by the normalized name; on SQLite any write takes the database's one write lock for
+    the rest of the transaction, so a write that changes nothing is enough.
+    """
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": normalize_name(name)})
+    else:
+        await conn.execute(text("UPDATE enterprise SET registration_seq = registration_seq WHERE id IS NULL"))
 
 
 def _reached(stage: Stage, milestone: Stage) -> bool:
@@ -443,6 +475,15 @@ async def add_note(db: Database, *, member: Member, project_id: int, text: str) 
 
 
 # -- the bureau's decisions -------------------------------------------------------------
+async def _decided_by(session: AsyncSession, member: Member, project_id: int) -> Project:
+    project = (
+        await session.exec(select(Project).where(Project.id == project_id, scope(member, Project, Purpose.DECIDE)))
+    ).first()
+    if project is None:
+        raise ProjectError("not_found")
+    return project
+
+
 @dataclass(frozen=True)
 class Transfer:
     project: Project
@@ -452,13 +493,9 @@ class Transfer:
 
 async def transfer(db: Database, *, member: Member, project_id: int, to_unit_id: int, reason: str) -> Transfer:
     """Move a project to another county or zone: the executing unit changes, the first-talk credit stays."""
-    if member.role is not Role.BUREAU:
-        raise PermissionError("transfers are the bureau's")
     async with db.session() as session:
-        project = await session.get(Project, project_id)
+        project = await _decided_by(session, member, project_id)
         to_unit = await session.get(Unit, to_unit_id)
-        if project is None:
-            raise ProjectError("not_found")
         if to_unit is None or to_unit.kind not in ("county", "zone") or not to_unit.active:
             raise ProjectError("bad_unit")
         if to_unit_id == project.executing_unit_id:
@@ -492,13 +529,9 @@ async def leaders(db: Database, level: LeaderLevel) -> list[User]:
 
 
 async def assign_leader(db: Database, *, member: Member, project_id: int, leader_user_id: int) -> tuple[Project, User]:
-    if member.role is not Role.BUREAU:
-        raise PermissionError("leader assignment is the bureau's")
     async with db.session() as session:
-        project = await session.get(Project, project_id)
+        project = await _decided_by(session, member, project_id)
         leader = await session.get(User, leader_user_id)
-        if project is None:
-            raise ProjectError("not_found")
         if leader is None or leader.role != Role.LEADER or not leader.active:
             raise ProjectError("not_a_leader")
         before = project.leader_user_id

@@ -120,6 +120,12 @@ async def test_services_follow_the_rule(app: App) -> None:
             assert (await projects.get(app.db, person, project_id) is not None) == (project_id in seen), who
             works = project_id in WORKS_ON.get(who, set()) or who == BUREAU
             assert (await projects.get(app.db, person, project_id, Purpose.WORK) is not None) == works, who
+            decides = await projects.get(app.db, person, project_id, Purpose.DECIDE) is not None
+            assert decides == (who == BUREAU), who
+        for project_id in (1, 2, 3):
+            if who != BUREAU:
+                with pytest.raises(projects.ProjectError):
+                    await projects.transfer(app.db, member=person, project_id=project_id, to_unit_id=1, reason="x")
         seen_visits = {r.visit.id for r in await visits.visible(app.db, person)}
         assert seen_visits == (SEES_VISITS[who] or set()), who
 

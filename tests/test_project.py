@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from bot.app import App
 from bot.conversation import Member
 from bot.core import Reply
 from bot.db import Database
-from models import AuditEntry, Dispute, Project, Unit, User
+from models import AuditEntry, Dispute, Enterprise, Project, Unit, User
 from services import demo, members, projects, seed
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
@@ -212,8 +213,19 @@ async def race(db: Database) -> None:
         lost = [r for r in results if isinstance(r, AlreadyRegistered)]
         assert len(won) == 1 and len(lost) == 1, results
         assert lost[0].first.project_id == won[0].id
+    # Both name an enterprise the register does not know yet: one creates it, one is refused.
+    fresh = replace(draft(), enterprise_name="比亚迪股份有限公司")
+    results = await asyncio.gather(
+        projects.register(db, member=county, draft=fresh, now=NOW, today=date(2026, 11, 28)),
+        projects.register(
+            db, member=zone, draft=replace(fresh, enterprise_name="比亚迪"), now=NOW, today=date(2026, 11, 28)
+        ),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["AlreadyRegistered", "Project"], results
     async with db.session() as session:
-        assert len((await session.exec(select(Project))).all()) == 4
+        assert len((await session.exec(select(Project))).all()) == 5
+        assert len((await session.exec(select(Enterprise).where(Enterprise.normalized_name == "比亚迪"))).all()) == 1
 
 
 async def test_race_on_sqlite(app: App) -> None:
@@ -470,7 +482,7 @@ def test_dynamic_keys_are_complete() -> None:
     from pathlib import Path
 
     from bot.i18n import catalog
-    from handlers import project
+    from handlers import progress, project
 
     source = (Path(__file__).resolve().parent.parent / "services" / "projects.py").read_text(encoding="utf-8")
     errors = set(re.findall(r'ProjectError\("(\w+)"\)', source))
@@ -481,7 +493,29 @@ def test_dynamic_keys_are_complete() -> None:
     keys += [f"project.err.{code}" for code in errors]
     keys += [f"project.event.{action}" for action in actions]
     keys += [f"project.edit.{name}" for name in project.FIELDS]
-    keys += [f"project.progress.{name}" for name in project.ACTIONS]
+    keys += [f"project.progress.{name}" for name in progress.ACTIONS]
     for locale in ("zh", "en"):
         missing = [key for key in keys if not catalog(locale).get(key)]
         assert not missing, (locale, missing)
+
+
+async def test_a_municipal_leader_is_offered_for_a_hundred_million(
+    chat: ChatFactory, admin: Chat, app: App, transport: RecordingTransport
+) -> None:
+    await admin.send("/invite")
+    await admin.press("市级领导")  # the unit
+    await admin.press("市级领导")  # the role
+    await admin.press("亿元以上产业项目")
+    code = admin.last_text.split("start=")[1].split()[0]
+    newcomer = chat(700_000_000_077, full_name="钱副市长")
+    await newcomer.send(f"/start {code}")
+    county = chat(COUNTY)
+    await register(county, amount="3亿")
+    ask = last_keyboard_to(transport, BUREAU)
+    assert ask.keyboard is not None and [b.label for b in ask.keyboard.buttons()] == ["钱副市长"]
+    await chat(BUREAU).press("钱副市长", keyboard=ask.keyboard)
+    await newcomer.send("/projects")
+    assert "储能电池基地项目" in newcomer.last_text
+    principal = chat(LEADER)
+    await principal.send("/projects")
+    assert "储能电池基地项目" not in principal.last_text
