@@ -2,9 +2,10 @@
 
 The order matters and lives only here: database and router first, then the framework's
 bot (getMe gives the username invite links need), the command menus, the outbox worker,
-and only then updates — by long polling, or by our webhook server when ``WEBHOOK_URL`` is
-set. On SIGTERM/SIGINT it stops taking updates, finishes the ones in flight, lets the
-outbox finish what it holds, and closes the framework and the database.
+the scheduled jobs (unless this process is told not to run them), and only then updates:
+by long polling, or by our webhook server when ``WEBHOOK_URL`` is set. On SIGTERM/SIGINT
+it stops taking updates, finishes the ones in flight, stops the jobs, lets the outbox
+finish what it holds, and closes the framework and the database.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.config import Settings
 from bot.core import Incoming
 from bot.delivery import DeliveryError, Limits
 from bot.router import Router
+from bot.scheduler import Scheduler, start_scheduler, stop_scheduler
 from bot.telegram import BotPort, CommandMenus, TelegramBridge
 from bot.webhook import WebhookServer, webhook_path
 
@@ -72,6 +74,7 @@ class TelegramRunner:
         self.settings = settings
         # Whether this process also runs scheduled jobs (a deployment may separate them).
         self.scheduler = scheduler
+        self.jobs: Scheduler | None = None
         self.app: App | None = None
         self.router: Router | None = None
         self.bridge: TelegramBridge | None = None
@@ -112,6 +115,8 @@ class TelegramRunner:
         bridge.menus = menus
         self._tasks.append(asyncio.create_task(menus.publish_everyone(), name="command-menus"))
         self._tasks.append(asyncio.create_task(app.outbox.run(), name="outbox"))
+        if self.scheduler:
+            self.jobs = await start_scheduler(app)
 
         if settings.webhook_url is None:
             await driver.start_polling()
@@ -142,6 +147,8 @@ class TelegramRunner:
                 await self.driver.stop_polling()
         if self.bridge is not None:
             await self.bridge.drain(SHUTDOWN_GRACE)
+        if self.jobs is not None:
+            await stop_scheduler(self.jobs)
         if self.app is not None:
             await self.app.outbox.stop()
         for task in self._tasks:

@@ -111,9 +111,12 @@ def bot_settings(settings: Settings, api: FakeBotAPI, framework: str, **extra: A
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, framework: str, **extra: Any) -> AsyncIterator[Bot]:
+async def running_bot(
+    settings: Settings, framework: str, *, scheduler: bool = False, **extra: Any
+) -> AsyncIterator[Bot]:
+    """The bot on Telegram; without scheduled jobs unless asked, so chats hold only what a test caused."""
     async with FakeBotAPI() as api:
-        runner = TelegramRunner(bot_settings(settings, api, framework, **extra))
+        runner = TelegramRunner(bot_settings(settings, api, framework, **extra), scheduler=scheduler)
         tracker = Tracker()
         await runner.start()
         try:
