@@ -7,6 +7,7 @@ import itertools
 import os
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -513,3 +514,12 @@ async def test_the_runner_starts_and_stops_the_scheduled_jobs(settings: Settings
         jobs = bot.runner.jobs
         assert jobs is not None and jobs.scheduler.running and "sweep" in jobs.job_ids()
     assert not jobs.scheduler.running
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+async def test_stopping_right_after_starting_does_not_hang(settings: Settings, framework: str) -> None:
+    async with asyncio.timeout(20):
+        async with running_bot(settings, framework):
+            stopping = time.monotonic()  # a SIGTERM that arrives while the bot is still starting
+        # Leaving running_bot is the stop: it must not wait on a poll that was never going to end.
+        assert time.monotonic() - stopping < 5

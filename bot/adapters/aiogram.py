@@ -7,7 +7,6 @@ answer is :mod:`bot.telegram`'s, and when to start or stop is the runner's.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
@@ -44,6 +43,7 @@ log = logging.getLogger(__name__)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
 OnUpdate = Callable[[Incoming, str | None], Awaitable[None]]
+STOP_TIMEOUT = 10.0
 
 
 # -- in ---------------------------------------------------------------------------------
@@ -287,10 +287,15 @@ class AiogramDriver:
         if task is None:
             return
         if not task.done():
-            with contextlib.suppress(RuntimeError):  # not started yet
-                await self.dispatcher.stop_polling()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+            try:
+                await asyncio.wait_for(self.dispatcher.stop_polling(), STOP_TIMEOUT)
+            except (RuntimeError, TimeoutError):
+                # Told to stop before polling got going (or it would not): end the task itself.
+                task.cancel()
+        # gather, not a suppressed await: a cancellation of the caller itself must get through.
+        (outcome,) = await asyncio.gather(task, return_exceptions=True)
+        if isinstance(outcome, Exception):
+            log.error("polling ended with an error: %r", outcome)
 
     async def start_webhook(self, url: str, secret: str) -> None:
         try:
