@@ -7,11 +7,12 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import lead, start
+from handlers import lead, library, start
 
 
 def build_registry() -> Registry:
     registry = Registry()
     start.register(registry)  # /start, /help, /lang, /invite
     lead.register(registry)  # /lead, /mine
+    library.register(registry)  # /library
     return registry
