@@ -7,7 +7,7 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import desk_import, lead, library, start
+from handlers import desk_import, find, lead, library, start
 
 
 def build_registry() -> Registry:
@@ -15,5 +15,6 @@ def build_registry() -> Registry:
     start.register(registry)  # /start, /help, /lang, /invite
     lead.register(registry)  # /lead, /mine
     library.register(registry)  # /library
+    find.register(registry)  # /find
     desk_import.register(registry)  # /template, spreadsheets sent to the bot
     return registry
