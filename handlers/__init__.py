@@ -7,7 +7,7 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import desk_import, find, lead, library, start
+from handlers import desk_import, export, find, lead, library, start
 
 
 def build_registry() -> Registry:
@@ -17,4 +17,5 @@ def build_registry() -> Registry:
     library.register(registry)  # /library
     find.register(registry)  # /find
     desk_import.register(registry)  # /template, spreadsheets sent to the bot
+    export.register(registry)  # /export
     return registry
