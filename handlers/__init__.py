@@ -7,7 +7,7 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import desk_import, export, find, lead, library, start
+from handlers import desk_import, export, find, history, lead, library, merge, start
 
 
 def build_registry() -> Registry:
@@ -18,4 +18,6 @@ def build_registry() -> Registry:
     find.register(registry)  # /find
     desk_import.register(registry)  # /template, spreadsheets sent to the bot
     export.register(registry)  # /export
+    merge.register(registry)  # /merge
+    history.register(registry)  # /history
     return registry

@@ -191,3 +191,9 @@ async def find(db: Database, scope: Scope, text: str, *, limit: int = LIMIT) -> 
         [(lead, name) for lead, name in leads],
         [(project, name) for project, name in projects],
     )
+
+
+async def search_ids(db: Database, text: str, *, limit: int = LIMIT) -> list[int]:
+    """Enterprise ids matching ``text`` over the whole register (the bureau's view)."""
+    async with db.session() as session:
+        return (await enterprise_ids(session, text))[:limit]
