@@ -12,7 +12,7 @@ from bot.conversation import Action, Command, Context, DocumentHandler, action_d
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
 from models import Role
-from services import enterprises, imports
+from services import enterprises, imports, library
 from services.imports import Checked, Row, SheetError
 from services.money import format_money
 
@@ -151,15 +151,22 @@ async def on_answer(ctx: Context, msg: Incoming, arg: str) -> None:
         return
     try:
         result = await imports.run(ctx.app.db, ctx.user, int(number))
-    except imports.BatchGone:
-        ctx.notice(ctx._("desk.import.gone"))
-        ctx.say(ctx._("desk.import.gone"))
+    except imports.BatchGone as gone:
+        key = "desk.import.expired" if gone.expired else "desk.import.gone"
+        ctx.notice(ctx._(key))
+        ctx.say(ctx._(key))
         return
     except Exception:
         log.exception("import of batch %s failed; rolled back", number)
         ctx.say(ctx._("desk.import.failed"))
         return
-    ctx.say(ctx._("desk.import.done", created=result.created, added=result.added, updated=result.updated))
+    lines = [ctx._("desk.import.done", created=result.created, added=result.added, updated=result.updated)]
+    names = await _chain_names(ctx)
+    for chain_id in result.chains:
+        size, wanted = await library.size(ctx.app.db, chain_id), await library.minimum(ctx.app.db, chain_id)
+        line = "desk.import.chain_size" if size >= wanted else "desk.import.chain_below"
+        lines.append(ctx._(line, chain=names.get(chain_id, ""), count=size, minimum=wanted))
+    ctx.say("\n".join(lines))
 
 
 async def template(ctx: Context, msg: Incoming) -> None:

@@ -16,6 +16,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -39,6 +40,8 @@ MAX_BYTES = 50 * 1024 * 1024
 #: A library is tens of enterprises a chain; a file of thousands is a register dump, not an import.
 MAX_ROWS = 2000
 HEADER_SEARCH_ROWS = 10
+#: How long a checked file waits for its confirmation.
+HOLD_FOR = timedelta(hours=24)
 FUZZY_CUTOFF = 90.0
 MAX_TEXT = {"name": 100, "region": 100, "contact_name": 64, "contact_phone": 32, "note": 500}
 
@@ -497,10 +500,15 @@ class Imported:
     created: int
     added: int
     updated: int
+    chains: tuple[int, ...] = ()
 
 
 class BatchGone(Exception):
-    """The batch was imported or cancelled already, or is someone else's."""
+    """The batch was imported or cancelled already, or is someone else's (``expired``: too old)."""
+
+    def __init__(self, batch_id: int, *, expired: bool = False) -> None:
+        super().__init__(batch_id)
+        self.expired = expired
 
 
 async def _apply_row(session: AsyncSession, member: Member, row: dict[str, Any], batch_id: int) -> tuple[bool, bool]:
@@ -547,11 +555,15 @@ async def run(db: Database, member: Member, batch_id: int) -> Imported:
         batch = await session.get(ImportBatch, batch_id)
         if batch is None or batch.user_id != member.id or batch.status != ImportStatus.PENDING:
             raise BatchGone(batch_id)
+        if batch.created_at < utcnow() - HOLD_FOR:
+            # The register may have changed a lot since this preview; the person should look again.
+            raise BatchGone(batch_id, expired=True)
         for row in batch.rows:
             new, in_library = await _apply_row(session, member, row, batch_id)
             created += new
             added += in_library
             updated += not in_library
+        rows = batch.rows
         batch.status = ImportStatus.IMPORTED
         batch.finished_at = utcnow()
         session.add(batch)
@@ -565,7 +577,7 @@ async def run(db: Database, member: Member, batch_id: int) -> Imported:
             rows=len(batch.rows),
             created=created,
         )
-    return Imported(created, added, updated)
+    return Imported(created, added, updated, tuple(sorted({int(r["chain_id"]) for r in rows})))
 
 
 async def cancel(db: Database, member: Member, batch_id: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -132,6 +133,7 @@ async def test_a_messy_spreadsheet_is_previewed_then_imported(gxj: Chat, app: Ap
 
     await gxj.press("确认导入")
     assert "新建企业 3 家，加入目标企业库 6 家" in gxj.last_text
+    assert "【新能源】目标企业库现有 6 家，仍少于要求的 10 家" in gxj.last_text
     energy = await k.chain(app, "new_energy")
     assert energy.id is not None
     rows = {r.name: r for r in await library.entries(app.db, energy.id)}
@@ -399,3 +401,15 @@ async def test_people_who_may_not_import(chat: ChatFactory, app: App) -> None:
     assert "已经处理过" in bureau.last_text
     async with app.db.session() as session:
         assert (await session.exec(select(col(ImportBatch.status)))).all() == ["pending"]
+
+
+async def test_a_preview_left_for_a_day_must_be_checked_again(gxj: Chat, app: App) -> None:
+    serve(app, spreadsheet())
+    await gxj.send_document("file-1", "a.xlsx")
+    async with app.db.session() as session:
+        [batch] = (await session.exec(select(ImportBatch))).all()
+        batch.created_at = batch.created_at - timedelta(hours=25)
+        session.add(batch)
+    await gxj.press("确认导入")
+    assert "超过24小时" in gxj.last_text and "重新发送" in gxj.last_text
+    assert await counts(app) == (0, 0, 0)
