@@ -22,7 +22,7 @@ _WORDS = {
     "project": ("project", "projects", "p", "项目"),
     "enterprise": ("enterprise", "enterprises", "e", "company", "企业"),
 }
-_SKIPPED = {"name", "survivor", "absorbed", "survivor_id", "absorbed_id"}
+_SKIPPED = {"name", "survivor", "absorbed", "survivor_id", "absorbed_id", "moved"}
 
 
 def parse(args: str) -> tuple[str, int] | None:
