@@ -15,6 +15,8 @@ from models import Role
 from services import history
 
 HISTORY_ROLES = frozenset({Role.BUREAU})
+# The latest changes; a Telegram message holds 4096 characters.
+MAX_EVENTS = 40
 _ARGS = re.compile(r"^([^\d\s#]+)\s*#?\s*(\d{1,12})$")
 _WORDS = {
     "lead": ("lead", "leads", "l", "线索", "信息"),
@@ -74,6 +76,9 @@ async def show(ctx: Context, msg: Incoming) -> None:
         ctx.say(ctx._("desk.history.empty", what=what, id=number))
         return
     lines = [ctx._("desk.history.header", what=what, id=number)]
+    if len(events) > MAX_EVENTS:
+        lines.append(ctx._("desk.history.earlier", count=len(events) - MAX_EVENTS))
+        events = events[-MAX_EVENTS:]
     for event in events:
         entry = event.entry
         unit = event.unit_en if ctx.locale == "en" and event.unit_en else event.unit_zh

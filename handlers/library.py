@@ -18,6 +18,7 @@ from services.library import LibraryRow
 LIBRARY_ROLES = frozenset({Role.CHAIN_LEAD, Role.BUREAU})
 MAX_REASON = 300
 MAX_BUTTONS = 40
+MAX_LISTED = 60
 TAGS = tuple(EnterpriseTag)
 
 
@@ -75,7 +76,10 @@ async def ask_menu(ctx: Context) -> None:
     wanted = await library.minimum(ctx.app.db, chain_id)
     name = chain.name(ctx.locale) if chain else str(chain_id)
     lines = [ctx._("desk.library.header", chain=name, count=len(rows))]
-    lines += [_line(ctx, i, row) for i, row in enumerate(rows, 1)]
+    lines += [_line(ctx, i, row) for i, row in enumerate(rows[:MAX_LISTED], 1)]
+    if len(rows) > MAX_LISTED:
+        # A Telegram message holds 4096 characters; the whole library is one /export away.
+        lines.append(ctx._("desk.library.more", count=len(rows) - MAX_LISTED))
     if not rows:
         lines.append(ctx._("desk.library.empty"))
     counts = {c: sum(1 for r in rows if r.coverage is c) for c in library.Coverage}

@@ -110,3 +110,16 @@ async def test_who_may_keep_a_library(chat: ChatFactory, app: App) -> None:
     agri = chat(k.GXJ)
     await agri.send("/library")
     assert not any("玉米制种" in b for b in agri.labels())
+
+
+async def test_a_long_library_is_cut_to_fit_a_message(chat: ChatFactory, app: App) -> None:
+    energy = await k.chain(app, "new_energy")
+    for i in range(70):
+        e = await k.enterprise(app, f"测试能源{i:02d}号有限公司")
+        await k.library_entry(app, int(energy.id or 0), int(e.id or 0))
+    lead = chat(k.GXJ)
+    await lead.send("/library")
+    await lead.press("新能源")
+    text = lead.last_text
+    assert "70 家" in text and "另有 10 家" in text and len(text) < 4096
+    assert "不少于" not in text
