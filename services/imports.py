@@ -9,6 +9,7 @@ one transaction, so a failure leaves the database as it was.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import unicodedata
@@ -361,6 +362,33 @@ def _bigrams(stem: str) -> set[str]:
     return {stem[i : i + 2] for i in range(len(stem) - 1)} or {stem}
 
 
+class NearIndex:
+    """Near-name lookup over many names without comparing against every one of them.
+
+    A name one or two typed characters away from another still shares all but a few of its
+    character pairs; candidates are the names holding one of the query's three rarest pairs,
+    so a common pair (科技, 能源) never drags in a large part of the register.
+    """
+
+    RAREST = 3
+
+    def __init__(self) -> None:
+        self._grams: dict[str, list[int]] = defaultdict(list)
+        self._names: dict[int, str] = {}
+
+    def add(self, key: int, name: str) -> None:
+        self._names[key] = name
+        for gram in _bigrams(normalize_name(name)):
+            self._grams[gram].append(key)
+
+    def near(self, name: str, *, cutoff: float, limit: int = 3) -> list[tuple[int, str, float]]:
+        grams = sorted(_bigrams(normalize_name(name)), key=lambda g: len(self._grams.get(g, ())))
+        pool: set[int] = set()
+        for gram in grams[: self.RAREST]:
+            pool.update(self._grams.get(gram, ()))
+        return best_matches(name, [(k, self._names[k]) for k in sorted(pool)], limit=limit, cutoff=cutoff)
+
+
 async def match(db: Database, checked: Checked) -> None:
     """Match good rows to enterprises in the register and to earlier rows of the same file."""
     async with db.session() as session:
@@ -399,16 +427,28 @@ async def match(db: Database, checked: Checked) -> None:
             ).all()
             if code and i is not None
         }
+    # Matching is CPU work over the whole register: off the event loop, so that other
+    # people's messages are answered meanwhile.
+    await asyncio.to_thread(_match_rows, checked, list(registered), libraries, merged, coded)
+
+
+def _match_rows(
+    checked: Checked,
+    registered: list[tuple[int | None, str, str, str | None]],
+    libraries: set[tuple[int, int]],
+    merged: dict[int, int],
+    coded: dict[str, int],
+) -> None:
     by_id = {int(i): (name, stem, code) for i, name, stem, code in registered if i is not None}
     by_stem: dict[str, int] = {}
     for i, (_name, stem, _code) in sorted(by_id.items()):
         by_stem.setdefault(stem, i)
-    index: dict[str, set[int]] = defaultdict(set)
-    for i, (_name, stem, _code) in by_id.items():
-        for gram in _bigrams(stem):
-            index[gram].add(i)
+    index = NearIndex()
+    for i, (name, _stem, _code) in by_id.items():
+        index.add(i, name)
+    in_file = NearIndex()
     seen: dict[tuple[str, int | None], int] = {}
-    accepted: list[Row] = []
+    accepted: dict[int, Row] = {}
     for row in checked.rows:
         if not row.ok:
             continue
@@ -419,18 +459,20 @@ async def match(db: Database, checked: Checked) -> None:
         earlier = next((seen[k] for k in keys if k in seen), None)
         if earlier is None:
             # The same enterprise typed two ways in one file (宁德时代 / 宁德时代新能源科技股份有限公司).
-            same_chain = [(r.line, r.name) for r in accepted if r.chain_id == row.chain_id]
-            near_rows = best_matches(row.name, same_chain, limit=1, cutoff=FUZZY_CUTOFF)
-            for line, _name, _score in near_rows:
-                other = next(r for r in accepted if r.line == line)
-                if not (row.credit_code and other.credit_code and other.credit_code != row.credit_code):
+            for line, _name, _score in in_file.near(row.name, cutoff=FUZZY_CUTOFF):
+                other = accepted[line]
+                if other.chain_id == row.chain_id and not (
+                    row.credit_code and other.credit_code and other.credit_code != row.credit_code
+                ):
                     earlier = line
+                    break
         if earlier is not None:
             row.reject("desk.import.reason.duplicate", line=earlier)
             continue
         for k in keys:
             seen[k] = row.line
-        accepted.append(row)
+        accepted[row.line] = row
+        in_file.add(row.line, row.name)
         found: int | None = None
         if row.credit_code and row.credit_code in coded:
             found, row.match_how = coded[row.credit_code], "code"
@@ -441,11 +483,7 @@ async def match(db: Database, checked: Checked) -> None:
             if not (row.credit_code and their_code and their_code != row.credit_code):
                 found, row.match_how = by_stem[stem], "name"
         if found is None:
-            pool: set[int] = set()
-            for gram in _bigrams(stem):
-                pool |= index.get(gram, set())
-            near = best_matches(row.name, [(i, by_id[i][0]) for i in sorted(pool)], limit=3, cutoff=FUZZY_CUTOFF)
-            for i, _name, _score in near:
+            for i, _name, _score in index.near(row.name, cutoff=FUZZY_CUTOFF):
                 their_code = by_id[i][2]
                 if not (row.credit_code and their_code and their_code != row.credit_code):
                     found, row.match_how = i, "near"
@@ -459,7 +497,7 @@ async def match(db: Database, checked: Checked) -> None:
 async def check(db: Database, member: Member, content: bytes) -> Checked:
     chains = await _chains(db)
     allowed = {int(c.id) for c in await library.chains_for(db, member) if c.id is not None}
-    checked = parse(content, chains, allowed)
+    checked = await asyncio.to_thread(parse, content, chains, allowed)
     await match(db, checked)
     return checked
 
