@@ -13,6 +13,7 @@ from bot.i18n import catalog
 from bot.router import Registry
 from models import Role
 from services import history
+from services.money import format_money
 
 HISTORY_ROLES = frozenset({Role.BUREAU})
 # The latest changes; a Telegram message holds 4096 characters.
@@ -37,11 +38,13 @@ def parse(args: str) -> tuple[str, int] | None:
     return (entity, int(match[2])) if entity else None
 
 
-def _detail(detail: dict[str, Any]) -> str:
+def _detail(ctx: Context, detail: dict[str, Any]) -> str:
     parts = []
     for key, value in detail.items():
         if key in _SKIPPED or value in (None, "", [], {}):
             continue
+        if key.endswith("_yuan") and isinstance(value, int):
+            value = format_money(value, ctx.locale)
         parts.append(f"{key}={value}")
     return ", ".join(parts)
 
@@ -85,7 +88,7 @@ async def show(ctx: Context, msg: Incoming) -> None:
         actor = event.actor or ctx._("desk.history.system")
         if unit:
             actor = ctx._("desk.history.actor", name=actor, unit=unit)
-        detail = _detail(entry.detail)
+        detail = _detail(ctx, entry.detail)
         if entity == "enterprise" and entry.entity_id != number:
             detail = ctx._("desk.history.on_absorbed", id=entry.entity_id) + (f" {detail}" if detail else "")
         lines.append(

@@ -155,7 +155,7 @@ async def test_history_of_records(chat: ChatFactory, app: App) -> None:
     await officer.press("确认保存")
     lead_id = int(re.search(r"#(\d+)", officer.last_text)[1])  # type: ignore[index]
     await bureau.send(f"/history 线索 {lead_id}")
-    assert "李联络（市政府驻北京联络处）：创建" in bureau.last_text
+    assert "李联络（市政府驻北京联络处）：创建" in bureau.last_text and "amount_yuan=5亿元" in bureau.last_text
 
     project = await k.project(app, a, k.GANZHOU, "储能项目")
     ganzhou, zone = await k.unit(app, "ganzhou"), await k.unit(app, "zone")
