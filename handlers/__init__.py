@@ -7,7 +7,23 @@ most comes first.
 from __future__ import annotations
 
 from bot.router import Registry
-from handlers import digest, lead, progress, project, review, start, targets, transfer, visit
+from handlers import (
+    desk_import,
+    digest,
+    export,
+    find,
+    history,
+    lead,
+    library,
+    merge,
+    progress,
+    project,
+    review,
+    start,
+    targets,
+    transfer,
+    visit,
+)
 
 
 def build_registry() -> Registry:
@@ -17,8 +33,14 @@ def build_registry() -> Registry:
     visit.register(registry)  # /visit, /visits; follow-up reminder buttons
     progress.register(registry)  # /progress (more often than a new project)
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
+    find.register(registry)  # /find
     targets.register(registry)  # /quota, /targets, /schedule
     digest.register(registry)  # /digest
+    library.register(registry)  # /library
+    desk_import.register(registry)  # /template, spreadsheets sent to the bot
+    export.register(registry)  # /export
     review.register(registry)  # /review (bureau)
     transfer.register(registry)  # /transfer (bureau)
+    merge.register(registry)  # /merge (bureau)
+    history.register(registry)  # /history (bureau)
     return registry

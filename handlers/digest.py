@@ -55,7 +55,7 @@ def _lagging_lines(_: Translator, count: int, items: list[LaggingProject]) -> li
             "digest.lagging.item",
             id=p.project_id,
             name=p.name(_.locale),
-            stage=_(f"digest.stage.{p.stage}"),
+            stage=_(f"stage.{p.stage}"),
             days=p.idle_days,
         )
         for p in items
@@ -82,7 +82,7 @@ def render_chain(digest: ChainDigest, locale: str, unit: str, *, now: bool = Fal
         lines.append(_("digest.chain.section", chain=s.name(locale)))
         lines.append(_("digest.chain.activity", leads=s.new_leads, visits=s.new_visits))
         stages = [
-            _("digest.stage.count", stage=_(f"digest.stage.{stage}"), count=s.by_stage.get(stage, 0))
+            _("digest.stage.count", stage=_(f"stage.{stage}"), count=s.by_stage.get(stage, 0))
             for stage in STAGES
             if s.by_stage.get(stage, 0)
         ]
@@ -243,7 +243,7 @@ def render_leader(digest: LeaderDigest, locale: str) -> list[Outgoing]:
                     "digest.leader.project",
                     id=p.project_id,
                     name=p.name(locale),
-                    stage=_(f"digest.stage.{p.stage}"),
+                    stage=_(f"stage.{p.stage}"),
                     planned=_money(_, p.planned_yuan),
                     funds=format_money(p.funds_yuan, locale),
                 )

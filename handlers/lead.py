@@ -53,7 +53,7 @@ async def start(ctx: Context, msg: Incoming) -> Next:
     return ctx.goto("enterprise")
 
 
-def next_missing(ctx: Context) -> Next:
+async def next_missing(ctx: Context) -> Next:
     """After the enterprise: ask only for what the draft still lacks."""
     draft = ctx.draft
     for field, step in (("chain_id", "chain"), ("plan", "plan"), ("amount", "amount"), ("source", "source")):

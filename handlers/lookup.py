@@ -9,7 +9,7 @@ enterprise is known. The draft gets ``enterprise_id`` (an existing record) or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ def clear_enterprise(draft: dict[str, Any]) -> None:
 @dataclass(frozen=True)
 class EnterpriseLookup:
     ask_key: str  # the flow's own question ("which enterprise did you visit?")
-    after: Callable[[Context], Next]  # where the flow goes once the enterprise is known
+    after: Callable[[Context], Awaitable[Next]]  # where the flow goes once the enterprise is known
 
     def steps(self) -> dict[str, Step]:
         return {
@@ -61,7 +61,7 @@ class EnterpriseLookup:
             ctx.draft["enterprise_id"] = existing.id
             ctx.draft["enterprise_name"] = existing.name
             ctx.say(ctx._("lookup.found", name=existing.name))
-            return self.after(ctx)
+            return await self.after(ctx)
         ctx.draft["credit_code"] = code
         return ctx.goto("enterprise_name")
 
@@ -73,13 +73,13 @@ class EnterpriseLookup:
             ctx.draft["enterprise_id"] = existing.id
             ctx.draft["enterprise_name"] = existing.name
             ctx.say(ctx._("lookup.found", name=existing.name))
-            return self.after(ctx)
+            return await self.after(ctx)
         ctx.draft["enterprise_name"] = name
         candidates = await enterprises.similar(ctx.app.db, name)
         if candidates:
             ctx.draft["candidates"] = [[c.id, c.name] for c in candidates]
             return ctx.goto("enterprise_pick")
-        return self.after(ctx)
+        return await self.after(ctx)
 
     async def ask_pick(self, ctx: Context) -> None:
         candidates = ctx.draft.get("candidates", [])
@@ -97,14 +97,14 @@ class EnterpriseLookup:
         candidates = {int(eid): str(label) for eid, label in ctx.draft.get("candidates", [])}
         if data == "new":
             ctx.draft.pop("candidates", None)
-            return self.after(ctx)
+            return await self.after(ctx)
         if data.startswith("e") and data[1:].isdigit() and int(data[1:]) in candidates:
             chosen = int(data[1:])
             ctx.draft.pop("candidates", None)
             ctx.draft["enterprise_id"] = chosen
             ctx.draft["enterprise_name"] = candidates[chosen]
             ctx.draft.pop("credit_code", None)
-            return self.after(ctx)
+            return await self.after(ctx)
         return ctx.again("core.err.use_buttons")
 
     async def ask_name(self, ctx: Context) -> None:
@@ -121,7 +121,7 @@ class EnterpriseLookup:
             ctx.say(ctx._("lookup.found", name=existing.name))
         found = existing is not None and "enterprise_id" in ctx.draft
         ctx.draft["enterprise_name"] = existing.name if existing is not None and found else answer
-        return self.after(ctx)
+        return await self.after(ctx)
 
 
 def enterprise_label(ctx: Context, draft: dict[str, Any], new_key: str) -> str:

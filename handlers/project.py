@@ -100,7 +100,11 @@ async def register_start(ctx: Context, msg: Incoming) -> Next:
     return ctx.goto("enterprise")
 
 
-LOOKUP = EnterpriseLookup("project.ask.enterprise", after=lambda ctx: ctx.then("name"))
+async def _after_enterprise(ctx: Context) -> Next:
+    return ctx.then("name")
+
+
+LOOKUP = EnterpriseLookup("project.ask.enterprise", after=_after_enterprise)
 
 
 async def ask_name(ctx: Context) -> None:

@@ -53,7 +53,11 @@ async def start(ctx: Context, msg: Incoming) -> Next:
     return ctx.goto("enterprise")
 
 
-LOOKUP = EnterpriseLookup("visit.ask.enterprise", after=lambda ctx: ctx.then("date"))
+async def _after_enterprise(ctx: Context) -> Next:
+    return ctx.then("date")
+
+
+LOOKUP = EnterpriseLookup("visit.ask.enterprise", after=_after_enterprise)
 
 
 # -- date -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """SQLModel tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from models.base import UTCDateTime, utcnow
+from models.desk import ImportBatch, ImportStatus
 from models.ops import (
     AuditEntry,
     ConversationState,
@@ -41,6 +42,8 @@ __all__ = [
     "DisputeStatus",
     "Enterprise",
     "EnterpriseTag",
+    "ImportBatch",
+    "ImportStatus",
     "Invite",
     "Lead",
     "LeadSource",

@@ -53,6 +53,9 @@ class LibraryEntry(SQLModel, table=True):
     added_at: datetime = created_at_field()
     removed_at: datetime | None = time_field()
     removed_reason: str | None = Field(default=None, max_length=500)
+    # What the chain lead department expects the enterprise could invest, and why it is here.
+    expected_yuan: int | None = money_field()
+    note: str = Field(default="", max_length=500)
 
 
 class LeadSource(StrEnum):

@@ -95,3 +95,22 @@ def test_unknown_codes_follow_the_configured_default() -> None:
 def test_missing_key_falls_back_visibly() -> None:
     assert translate("en", "no.such.key") == "no.such.key"
     assert translate("en", "core.cancel.done", what="x") == "Cancelled x."
+
+
+def test_every_audited_action_reads_in_both_languages() -> None:
+    """``/history`` words each audit action from the catalogs; a new action needs its words."""
+    actions: set[str] = set()
+    for directory in ("services", "handlers", "bot"):
+        for path in (ROOT / directory).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "record":
+                    for keyword in node.keywords:
+                        if keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
+                            actions.add(str(keyword.value.value))
+    actions |= {"reviewed_effective", "reviewed_rejected"}  # built from the review's status
+    assert len(actions) > 10
+    for locale in ("zh", "en"):
+        for action in actions - {"merged", "merged_into"}:
+            assert catalog(locale).get(f"desk.history.action.{action}"), (locale, action)
+        for action in ("merged", "merged_into"):
+            assert catalog(locale).get(f"desk.history.{action}"), (locale, action)

@@ -233,7 +233,7 @@ def test_dynamic_digest_keys_are_complete() -> None:
     from services.schedule import SETTING_KEYS
     from services.targets import METRICS
 
-    keys = [f"digest.stage.{s.value}" for s in Stage]
+    keys = [f"stage.{s.value}" for s in Stage]
     keys += [f"target.metric.{m}" for m in METRICS]
     keys += [f"target.period.{p}" for p in ("month", "year")]
     keys += [f"target.kind.{k.value}" for k in UnitKind]
