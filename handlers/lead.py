@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
-from services.freetext import ChainHint, parse_lead_text
-
 from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
 from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads
+from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
+from services.freetext import ChainHint, parse_lead_text
 from services.money import InvalidMoney, format_money, parse_money
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
