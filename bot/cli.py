@@ -1,4 +1,4 @@
-"""``investbot`` (and ``python -m bot``): run, console, migrate, seed."""
+"""``investbot`` (and ``python -m bot``): run, console, migrate, seed, backup, restore."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot import logs
 from bot.config import Settings
@@ -79,6 +80,30 @@ async def _seed(settings: Settings, demo_people: bool) -> None:
         await db.dispose()
 
 
+async def _backup(settings: Settings, path: str | None) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        written = await backup(settings.database_url, Path(path) if path else None)
+    except BackupError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {written}")
+    return 0
+
+
+async def _restore(settings: Settings, path: str, replace: bool) -> int:
+    from bot.backup import BackupError, restore
+
+    try:
+        await restore(settings.database_url, Path(path), replace=replace)
+    except BackupError as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {path}; the bot migrates it to the current schema when it starts")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="investbot", description="investbot — 招商引资 field work in chat")
     sub = parser.add_subparsers(dest="command")
@@ -90,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
     seed = sub.add_parser("seed", help="load seed/zhangye.toml (safe to run again)")
     seed.add_argument("--demo", action="store_true", help="also add the console's demo people")
+    backup = sub.add_parser("backup", help="write a consistent copy of the database while the bot runs")
+    backup.add_argument("path", nargs="?", help="the file to write (default: backups/investbot-<time>.*)")
+    restore = sub.add_parser("restore", help="load a backup into DATABASE_URL (stop the bot first)")
+    restore.add_argument("path")
+    restore.add_argument("--replace", action="store_true", help="overwrite a database that already has data")
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -103,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_migrate(settings, args.revision, args.down))
         elif command == "seed":
             asyncio.run(_seed(settings, args.demo))
+        elif command == "backup":
+            return asyncio.run(_backup(settings, args.path))
+        elif command == "restore":
+            return asyncio.run(_restore(settings, args.path, args.replace))
     except KeyboardInterrupt:
         return 130
     return 0
