@@ -30,7 +30,8 @@ from bot.conversation import (
     Next,
 )
 from bot.core import Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
-from bot.i18n import normalize_locale
+from bot.db import is_unavailable
+from bot.i18n import normalize_locale, translate
 from models import ConversationState, ParkedDraft, ProcessedUpdate, Role, utcnow
 from services import members
 
@@ -112,7 +113,16 @@ class Router:
                     outcome = "duplicate"
                     return Response()
                 return await self._handle(msg)
-            except Exception:
+            except Exception as error:
+                if is_unavailable(error):
+                    outcome = "unavailable"
+                    log.warning(
+                        "update %s from user %s: database unavailable (%s)",
+                        msg.update_id,
+                        msg.user_id,
+                        type(error).__name__,
+                    )
+                    return self._unavailable(msg)
                 outcome = "error"
                 log.exception("update %s from user %s failed", msg.update_id, msg.user_id)
                 return self._failure(msg)
@@ -134,6 +144,15 @@ class Router:
         if msg.kind is Kind.BUTTON:
             items.append(Notice(ctx._("core.error")))
         items.append(Reply(ctx._("core.error")))
+        return Response(items)
+
+    def _unavailable(self, msg: Incoming) -> Response:
+        """Say "try again shortly" without the database (which is what failed)."""
+        locale = normalize_locale(msg.language_code, self.app.settings.default_locale)
+        items: list[Outgoing] = []
+        if msg.kind is Kind.BUTTON:
+            items.append(Notice(translate(locale, "ops.db_unavailable.short")))
+        items.append(Reply(translate(locale, "ops.db_unavailable")))
         return Response(items)
 
     async def _first_delivery(self, update_id: int) -> bool:
