@@ -1,4 +1,4 @@
-"""``investbot`` (and ``python -m bot``): run, console, migrate, seed, backup, restore."""
+"""``investbot`` (and ``python -m bot``): run, console, migrate, seed, backup, restore, health."""
 
 from __future__ import annotations
 
@@ -49,14 +49,16 @@ async def _run(settings: Settings, *, scheduler: bool) -> None:
 
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:
     from bot.db import Database
+    from bot.locks import STARTUP, AdvisoryLock
     from bot.migrate import current, downgrade, upgrade
 
     db = Database(settings.database_url)
     try:
-        if down:
-            await downgrade(db, revision)
-        else:
-            await upgrade(db, revision)
+        async with AdvisoryLock(db, STARTUP):
+            if down:
+                await downgrade(db, revision)
+            else:
+                await upgrade(db, revision)
         print(f"database at revision {await current(db)}")
     finally:
         await db.dispose()
@@ -64,12 +66,14 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> None:
 
 async def _seed(settings: Settings, demo_people: bool) -> None:
     from bot.db import Database
+    from bot.locks import STARTUP, AdvisoryLock
     from services import demo, seed
 
     db = Database(settings.database_url)
     try:
-        await db.migrate()
-        report = await seed.seed(db)
+        async with AdvisoryLock(db, STARTUP):
+            await db.migrate()
+            report = await seed.seed(db)
         print(
             f"units +{report.units_added}, chains +{report.chains_added}, "
             f"targets +{report.targets_added}, settings +{report.settings_added}"
@@ -104,6 +108,14 @@ async def _restore(settings: Settings, path: str, replace: bool) -> int:
     return 0
 
 
+async def _health(settings: Settings) -> int:
+    from bot.health import check
+
+    health = await check(settings)
+    print(health.as_json())
+    return 0 if health.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="investbot", description="investbot — 招商引资 field work in chat")
     sub = parser.add_subparsers(dest="command")
@@ -120,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore = sub.add_parser("restore", help="load a backup into DATABASE_URL (stop the bot first)")
     restore.add_argument("path")
     restore.add_argument("--replace", action="store_true", help="overwrite a database that already has data")
+    sub.add_parser("health", help="exit 0 when the database (and in webhook mode /healthz) answers")
     args = parser.parse_args(argv)
 
     settings = _settings()
@@ -137,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_backup(settings, args.path))
         elif command == "restore":
             return asyncio.run(_restore(settings, args.path, args.replace))
+        elif command == "health":
+            return asyncio.run(_health(settings))
     except KeyboardInterrupt:
         return 130
     return 0
