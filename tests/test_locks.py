@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -67,24 +66,24 @@ asyncio.run(main())
 
 
 async def test_the_lock_is_free_again_when_its_process_dies(database_url: str) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, database_url], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, database_url, cwd=ROOT, stdout=asyncio.subprocess.PIPE
     )
     db = Database(database_url)
     try:
         assert holder.stdout is not None
-        assert await asyncio.to_thread(holder.stdout.readline) == "locked\n"
+        assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"locked\n"
         lock = AdvisoryLock(db, "job")
         assert not await lock.acquire(wait=False)
         os.kill(holder.pid, signal.SIGKILL)
-        await asyncio.to_thread(holder.wait)
+        await holder.wait()
         # The server notices the closed connection within moments; a waiting acquire gets it.
         assert await asyncio.wait_for(lock.acquire(wait=True), 10)
         await lock.release()
     finally:
-        if holder.poll() is None:
+        if holder.returncode is None:
             holder.kill()
-            holder.wait()
+            await holder.wait()
         await db.dispose()
 
 
