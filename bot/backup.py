@@ -31,15 +31,15 @@ class BackupError(Exception):
     """A backup or restore that cannot be done; the message says why and what to do."""
 
 
-def default_path(database_url: str, now: datetime | None = None) -> Path:
+def default_path(database_url: str, directory: Path = BACKUP_DIR, now: datetime | None = None) -> Path:
     stamp = (now or utcnow()).strftime("%Y%m%d-%H%M%S")
     suffix = "sqlite3" if is_sqlite(database_url) else "dump"
-    return BACKUP_DIR / f"investbot-{stamp}.{suffix}"
+    return directory / f"investbot-{stamp}.{suffix}"
 
 
-async def backup(database_url: str, path: Path | None = None) -> Path:
+async def backup(database_url: str, path: Path | None = None, *, directory: Path = BACKUP_DIR) -> Path:
     """Write a consistent copy of the database to ``path`` (a fresh file); return the path."""
-    target = path or default_path(database_url)
+    target = path or default_path(database_url, directory)
     _fresh_file(target)
     if is_sqlite(database_url):
         await asyncio.to_thread(_sqlite_copy, _sqlite_file(database_url), target)

@@ -88,7 +88,7 @@ async def _backup(settings: Settings, path: str | None) -> int:
     from bot.backup import BackupError, backup
 
     try:
-        written = await backup(settings.database_url, Path(path) if path else None)
+        written = await backup(settings.database_url, Path(path) if path else None, directory=settings.backup_dir)
     except BackupError as exc:
         print(f"backup failed: {exc}", file=sys.stderr)
         return 1
@@ -116,7 +116,7 @@ async def _health(settings: Settings) -> int:
     return 0 if health.ok else 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="investbot", description="investbot — 招商引资 field work in chat")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the bot (the console chat when BOT_TOKEN is unset)")
@@ -128,12 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed = sub.add_parser("seed", help="load seed/zhangye.toml (safe to run again)")
     seed.add_argument("--demo", action="store_true", help="also add the console's demo people")
     backup = sub.add_parser("backup", help="write a consistent copy of the database while the bot runs")
-    backup.add_argument("path", nargs="?", help="the file to write (default: backups/investbot-<time>.*)")
+    backup.add_argument("path", nargs="?", help="the file to write (default: $BACKUP_DIR/investbot-<time>.*)")
     restore = sub.add_parser("restore", help="load a backup into DATABASE_URL (stop the bot first)")
     restore.add_argument("path")
     restore.add_argument("--replace", action="store_true", help="overwrite a database that already has data")
     sub.add_parser("health", help="exit 0 when the database (and in webhook mode /healthz) answers")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     settings = _settings()
     command = args.command or "run"

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     invite_ttl_hours: int = 72
+    # Where `investbot backup` writes when given no path.
+    backup_dir: Path = Path("backups")
 
     @field_validator("bot_admin_ids", mode="before")
     @classmethod
