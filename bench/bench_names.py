@@ -38,7 +38,8 @@ def timed(label: str, query: str, candidates: list[tuple[int, str]], runs: int =
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    # ``python -m bench bench_names`` leaves the script name in argv: only a number is a count.
+    count = int(sys.argv[-1]) if len(sys.argv) > 1 and sys.argv[-1].isdigit() else 100_000
     candidates = synthetic_names(count)
     query = candidates[count // 2][1]
     print(f"{count:,} candidates; query {query!r} (stem {normalize_name(query)!r})")

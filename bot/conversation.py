@@ -118,6 +118,8 @@ class Context:
     flow: str | None = None
     step: str | None = None
     out: list[Outgoing] = field(default_factory=list)
+    # Set by an action that opens a conversation: the flow's name and its prefilled draft.
+    begin: tuple[str, dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self._ = Translator(self.locale)
@@ -143,6 +145,14 @@ class Context:
 
     def send_file(self, filename: str, content: bytes, caption: str = "", *, photo: bool = False) -> None:
         self.out.append(FileReply(filename, content, caption, photo))
+
+    def start_flow(self, flow: str, draft: Mapping[str, Any] | None = None) -> None:
+        """From an action (a button outside a conversation): open ``flow`` with this draft.
+
+        The router starts it once the action returns, exactly as if its command had been
+        sent, except that the flow's ``start`` finds the draft already filled in.
+        """
+        self.begin = (flow, dict(draft or {}))
 
     # -- where next --------------------------------------------------------------
     def goto(self, step: str) -> Next:

@@ -52,10 +52,12 @@ class Registry:
     # Shown to people who are not registered, whatever they send (except /start <code>).
     public_commands: frozenset[str] = frozenset({"start"})
 
-    def add_flow(self, flow: Flow) -> None:
+    def add_flow(self, flow: Flow, *, listed: bool = True) -> None:
+        """Register a flow and its command; ``listed=False`` keeps it out of /help (flows
+        that buttons open with a prefilled draft, see ``Context.start_flow``)."""
         self.flows[flow.name] = flow
         self.commands[flow.command] = Command(
-            name=flow.command, run=_never, roles=flow.roles, help_key=f"help.{flow.command}"
+            name=flow.command, run=_never, roles=flow.roles, help_key=f"help.{flow.command}" if listed else None
         )
 
     def add_command(self, command: Command) -> None:
@@ -220,8 +222,7 @@ class Router:
         if msg.kind is Kind.COMMAND:
             new_state = await self._command(ctx, msg, state)
         elif msg.kind is Kind.BUTTON and msg.data.startswith(ACTION_PREFIX):
-            await self._action(ctx, msg)
-            new_state = state
+            new_state = await self._action(ctx, msg, state)
         elif msg.kind is Kind.BUTTON:
             new_state = await self._press(ctx, msg, state)
         elif state is not None:
@@ -275,17 +276,22 @@ class Router:
             if state is not None and state.flow != RESUME_FLOW:
                 ctx.say(ctx._("core.still_in_flow", what=self._title(ctx, state.flow)))
             return state
-        # A command always wins over a half-finished conversation: park it, resumable.
-        if state is not None and state.flow != RESUME_FLOW:
-            await self._park(msg, state)
-            ctx.say(ctx._("core.parked", what=self._title(ctx, state.flow), command=self._command_of(state.flow)))
+        await self._set_aside(ctx, msg, state)
         parked = await self._parked(msg, flow.name)
         if parked is not None:
             return self._offer_resume(ctx, flow, parked, state)
         return await self._start(ctx, flow, msg, state)
 
-    async def _start(self, ctx: Context, flow: Flow, msg: Incoming, old: _State | None) -> _State | None:
-        ctx.flow, ctx.draft = flow.name, {}
+    async def _set_aside(self, ctx: Context, msg: Incoming, state: _State | None) -> None:
+        """A command always wins over a half-finished conversation: park it, resumable."""
+        if state is not None and state.flow != RESUME_FLOW:
+            await self._park(msg, state)
+            ctx.say(ctx._("core.parked", what=self._title(ctx, state.flow), command=self._command_of(state.flow)))
+
+    async def _start(
+        self, ctx: Context, flow: Flow, msg: Incoming, old: _State | None, draft: dict[str, Any] | None = None
+    ) -> _State | None:
+        ctx.flow, ctx.draft = flow.name, dict(draft or {})
         nxt = await flow.start(ctx, msg)
         return await self._apply(ctx, flow, nxt, None, old)
 
@@ -304,13 +310,24 @@ class Router:
         return _State(RESUME_FLOW, "offer", {"flow": flow.name}, (old.version if old else 0) + 1)
 
     # -- buttons ------------------------------------------------------------------------
-    async def _action(self, ctx: Context, msg: Incoming) -> None:
+    async def _action(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
         prefix, _, arg = msg.data[len(ACTION_PREFIX) :].partition(":")
         action = self.registry.actions.get(prefix)
         if action is None or not allowed(action.roles, ctx.member):
             ctx.notice(ctx._("core.expired"))
-            return
+            return state
         await action.run(ctx, msg, arg)
+        if ctx.begin is None:
+            return state
+        name, draft = ctx.begin
+        flow = self.registry.flows.get(name)
+        if flow is None or not allowed(flow.roles, ctx.member):
+            ctx.say(ctx._("core.not_allowed", command=flow.command if flow else name))
+            return state
+        # Like a command: whatever the person was in is parked, and the new flow starts
+        # with the draft the action prepared (a parked draft of the same flow stays parked).
+        await self._set_aside(ctx, msg, state)
+        return await self._start(ctx, flow, msg, state, draft)
 
     async def _press(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
         version, sep, data = msg.data.partition(VERSION_SEP)

@@ -13,14 +13,13 @@ from typing import Any
 from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
+from handlers.lookup import MAX_NAME, EnterpriseLookup, enterprise_label
 from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads
-from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
 from services.freetext import ChainHint, parse_lead_text
 from services.money import InvalidMoney, format_money, parse_money
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
-MAX_NAME = 100
 MAX_PLAN = 500
 SOURCES = tuple(LeadSource)
 FIELDS = ("enterprise", "chain", "plan", "amount", "source")
@@ -48,9 +47,9 @@ async def start(ctx: Context, msg: Incoming) -> Next:
         ctx.draft["plan"] = guess.plan[:MAX_PLAN]
     ctx.say(ctx._("lead.prefilled"))
     if guess.credit_code:
-        return await _take_code(ctx, guess.credit_code)
+        return await LOOKUP.take_code(ctx, guess.credit_code)
     if guess.enterprise:
-        return await _take_name(ctx, guess.enterprise[:MAX_NAME])
+        return await LOOKUP.take_name(ctx, guess.enterprise[:MAX_NAME])
     return ctx.goto("enterprise")
 
 
@@ -64,97 +63,7 @@ def next_missing(ctx: Context) -> Next:
 
 
 # -- enterprise -------------------------------------------------------------------------
-async def ask_enterprise(ctx: Context) -> None:
-    ctx.say(ctx._("lead.ask.enterprise"))
-
-
-async def on_enterprise(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=MAX_NAME)
-    if isinstance(answer, Next):
-        return answer
-    if looks_like_credit_code(answer) or (len(answer) == 18 and answer.isalnum() and answer.isascii()):
-        return await _take_code(ctx, answer)
-    return await _take_name(ctx, answer)
-
-
-def _clear_enterprise(draft: dict[str, Any]) -> None:
-    for key in ("enterprise_id", "enterprise_name", "credit_code"):
-        draft.pop(key, None)
-
-
-async def _take_code(ctx: Context, raw: str) -> Next:
-    code = normalize_credit_code(raw)
-    if not is_valid_credit_code(code):
-        return ctx.again("lead.err.credit_code", code=code)
-    _clear_enterprise(ctx.draft)
-    existing = await enterprises.by_credit_code(ctx.app.db, code)
-    if existing is not None:
-        ctx.draft["enterprise_id"] = existing.id
-        ctx.draft["enterprise_name"] = existing.name
-        ctx.say(ctx._("lead.enterprise.found", name=existing.name))
-        return next_missing(ctx)
-    ctx.draft["credit_code"] = code
-    return ctx.goto("enterprise_name")
-
-
-async def _take_name(ctx: Context, name: str) -> Next:
-    _clear_enterprise(ctx.draft)
-    existing = await enterprises.by_name(ctx.app.db, name)
-    if existing is not None:
-        ctx.draft["enterprise_id"] = existing.id
-        ctx.draft["enterprise_name"] = existing.name
-        ctx.say(ctx._("lead.enterprise.found", name=existing.name))
-        return next_missing(ctx)
-    ctx.draft["enterprise_name"] = name
-    candidates = await enterprises.similar(ctx.app.db, name)
-    if candidates:
-        ctx.draft["candidates"] = [[c.id, c.name] for c in candidates]
-        return ctx.goto("enterprise_pick")
-    return next_missing(ctx)
-
-
-async def ask_enterprise_pick(ctx: Context) -> None:
-    candidates = ctx.draft.get("candidates", [])
-    buttons = [Button(str(name), f"e{eid}") for eid, name in candidates]
-    buttons.append(Button(ctx._("lead.enterprise.none_of_these", name=ctx.draft.get("enterprise_name", "")), "new"))
-    ctx.say(ctx._("lead.ask.enterprise_pick", name=ctx.draft.get("enterprise_name", "")), Keyboard.column(buttons))
-
-
-async def on_enterprise_pick(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data is None:
-        # Typing another name instead of choosing is fine: start the lookup again.
-        ctx.draft.pop("candidates", None)
-        return await on_enterprise(ctx, msg)
-    candidates = {int(eid): str(name) for eid, name in ctx.draft.get("candidates", [])}
-    if data == "new":
-        ctx.draft.pop("candidates", None)
-        return next_missing(ctx)
-    if data.startswith("e") and data[1:].isdigit() and int(data[1:]) in candidates:
-        chosen = int(data[1:])
-        ctx.draft.pop("candidates", None)
-        ctx.draft["enterprise_id"] = chosen
-        ctx.draft["enterprise_name"] = candidates[chosen]
-        ctx.draft.pop("credit_code", None)
-        return next_missing(ctx)
-    return ctx.again("core.err.use_buttons")
-
-
-async def ask_enterprise_name(ctx: Context) -> None:
-    ctx.say(ctx._("lead.ask.enterprise_name", code=ctx.draft.get("credit_code", "")))
-
-
-async def on_enterprise_name(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=MAX_NAME)
-    if isinstance(answer, Next):
-        return answer
-    code = ctx.draft.get("credit_code")
-    existing = await enterprises.by_name(ctx.app.db, answer)
-    if existing is not None and (not existing.credit_code or existing.credit_code == code):
-        ctx.draft["enterprise_id"] = existing.id
-        ctx.say(ctx._("lead.enterprise.found", name=existing.name))
-    ctx.draft["enterprise_name"] = existing.name if existing is not None and "enterprise_id" in ctx.draft else answer
-    return next_missing(ctx)
+LOOKUP = EnterpriseLookup("lead.ask.enterprise", after=next_missing)
 
 
 # -- chain, plan, amount, source --------------------------------------------------------
@@ -222,15 +131,9 @@ async def on_source(ctx: Context, msg: Incoming) -> Next:
 # -- summary ----------------------------------------------------------------------------
 def summary(ctx: Context, draft: dict[str, Any], chain_name: str | None) -> str:
     amount = draft.get("amount")
-    code = draft.get("credit_code")
-    enterprise = str(draft.get("enterprise_name", ""))
-    if code:
-        enterprise = f"{enterprise} ({code})"
-    if "enterprise_id" not in draft:
-        enterprise = ctx._("lead.summary.new_enterprise", name=enterprise)
     return ctx._(
         "lead.summary",
-        enterprise=enterprise,
+        enterprise=enterprise_label(ctx, draft, "lead.summary.new_enterprise"),
         chain=chain_name or ctx._("lead.chain.unsure"),
         plan=draft.get("plan", ""),
         amount=format_money(int(amount), ctx.locale) if isinstance(amount, int) else ctx._("lead.amount.unknown"),
@@ -292,9 +195,7 @@ LEAD = Flow(
     title_key="flow.lead",
     describe=describe,
     steps={
-        "enterprise": Step(ask_enterprise, on_enterprise),
-        "enterprise_pick": Step(ask_enterprise_pick, on_enterprise_pick),
-        "enterprise_name": Step(ask_enterprise_name, on_enterprise_name),
+        **LOOKUP.steps(),
         "chain": Step(ask_chain, on_chain),
         "plan": Step(ask_plan, on_plan),
         "amount": Step(ask_amount, on_amount),

@@ -110,6 +110,28 @@ async def find_or_create(
     return enterprise, True
 
 
+async def resolve(
+    session: AsyncSession,
+    *,
+    enterprise_id: int | None,
+    name: str,
+    credit_code: str | None,
+    chain_id: int | None,
+    actor_id: int,
+) -> Enterprise:
+    """The enterprise a draft names: the one picked (followed through merges), or found or created."""
+    enterprise: Enterprise | None = None
+    if enterprise_id is not None:
+        enterprise = await session.get(Enterprise, enterprise_id)
+        while enterprise is not None and enterprise.merged_into is not None:
+            enterprise = await session.get(Enterprise, enterprise.merged_into)
+    if enterprise is None:
+        enterprise, _ = await find_or_create(
+            session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=actor_id
+        )
+    return enterprise
+
+
 async def chains(db: Database) -> list[Chain]:
     async with db.session() as session:
         return list((await session.exec(select(Chain).where(col(Chain.active)).order_by(col(Chain.id)))).all())

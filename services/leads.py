@@ -10,7 +10,7 @@ from bot.conversation import Member
 from bot.db import Database
 from models import Chain, Enterprise, Lead, LeadSource, LeadStatus
 from services import audit
-from services.enterprises import find_or_create
+from services.enterprises import resolve
 
 
 @dataclass(frozen=True)
@@ -38,19 +38,14 @@ async def create_lead(db: Database, *, member: Member, draft: LeadDraft) -> Lead
     if member.unit_id is None:
         raise PermissionError("a lead belongs to a unit")
     async with db.session() as session:
-        enterprise: Enterprise | None = None
-        if draft.enterprise_id is not None:
-            enterprise = await session.get(Enterprise, draft.enterprise_id)
-            while enterprise is not None and enterprise.merged_into is not None:
-                enterprise = await session.get(Enterprise, enterprise.merged_into)
-        if enterprise is None:
-            enterprise, _ = await find_or_create(
-                session,
-                name=draft.enterprise_name,
-                credit_code=draft.credit_code,
-                chain_id=draft.chain_id,
-                actor_id=member.id,
-            )
+        enterprise = await resolve(
+            session,
+            enterprise_id=draft.enterprise_id,
+            name=draft.enterprise_name,
+            credit_code=draft.credit_code,
+            chain_id=draft.chain_id,
+            actor_id=member.id,
+        )
         assert enterprise.id is not None
         lead = Lead(
             enterprise_id=enterprise.id,

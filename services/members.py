@@ -74,6 +74,10 @@ async def load_member(
         if language_code and user.language_code != language_code:
             user.language_code = language_code
             session.add(user)
+        if user.unreachable_at is not None:
+            # They wrote to the bot, so their chat works again.
+            user.unreachable_at = None
+            session.add(user)
         unit = await session.get(Unit, user.unit_id) if user.unit_id else None
         return _member(user, unit, is_admin=is_admin)
 

@@ -211,10 +211,13 @@ _RE_RUN = re.compile(rf"[0-9{_CN_NUMERAL}][0-9{_CN_NUMERAL}.,点个多余]*")
 _RE_SPACED_UNIT = re.compile(rf"\s*(?:[{_CN_UNITS}]+|(?:{'|'.join(_LATIN_UNITS)})(?![a-z]))", re.IGNORECASE)
 _RE_AFTER = re.compile(r"(?:\s*(?:元整|元|圆|人民币|rmb|cny|yuan|左右|以上))*", re.IGNORECASE)
 _RE_BEFORE = re.compile(
-    r"(?:(?:计划|预计|拟|总|共计|合计|累计|意向)?投资(?:总额|金额|规模|额)?\s*(?::\s*)?)?"
-    r"(?:约为|大约|大概|约|近|达|超过|超|逾)?\s*(?:人民币|rmb|¥)?\s*$",
+    r"(?:(?:(?:计划|预计|拟|总|共计|合计|累计|意向)?投资(?:总额|金额|规模|额)?|预计|金额|总额)\s*(?::\s*)?)?"
+    # 签约, 最近, 到达 … end in the same characters as 约, 近, 达 but say nothing about the amount.
+    r"(?:大约|大概|(?<![签节制预合特履违公条契])约为?|(?<![最附将邻靠])近|(?<![到抵雷表传发])达|超过|超|逾)?"
+    r"\s*(?:人民币|rmb|¥)?\s*$",
     re.IGNORECASE,
 )
+_RE_CURRENCY_BEFORE = re.compile(r"(?:¥|人民币|rmb|cny)\s*$", re.IGNORECASE)
 _RE_RANGE_BEFORE = re.compile(rf"([0-9.]+|[{_CN_NUMERAL}]+)\s*(?:-|~|—|–|至|到)\s*$")
 # What follows a number that counts something other than money. Checked right after the
 # number, not across a space: in "投资5亿 年产10GWh" the 年 starts the next phrase.
@@ -269,9 +272,8 @@ def _is_money(text: str, start: int, end: int, phrase_end: int, number: str, val
     has_currency = any(word in suffix for word in ("元", "人民币", "rmb", "cny", "yuan"))
     if not has_currency and _RE_MEASURE.match(text, phrase_end):
         return False
-    before = text[max(0, start - 3) : start].lower()
     has_unit = any(ch in number for ch in "万亿") or _RE_ARABIC_LATIN.fullmatch(number) is not None
-    if has_unit or has_currency or "¥" in before or "人民币" in before or "rmb" in before:
+    if has_unit or has_currency or _RE_CURRENCY_BEFORE.search(text, 0, start):
         return True
     # A bare number: only a large Arabic one, and not a mobile phone number.
     return (

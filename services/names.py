@@ -94,17 +94,16 @@ def name_similarity(a: str, b: str) -> float:
 # scaled partial_ratio when one string is at least 1.5 times as long as the other; its
 # token-based parts never score higher. best_matches computes the two parts as separate
 # batch passes, which is several times faster than batch WRatio over 100,000 names.
-_PARTIAL_FROM = 1.5
 _PARTIAL_SCALE = 0.9
-_FAR_LENGTHS = 8.0
 _FAR_SCALE = 0.6
 
 
 def _partial_scale(a: int, b: int) -> float:
     longer, shorter = max(a, b), min(a, b)
-    if shorter < 2 or longer < _PARTIAL_FROM * shorter:
+    # Integer forms of WRatio's "length ratio >= 1.5" and "> 8".
+    if shorter < 2 or 2 * longer < 3 * shorter:
         return 0.0
-    return _PARTIAL_SCALE if longer <= _FAR_LENGTHS * shorter else _FAR_SCALE
+    return _PARTIAL_SCALE if longer <= 8 * shorter else _FAR_SCALE
 
 
 def best_matches(
@@ -128,12 +127,15 @@ def best_matches(
         index: float(score)
         for _, score, index in process.extract(wanted, stems, scorer=fuzz.ratio, limit=None, score_cutoff=cutoff)
     }
-    if cutoff <= 100 * _PARTIAL_SCALE:
-        size = len(wanted)
-        # Scoring every stem in C and dropping the ineligible afterwards is cheaper than
-        # choosing the eligible ones in Python first.
+    size = len(wanted)
+    if cutoff <= 100 * _PARTIAL_SCALE and size >= 2:
+        partial = {
+            index: stem
+            for index, stem in enumerate(stems)
+            if (length := len(stem)) >= 2 and (2 * length >= 3 * size or 3 * length <= 2 * size)
+        }
         found = process.extract(
-            wanted, stems, scorer=fuzz.partial_ratio, limit=None, score_cutoff=cutoff / _PARTIAL_SCALE
+            wanted, partial, scorer=fuzz.partial_ratio, limit=None, score_cutoff=cutoff / _PARTIAL_SCALE
         )
         for _, score, index in found:
             scaled = float(score) * _partial_scale(size, len(stems[index]))

@@ -75,9 +75,11 @@ class Console:
                 return False
             if line.strip().isdigit() and 1 <= int(line) <= len(people) + 1:
                 index = int(line)
-                self.user_id = people[index - 1].telegram_id if index <= len(people) else demo.NEWCOMER_ID
+                chosen = people[index - 1] if index <= len(people) else None
+                self.user_id = chosen.telegram_id if chosen else demo.NEWCOMER_ID
+                name = chosen.full_name if chosen else self._("console.newcomer_name")
                 self.keyboard = None
-                self.write(self._("console.now_you_are", id=self.user_id))
+                self.write(self._("console.now_you_are", name=name, id=self.user_id))
                 self.show(await self.router.ask_again(self.user_id, self.user_id, self.language_code))
                 return True
             self.write(self._("console.choose_number"))

@@ -1,0 +1,181 @@
+"""The composition root for Telegram: build, start, run until told to stop, stop cleanly.
+
+The order matters and lives only here: database and router first, then the framework's
+bot (getMe gives the username invite links need), the command menus, the outbox worker,
+and only then updates — by long polling, or by our webhook server when ``WEBHOOK_URL`` is
+set. On SIGTERM/SIGINT it stops taking updates, finishes the ones in flight, lets the
+outbox finish what it holds, and closes the framework and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from typing import Any, Protocol
+
+from bot.app import App
+from bot.bootstrap import build
+from bot.config import Settings
+from bot.core import Incoming
+from bot.delivery import Limits
+from bot.router import Router
+from bot.telegram import BotPort, CommandMenus, TelegramBridge
+from bot.webhook import WebhookServer, webhook_path
+
+log = logging.getLogger(__name__)
+
+TELEGRAM_LIMITS = Limits()
+SHUTDOWN_GRACE = 30.0
+
+
+class Driver(Protocol):
+    """What the runner needs of an adapter's framework (see ``bot/adapters``)."""
+
+    @property
+    def port(self) -> BotPort: ...
+
+    async def open(self) -> str | None: ...
+
+    async def start_polling(self) -> None: ...
+
+    async def stop_polling(self) -> None: ...
+
+    async def start_webhook(self, url: str, secret: str) -> None: ...
+
+    async def feed(self, data: dict[str, Any]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class _Handler(Protocol):
+    async def __call__(self, msg: Incoming, query_id: str | None) -> None: ...
+
+
+def make_driver(settings: Settings, on_update: _Handler) -> Driver:
+    webhook = settings.webhook_url is not None
+    if settings.bot_framework == "aiogram":
+        from bot.adapters.aiogram import AiogramDriver
+
+        return AiogramDriver(settings, on_update, webhook=webhook)
+    from bot.adapters.ptb import PTBDriver
+
+    return PTBDriver(settings, on_update, webhook=webhook)
+
+
+class TelegramRunner:
+    """One running bot; ``start`` and ``stop`` are separate so tests can drive it in-process."""
+
+    def __init__(self, settings: Settings, *, scheduler: bool = True) -> None:
+        self.settings = settings
+        # Whether this process also runs scheduled jobs (a deployment may separate them).
+        self.scheduler = scheduler
+        self.app: App | None = None
+        self.router: Router | None = None
+        self.bridge: TelegramBridge | None = None
+        self.driver: Driver | None = None
+        self.webhook: WebhookServer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.app, self.router = app, router = await build(settings)
+        try:
+            await self._start(app, router)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self, app: App, router: Router) -> None:
+        settings = self.settings
+        bridge: TelegramBridge | None = None
+
+        async def on_update(msg: Incoming, query_id: str | None) -> None:
+            assert bridge is not None
+            await bridge.handle(msg, query_id)
+
+        self.driver = driver = make_driver(settings, on_update)
+        app.outbox.use(driver.port, TELEGRAM_LIMITS)
+        app.fetch_file = driver.port.download
+        self.bridge = bridge = TelegramBridge(router, driver.port, pacer=app.outbox.pacer)
+
+        app.bot_username = await driver.open()
+        log.info("connected as @%s through %s (%s)", app.bot_username, settings.bot_api_server, settings.bot_framework)
+        menus = CommandMenus(driver.port, router.registry, app.db, default_locale=settings.default_locale)
+        await menus.publish_defaults()
+        bridge.menus = menus
+        self._tasks.append(asyncio.create_task(menus.publish_everyone(), name="command-menus"))
+        self._tasks.append(asyncio.create_task(app.outbox.run(), name="outbox"))
+
+        if settings.webhook_url is None:
+            await driver.start_polling()
+            log.info("polling for updates")
+            return
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+        if secret is None:
+            # Without a configured secret anyone who finds the URL could post updates.
+            secret = secrets.token_urlsafe(32)
+            log.warning("WEBHOOK_SECRET is not set; using a random one for this run")
+        self.webhook = WebhookServer(
+            driver.feed,
+            secret=secret,
+            path=webhook_path(settings.webhook_url),
+            host=settings.webhook_listen,
+            port=settings.webhook_port,
+        )
+        await self.webhook.start()
+        await driver.start_webhook(settings.webhook_url, secret)
+        log.info("receiving updates by webhook at %s", settings.webhook_url)
+
+    async def stop(self) -> None:
+        """Stop taking updates, finish those in flight, then close everything."""
+        if self.webhook is not None:
+            await self.webhook.stop()
+        if self.driver is not None:
+            with contextlib.suppress(Exception):
+                await self.driver.stop_polling()
+        if self.bridge is not None:
+            await self.bridge.drain(SHUTDOWN_GRACE)
+        if self.app is not None:
+            await self.app.outbox.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.driver is not None:
+            try:
+                await self.driver.close()
+            except Exception:
+                log.exception("closing the Telegram connection failed")
+        if self.app is not None:
+            await self.app.db.dispose()
+        log.info("stopped")
+
+
+async def run_telegram(
+    settings: Settings,
+    *,
+    scheduler: bool = True,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Run the bot until SIGTERM/SIGINT (or ``stop`` is set)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    watched: list[signal.Signals] = []
+    if handle_signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+                watched.append(sig)
+    runner = TelegramRunner(settings, scheduler=scheduler)
+    try:
+        await runner.start()
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.stop()
+        for sig in watched:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,229 @@
+"""The schedule inside the bot process: APScheduler 3 wakes ``send_due`` at the bureau's times.
+
+The jobs carry no state of their own. Every firing asks the database what is due and not
+yet queued (``services.schedule.due``) and queues it under a unique dedupe key, so a job
+that fires twice, a restart, or a second process never sends a digest twice, and a bot
+that was down catches up once at start-up.
+
+    scheduler = await start_scheduler(app)   # at start-up, after the outbox exists
+    ...
+    await scheduler.stop()                   # on shutdown
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import select
+
+from bot.app import App
+from bot.core import Outgoing
+from handlers import digest as render
+from models import Unit
+from services import digests, schedule
+from services.digests import Window
+from services.schedule import (
+    BUREAU_OVERVIEW,
+    CHAIN_DIGEST,
+    LEADER_SUMMARY,
+    LIAISON_CLOSE,
+    LIAISON_REMINDER,
+    WEEKDAYS,
+    DueItem,
+    Times,
+)
+
+log = logging.getLogger(__name__)
+
+# A job that fires late (a stalled loop, a suspended host) still runs within this grace;
+# later than that the hourly sweep and the start-up catch-up send what is due anyway.
+MISFIRE_GRACE = timedelta(hours=6)
+SWEEP_EVERY = timedelta(hours=1)
+
+
+async def send_due(app: App, now: datetime | None = None) -> int:
+    """Queue every scheduled message that is due and not yet queued; returns how many were queued."""
+    now = now or app.now()
+    times = await schedule.load_times(app.db)
+    items = await schedule.due(app.db, now, app.tz, default_locale=app.settings.default_locale, times=times)
+    queued = 0
+    if items:
+        renderer = _Renderer(app)
+        for item in items:
+            outgoing = await renderer.render(item)
+            if await app.outbox.enqueue(item.telegram_id, outgoing, kind=item.kind, key=item.key):
+                queued += 1
+        log.info("scheduled sends queued: %s of %s due", queued, len(items))
+    await run_follow_up_hook(app, now, times)
+    return queued
+
+
+async def run_follow_up_hook(app: App, now: datetime, times: Times | None = None) -> int:
+    """Once the day's follow-up time has come, queue the day's visit reminders (each once)."""
+    times = times or await schedule.load_times(app.db)
+    local = now.astimezone(app.tz)
+    if local.time() < times.follow_up_time:
+        return 0
+    from handlers.visit import send_follow_up_reminders
+
+    return await send_follow_up_reminders(app, local.date())
+
+
+class _Renderer:
+    """Builds each digest once per unit and period, and words it once per language."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._data: dict[tuple[Any, ...], Any] = {}
+        self._out: dict[tuple[Any, ...], list[Outgoing]] = {}
+        self._units: dict[int | None, Unit] | None = None
+
+    async def _unit_name(self, unit_id: int | None, locale: str) -> str:
+        if self._units is None:
+            async with self.app.db.session() as session:
+                self._units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+        unit = self._units.get(unit_id)
+        return unit.name(locale) if unit else ""
+
+    async def render(self, item: DueItem) -> list[Outgoing]:
+        o, app = item.occurrence, self.app
+        if o.kind == CHAIN_DIGEST:
+            data_key: tuple[Any, ...] = (o.kind, o.period.key, item.unit_id)
+        elif o.kind in (LIAISON_REMINDER, LIAISON_CLOSE):
+            data_key = (o.kind, o.period.key, item.unit_id)
+        elif o.kind == BUREAU_OVERVIEW:
+            data_key = (o.kind, o.period.key)
+        else:
+            data_key = (o.kind, o.period.key, item.user_id)
+        out_key = (*data_key, item.locale)
+        if out_key in self._out:
+            return self._out[out_key]
+        data = self._data.get(data_key)
+        unit = await self._unit_name(item.unit_id, item.locale)
+        if o.kind == CHAIN_DIGEST:
+            assert item.unit_id is not None
+            if data is None:
+                window = Window(o.period.start, o.period.end)
+                data = await digests.build_chain_digest(app.db, item.unit_id, window, app.tz)
+            out = render.render_chain(data, item.locale, unit)
+        elif o.kind in (LIAISON_REMINDER, LIAISON_CLOSE):
+            assert item.unit_id is not None
+            if data is None:
+                data = await digests.build_liaison_digest(app.db, item.unit_id, o.period, o.as_of, app.tz)
+            out = render.render_liaison(data, item.locale, unit, kind=o.kind)
+        elif o.kind == BUREAU_OVERVIEW:
+            if data is None:
+                data = await digests.build_bureau_digest(app.db, o.period, app.tz)
+            out = render.render_bureau(data, item.locale)
+        else:
+            assert o.kind == LEADER_SUMMARY
+            if data is None:
+                data = await digests.build_leader_digest(app.db, item.user_id, o.period, o.as_of, app.tz)
+            out = render.render_leader(data, item.locale)
+        self._data[data_key] = data
+        self._out[out_key] = out
+        return out
+
+
+def triggers(times: Times, tz: Any) -> dict[str, CronTrigger]:
+    """When each job wakes up; ``due`` decides what, if anything, is sent."""
+
+    def at(when: Any, **fields: Any) -> CronTrigger:
+        return CronTrigger(hour=when.hour, minute=when.minute, timezone=tz, **fields)
+
+    jobs = {
+        CHAIN_DIGEST: at(times.chain_time, day_of_week=WEEKDAYS[times.chain_weekday]),
+        # The reminder day moves with the month's length: wake daily, ``due`` knows the day.
+        LIAISON_REMINDER: at(times.liaison_time),
+        LIAISON_CLOSE: at(times.liaison_close_time, day="last"),
+        # Weekdays among the first seven days: the first of them is the first working day.
+        BUREAU_OVERVIEW: at(times.bureau_time, day="1-7", day_of_week="mon-fri"),
+        "follow_up": at(times.follow_up_time),
+    }
+    for month, day in times.leader_dates:
+        jobs[f"{LEADER_SUMMARY}_{month:02d}{day:02d}"] = at(times.leader_time, month=month, day=day)
+    return jobs
+
+
+class Scheduler:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.scheduler = AsyncIOScheduler(
+            timezone=app.tz,
+            job_defaults={
+                "coalesce": True,  # several missed firings run once
+                "max_instances": 1,
+                "misfire_grace_time": int(MISFIRE_GRACE.total_seconds()),
+            },
+        )
+        self.times: Times | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        await self.reload()
+        self.scheduler.add_job(
+            self.sweep, IntervalTrigger(seconds=int(SWEEP_EVERY.total_seconds()), timezone=self.app.tz), id="sweep"
+        )
+        self.scheduler.start()
+        schedule.on_change(self._changed)
+        # Catch up on what fell due while the bot was down.
+        await self.tick()
+
+    async def stop(self) -> None:
+        schedule.forget(self._changed)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def tick(self) -> int:
+        async with self._lock:
+            try:
+                return await send_due(self.app)
+            except Exception:
+                log.exception("scheduled sends failed; the next firing tries again")
+                return 0
+
+    async def sweep(self) -> None:
+        await self.reload()
+        await self.tick()
+
+    async def reload(self) -> None:
+        """Re-read the bureau's times and reschedule the jobs if any changed."""
+        times = await schedule.load_times(self.app.db)
+        if times == self.times:
+            return
+        for job in self.job_ids():
+            if job != "sweep":
+                self.scheduler.remove_job(job)
+        for name, trigger in triggers(times, self.app.tz).items():
+            self.scheduler.add_job(self.tick, trigger, id=name, replace_existing=True)
+        self.times = times
+        log.info("schedule loaded: %s", ", ".join(sorted(self.job_ids())))
+
+    def job_ids(self) -> Sequence[str]:
+        return [job.id for job in self.scheduler.get_jobs()]
+
+    def _changed(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+async def start_scheduler(app: App) -> Scheduler:
+    """Start the jobs and send what is already due (the runner calls this once)."""
+    scheduler = Scheduler(app)
+    await scheduler.start()
+    return scheduler
+
+
+async def stop_scheduler(scheduler: Scheduler) -> None:
+    await scheduler.stop()

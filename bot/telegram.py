@@ -1,0 +1,312 @@
+"""What both Telegram adapters share, written once so the two frameworks behave the same.
+
+An adapter turns its framework's updates into :class:`~bot.core.Incoming` and offers a
+:class:`BotPort`: the handful of Bot API calls the bot makes, with the framework's errors
+mapped to the neutral ones of :mod:`bot.delivery`. Everything else lives here: carrying out
+a :class:`~bot.core.Response` (answer the press first, edit the pressed message, fall back
+to a new message), keeping one person's updates in order, the command menus per language
+and role, and waiting for updates in flight at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Protocol
+from weakref import WeakValueDictionary
+
+from sqlmodel import col, select
+
+from bot.core import FileReply, Incoming, Kind, Notice, Outgoing, Reply, Response
+from bot.db import Database
+from bot.delivery import DeliveryError, Pacer, Rejected, RetryAfter
+from bot.i18n import SUPPORTED, normalize_locale, translate
+from bot.router import Registry, Router
+from models import Role, User
+
+log = logging.getLogger(__name__)
+
+# Update types the bot reads; everything else Telegram need not send.
+ALLOWED_UPDATES = ["message", "callback_query"]
+# Updates handled at once (across people; one person's are always in order).
+MAX_CONCURRENT_UPDATES = 32
+REPLY_ATTEMPTS = 3
+MAX_REPLY_WAIT = 30.0
+
+
+class BotPort(Protocol):
+    """The Bot API calls the bot makes; errors arrive as :class:`~bot.delivery.DeliveryError`."""
+
+    async def send(self, chat_id: int, item: Reply | FileReply) -> None: ...
+
+    async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None: ...
+
+    async def answer(self, query_id: str, notice: Notice) -> None: ...
+
+    async def set_commands(
+        self, commands: Sequence[tuple[str, str]], *, language: str, chat_id: int | None
+    ) -> None: ...
+
+    async def download(self, file_id: str) -> bytes: ...
+
+    async def deliver(self, chat_id: int, item: Outgoing) -> None: ...
+
+
+def parse_command(text: str, bot_username: str | None) -> tuple[str, str] | None:
+    """``/cmd@botname args`` → ``("cmd", "args")``; ``None`` when it is not a command for us."""
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, args = text[1:].partition(" ")
+    name, _, addressee = head.partition("@")
+    if addressee and bot_username and addressee.lower() != bot_username.lower():
+        return None
+    if not name:
+        return None
+    return name.lower(), args.strip()
+
+
+MAX_TEXT = 4096  # Telegram's limit on a message, in UTF-16 code units
+MAX_NOTICE = 200  # and on the answer to a press
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut a long text into messages Telegram accepts, at line breaks where possible."""
+    if _units(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while _units(line) > limit:
+            cut = limit
+            while _units(line[:cut]) > limit:
+                cut -= 1
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:cut])
+            line = line[cut:]
+        if _units(current + line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current:
+        parts.append(current)
+    return [part for part in parts if part.strip()] or [text[:limit]]
+
+
+def notice_text(notice: Notice) -> str | None:
+    """The toast text of an answer to a press, cut to what Telegram allows."""
+    if not notice.text:
+        return None
+    return notice.text if _units(notice.text) <= MAX_NOTICE else notice.text[: MAX_NOTICE - 1] + "\u2026"
+
+
+def not_modified(exc: DeliveryError) -> bool:
+    return isinstance(exc, Rejected) and "not modified" in str(exc).lower()
+
+
+class CommandMenus:
+    """The command list Telegram shows, in each language and per person by role."""
+
+    def __init__(self, port: BotPort, registry: Registry, db: Database, *, default_locale: str) -> None:
+        self.port = port
+        self.registry = registry
+        self.db = db
+        self.default_locale = default_locale
+        self._published: dict[int, tuple[str, str]] = {}
+
+    def menu(self, role: Role | None, locale: str) -> list[tuple[str, str]]:
+        items = [(c.name, translate(locale, c.help_key)) for c in self.registry.commands_for(role) if c.help_key]
+        if role is not None:
+            items.append(("cancel", translate(locale, "help.cancel")))
+        return items
+
+    async def publish_defaults(self) -> None:
+        """What people who are not registered yet see, in their language (and by default)."""
+        await self.port.set_commands(self.menu(None, self.default_locale), language="", chat_id=None)
+        for locale in SUPPORTED:
+            await self.port.set_commands(self.menu(None, locale), language=locale, chat_id=None)
+
+    async def publish_everyone(self) -> None:
+        async with self.db.session() as session:
+            users = (await session.exec(select(User).where(col(User.active)))).all()
+        for user in users:
+            try:
+                await self._publish(user)
+            except DeliveryError as exc:
+                log.warning("command menu for user %s not set: %s", user.id, exc)
+
+    async def refresh(self, telegram_id: int) -> None:
+        """Publish a person's menu again when their role or language changed (joined, /lang)."""
+        async with self.db.session() as session:
+            user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
+        if user is not None and user.active:
+            await self._publish(user)
+
+    async def _publish(self, user: User) -> None:
+        locale = user.locale or normalize_locale(user.language_code, self.default_locale)
+        wanted = (user.role, locale)
+        if self._published.get(user.telegram_id) == wanted:
+            return
+        # The chat scope has no language of its own: the person's choice wins over the app's.
+        await self.port.set_commands(self.menu(Role(user.role), locale), language="", chat_id=user.telegram_id)
+        self._published[user.telegram_id] = wanted
+
+
+class TelegramBridge:
+    """Feeds translated updates to the router and carries out its answers through a port."""
+
+    def __init__(
+        self,
+        router: Router,
+        port: BotPort,
+        *,
+        pacer: Pacer | None = None,
+        menus: CommandMenus | None = None,
+    ) -> None:
+        self.router = router
+        self.port = port
+        self.pacer = pacer
+        self.menus = menus
+        self._locks: WeakValueDictionary[tuple[int, int], asyncio.Lock] = WeakValueDictionary()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # Reply keyboards (the share-location one) send a button's label as text: map it back.
+        self._reply_keyboards: dict[int, dict[str, str]] = {}
+
+    async def handle(self, msg: Incoming, query_id: str | None = None) -> None:
+        """Handle one update completely; never raises, so the bot keeps running."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            key = (msg.chat_id, msg.user_id)
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = asyncio.Lock()
+            # Held until the replies are out, so one person's answers never overtake each other.
+            async with lock:
+                await self._handle(self._from_reply_keyboard(msg), query_id)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _handle(self, msg: Incoming, query_id: str | None) -> None:
+        try:
+            response = await self.router.handle(msg)
+        except Exception:
+            log.exception("update %s from user %s failed", msg.update_id, msg.user_id)
+            response = self.failure(msg)
+        answered = False
+        try:
+            answered = await self.perform(msg, query_id, response)
+        except Exception:
+            log.exception("update %s: sending the answer failed", msg.update_id)
+            try:
+                sorry = Reply(self._error_text(msg))
+                await self._call(msg.chat_id, lambda: self.port.send(msg.chat_id, sorry))
+            except Exception:
+                log.exception("update %s: could not even say so", msg.update_id)
+        finally:
+            if query_id is not None and not answered:
+                # A press is always answered, or the person's button keeps spinning.
+                try:
+                    await self.port.answer(query_id, Notice(""))
+                except DeliveryError as exc:
+                    log.warning("update %s: answering the press failed: %s", msg.update_id, exc)
+        if self.menus is not None:
+            try:
+                await self.menus.refresh(msg.user_id)
+            except Exception:
+                log.exception("update %s: command menu refresh failed", msg.update_id)
+
+    def _error_text(self, msg: Incoming) -> str:
+        locale = normalize_locale(msg.language_code, self.router.app.settings.default_locale)
+        return translate(locale, "core.error")
+
+    def failure(self, msg: Incoming) -> Response:
+        text = self._error_text(msg)
+        items: list[Outgoing] = [Notice(text)] if msg.kind is Kind.BUTTON else []
+        return Response([*items, Reply(text)])
+
+    def _from_reply_keyboard(self, msg: Incoming) -> Incoming:
+        labels = self._reply_keyboards.get(msg.chat_id)
+        if msg.kind is Kind.TEXT and labels and msg.text in labels:
+            return replace(msg, kind=Kind.BUTTON, data=labels[msg.text])
+        return msg
+
+    async def perform(self, msg: Incoming, query_id: str | None, response: Response) -> bool:
+        """Carry out a response in order; returns whether the press was answered."""
+        answered = False
+        notices = [item for item in response.items if isinstance(item, Notice)]
+        if query_id is not None and notices:
+            # Answer first: the spinner stops at once, whatever follows takes its time.
+            notice = next((n for n in notices if n.text), notices[0])
+            try:
+                await self.port.answer(query_id, notice)
+            except DeliveryError as exc:
+                log.warning("update %s: answering the press failed: %s", msg.update_id, exc)
+            answered = True
+        for item in response.items:
+            if isinstance(item, Notice):
+                continue
+            if isinstance(item, Reply) and item.edit and await self._edit(msg, item):
+                continue
+            await self._send(msg.chat_id, item)
+        return answered
+
+    async def _edit(self, msg: Incoming, reply: Reply) -> bool:
+        """Edit the pressed message; ``False`` when a new message must be sent instead."""
+        if msg.kind is not Kind.BUTTON or msg.message_id is None:
+            return False
+        if reply.keyboard is not None and reply.keyboard.asks_location:
+            return False  # a reply keyboard cannot be put on an existing message
+        message_id = msg.message_id
+        try:
+            await self._call(msg.chat_id, lambda: self.port.edit(msg.chat_id, message_id, reply))
+        except Rejected as exc:
+            if not_modified(exc):
+                return True
+            log.info("update %s: message %s cannot be edited (%s); sending anew", msg.update_id, message_id, exc)
+            return False
+        return True
+
+    async def _send(self, chat_id: int, item: Reply | FileReply) -> None:
+        await self._call(chat_id, lambda: self.port.send(chat_id, item))
+        if isinstance(item, Reply):
+            if item.keyboard is not None and item.keyboard.asks_location:
+                self._reply_keyboards[chat_id] = {b.label: b.data for b in item.keyboard.buttons() if b.data}
+            elif item.remove_keyboard:
+                self._reply_keyboards.pop(chat_id, None)
+
+    async def _call(self, chat_id: int, make: Callable[[], Awaitable[None]]) -> None:
+        """One reply call under the overall rate, waiting out a 429 a few times."""
+        for attempt in range(REPLY_ATTEMPTS):
+            if self.pacer is not None:
+                await self.pacer.slot(chat_id, spaced=False)
+            try:
+                await make()
+                return
+            except RetryAfter as exc:
+                if attempt == REPLY_ATTEMPTS - 1 or exc.seconds > MAX_REPLY_WAIT:
+                    raise
+                if self.pacer is not None:
+                    self.pacer.pause(exc.seconds)
+                else:
+                    await asyncio.sleep(exc.seconds)
+
+    async def drain(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
+        """Wait for the updates being handled to finish; ``False`` if some did not in time."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("%s update(s) still in flight at shutdown", self._in_flight)
+            return False
+        return True

@@ -1,0 +1,103 @@
+"""Charts for digests: matplotlib without a display, with Chinese glyphs or honest English.
+
+A CJK font is looked up among those matplotlib knows (Debian's ``fonts-noto-cjk`` or
+``fonts-wqy-microhei``). Without one, Chinese text would come out as empty boxes, so the
+chart is drawn with English labels instead and the log says so once.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Noto Sans SC",
+    "Noto Serif CJK SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+)
+
+
+def find_cjk_font() -> str | None:
+    """The family name of an installed font with Chinese glyphs, if any."""
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    return next((family for family in CJK_FAMILIES if family in installed), None)
+
+
+@cache
+def _warn_no_font() -> None:
+    log.warning("no CJK font installed (install fonts-noto-cjk): charts fall back to English labels")
+
+
+def chart_locale(locale: str) -> tuple[str, str | None]:
+    """The language a chart can be drawn in, and the font family to draw it with."""
+    if locale == "en":
+        return "en", None
+    family = find_cjk_font()
+    if family is None:
+        _warn_no_font()
+        return "en", None
+    return locale, family
+
+
+@dataclass(frozen=True)
+class Bars:
+    title: str
+    labels: Sequence[str]
+    series: Sequence[tuple[str, Sequence[float]]]  # (legend, one value per label)
+    unit: str = ""
+    stacked: bool = False  # one bar per label, the series as its segments
+
+
+def bar_chart(bars: Bars, *, family: str | None) -> bytes:
+    """A horizontal bar chart (grouped, or stacked) as PNG bytes."""
+    per_label = 1 if bars.stacked else max(1, len(bars.series))
+    height = max(2.5, 0.45 * len(bars.labels) * per_label + 1.8)
+    fig = Figure(figsize=(7, height), dpi=100)
+    ax = fig.add_subplot()
+    font = {"family": family} if family else {}
+    positions = range(len(bars.labels))
+    if bars.stacked:
+        left = [0.0] * len(bars.labels)
+        for legend, values in bars.series:
+            ax.barh(list(positions), list(values), left=list(left), height=0.6, label=legend)
+            left = [a + float(b) for a, b in zip(left, values, strict=True)]
+    else:
+        width = 0.8 / per_label
+        for index, (legend, values) in enumerate(bars.series):
+            offsets = [p + (index - (per_label - 1) / 2) * width for p in positions]
+            ax.barh(offsets, list(values), height=width, label=legend)
+    ax.set_yticks(list(positions))
+    ax.set_yticklabels(list(bars.labels), fontdict=font)
+    ax.invert_yaxis()
+    ax.set_title(bars.title, fontdict=font)
+    if bars.unit:
+        ax.set_xlabel(bars.unit, fontdict=font)
+    if len(bars.series) > 1:
+        ax.legend(
+            prop=font_manager.FontProperties(family=family) if family else None,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=min(5, len(bars.series)),
+            frameon=False,
+        )
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()

@@ -1,0 +1,244 @@
+"""/quota, /review, /targets, /schedule and /digest, talked through the neutral core."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlmodel import col, select
+
+from bot.app import App
+from handlers import digest as render
+from models import AuditEntry, Enterprise, Lead, Target, Unit, User
+from services import charts, digests
+from services.digests import Window
+from tests.conftest import ChatFactory
+from tests.fixtures_year import TZ, build_year, local
+from tests.kit import RecordingTransport
+
+
+async def add_leads(app: App, unit_code: str, submitter_tg: int, statuses: list[str], day: date) -> list[int]:
+    async with app.db.session() as session:
+        unit = (await session.exec(select(Unit).where(Unit.code == unit_code))).one()
+        user = (await session.exec(select(User).where(User.telegram_id == submitter_tg))).one()
+        ent = Enterprise(name="宁德时代", normalized_name="宁德时代")
+        session.add(ent)
+        await session.flush()
+        leads = [
+            Lead(
+                enterprise_id=ent.id or 0,
+                unit_id=unit.id or 0,
+                submitted_by=user.id or 0,
+                status=status,
+                plan=f"计划{i}",
+                amount_yuan=500_000_000,
+                source="liaison",
+                created_at=local(day),
+            )
+            for i, status in enumerate(statuses)
+        ]
+        session.add_all(leads)
+        await session.flush()
+        return [lead.id or 0 for lead in leads]
+
+
+async def test_quota_shows_pacing_for_a_liaison_office(app: App, chat: ChatFactory, clock: object) -> None:
+    # 20 November: 4 effective leads of 10; the pace wants 10 × 20/30 = 6, so 2 behind.
+    await add_leads(app, "liaison_beijing", 1002, ["effective"] * 4 + ["pending", "rejected"], date(2026, 11, 5))
+    app.clock = lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    liaison = chat(1002)
+    await liaison.send("/quota")
+    assert "有效线索" in liaison.last_text
+    assert "第 20 天：4 / 10，落后进度 2" in liaison.last_text
+    english = chat(1002, language_code="en")
+    await english.send("/quota")
+    assert "day 20: 4 of 10, 2 behind pace" in english.last_text
+
+
+async def test_quota_of_a_chain_lead_and_the_zone(app: App, chat: ChatFactory) -> None:
+    app.clock = lambda: datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+    lead = chat(1005)
+    await lead.send("/quota")
+    text = lead.last_text
+    # 市工信局 leads the four "1+3" chains: library and chain-leader targets for each, and §4.
+    assert text.count("目标企业库") == 4 and text.count("链主企业落地") == 4
+    assert "1000万元以上项目" in text
+    zone = chat(1004)
+    await zone.send("/quota")
+    assert "1亿元以上项目" in zone.last_text and "重大项目" in zone.last_text
+    bureau = chat(1001)
+    await bureau.send("/quota")
+    assert "没有设定目标任务" in bureau.last_text
+
+
+async def test_review_queue_marks_leads_and_tells_the_submitter(
+    app: App, chat: ChatFactory, transport: RecordingTransport
+) -> None:
+    ids = await add_leads(app, "liaison_beijing", 1002, ["pending", "pending", "pending"], date(2026, 11, 5))
+    bureau = chat(1001)
+    await bureau.send("/review")
+    assert f"线索 #{ids[0]}（待审核 3 条）" in bureau.last_text and "宁德时代" in bureau.last_text
+    await bureau.press("有效")
+    assert f"已认定 #{ids[0]} 为有效线索" in bureau.last_text
+    assert f"线索 #{ids[1]}" in bureau.last_text
+    await bureau.press("跳过")
+    assert f"线索 #{ids[2]}" in bureau.last_text
+    await bureau.press("无效")
+    assert "原因" in bureau.last_text
+    await bureau.send("")  # an empty answer is asked again
+    assert "原因" in bureau.last_text
+    await bureau.send("与已有线索重复")
+    assert f"已认定 #{ids[2]} 为无效线索" in bureau.last_text
+    assert "全部审核完毕" in bureau.last_text
+
+    async with app.db.session() as session:
+        leads = {lead.id: lead for lead in (await session.exec(select(Lead))).all()}
+        audit = (await session.exec(select(AuditEntry).where(AuditEntry.entity == "lead"))).all()
+    assert [leads[i].status for i in ids] == ["effective", "pending", "rejected"]
+    assert leads[ids[2]].review_reason == "与已有线索重复"
+    assert {(a.entity_id, a.action) for a in audit} == {(ids[0], "reviewed_effective"), (ids[2], "reviewed_rejected")}
+    told = transport.texts_to(1002)
+    assert any(f"#{ids[0]}" in t and "已被认定为有效线索" in t for t in told)
+    assert any(f"#{ids[2]}" in t and "与已有线索重复" in t for t in told)
+    # The skipped lead is still waiting: the next review starts with it.
+    await bureau.send("/review")
+    assert f"线索 #{ids[1]}（待审核 1 条）" in bureau.last_text
+    await bureau.press("结束审核")
+    assert "剩余 1 条" in bureau.last_text
+
+
+async def test_review_is_for_the_bureau_only(app: App, chat: ChatFactory) -> None:
+    liaison = chat(1002)
+    await liaison.send("/review")
+    assert "/review" in liaison.last_text and "线索 #" not in liaison.last_text
+
+
+async def test_targets_are_edited_with_an_audit_entry(app: App, chat: ChatFactory) -> None:
+    bureau = chat(1001)
+    await bureau.send("/targets")
+    await bureau.press("有效线索")
+    assert "目标值：10" in bureau.last_text
+    await bureau.press("改目标值")
+    await bureau.send("十二")
+    assert "整数" in bureau.last_text
+    await bureau.send("12")
+    assert "目标值 12" in bureau.last_text
+    await bureau.press("返回列表")
+    await bureau.press("重大项目")
+    await bureau.press("改金额门槛")
+    await bureau.send("2亿")
+    assert "金额门槛 2亿元" in bureau.last_text
+    await bureau.press("返回列表")
+    await bureau.press("完成")
+    async with app.db.session() as session:
+        leads_target = (await session.exec(select(Target).where(Target.metric == "effective_leads"))).one()
+        majors = (
+            await session.exec(select(Target).where(Target.metric == "major_project").order_by(col(Target.id)))
+        ).all()
+        audit = (await session.exec(select(AuditEntry).where(AuditEntry.entity == "target"))).all()
+    assert leads_target.value == 12
+    assert majors[0].threshold_yuan == 200_000_000
+    assert [a.detail["after"] for a in audit] == [
+        {"value": 12, "threshold_yuan": None},
+        {"value": 1, "threshold_yuan": 200_000_000},
+    ]
+    # The liaison office's quota follows the new number.
+    app.clock = lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+    liaison = chat(1002)
+    await liaison.send("/quota")
+    assert "0 / 12" in liaison.last_text
+
+
+async def test_schedule_command_shows_and_changes_times(app: App, chat: ChatFactory) -> None:
+    bureau = chat(1001)
+    await bureau.send("/schedule")
+    assert "mon 08:30" in bureau.last_text and "周一至周五" in bureau.last_text
+    await bureau.send("/schedule chain_digest fri 16:00")
+    assert "fri 16:00" in bureau.last_text
+    await bureau.send("/schedule chain_digest someday")
+    assert "不是有效的值" in bureau.last_text
+    await bureau.send("/schedule leader_summary_dates 7-1 12-25")
+    assert "07-01 12-25" in bureau.last_text
+    county = chat(1003)
+    await county.send("/schedule")
+    assert "fri 16:00" not in county.last_text
+
+
+async def test_digest_on_demand_for_each_role(app: App, chat: ChatFactory) -> None:
+    await build_year(app.db)
+    app.clock = lambda: datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    lead = chat(1005)
+    await lead.send("/digest")
+    assert "新能源" in lead.last_text and "目标企业库" in lead.last_text
+    [photo] = lead.files()
+    assert photo.photo and photo.content[:4] == b"\x89PNG"
+    liaison = chat(1002)
+    await liaison.send("/digest")
+    assert "本月有效线索" in liaison.last_text
+    bureau = chat(1001)
+    await bureau.send("/digest")
+    assert "甘州区" in bureau.last_text and "首谈争议" in bureau.last_text
+    leader = chat(1008, language_code="en")
+    await leader.send("/digest")
+    assert "Projects assigned to you" in leader.last_text
+    county = chat(1003)
+    await county.send("/digest")
+    assert "/quota" in county.last_text
+
+
+async def test_chart_uses_a_cjk_font_when_installed(app: App) -> None:
+    await build_year(app.db)
+    assert charts.find_cjk_font() is not None, "install fonts-noto-cjk"
+    assert charts.chart_locale("zh")[0] == "zh"
+    data = await digests.build_chain_digest(app.db, 0, Window(date(2026, 11, 23), date(2026, 11, 30)), TZ)
+    assert data.sections == []
+
+
+async def test_chart_falls_back_to_english_without_a_cjk_font(
+    app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    year = await build_year(app.db)
+    window = Window(date(2026, 11, 23), date(2026, 11, 30))
+    data = await digests.build_chain_digest(app.db, year.units["gxj"].id or 0, window, TZ)
+    drawn: list[tuple[list[str], str | None]] = []
+    real = charts.bar_chart
+
+    def spy(bars: charts.Bars, *, family: str | None) -> bytes:
+        drawn.append(([bars.title, *bars.labels, *(s[0] for s in bars.series)], family))
+        return real(bars, family=family)
+
+    monkeypatch.setattr(render, "bar_chart", spy)
+    png = render.chain_chart(data, "zh")
+    assert png[:4] == b"\x89PNG"
+    labels, family = drawn[-1]
+    assert family is not None and "目标企业库覆盖情况" in labels and "新能源" in labels
+
+    monkeypatch.setattr(charts, "find_cjk_font", lambda: None)
+    charts._warn_no_font.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="services.charts"):
+        png = render.chain_chart(data, "zh")
+    assert png[:4] == b"\x89PNG"
+    labels, family = drawn[-1]
+    assert family is None
+    assert "Target-enterprise library coverage" in labels and "New energy" in labels
+    assert all(label.isascii() for label in labels), labels
+    assert "no CJK font" in caplog.text
+
+
+def test_dynamic_digest_keys_are_complete() -> None:
+    from bot.i18n import catalog
+    from models import Stage, UnitKind
+    from services.digests import COVERAGE
+    from services.schedule import SETTING_KEYS
+    from services.targets import METRICS
+
+    keys = [f"digest.stage.{s.value}" for s in Stage]
+    keys += [f"target.metric.{m}" for m in METRICS]
+    keys += [f"target.period.{p}" for p in ("month", "year")]
+    keys += [f"target.kind.{k.value}" for k in UnitKind]
+    keys += [f"schedule.key.{k}" for k in SETTING_KEYS]
+    keys += [f"chart.coverage.{c}" for c in COVERAGE]
+    keys += ["digest.leader.title.h1", "digest.leader.title.h2"]
+    for locale in ("zh", "en"):
+        assert [k for k in keys if not catalog(locale).get(k)] == [], locale

@@ -1,0 +1,373 @@
+"""Visits: the conversation, each bad input, the repeat-visit guard, follow-up reminders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+
+from bot.app import App
+from bot.core import Reply
+from handlers.visit import send_follow_up_reminders
+from models import AuditEntry, Enterprise, Visit
+from services import settings, visits
+from tests.conftest import ChatFactory, Clock
+from tests.kit import Chat, RecordingTransport
+
+COUNTY, ZONE, BUREAU = 1003, 1004, 1001
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+async def all_visits(app: App) -> list[Visit]:
+    async with app.db.session() as session:
+        return list((await session.exec(select(Visit).order_by(Visit.id))).all())  # type: ignore[arg-type]
+
+
+async def file_visit(
+    c: Chat, enterprise: str, day: str = "今天", follow_up: str = "7天后", outcome: str = "企业有意向在张掖建厂"
+) -> None:
+    """The short way through /visit: typed place, everything else minimal."""
+    await c.send("/visit")
+    await c.send(enterprise)
+    if "相近" in c.last_text:
+        await c.press(c.labels()[0])
+    if day in ("今天", "昨天"):
+        await c.press(day)
+    else:
+        await c.send(day)
+    await c.send("企业会议室")
+    await c.send("事后补录")
+    await c.send("赵干事、招商局李科长")
+    await c.send(outcome)
+    await c.send("下周报送项目方案")
+    if follow_up.endswith("天后"):
+        await c.press(follow_up)
+    else:
+        await c.send(follow_up)
+    await c.press("跳过")
+
+
+async def test_visit_with_location_and_photos(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await c.send("/visit")
+    assert "拜访了哪家企业" in c.last_text
+    await c.send("宁德时代新能源科技股份有限公司")
+    assert "哪天" in c.last_text
+    await c.press("今天")
+    assert "定位" in c.last_text
+    assert c.keyboard is not None and c.keyboard.asks_location
+    await c.share_location(38.93, 100.45)
+    assert "已收到定位" in c.last_text and "哪些人" in c.last_text
+    assert any(isinstance(i, Reply) and i.remove_keyboard for i in c.last.items)
+    await c.send("赵干事、钱主任")
+    await c.send("企业计划在西北建储能基地，张掖是候选地")
+    await c.send("月底前提交用地方案")
+    await c.press("14天后")
+    assert "照片" in c.last_text
+    await c.send_photo("p1")
+    assert "1 张" in c.last_text
+    await c.send_photo("p2")
+    assert "2 张" in c.last_text
+    await c.press("完成")
+    summary = c.last_text
+    assert "宁德时代新能源科技股份有限公司（新企业）" in summary
+    assert "2026-11-28" in summary and "2026-12-12" in summary and "38.93000" in summary and "2张" in summary
+    await c.press("确认保存")
+    assert "#" in c.last_text and "2026-12-12" in c.last_text
+
+    [visit] = await all_visits(app)
+    assert visit.visit_date == date(2026, 11, 28) and visit.follow_up_date == date(2026, 12, 12)
+    assert (visit.latitude, visit.longitude) == (38.93, 100.45) and visit.place == ""
+    assert visit.photos == ["p1", "p2"] and not visit.flagged
+    assert visit.participants == "赵干事、钱主任" and visit.next_step == "月底前提交用地方案"
+    async with app.db.session() as session:
+        entries = (await session.exec(select(AuditEntry).where(AuditEntry.entity == "visit"))).all()
+    assert [(e.entity_id, e.action) for e in entries] == [(visit.id, "created")]
+
+
+async def test_typed_place_dates_and_reason(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await file_visit(c, "比亚迪", day="11月20日", follow_up="12-05")
+    assert "2026-11-20" in c.last_text and "2026-12-05" in c.last_text
+    assert "企业会议室（未定位：事后补录）" in c.last_text
+    await c.press("确认保存")
+    [visit] = await all_visits(app)
+    assert visit.visit_date == date(2026, 11, 20) and visit.follow_up_date == date(2026, 12, 5)
+    assert visit.place == "企业会议室" and visit.no_location_reason == "事后补录"
+    assert visit.latitude is None
+
+
+async def test_date_forms() -> None:
+    from services.dates import InvalidDate, parse_day
+
+    today = date(2026, 1, 2)
+    assert parse_day("2026-11-20", today) == date(2026, 11, 20)
+    assert parse_day("2026/1/2", today) == date(2026, 1, 2)
+    assert parse_day("12-28", today) == date(2025, 12, 28)
+    assert parse_day("01-05", date(2026, 12, 28)) == date(2027, 1, 5)
+    assert parse_day("11月20日", today) == date(2025, 11, 20)
+    assert parse_day("１月１日", today) == date(2026, 1, 1)
+    assert parse_day("昨天", today) == date(2026, 1, 1)
+    assert parse_day("Yesterday", today) == date(2026, 1, 1)
+    for bad in ("下周", "13-01", "2026-02-30", "", "很久以前"):
+        try:
+            parse_day(bad, today)
+        except InvalidDate:
+            continue
+        raise AssertionError(bad)
+
+
+async def test_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await c.send("/visit")
+    await c.send_sticker()
+    assert "输入文字" in c.last_text and "拜访了哪家企业" in c.last_text
+    await c.send("91350100M000100Y4X")
+    assert "不是有效的统一社会信用代码" in c.last_text
+    await c.send("隆基绿能")
+    await c.send("上个月某天")
+    assert "没看懂日期" in c.last_text and "哪天去的" in c.last_text
+    await c.send("2026-12-01")
+    assert "不能是将来" in c.last_text and "哪天去的" in c.last_text
+    await c.send("11-25")
+    await c.send_sticker()
+    assert "发送定位" in c.last_text and "在哪里" in c.last_text
+    await c.send("地" * 300)
+    assert "太长" in c.last_text
+    await c.send("兰州")
+    await c.send("   ")
+    assert "为空" in c.last_text and "没有发送定位" in c.last_text
+    await c.send("企业在外地")
+    await c.send_photo()
+    assert "输入文字" in c.last_text and "哪些人" in c.last_text
+    await c.send("赵干事")
+    await c.send("结" * 1200)
+    assert "太长" in c.last_text and "结果" in c.last_text
+    await c.send("有意向")
+    await c.send("再联系")
+    await c.send("11-24")
+    assert "之后" in c.last_text and "跟进日期" in c.last_text
+    await c.send("11-26")
+    assert "已经过去" in c.last_text
+    await c.send("不知道")
+    assert "没看懂日期" in c.last_text
+    await c.send("12-10")
+    await c.send("没有照片")
+    assert "发送照片" in c.last_text
+    await c.press("跳过")
+    await c.send("保存吧")
+    assert "请点按钮" in c.last_text and "请核对" in c.last_text
+    summary = c.last_text
+    assert "隆基绿能" in summary and "2026-11-25" in summary and "2026-12-10" in summary and "兰州" in summary
+    assert await all_visits(app) == []
+
+
+async def test_correcting_the_date_asks_the_follow_up_again(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await file_visit(c, "比亚迪", day="11-20", follow_up="11-28")
+    await c.press("改日期")
+    await c.press("今天")
+    assert "重新选择" in c.last_text and "跟进日期" in c.last_text
+    await c.press("7天后")
+    assert "请核对" in c.last_text and "2026-12-05" in c.last_text
+    await c.press("改地点")
+    await c.share_location(39.0, 100.0)
+    assert "请核对" in c.last_text and "39.00000" in c.last_text
+    await c.press("确认保存")
+    [visit] = await all_visits(app)
+    assert visit.visit_date == date(2026, 11, 28) and visit.latitude == 39.0 and visit.place == ""
+
+
+async def test_repeat_visit_guard_warns_and_flags(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
+    zone, county = chat(ZONE), chat(COUNTY)
+    await file_visit(zone, "比亚迪", day="11-20", outcome="经开区谈到的用地条件")
+    await zone.press("确认保存")
+    await file_visit(county, "比亚迪")
+    await county.press("确认保存")
+    [warning] = [i.text for i in county.last.items if isinstance(i, Reply) and not i.edit]
+    assert "张掖经开区" in warning and "2026-11-20" in warning
+    # Which unit and when — nothing of the other unit's notes or people.
+    assert "用地条件" not in warning and "钱主任" not in warning
+    assert len(await all_visits(app)) == 1
+    await county.press("仍然保存")
+    assert "#" in county.last_text
+    first, second = await all_visits(app)
+    assert not first.flagged and second.flagged
+    assert second.flag_detail["conflicts"] == [{"unit_id": first.unit_id, "kind": "visit", "on": "2026-11-20"}]
+    assert second.flag_detail["window_days"] == 30
+    [told] = transport.texts_to(BUREAU)
+    assert "重复考察" in told and "甘州区" in told and "比亚迪" in told and "张掖经开区" in told
+
+
+async def test_stop_at_the_guard_saves_nothing(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
+    zone, county = chat(ZONE), chat(COUNTY)
+    await file_visit(zone, "比亚迪", day="11-20")
+    await zone.press("确认保存")
+    await file_visit(county, "比亚迪")
+    await county.press("确认保存")
+    await county.press("不保存")
+    assert len(await all_visits(app)) == 1
+    assert transport.texts_to(BUREAU) == []
+
+
+async def test_guard_window_is_the_bureaus_setting(chat: ChatFactory, app: App) -> None:
+    zone, county = chat(ZONE), chat(COUNTY)
+    await file_visit(zone, "比亚迪", day="11-20")
+    await zone.press("确认保存")
+    await settings.put(app.db, "repeat_visit_window_days", 5)
+    await file_visit(county, "比亚迪")
+    await county.press("确认保存")
+    assert "已保存" in county.last_text
+    # The same unit visiting again is not a repeat visit by several units.
+    await file_visit(county, "比亚迪", day="昨天")
+    await county.press("确认保存")
+    assert "已保存" in county.last_text
+    assert not any(v.flagged for v in await all_visits(app))
+
+
+def reminder_keyboard(transport: RecordingTransport, chat_id: int) -> Reply:
+    replies = [i for cid, i in transport.sent if cid == chat_id and isinstance(i, Reply) and i.keyboard]
+    return replies[-1]
+
+
+async def test_follow_up_reminder_files_the_next_visit(
+    chat: ChatFactory, app: App, clock: Clock, transport: RecordingTransport
+) -> None:
+    c = chat(COUNTY)
+    await file_visit(c, "比亚迪", day="昨天", follow_up="12-05")
+    await c.press("确认保存")
+    assert await send_follow_up_reminders(app, date(2026, 12, 4)) == 0
+    assert await send_follow_up_reminders(app, date(2026, 12, 5)) == 1
+    assert await send_follow_up_reminders(app, date(2026, 12, 5)) == 0  # once per visit and day
+    await app.outbox.flush()
+    reminder = reminder_keyboard(transport, COUNTY)
+    assert "比亚迪" in reminder.text and "下周报送项目方案" in reminder.text and "2026-11-27" in reminder.text
+
+    clock.now = datetime(2026, 12, 5, 9, 0, tzinfo=SHANGHAI)
+    await c.press("登记下一次拜访", keyboard=reminder.keyboard)
+    assert "再次拜访：比亚迪" in c.last_text and "哪天去的" in c.last_text
+    await c.press("今天")
+    await c.send("企业")
+    await c.send("补录")
+    await c.send("赵干事")
+    await c.send("谈妥意向")
+    await c.send("签约")
+    await c.press("7天后")
+    await c.press("跳过")
+    await c.press("确认保存")
+    first, second = await all_visits(app)
+    assert first.enterprise_id == second.enterprise_id and second.visit_date == date(2026, 12, 5)
+    # Filed the next visit: the old follow-up is done.
+    assert await visits.due_follow_ups(app.db, date(2026, 12, 5)) == []
+
+
+async def test_follow_up_reminder_pushes_the_date(
+    chat: ChatFactory, app: App, clock: Clock, transport: RecordingTransport
+) -> None:
+    c = chat(COUNTY)
+    await file_visit(c, "比亚迪", day="昨天", follow_up="12-05")
+    await c.press("确认保存")
+    clock.now = datetime(2026, 12, 5, 9, 0, tzinfo=SHANGHAI)
+    await send_follow_up_reminders(app, date(2026, 12, 5))
+    await app.outbox.flush()
+    reminder = reminder_keyboard(transport, COUNTY)
+    await c.press("推迟7天", keyboard=reminder.keyboard)
+    assert "2026-12-12" in c.last_text
+    [visit] = await all_visits(app)
+    assert visit.follow_up_date == date(2026, 12, 12)
+    assert [f.visit_id for f in await visits.due_follow_ups(app.db, date(2026, 12, 12))] == [visit.id]
+
+    await c.press("改到其他日期", keyboard=reminder.keyboard)
+    assert "改到哪天" in c.last_text
+    await c.send("11-20")
+    assert "之后" in c.last_text
+    await c.send("12-20")
+    assert "2026-12-20" in c.last_text
+    [visit] = await all_visits(app)
+    assert visit.follow_up_date == date(2026, 12, 20)
+    # Someone else pressing the filer's reminder gets nothing.
+    other = chat(ZONE)
+    await other.press("推迟7天", keyboard=reminder.keyboard)
+    assert "过期" in other.last_text
+    [visit] = await all_visits(app)
+    assert visit.follow_up_date == date(2026, 12, 20)
+
+
+async def test_reminder_button_parks_a_half_filled_conversation(
+    chat: ChatFactory, app: App, transport: RecordingTransport
+) -> None:
+    c = chat(COUNTY)
+    await file_visit(c, "比亚迪", day="昨天", follow_up="12-05")
+    await c.press("确认保存")
+    await send_follow_up_reminders(app, date(2026, 12, 5))
+    await app.outbox.flush()
+    reminder = reminder_keyboard(transport, COUNTY)
+    await c.send("/lead")
+    await c.send("宁德时代")
+    await c.press("登记下一次拜访", keyboard=reminder.keyboard)
+    assert "已为您保存" in c.last_text and "/lead" in c.last_text
+    assert "再次拜访：比亚迪" in c.last_text
+
+
+async def test_visits_listing(chat: ChatFactory, app: App) -> None:
+    county, zone = chat(COUNTY), chat(ZONE)
+    await file_visit(county, "比亚迪")
+    await county.press("确认保存")
+    await county.send("/visits")
+    assert "比亚迪" in county.last_text and "甘州区" in county.last_text
+    await zone.send("/visits")
+    assert "比亚迪" not in zone.last_text
+    async with app.db.session() as session:
+        assert (await session.exec(select(Enterprise))).first() is not None
+
+
+def test_dynamic_keys_are_complete() -> None:
+    from bot.i18n import catalog
+    from handlers import visit
+
+    keys = [f"visit.edit.{name}" for name in visit.FIELDS] + ["visit.guard.visit", "visit.guard.project"]
+    for locale in ("zh", "en"):
+        missing = [key for key in keys if not catalog(locale).get(key)]
+        assert not missing, (locale, missing)
+
+
+async def test_another_units_active_project_also_triggers_the_guard(chat: ChatFactory, app: App) -> None:
+    from models import Stage
+    from services import members, projects
+    from services.projects import ProjectDraft
+
+    zone = await members.load_member(app.db, ZONE, admin_ids=frozenset())
+    assert zone is not None
+    await projects.register(
+        app.db,
+        member=zone,
+        draft=ProjectDraft(
+            None, "比亚迪", None, "电池厂", None, 300_000_000, date(2026, 11, 10), Stage.NEGOTIATION, ""
+        ),
+        now=datetime(2026, 11, 10, 2, 0, tzinfo=SHANGHAI),
+        today=date(2026, 11, 10),
+    )
+    county = chat(COUNTY)
+    await file_visit(county, "比亚迪")
+    await county.press("确认保存")
+    [warning] = [i.text for i in county.last.items if isinstance(i, Reply) and not i.edit]
+    assert "张掖经开区：有在谈项目（2026-11-10）" in warning and "电池厂" not in warning
+
+
+async def test_english_speaker_files_a_visit(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY, language_code="en")
+    await c.send("/visit")
+    assert "Which enterprise did you visit" in c.last_text
+    await c.send("BYD")
+    await c.press("Yesterday")
+    assert "Share my location" in c.labels()[0]
+    await c.share_location(38.9, 100.4)
+    await c.send("Zhao")
+    await c.send("Interested")
+    await c.send("Send a proposal")
+    await c.press("In 7 days")
+    await c.press("Skip")
+    assert "Please check the visit" in c.last_text and "2026-11-27" in c.last_text
+    await c.press("Save")
+    assert "Visit saved as #1" in c.last_text
