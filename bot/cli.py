@@ -1,4 +1,4 @@
-"""``investbot`` (and ``python -m bot``): run, console, migrate, seed, backup, restore, health."""
+"""``investbot`` (and ``python -m bot``): the bot, its scheduler, and the maintenance commands."""
 
 from __future__ import annotations
 
@@ -45,6 +45,29 @@ async def _run(settings: Settings, *, scheduler: bool) -> None:
     from bot.runner import run_telegram
 
     await run_telegram(settings, scheduler=scheduler)
+
+
+async def _scheduler(settings: Settings) -> None:
+    """Scheduled jobs only: they queue into the delivery table, the bot processes send."""
+    import signal
+
+    from bot.bootstrap import build
+    from bot.leadership import scheduler_leadership
+
+    app, _ = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    leadership = scheduler_leadership(app, retry=settings.scheduler_retry_seconds)
+    task = asyncio.create_task(leadership.run())
+    log.info("scheduler process started; it runs the jobs while it holds the scheduler lock")
+    try:
+        await stop.wait()
+    finally:
+        await leadership.stop()
+        await task
+        await app.db.dispose()
 
 
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:
@@ -121,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the bot (the console chat when BOT_TOKEN is unset)")
     run.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
+    sub.add_parser("scheduler", help="run only the scheduled jobs (pair with `run --no-scheduler`)")
     sub.add_parser("console", help="chat with the bot in the terminal on the embedded database")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("revision", nargs="?", default="heads")
@@ -144,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if command == "run":
             asyncio.run(_run(settings, scheduler=not getattr(args, "no_scheduler", False)))
+        elif command == "scheduler":
+            asyncio.run(_scheduler(settings))
         elif command == "console":
             asyncio.run(_console(settings))
         elif command == "migrate":
