@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 from aiolimiter import AsyncLimiter
 from sqlalchemy import and_, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from bot.core import Outgoing, from_payload, to_payload
@@ -214,7 +215,7 @@ class Outbox:
                     if self._stopping:
                         return sent
                     if not await self._claim(row):
-                        continue
+                        return sent  # an earlier row is another sender's: it carries on in order
                     outcome = await self._send(row)
                     if outcome == SENT:
                         sent += 1
@@ -233,10 +234,22 @@ class Outbox:
     async def _claim(self, row: Delivery) -> bool:
         """Take the row for this worker: pending → sending, only if nobody else did."""
         now = utcnow()
+        # In order per chat, whichever process sends: not while an earlier row of the same
+        # chat is queued or being sent (by this worker or another process's outbox).
+        earlier = aliased(Delivery)
+        waiting = (
+            select(earlier.id)
+            .where(
+                col(earlier.chat_id) == row.chat_id,
+                col(earlier.id) < row.id,
+                col(earlier.status).in_(("pending", "sending")),
+            )
+            .exists()
+        )
         async with self.db.session() as session:
             result = await session.exec(
                 update(Delivery)
-                .where(col(Delivery.id) == row.id, self._due_clause())  # type: ignore[arg-type]
+                .where(col(Delivery.id) == row.id, self._due_clause(), ~waiting)  # type: ignore[arg-type]
                 .values(status="sending", not_before=now + LEASE, attempts=col(Delivery.attempts) + 1)
             )
             claimed = bool(result.rowcount == 1)
