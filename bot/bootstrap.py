@@ -8,6 +8,7 @@ from bot.app import App
 from bot.config import Settings
 from bot.db import Database
 from bot.delivery import Outbox, Transport
+from bot.locks import STARTUP, AdvisoryLock
 from bot.router import Router
 from handlers import build_registry
 from services import seed as seeding
@@ -18,10 +19,13 @@ log = logging.getLogger(__name__)
 async def prepare_database(settings: Settings) -> Database:
     """Open the database, bring its schema up to date, and seed it the first time."""
     db = Database(settings.database_url)
-    await db.migrate()
-    if not await seeding.is_seeded(db):
-        report = await seeding.seed(db)
-        log.info("first start: seeded %s units and %s chains", report.units_added, report.chains_added)
+    # Several processes may start at once (compose, a deployment's replicas): one migrates
+    # and seeds, the others wait for it and then find nothing to do.
+    async with AdvisoryLock(db, STARTUP):
+        await db.migrate()
+        if not await seeding.is_seeded(db):
+            report = await seeding.seed(db)
+            log.info("first start: seeded %s units and %s chains", report.units_added, report.chains_added)
     return db
 
 

@@ -1,4 +1,4 @@
-"""``investbot`` (and ``python -m bot``): run, console, migrate, seed."""
+"""``investbot`` (and ``python -m bot``): the bot, its scheduler, and the maintenance commands."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot import logs
 from bot.config import Settings
@@ -46,16 +47,41 @@ async def _run(settings: Settings, *, scheduler: bool) -> None:
     await run_telegram(settings, scheduler=scheduler)
 
 
+async def _scheduler(settings: Settings) -> None:
+    """Scheduled jobs only: they queue into the delivery table, the bot processes send."""
+    import signal
+
+    from bot.bootstrap import build
+    from bot.leadership import scheduler_leadership
+
+    app, _ = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    leadership = scheduler_leadership(app, retry=settings.scheduler_retry_seconds)
+    task = asyncio.create_task(leadership.run())
+    log.info("scheduler process started; it runs the jobs while it holds the scheduler lock")
+    try:
+        await stop.wait()
+    finally:
+        await leadership.stop()
+        await task
+        await app.db.dispose()
+
+
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:
     from bot.db import Database
+    from bot.locks import STARTUP, AdvisoryLock
     from bot.migrate import current, downgrade, upgrade
 
     db = Database(settings.database_url)
     try:
-        if down:
-            await downgrade(db, revision)
-        else:
-            await upgrade(db, revision)
+        async with AdvisoryLock(db, STARTUP):
+            if down:
+                await downgrade(db, revision)
+            else:
+                await upgrade(db, revision)
         print(f"database at revision {await current(db)}")
     finally:
         await db.dispose()
@@ -63,12 +89,14 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> None:
 
 async def _seed(settings: Settings, demo_people: bool) -> None:
     from bot.db import Database
+    from bot.locks import STARTUP, AdvisoryLock
     from services import demo, seed
 
     db = Database(settings.database_url)
     try:
-        await db.migrate()
-        report = await seed.seed(db)
+        async with AdvisoryLock(db, STARTUP):
+            await db.migrate()
+            report = await seed.seed(db)
         print(
             f"units +{report.units_added}, chains +{report.chains_added}, "
             f"targets +{report.targets_added}, settings +{report.settings_added}"
@@ -79,30 +107,81 @@ async def _seed(settings: Settings, demo_people: bool) -> None:
         await db.dispose()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+async def _backup(settings: Settings, path: str | None) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        written = await backup(settings.database_url, Path(path) if path else None, directory=settings.backup_dir)
+    except BackupError as exc:
+        print(f"backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {written}")
+    return 0
+
+
+async def _restore(settings: Settings, path: str, replace: bool) -> int:
+    from bot.backup import BackupError, restore
+
+    try:
+        await restore(settings.database_url, Path(path), replace=replace)
+    except BackupError as exc:
+        print(f"restore failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {path}; the bot migrates it to the current schema when it starts")
+    return 0
+
+
+async def _health(settings: Settings) -> int:
+    from bot.health import check
+
+    health = await check(settings)
+    print(health.as_json())
+    return 0 if health.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="investbot", description="investbot — 招商引资 field work in chat")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the bot (the console chat when BOT_TOKEN is unset)")
     run.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
+    sub.add_parser("scheduler", help="run only the scheduled jobs (pair with `run --no-scheduler`)")
     sub.add_parser("console", help="chat with the bot in the terminal on the embedded database")
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("revision", nargs="?", default="heads")
     migrate.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
     seed = sub.add_parser("seed", help="load seed/zhangye.toml (safe to run again)")
     seed.add_argument("--demo", action="store_true", help="also add the console's demo people")
-    args = parser.parse_args(argv)
+    backup = sub.add_parser("backup", help="write a consistent copy of the database while the bot runs")
+    backup.add_argument("path", nargs="?", help="the file to write (default: $BACKUP_DIR/investbot-<time>.*)")
+    restore = sub.add_parser("restore", help="load a backup into DATABASE_URL (stop the bot first)")
+    restore.add_argument("path")
+    restore.add_argument("--replace", action="store_true", help="overwrite a database that already has data")
+    sub.add_parser("health", help="exit 0 when the database (and in webhook mode /healthz) answers")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     settings = _settings()
     command = args.command or "run"
     try:
         if command == "run":
             asyncio.run(_run(settings, scheduler=not getattr(args, "no_scheduler", False)))
+        elif command == "scheduler":
+            asyncio.run(_scheduler(settings))
         elif command == "console":
             asyncio.run(_console(settings))
         elif command == "migrate":
             asyncio.run(_migrate(settings, args.revision, args.down))
         elif command == "seed":
             asyncio.run(_seed(settings, args.demo))
+        elif command == "backup":
+            return asyncio.run(_backup(settings, args.path))
+        elif command == "restore":
+            return asyncio.run(_restore(settings, args.path, args.replace))
+        elif command == "health":
+            return asyncio.run(_health(settings))
     except KeyboardInterrupt:
         return 130
     return 0

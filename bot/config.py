@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     log_json: bool = False
     log_level: str = "INFO"
     invite_ttl_hours: int = 72
+    # How often a process without the scheduler lock tries to take it (after its holder died).
+    scheduler_retry_seconds: float = 15.0
+    # Where `investbot backup` writes when given no path.
+    backup_dir: Path = Path("backups")
 
     @field_validator("bot_admin_ids", mode="before")
     @classmethod

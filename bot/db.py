@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 ROOT = Path(__file__).resolve().parent.parent
+# How the bot's connections show in pg_stat_activity (operators, and the tests, find them by it).
+APPLICATION_NAME = "investbot"
 
 
 def async_url(url: str) -> URL:
@@ -39,6 +42,45 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means "the database cannot be reached now" rather than a bug.
+
+    SQLAlchemy wraps most of these (a dropped or refused connection is an
+    ``OperationalError``/``InterfaceError``, a full pool a ``TimeoutError``); a few arrive
+    unwrapped from the driver while connecting, so the causes are looked at too.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in _ASYNCPG_GONE:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_ASYNCPG_GONE = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        # "connection is closed" while a new connection is being set up, and a protocol
+        # left mid-operation by a connection killed under it (both arrive unwrapped).
+        "InterfaceError",
+        "InternalClientError",
+        "ConnectionFailureError",
+        "AdminShutdownError",
+        "CannotConnectNowError",
+        "CrashShutdownError",
+        "TooManyConnectionsError",
+    }
+)
+
+
 class Database:
     """The engine and its sessions. Services open a session per call; handlers never do."""
 
@@ -46,7 +88,13 @@ class Database:
         self.url = async_url(url)
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs: dict[str, object] = {"echo": echo, "pool_pre_ping": True}
+        # pre_ping replaces a pooled connection the server dropped (a restart, a failover,
+        # pg_terminate_backend) before it is handed out, so the bot recovers by itself.
+        kwargs: dict[str, object] = {
+            "echo": echo,
+            "pool_pre_ping": True,
+            "connect_args": {"server_settings": {"application_name": APPLICATION_NAME}, "timeout": 10},
+        }
         if self.url.get_backend_name() == "sqlite":
             kwargs = {"echo": echo}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

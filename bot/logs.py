@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from typing import TextIO
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -19,16 +20,23 @@ class Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        record.msg, record.args = message, None
+        record.msg, record.args = self._scrub(record.getMessage()), None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, self._scrub(value))
         if record.exc_info and record.exc_info[1] is not None:
             text = logging.Formatter().formatException(record.exc_info)
             for secret in self.secrets:
                 text = text.replace(secret, "***")
             record.exc_info, record.exc_text = None, text
+        elif record.exc_text:
+            record.exc_text = self._scrub(record.exc_text)
         return True
+
+    def _scrub(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -56,8 +64,10 @@ class TextFormatter(logging.Formatter):
         return base
 
 
-def setup(*, level: str = "INFO", json_lines: bool = False, secrets: list[str] | None = None) -> None:
-    handler = logging.StreamHandler()
+def setup(
+    *, level: str = "INFO", json_lines: bool = False, secrets: list[str] | None = None, stream: TextIO | None = None
+) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         JsonFormatter() if json_lines else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
@@ -68,3 +78,5 @@ def setup(*, level: str = "INFO", json_lines: bool = False, secrets: list[str] |
     # httpx logs every request URL, which carries the token; keep it to warnings.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # aiosqlite's debug lines repeat every statement with its parameters: people's messages.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -30,7 +30,8 @@ from bot.conversation import (
     Next,
 )
 from bot.core import Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
-from bot.i18n import normalize_locale
+from bot.db import is_unavailable
+from bot.i18n import normalize_locale, translate
 from models import ConversationState, ParkedDraft, ProcessedUpdate, Role, utcnow
 from services import members
 
@@ -86,6 +87,36 @@ def allowed(roles: frozenset[Role] | None, member: Member | None) -> bool:
 
 
 @dataclass
+class _Trace:
+    """What the log line of an update says about the conversation it touched."""
+
+    conversation: str | None = None
+    step: str | None = None
+
+    def at(self, state: _State | None, flow: str | None = None) -> None:
+        if state is not None:
+            self.conversation, self.step = state.flow, state.step
+        elif flow is not None:
+            self.conversation, self.step = flow, None
+
+
+PREVIEW_CHARS = 12
+
+
+def preview(msg: Incoming) -> str:
+    """A log's glimpse of a message: the command or button, or the first few characters.
+
+    Never more: messages carry enterprises' plans and amounts, and ``/start`` an invite code.
+    """
+    if msg.kind is Kind.COMMAND:
+        return f"/{msg.command}"
+    if msg.kind is Kind.BUTTON:
+        return msg.data[:32]
+    text = msg.text or ""
+    return text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
+
+
+@dataclass
 class _State:
     flow: str
     step: str
@@ -109,12 +140,22 @@ class Router:
         async with lock:
             started = time.perf_counter()
             outcome = "ok"
+            trace = _Trace()
             try:
                 if msg.update_id is not None and not await self._first_delivery(msg.update_id):
                     outcome = "duplicate"
                     return Response()
-                return await self._handle(msg)
-            except Exception:
+                return await self._handle(msg, trace)
+            except Exception as error:
+                if is_unavailable(error):
+                    outcome = "unavailable"
+                    log.warning(
+                        "update %s from user %s: database unavailable (%s)",
+                        msg.update_id,
+                        msg.user_id,
+                        type(error).__name__,
+                    )
+                    return self._unavailable(msg)
                 outcome = "error"
                 log.exception("update %s from user %s failed", msg.update_id, msg.user_id)
                 return self._failure(msg)
@@ -124,9 +165,13 @@ class Router:
                     extra={
                         "update_id": msg.update_id,
                         "user_id": msg.user_id,
+                        "chat_id": msg.chat_id,
                         "kind": msg.kind.value,
+                        "conversation": trace.conversation,
+                        "step": trace.step,
                         "outcome": outcome,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "preview": preview(msg),
                     },
                 )
 
@@ -138,6 +183,15 @@ class Router:
         items.append(Reply(ctx._("core.error")))
         return Response(items)
 
+    def _unavailable(self, msg: Incoming) -> Response:
+        """Say "try again shortly" without the database (which is what failed)."""
+        locale = normalize_locale(msg.language_code, self.app.settings.default_locale)
+        items: list[Outgoing] = []
+        if msg.kind is Kind.BUTTON:
+            items.append(Notice(translate(locale, "ops.db_unavailable.short")))
+        items.append(Reply(translate(locale, "ops.db_unavailable")))
+        return Response(items)
+
     async def _first_delivery(self, update_id: int) -> bool:
         try:
             async with self.app.db.session() as session:
@@ -147,7 +201,7 @@ class Router:
             return False
         return True
 
-    async def _handle(self, msg: Incoming) -> Response:
+    async def _handle(self, msg: Incoming, trace: _Trace) -> Response:
         member = await members.load_member(
             self.app.db,
             msg.user_id,
@@ -159,6 +213,7 @@ class Router:
         locale = self.locale_for(member, msg.language_code)
         state = await self._load_state(msg)
         ctx = Context(self.app, msg, member, locale)
+        trace.at(state)
 
         if member is None:
             await self._unregistered(ctx, msg)
@@ -178,6 +233,8 @@ class Router:
         else:
             ctx.say(ctx._("core.idle"))
             new_state = None
+        started = self.registry.flow_for_command(msg.command) if msg.kind is Kind.COMMAND else None
+        trace.at(new_state or state, started.name if started else None)
         await self._save_state(msg, state, new_state)
         return self._finish(ctx, msg, state, new_state)
 

@@ -15,15 +15,19 @@ import contextlib
 import logging
 import secrets
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+from aiohttp import web
 
 from bot.app import App
 from bot.bootstrap import build
 from bot.config import Settings
 from bot.core import Incoming
 from bot.delivery import DeliveryError, Limits
+from bot.health import healthz
+from bot.leadership import Leadership, scheduler_leadership
 from bot.router import Router
-from bot.scheduler import Scheduler, start_scheduler, stop_scheduler
 from bot.telegram import BotPort, CommandMenus, TelegramBridge
 from bot.webhook import WebhookServer, webhook_path
 
@@ -74,12 +78,13 @@ class TelegramRunner:
         self.settings = settings
         # Whether this process also runs scheduled jobs (a deployment may separate them).
         self.scheduler = scheduler
-        self.jobs: Scheduler | None = None
         self.app: App | None = None
         self.router: Router | None = None
         self.bridge: TelegramBridge | None = None
         self.driver: Driver | None = None
         self.webhook: WebhookServer | None = None
+        self.leadership: Leadership | None = None
+        self._leading: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -116,7 +121,9 @@ class TelegramRunner:
         self._tasks.append(asyncio.create_task(menus.publish_everyone(), name="command-menus"))
         self._tasks.append(asyncio.create_task(app.outbox.run(), name="outbox"))
         if self.scheduler:
-            self.jobs = await start_scheduler(app)
+            # Every process may offer; the one holding the lock runs the jobs (bot.leadership).
+            self.leadership = scheduler_leadership(app, retry=settings.scheduler_retry_seconds)
+            self._leading = asyncio.create_task(self.leadership.run(), name="scheduler")
 
         if settings.webhook_url is None:
             await driver.start_polling()
@@ -134,6 +141,7 @@ class TelegramRunner:
             host=settings.webhook_listen,
             port=settings.webhook_port,
         )
+        self.webhook.app.router.add_get("/healthz", _healthz(app))
         await self.webhook.start()
         await driver.start_webhook(settings.webhook_url, secret)
         log.info("receiving updates by webhook at %s", settings.webhook_url)
@@ -147,8 +155,11 @@ class TelegramRunner:
                 await self.driver.stop_polling()
         if self.bridge is not None:
             await self.bridge.drain(SHUTDOWN_GRACE)
-        if self.jobs is not None:
-            await stop_scheduler(self.jobs)
+        if self.leadership is not None and self._leading is not None:
+            # Stop the jobs and give the lock back, so another process takes over at once.
+            await self.leadership.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._leading, SHUTDOWN_GRACE)
         if self.app is not None:
             await self.app.outbox.stop()
         for task in self._tasks:
@@ -163,6 +174,14 @@ class TelegramRunner:
         if self.app is not None:
             await self.app.db.dispose()
         log.info("stopped")
+
+
+def _healthz(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def answer(request: web.Request) -> web.Response:
+        status, body = await healthz(app.db)
+        return web.Response(status=status, text=body, content_type="application/json")
+
+    return answer
 
 
 async def run_telegram(

@@ -122,9 +122,11 @@ class CommandMenus:
         self._published: dict[int, tuple[str, str]] = {}
 
     def menu(self, role: Role | None, locale: str) -> list[tuple[str, str]]:
+        if role is None:
+            # Before joining only /help answers anything useful (how to get an invitation).
+            return [("help", translate(locale, "help.help"))]
         items = [(c.name, translate(locale, c.help_key)) for c in self.registry.commands_for(role) if c.help_key]
-        if role is not None:
-            items.append(("cancel", translate(locale, "help.cancel")))
+        items.append(("cancel", translate(locale, "help.cancel")))
         return items
 
     async def publish_defaults(self) -> None:

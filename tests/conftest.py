@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,38 +17,98 @@ from bot.delivery import Outbox
 from bot.router import Router
 from handlers import build_registry
 from services import demo, seed
+from tests import pg
 from tests.kit import Chat, RecordingTransport
 
 ADMIN_ID = 900_000_000_001  # above 2**31, as real Telegram ids are
+BACKENDS = ["sqlite", "pg"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return pg.availability()[1]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    available, line = pg.availability()
+    if not available:
+        terminalreporter.write_line(line, yellow=True)
+
+
+async def _migrate_and_seed(url: str) -> None:
+    db = Database(url)
+    await db.migrate()
+    await seed.seed(db)
+    await demo.seed_demo_people(db)
+    if db.is_sqlite:
+        async with db.engine.begin() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    await db.dispose()
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate and seed once; every test gets a copy of the file."""
-    import asyncio
-
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-
-    async def build() -> None:
-        db = Database(f"sqlite:///{path}")
-        await db.migrate()
-        await seed.seed(db)
-        await demo.seed_demo_people(db)
-        async with db.engine.begin() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        await db.dispose()
-
-    asyncio.run(build())
+    asyncio.run(_migrate_and_seed(f"sqlite:///{path}"))
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.PgServer]:
+    """The PostgreSQL server of TEST_DATABASE_URL; every pg variant skips when it does not answer."""
+    available, line = pg.availability()
+    url = pg.server_url()
+    if not available or url is None:
+        pytest.skip(line)
+    server = pg.PgServer(url)
+    yield server
+    asyncio.run(server.drop_all())
+
+
+@pytest.fixture(scope="session")
+def pg_seeded(pg_server: pg.PgServer) -> str:
+    """Migrated and seeded once per session; reset to that state before each test."""
+    url = asyncio.run(pg_server.create("seeded"))
+    asyncio.run(_migrate_and_seed(url))
+    asyncio.run(pg_server.snapshot(url))
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, template_db: Path) -> Settings:
-    target = tmp_path / "bot.sqlite3"
-    shutil.copy(template_db, target)
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, seeded database of its own for this test, on each backend."""
+    if backend == "sqlite":
+        target = tmp_path / "bot.sqlite3"
+        shutil.copy(request.getfixturevalue("template_db"), target)
+        return f"sqlite:///{target}"
+    url = str(request.getfixturevalue("pg_seeded"))
+    server: pg.PgServer = request.getfixturevalue("pg_server")
+    asyncio.run(server.reset(url))
+    return url
+
+
+@pytest.fixture
+def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables) for this test, on each backend."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    server: pg.PgServer = request.getfixturevalue("pg_server")
+    url = asyncio.run(server.create(f"e{len(server.created)}"))
+    yield url
+    asyncio.run(server.drop(url))
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=f"sqlite:///{target}",
+        database_url=database_url,
         bot_admin_ids=frozenset({ADMIN_ID}),
         bot_token=None,
     )

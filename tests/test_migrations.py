@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
@@ -16,8 +14,8 @@ async def tables(db: Database) -> set[str]:
         return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
 
 
-async def test_up_down_up(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'stairs.sqlite3'}")
+async def test_up_down_up(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         await upgrade(db, "heads")
         head = await current(db)
@@ -33,12 +31,12 @@ async def test_up_down_up(tmp_path: Path) -> None:
         await db.dispose()
 
 
-async def test_models_and_migrations_agree(tmp_path: Path) -> None:
+async def test_models_and_migrations_agree(empty_database_url: str) -> None:
     """A model change without a migration fails here (autogenerate finds nothing to do)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    db = Database(f"sqlite:///{tmp_path / 'diff.sqlite3'}")
+    db = Database(empty_database_url)
     try:
         await upgrade(db, "heads")
         async with db.engine.connect() as conn:
