@@ -23,7 +23,6 @@ from bot.db import Database
 from models import Enterprise, Role, utcnow
 from services import imports, search, seed
 from services.names import normalize_name, pinyin_full, pinyin_initials
-from services.scope import Scope
 from services.sheets import to_bytes
 
 QUERIES = (
@@ -75,6 +74,22 @@ async def build(db: Database, count: int) -> None:
             await session.exec(insert(Enterprise).values(rows[start : start + 5000]))  # type: ignore[call-overload]
 
 
+def _member(role: Role, unit_id: int | None) -> Member:
+    return Member(
+        id=0,
+        telegram_id=0,
+        full_name="",
+        role=role,
+        unit_id=unit_id,
+        unit_code=None,
+        unit_name_zh="",
+        unit_name_en="",
+        unit_kind=None,
+        leader_level=None,
+        locale=None,
+    )
+
+
 async def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     with tempfile.TemporaryDirectory() as folder:
@@ -82,8 +97,8 @@ async def main() -> None:
         started = time.perf_counter()
         await build(db, count)
         print(f"{count:,} enterprises built in {time.perf_counter() - started:.1f} s")
-        bureau = Scope(everything=True, role=Role.BUREAU, user_id=0, unit_id=None, chain_ids=frozenset())
-        county = Scope(everything=False, role=Role.COUNTY, user_id=0, unit_id=1, chain_ids=frozenset())
+        bureau = _member(Role.BUREAU, None)
+        county = _member(Role.COUNTY, 1)
         for who, scope in (("bureau", bureau), ("county", county)):
             for label, query in QUERIES:
                 await search.find(db, scope, query)  # warm the caches once
