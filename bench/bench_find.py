@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_find.py [count]
 
 Building the register (names, pinyin, initials) takes a few minutes at 100,000; the
-timings printed are those of the searches, and of checking a 2,000-row import against it.
+timings printed are those of the searches, of the "did you mean …?" lookup, and of
+checking a 2,000-row import against it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bench.bench_names import synthetic_names
 from bot.conversation import Member
 from bot.db import Database
 from models import Enterprise, Role, utcnow
-from services import imports, search, seed
+from services import enterprises, imports, search, seed
 from services.names import normalize_name, pinyin_full, pinyin_initials
 from services.sheets import to_bytes
 
@@ -109,8 +110,22 @@ async def main() -> None:
                 per_run = (time.perf_counter() - started) / runs
                 best = found.enterprises[0].name if found.enterprises else "-"
                 print(f"{who:<7} {label:<18} {query!r:<36} {per_run * 1000:8.1f} ms  best: {best}")
+        await time_similar(db, count)
         await time_import(db, min(count, imports.MAX_ROWS))
         await db.dispose()
+
+
+async def time_similar(db: Database, count: int) -> None:
+    """The "did you mean …?" step of every flow asks this once per typed enterprise name."""
+    for query in ("宁德时代新能原科技", synthetic_names(count)[count // 2][1], "比亚迪"):
+        await enterprises.similar(db, query)
+        runs = 3
+        started = time.perf_counter()
+        for _ in range(runs):
+            found = await enterprises.similar(db, query)
+        per_run = (time.perf_counter() - started) / runs
+        best = found[0].name if found else "-"
+        print(f"similar on {count:,} enterprises {query!r:<36} {per_run * 1000:8.1f} ms  best: {best}")
 
 
 async def time_import(db: Database, rows: int) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
+from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -11,7 +14,7 @@ from bot.db import Database
 from models import Chain, Enterprise, utcnow
 from services import audit
 from services.credit_code import normalize_credit_code
-from services.names import best_matches, normalize_name, pinyin_full, pinyin_initials
+from services.names import PARTIAL_SCALE, best_matches, normalize_name, pinyin_full, pinyin_initials
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,50 @@ async def by_name(db: Database, name: str) -> Enterprise | None:
 
 async def similar(db: Database, name: str, *, limit: int = 5, cutoff: float = 70.0) -> list[Candidate]:
     """Near matches to offer as "did you mean …?"."""
+    stem = normalize_name(name)
+    if not stem:
+        return []
     async with db.session() as session:
         rows = (
-            await session.exec(select(Enterprise.id, Enterprise.name).where(col(Enterprise.merged_into).is_(None)))
+            await session.exec(
+                select(Enterprise.id, Enterprise.name).where(
+                    col(Enterprise.merged_into).is_(None), _may_match(stem, cutoff)
+                )
+            )
         ).all()
     matches = best_matches(name, [(int(i), n) for i, n in rows if i is not None], limit=limit, cutoff=cutoff)
     return [Candidate(i, n, s) for i, n, s in matches]
+
+
+def _may_match(stem: str, cutoff: float) -> ColumnElement[bool]:
+    """A SQL condition every name that ``best_matches`` could score at ``cutoff`` or more meets.
+
+    Both of its scores count the characters two names have in common (M): plain ratio is
+    2M / (q + l) for a query of q characters and a name of l; the partial score compares the
+    shorter name with a stretch of the longer one, 0.9 × 2M / (s + w) with s the shorter
+    length and w ≤ s the stretch's, so M ≥ p·s / (2 − p) for p = cutoff / 90. M is at most
+    the query's characters found in the name (S, counted with their repeats in the query),
+    so requiring S to reach either bound drops only names that cannot score — the results
+    are those of comparing with every name, while the database skips most of the register.
+    """
+    q = len(stem)
+    stored = col(Enterprise.normalized_name)
+    length = func.length(stored)
+    shared = reduce(
+        operator.add,
+        [case((stored.contains(c, autoescape=True), stem.count(c)), else_=0) for c in sorted(set(stem))],
+    )
+    by_ratio = and_(shared * 200 >= cutoff * (q + length), length * 200 >= cutoff * (q + length))
+    partial = cutoff / PARTIAL_SCALE
+    if q < 2 or partial > 100:
+        return by_ratio
+    shorter = case((length < q, length), else_=q)
+    by_partial = and_(
+        length >= 2,
+        or_(2 * length >= 3 * q, 3 * length <= 2 * q),
+        shared * (200 - partial) >= partial * shorter,
+    )
+    return or_(by_ratio, by_partial)
 
 
 async def find_or_create(
