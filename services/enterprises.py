@@ -6,7 +6,7 @@ import operator
 from dataclasses import dataclass
 from functools import reduce
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -109,13 +109,17 @@ async def find_or_create(
     credit_code: str | None,
     chain_id: int | None,
     actor_id: int,
+    turn_taken: bool = False,
 ) -> tuple[Enterprise, bool]:
     """Inside the caller's transaction: the existing record, or a new one (and whether new).
 
     Checked again here, not only when the person typed the name, because someone else may
-    have registered the same enterprise while this draft was being filled in.
+    have registered the same enterprise while this draft was being filled in — or be saving
+    it at this very moment: see ``take_turn`` (``turn_taken``: the caller holds ``take_register``).
     """
     code = normalize_credit_code(credit_code) if credit_code else None
+    if not turn_taken:
+        await take_turn(session, name, code)
     existing = await _by_code(session, code) if code else None
     if existing is None and name:
         existing = await _by_normalized(session, normalize_name(name))
@@ -149,6 +153,44 @@ async def find_or_create(
         credit_code=code,
     )
     return enterprise, True
+
+
+# Every save that may create an enterprise holds this key shared; an import, creating many at
+# once, holds it alone instead of one lock per row (PostgreSQL's lock table is small).
+_REGISTER_KEY = "enterprise-register"
+
+
+async def take_turn(session: AsyncSession, name: str, credit_code: str | None = None) -> None:
+    """Take turns before an enterprise that may not exist yet is looked up (or created).
+
+    There is no row to lock yet, so two saves naming the same new enterprise at once would
+    each create it. On PostgreSQL they take turns on transaction-scoped advisory locks keyed
+    by the credit code (when given), then the normalized name — always in that order, so two
+    saves never wait on each other's second lock. On SQLite any write takes the database's
+    one write lock for the rest of the transaction, so a write that changes nothing is enough.
+    """
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext(:key))"), {"key": _REGISTER_KEY})
+        keys = ([f"code:{credit_code}"] if credit_code else []) + [normalize_name(name)]
+        for key in keys:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    else:
+        await _sqlite_write_lock(session)
+
+
+async def take_register(session: AsyncSession) -> None:
+    """Hold the whole register for the rest of the transaction (an import creating many at once)."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _REGISTER_KEY})
+    else:
+        await _sqlite_write_lock(session)
+
+
+async def _sqlite_write_lock(session: AsyncSession) -> None:
+    conn = await session.connection()
+    await conn.execute(text("UPDATE enterprise SET registration_seq = registration_seq WHERE id IS NULL"))
 
 
 async def resolve(

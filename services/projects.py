@@ -6,7 +6,7 @@ before looking for the project, the registration bumps ``Enterprise.registration
 which takes the row lock on PostgreSQL and the database write lock on SQLite, so the
 second registration waits, then finds the first one's project and is refused. An
 enterprise that is new to the register has no row to lock yet: see
-``_turn_for_new_enterprise``.
+``services.enterprises.take_turn``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -256,8 +256,6 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             industrial = chain is None or chain.family == INDUSTRIAL_FAMILY
     level = await leader_level_for(db, draft.planned_yuan, industrial)
     async with db.session() as session:
-        if draft.enterprise_id is None:
-            await _turn_for_new_enterprise(session, draft.enterprise_name)
         enterprise = await resolve(
             session,
             enterprise_id=draft.enterprise_id,
@@ -317,21 +315,6 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
                 session, actor_id=member.id, entity="project", entity_id=project.id, action="leader_needed", level=level
             )
         return project
-
-
-async def _turn_for_new_enterprise(session: AsyncSession, name: str) -> None:
-    """Take turns before an enterprise that may not exist yet is looked up (or created).
-
-    There is no row to lock yet, so two registrations naming the same new enterprise at once
-    would each create it. On PostgreSQL they take turns on a transaction-scoped advisory lock
-    keyed by the normalized name; on SQLite any write takes the database's one write lock for
-    the rest of the transaction, so a write that changes nothing is enough.
-    """
-    conn = await session.connection()
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": normalize_name(name)})
-    else:
-        await conn.execute(text("UPDATE enterprise SET registration_seq = registration_seq WHERE id IS NULL"))
 
 
 def _reached(stage: Stage, milestone: Stage) -> bool:
