@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import reduce
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, text
@@ -110,6 +111,7 @@ async def find_or_create(
     chain_id: int | None,
     actor_id: int,
     turn_taken: bool = False,
+    now: datetime | None = None,
 ) -> tuple[Enterprise, bool]:
     """Inside the caller's transaction: the existing record, or a new one (and whether new).
 
@@ -128,7 +130,7 @@ async def find_or_create(
     if existing is not None:
         if code and not existing.credit_code:
             existing.credit_code = code
-            existing.updated_at = utcnow()
+            existing.updated_at = now or utcnow()
             session.add(existing)
         return existing, False
     enterprise = Enterprise(
@@ -139,6 +141,8 @@ async def find_or_create(
         pinyin=pinyin_full(name),
         initials=pinyin_initials(name),
         created_by=actor_id,
+        created_at=now or utcnow(),
+        updated_at=now or utcnow(),
     )
     session.add(enterprise)
     await session.flush()
@@ -149,6 +153,7 @@ async def find_or_create(
         entity="enterprise",
         entity_id=enterprise.id,
         action="created",
+        at=now,
         name=name,
         credit_code=code,
     )
@@ -201,6 +206,7 @@ async def resolve(
     credit_code: str | None,
     chain_id: int | None,
     actor_id: int,
+    now: datetime | None = None,
 ) -> Enterprise:
     """The enterprise a draft names: the one picked (followed through merges), or found or created."""
     enterprise: Enterprise | None = None
@@ -210,7 +216,7 @@ async def resolve(
             enterprise = await session.get(Enterprise, enterprise.merged_into)
     if enterprise is None:
         enterprise, _ = await find_or_create(
-            session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=actor_id
+            session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=actor_id, now=now
         )
     return enterprise
 
