@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_find.py [count]
 
 Building the register (names, pinyin, initials) takes a few minutes at 100,000; the
-timings printed are those of the searches, and of checking a 2,000-row import against it.
+timings printed are those of the searches, of the "did you mean …?" lookup, and of
+checking a 2,000-row import against it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from bench.bench_names import synthetic_names
 from bot.conversation import Member
 from bot.db import Database
 from models import Enterprise, Role, utcnow
-from services import imports, search, seed
+from services import enterprises, imports, search, seed
 from services.names import normalize_name, pinyin_full, pinyin_initials
-from services.scope import Scope
 from services.sheets import to_bytes
 
 QUERIES = (
@@ -75,6 +75,22 @@ async def build(db: Database, count: int) -> None:
             await session.exec(insert(Enterprise).values(rows[start : start + 5000]))  # type: ignore[call-overload]
 
 
+def _member(role: Role, unit_id: int | None) -> Member:
+    return Member(
+        id=0,
+        telegram_id=0,
+        full_name="",
+        role=role,
+        unit_id=unit_id,
+        unit_code=None,
+        unit_name_zh="",
+        unit_name_en="",
+        unit_kind=None,
+        leader_level=None,
+        locale=None,
+    )
+
+
 async def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     with tempfile.TemporaryDirectory() as folder:
@@ -82,8 +98,8 @@ async def main() -> None:
         started = time.perf_counter()
         await build(db, count)
         print(f"{count:,} enterprises built in {time.perf_counter() - started:.1f} s")
-        bureau = Scope(everything=True, role=Role.BUREAU, user_id=0, unit_id=None, chain_ids=frozenset())
-        county = Scope(everything=False, role=Role.COUNTY, user_id=0, unit_id=1, chain_ids=frozenset())
+        bureau = _member(Role.BUREAU, None)
+        county = _member(Role.COUNTY, 1)
         for who, scope in (("bureau", bureau), ("county", county)):
             for label, query in QUERIES:
                 await search.find(db, scope, query)  # warm the caches once
@@ -94,8 +110,22 @@ async def main() -> None:
                 per_run = (time.perf_counter() - started) / runs
                 best = found.enterprises[0].name if found.enterprises else "-"
                 print(f"{who:<7} {label:<18} {query!r:<36} {per_run * 1000:8.1f} ms  best: {best}")
+        await time_similar(db, count)
         await time_import(db, min(count, imports.MAX_ROWS))
         await db.dispose()
+
+
+async def time_similar(db: Database, count: int) -> None:
+    """The "did you mean …?" step of every flow asks this once per typed enterprise name."""
+    for query in ("宁德时代新能原科技", synthetic_names(count)[count // 2][1], "比亚迪"):
+        await enterprises.similar(db, query)
+        runs = 3
+        started = time.perf_counter()
+        for _ in range(runs):
+            found = await enterprises.similar(db, query)
+        per_run = (time.perf_counter() - started) / runs
+        best = found[0].name if found else "-"
+        print(f"similar on {count:,} enterprises {query!r:<36} {per_run * 1000:8.1f} ms  best: {best}")
 
 
 async def time_import(db: Database, rows: int) -> None:

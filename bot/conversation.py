@@ -64,6 +64,8 @@ StepHandler = Callable[["Context", Incoming], Awaitable[Next]]
 class Step:
     ask: Asker
     handle: StepHandler
+    # A step that takes a file itself; elsewhere a file goes to the registry's DocumentHandler.
+    documents: bool = False
 
 
 @dataclass(frozen=True)

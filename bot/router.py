@@ -225,6 +225,11 @@ class Router:
             new_state = await self._action(ctx, msg, state)
         elif msg.kind is Kind.BUTTON:
             new_state = await self._press(ctx, msg, state)
+        elif state is not None and self._document_elsewhere(msg, state, member):
+            # The step would answer "please type"; the file is for the importer, and the
+            # draft stays as it was.
+            ctx.say(ctx._("core.document_in_flow", what=self._title(ctx, state.flow)))
+            new_state = state
         elif state is not None:
             new_state = await self._answer(ctx, msg, state)
         elif msg.kind is Kind.DOCUMENT and self.registry.documents and allowed(self.registry.documents.roles, member):
@@ -237,6 +242,17 @@ class Router:
         trace.at(new_state or state, started.name if started else None)
         await self._save_state(msg, state, new_state)
         return self._finish(ctx, msg, state, new_state)
+
+    def _document_elsewhere(self, msg: Incoming, state: _State, member: Member) -> bool:
+        """A file the current step does not take, from someone the document handler serves."""
+        if msg.kind is not Kind.DOCUMENT or state.flow == RESUME_FLOW:
+            return False
+        documents = self.registry.documents
+        if documents is None or not allowed(documents.roles, member):
+            return False
+        flow = self.registry.flows.get(state.flow)
+        step = flow.steps.get(state.step) if flow else None
+        return step is not None and not step.documents
 
     def locale_for(self, member: Member | None, language_code: str | None) -> str:
         if member is not None and member.locale:

@@ -7,7 +7,7 @@ from bot.conversation import Command, Context
 from bot.core import Incoming
 from bot.router import Registry
 from models import Stage
-from services import scope, search
+from services import search
 from services.money import format_money
 
 MAX_QUERY = 60
@@ -26,7 +26,7 @@ async def find(ctx: Context, msg: Incoming) -> None:
     if len(text) > MAX_QUERY:
         ctx.say(ctx._("core.err.too_long", max=MAX_QUERY, got=len(text)))
         return
-    found = await search.find(ctx.app.db, await scope.scope_for(ctx.app.db, ctx.user), text)
+    found = await search.find(ctx.app.db, ctx.user, text)
     if found.empty:
         ctx.say(ctx._("desk.find.none", text=text))
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from typing import Any
 
 from bot.conversation import Command, Context
@@ -38,15 +39,78 @@ def parse(args: str) -> tuple[str, int] | None:
     return (entity, int(match[2])) if entity else None
 
 
-def _detail(ctx: Context, detail: dict[str, Any]) -> str:
+# The field a before/after pair of each action is about.
+CHANGED = {
+    "stage": "stage",
+    "funds": "funds_yuan",
+    "planned": "planned_yuan",
+    "follow_up_moved": "follow_up_date",
+    "tagged": "tags",
+    "leader_assigned": "leader",
+}
+# Audit detail fields worded from the catalogs (``desk.history.field.<name>``); others show raw.
+FIELDS = (
+    "enterprise", "credit_code", "amount_yuan", "planned_yuan", "funds_yuan", "chain_id", "source", "unit_id",
+    "from_unit_id", "to_unit_id", "from_unit", "to_unit", "stage", "reason", "visit_date", "follow_up_date",
+    "flagged", "level", "leader", "tags", "text", "dispute_id", "via", "entry_id", "file", "rows",
+)  # fmt: skip
+_UNITS = {"unit_id", "from_unit_id", "to_unit_id", "from_unit", "to_unit"}
+_DATES = {"visit_date", "follow_up_date"}
+
+
+def _known(ctx: Context, key: str) -> bool:
+    return bool(catalog(ctx.locale).get(key))
+
+
+def _value(ctx: Context, names: history.Names, field: str, value: Any) -> str:
+    en = ctx.locale == "en"
+    if isinstance(value, bool):
+        return ctx._("desk.history.yes" if value else "desk.history.no")
+    if isinstance(value, int) and (field.endswith("_yuan")):
+        return format_money(value, ctx.locale)
+    if isinstance(value, int) and field in _UNITS and value in names.units:
+        return names.units[value][1 if en and names.units[value][1] else 0]
+    if isinstance(value, int) and field == "chain_id" and value in names.chains:
+        return names.chains[value][1 if en and names.chains[value][1] else 0]
+    if isinstance(value, int) and field == "leader" and value in names.people:
+        return names.people[value]
+    if isinstance(value, str) and field in ("stage", "source", "level"):
+        prefix = {"stage": "stage", "source": "source", "level": "leader_level"}[field]
+        return ctx._(f"{prefix}.{value}") if _known(ctx, f"{prefix}.{value}") else value
+    if isinstance(value, str) and field in _DATES:
+        try:
+            return date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        words = [ctx._(f"tag.{v}") if field == "tags" and _known(ctx, f"tag.{v}") else str(v) for v in value]
+        return ctx._("desk.history.list_sep").join(words)
+    return str(value)
+
+
+def _label(ctx: Context, field: str) -> str:
+    return ctx._(f"desk.history.field.{field}") if field in FIELDS else field
+
+
+def _detail(ctx: Context, names: history.Names, action: str, detail: dict[str, Any]) -> str:
     parts = []
+    changed = CHANGED.get(action)
+    if changed and ("before" in detail or "after" in detail):
+        parts.append(
+            ctx._(
+                "desk.history.change",
+                field=_label(ctx, changed),
+                before=_value(ctx, names, changed, detail.get("before"))
+                if detail.get("before") not in (None, "", [])
+                else ctx._("desk.history.none"),
+                after=_value(ctx, names, changed, detail.get("after")),
+            )
+        )
     for key, value in detail.items():
-        if key in _SKIPPED or value in (None, "", [], {}):
+        if key in _SKIPPED or value in (None, "", [], {}) or (changed and key in ("before", "after")):
             continue
-        if key.endswith("_yuan") and isinstance(value, int):
-            value = format_money(value, ctx.locale)
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
+        parts.append(ctx._("desk.history.field", field=_label(ctx, key), value=_value(ctx, names, key, value)))
+    return ctx._("desk.history.field_sep").join(parts)
 
 
 def _action(ctx: Context, action: str, detail: dict[str, Any]) -> str:
@@ -82,13 +146,14 @@ async def show(ctx: Context, msg: Incoming) -> None:
     if len(events) > MAX_EVENTS:
         lines.append(ctx._("desk.history.earlier", count=len(events) - MAX_EVENTS))
         events = events[-MAX_EVENTS:]
+    names = await history.names(ctx.app.db)
     for event in events:
         entry = event.entry
         unit = event.unit_en if ctx.locale == "en" and event.unit_en else event.unit_zh
         actor = event.actor or ctx._("desk.history.system")
         if unit:
             actor = ctx._("desk.history.actor", name=actor, unit=unit)
-        detail = _detail(ctx, entry.detail)
+        detail = _detail(ctx, names, entry.action, entry.detail)
         if entity == "enterprise" and entry.entity_id != number:
             detail = ctx._("desk.history.on_absorbed", id=entry.entity_id) + (f" {detail}" if detail else "")
         lines.append(

@@ -178,6 +178,7 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
             amount_yuan=draft.get("amount"),
             source=LeadSource(draft.get("source", LeadSource.OTHER.value)),
         ),
+        now=ctx.now(),
     )
     ctx.say(ctx._("lead.saved", number=lead.id))
     return ctx.done()

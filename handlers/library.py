@@ -128,6 +128,7 @@ async def _after_enterprise(ctx: Context) -> Next:
         enterprise_id=ctx.draft.get("enterprise_id"),
         name=str(ctx.draft.get("enterprise_name", "")),
         credit_code=ctx.draft.get("credit_code"),
+        now=ctx.now(),
     )
     clear_enterprise(ctx.draft)
     ctx.say(ctx._("desk.library.added" if added else "desk.library.already", name=enterprise.name))
@@ -180,7 +181,7 @@ async def on_tags(ctx: Context, msg: Incoming) -> Next:
         return ctx.goto("tags")
     if data == "done":
         tags = await library.set_tags(
-            ctx.app.db, member=ctx.user, enterprise_id=int(ctx.draft["picked_id"]), tags=chosen
+            ctx.app.db, member=ctx.user, enterprise_id=int(ctx.draft["picked_id"]), tags=chosen, now=ctx.now()
         )
         ctx.say(
             ctx._(
@@ -201,7 +202,9 @@ async def on_reason(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_REASON)
     if isinstance(answer, Next):
         return answer
-    entry = await library.remove(ctx.app.db, member=ctx.user, entry_id=int(ctx.draft["entry_id"]), reason=answer)
+    entry = await library.remove(
+        ctx.app.db, member=ctx.user, entry_id=int(ctx.draft["entry_id"]), reason=answer, now=ctx.now()
+    )
     if entry is not None:
         ctx.say(ctx._("desk.library.removed", name=ctx.draft.get("picked_name", ""), reason=answer))
     return ctx.goto("menu")

@@ -211,7 +211,7 @@ async def on_planned(ctx: Context, msg: Incoming) -> Next:
     project_id = int(ctx.draft["project_id"])
     try:
         _project, level = await projects.set_planned(
-            ctx.app.db, member=ctx.user, project_id=project_id, planned_yuan=amount
+            ctx.app.db, member=ctx.user, project_id=project_id, planned_yuan=amount, now=ctx.now()
         )
     except ProjectError as exc:
         return ctx.again(f"project.err.{exc.code}", number=project_id)
@@ -231,7 +231,9 @@ async def on_note(ctx: Context, msg: Incoming) -> Next:
     if isinstance(answer, Next):
         return answer
     try:
-        await projects.add_note(ctx.app.db, member=ctx.user, project_id=int(ctx.draft["project_id"]), text=answer)
+        await projects.add_note(
+            ctx.app.db, member=ctx.user, project_id=int(ctx.draft["project_id"]), text=answer, now=ctx.now()
+        )
     except ProjectError as exc:
         return ctx.again(f"project.err.{exc.code}", number=ctx.draft["project_id"])
     ctx.say(ctx._("project.note.recorded"))

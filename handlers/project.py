@@ -312,7 +312,7 @@ async def on_dispute(ctx: Context, msg: Incoming) -> Next:
     if isinstance(answer, Next):
         return answer
     project_id = int(ctx.draft["first"]["project_id"])
-    dispute = await projects.dispute(ctx.app.db, member=ctx.user, project_id=project_id, reason=answer)
+    dispute = await projects.dispute(ctx.app.db, member=ctx.user, project_id=project_id, reason=answer, now=ctx.now())
     user, name = ctx.user, str(ctx.draft.get("name", ""))
     row = await projects.card_of(ctx.app.db, project_id)
 
@@ -395,7 +395,7 @@ async def assign(ctx: Context, msg: Incoming, arg: str) -> None:
         return
     try:
         project, leader = await projects.assign_leader(
-            ctx.app.db, member=ctx.user, project_id=int(head), leader_user_id=int(tail)
+            ctx.app.db, member=ctx.user, project_id=int(head), leader_user_id=int(tail), now=ctx.now()
         )
     except ProjectError as exc:
         ctx.notice(ctx._(f"project.err.{exc.code}", number=head), alert=True)

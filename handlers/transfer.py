@@ -127,6 +127,7 @@ async def on_transfer_confirm(ctx: Context, msg: Incoming) -> Next:
             project_id=project_id,
             to_unit_id=int(ctx.draft["to_unit_id"]),
             reason=str(ctx.draft["reason"]),
+            now=ctx.now(),
         )
     except ProjectError as exc:
         return ctx.again(f"project.err.{exc.code}", number=project_id)

@@ -290,7 +290,9 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
 
 async def save(ctx: Context, *, go_ahead: bool) -> Next:
     try:
-        visit = await visits.create_visit(ctx.app.db, member=ctx.user, draft=draft_of(ctx.draft), go_ahead=go_ahead)
+        visit = await visits.create_visit(
+            ctx.app.db, member=ctx.user, draft=draft_of(ctx.draft), go_ahead=go_ahead, now=ctx.now()
+        )
     except RepeatVisit as exc:
         ctx.draft["conflicts"] = [[c.unit_zh, c.unit_en, c.kind, c.on.isoformat()] for c in exc.conflicts]
         return ctx.goto("guard")

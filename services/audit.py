@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import col, select
@@ -17,10 +18,16 @@ def record(
     entity: str,
     entity_id: int,
     action: str,
+    at: datetime | None = None,
     **detail: Any,
 ) -> AuditEntry:
-    """Add an entry to the caller's transaction: the change and its record land together."""
+    """Add an entry to the caller's transaction: the change and its record land together.
+
+    ``at`` is the app's clock where the caller has it (tests run on a fake one).
+    """
     entry = AuditEntry(actor_id=actor_id, entity=entity, entity_id=entity_id, action=action, detail=detail)
+    if at is not None:
+        entry.at = at
     session.add(entry)
     return entry
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
 
+from sqlalchemy import ColumnElement, and_, case, func, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -11,7 +15,7 @@ from bot.db import Database
 from models import Chain, Enterprise, utcnow
 from services import audit
 from services.credit_code import normalize_credit_code
-from services.names import best_matches, normalize_name, pinyin_full, pinyin_initials
+from services.names import PARTIAL_SCALE, best_matches, normalize_name, pinyin_full, pinyin_initials
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,50 @@ async def by_name(db: Database, name: str) -> Enterprise | None:
 
 async def similar(db: Database, name: str, *, limit: int = 5, cutoff: float = 70.0) -> list[Candidate]:
     """Near matches to offer as "did you mean …?"."""
+    stem = normalize_name(name)
+    if not stem:
+        return []
     async with db.session() as session:
         rows = (
-            await session.exec(select(Enterprise.id, Enterprise.name).where(col(Enterprise.merged_into).is_(None)))
+            await session.exec(
+                select(Enterprise.id, Enterprise.name).where(
+                    col(Enterprise.merged_into).is_(None), _may_match(stem, cutoff)
+                )
+            )
         ).all()
     matches = best_matches(name, [(int(i), n) for i, n in rows if i is not None], limit=limit, cutoff=cutoff)
     return [Candidate(i, n, s) for i, n, s in matches]
+
+
+def _may_match(stem: str, cutoff: float) -> ColumnElement[bool]:
+    """A SQL condition every name that ``best_matches`` could score at ``cutoff`` or more meets.
+
+    Both of its scores count the characters two names have in common (M): plain ratio is
+    2M / (q + l) for a query of q characters and a name of l; the partial score compares the
+    shorter name with a stretch of the longer one, 0.9 × 2M / (s + w) with s the shorter
+    length and w ≤ s the stretch's, so M ≥ p·s / (2 − p) for p = cutoff / 90. M is at most
+    the query's characters found in the name (S, counted with their repeats in the query),
+    so requiring S to reach either bound drops only names that cannot score — the results
+    are those of comparing with every name, while the database skips most of the register.
+    """
+    q = len(stem)
+    stored = col(Enterprise.normalized_name)
+    length = func.length(stored)
+    shared = reduce(
+        operator.add,
+        [case((stored.contains(c, autoescape=True), stem.count(c)), else_=0) for c in sorted(set(stem))],
+    )
+    by_ratio = and_(shared * 200 >= cutoff * (q + length), length * 200 >= cutoff * (q + length))
+    partial = cutoff / PARTIAL_SCALE
+    if q < 2 or partial > 100:
+        return by_ratio
+    shorter = case((length < q, length), else_=q)
+    by_partial = and_(
+        length >= 2,
+        or_(2 * length >= 3 * q, 3 * length <= 2 * q),
+        shared * (200 - partial) >= partial * shorter,
+    )
+    return or_(by_ratio, by_partial)
 
 
 async def find_or_create(
@@ -68,13 +110,18 @@ async def find_or_create(
     credit_code: str | None,
     chain_id: int | None,
     actor_id: int,
+    turn_taken: bool = False,
+    now: datetime | None = None,
 ) -> tuple[Enterprise, bool]:
     """Inside the caller's transaction: the existing record, or a new one (and whether new).
 
     Checked again here, not only when the person typed the name, because someone else may
-    have registered the same enterprise while this draft was being filled in.
+    have registered the same enterprise while this draft was being filled in — or be saving
+    it at this very moment: see ``take_turn`` (``turn_taken``: the caller holds ``take_register``).
     """
     code = normalize_credit_code(credit_code) if credit_code else None
+    if not turn_taken:
+        await take_turn(session, name, code)
     existing = await _by_code(session, code) if code else None
     if existing is None and name:
         existing = await _by_normalized(session, normalize_name(name))
@@ -83,7 +130,7 @@ async def find_or_create(
     if existing is not None:
         if code and not existing.credit_code:
             existing.credit_code = code
-            existing.updated_at = utcnow()
+            existing.updated_at = now or utcnow()
             session.add(existing)
         return existing, False
     enterprise = Enterprise(
@@ -94,6 +141,8 @@ async def find_or_create(
         pinyin=pinyin_full(name),
         initials=pinyin_initials(name),
         created_by=actor_id,
+        created_at=now or utcnow(),
+        updated_at=now or utcnow(),
     )
     session.add(enterprise)
     await session.flush()
@@ -104,10 +153,49 @@ async def find_or_create(
         entity="enterprise",
         entity_id=enterprise.id,
         action="created",
+        at=now,
         name=name,
         credit_code=code,
     )
     return enterprise, True
+
+
+# Every save that may create an enterprise holds this key shared; an import, creating many at
+# once, holds it alone instead of one lock per row (PostgreSQL's lock table is small).
+_REGISTER_KEY = "enterprise-register"
+
+
+async def take_turn(session: AsyncSession, name: str, credit_code: str | None = None) -> None:
+    """Take turns before an enterprise that may not exist yet is looked up (or created).
+
+    There is no row to lock yet, so two saves naming the same new enterprise at once would
+    each create it. On PostgreSQL they take turns on transaction-scoped advisory locks keyed
+    by the credit code (when given), then the normalized name — always in that order, so two
+    saves never wait on each other's second lock. On SQLite any write takes the database's
+    one write lock for the rest of the transaction, so a write that changes nothing is enough.
+    """
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock_shared(hashtext(:key))"), {"key": _REGISTER_KEY})
+        keys = ([f"code:{credit_code}"] if credit_code else []) + [normalize_name(name)]
+        for key in keys:
+            await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    else:
+        await _sqlite_write_lock(session)
+
+
+async def take_register(session: AsyncSession) -> None:
+    """Hold the whole register for the rest of the transaction (an import creating many at once)."""
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": _REGISTER_KEY})
+    else:
+        await _sqlite_write_lock(session)
+
+
+async def _sqlite_write_lock(session: AsyncSession) -> None:
+    conn = await session.connection()
+    await conn.execute(text("UPDATE enterprise SET registration_seq = registration_seq WHERE id IS NULL"))
 
 
 async def resolve(
@@ -118,6 +206,7 @@ async def resolve(
     credit_code: str | None,
     chain_id: int | None,
     actor_id: int,
+    now: datetime | None = None,
 ) -> Enterprise:
     """The enterprise a draft names: the one picked (followed through merges), or found or created."""
     enterprise: Enterprise | None = None
@@ -127,7 +216,7 @@ async def resolve(
             enterprise = await session.get(Enterprise, enterprise.merged_into)
     if enterprise is None:
         enterprise, _ = await find_or_create(
-            session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=actor_id
+            session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=actor_id, now=now
         )
     return enterprise
 

@@ -19,10 +19,9 @@ from bot.conversation import Member
 from bot.db import Database
 from bot.i18n import translate
 from models import ACTIVE_STAGES, Chain, Enterprise, Lead, LibraryEntry, Project, Stage, Unit, UnitKind, User, Visit
-from services import scope as scopes
 from services import settings
+from services.access import scope, sees_everything
 from services.library import coverage_of
-from services.scope import Scope
 from services.sheets import sheet_title, to_bytes, write_table
 
 #: §15: projects of 1亿元 and more are counted apart in the overview.
@@ -78,8 +77,8 @@ class Request:
 
 
 class Exporter:
-    def __init__(self, db: Database, member: Member, scope: Scope, request: Request) -> None:
-        self.db, self.member, self.scope, self.req = db, member, scope, request
+    def __init__(self, db: Database, member: Member, request: Request) -> None:
+        self.db, self.member, self.req = db, member, request
         self.taken: set[str] = set()
         self.wb = Workbook()
         self.wb.remove(self.wb.active)
@@ -97,7 +96,7 @@ class Exporter:
         return moment.astimezone(self.req.tz).replace(tzinfo=None) if moment else None
 
     def _contact(self, enterprise: Enterprise) -> tuple[str, str]:
-        if self.scope.everything:
+        if sees_everything(self.member):
             return enterprise.contact_name, enterprise.contact_phone
         return mask_name(enterprise.contact_name), mask_phone(enterprise.contact_phone)
 
@@ -124,7 +123,7 @@ class Exporter:
                 await session.exec(
                     select(Lead, Enterprise)
                     .join(Enterprise, col(Enterprise.id) == Lead.enterprise_id)
-                    .where(scopes.leads(self.scope), col(Lead.created_at) >= start, col(Lead.created_at) < end)
+                    .where(scope(self.member, Lead), col(Lead.created_at) >= start, col(Lead.created_at) < end)
                     .order_by(col(Lead.created_at), col(Lead.id))
                 )
             ).all()
@@ -154,7 +153,7 @@ class Exporter:
                     select(Visit, Enterprise)
                     .join(Enterprise, col(Enterprise.id) == Visit.enterprise_id)
                     .where(
-                        scopes.visits(self.scope),
+                        scope(self.member, Visit),
                         col(Visit.visit_date) >= self.req.start,
                         col(Visit.visit_date) <= self.req.end,
                     )
@@ -198,7 +197,7 @@ class Exporter:
                     select(Project, Enterprise)
                     .join(Enterprise, col(Enterprise.id) == Project.enterprise_id)
                     .where(
-                        scopes.projects(self.scope),
+                        scope(self.member, Project),
                         # Registered in the period, or moved in it: what a period's ledger holds.
                         (col(Project.first_talk_date).between(self.req.start, self.req.end))
                         | ((col(Project.last_progress_at) >= start) & (col(Project.last_progress_at) < end)),
@@ -230,7 +229,7 @@ class Exporter:
         _units, chains, _people = await self._names()
         _start, end = self._bounds()
         async with self.db.session() as session:
-            visible = select(Enterprise.id).where(scopes.enterprises(self.scope), col(Enterprise.merged_into).is_(None))
+            visible = select(Enterprise.id).where(scope(self.member, Enterprise), col(Enterprise.merged_into).is_(None))
             entries = (
                 await session.exec(
                     select(LibraryEntry, Enterprise)
@@ -281,10 +280,10 @@ class Exporter:
         stale = end - timedelta(days=lagging_days)
         async with self.db.session() as session:
             query = select(Unit).where(col(Unit.active)).order_by(col(Unit.id))
-            if self.scope.everything:
+            if sees_everything(self.member):
                 query = query.where(col(Unit.kind).in_([UnitKind.COUNTY, UnitKind.ZONE]))
             else:
-                query = query.where(Unit.id == self.scope.unit_id)
+                query = query.where(Unit.id == self.member.unit_id)
             units = (await session.exec(query)).all()
             data = []
             active = [s.value for s in ACTIVE_STAGES]
@@ -352,7 +351,6 @@ class Exporter:
 
 async def export(db: Database, member: Member, request: Request) -> tuple[str, bytes]:
     """The workbook and its file name (``线索_2026-11-01_2026-11-30.xlsx``)."""
-    scope = await scopes.scope_for(db, member)
-    content = await Exporter(db, member, scope, request).build()
+    content = await Exporter(db, member, request).build()
     title = translate(request.locale, f"desk.export.file.{request.what.value}")
     return f"{title}_{request.start.isoformat()}_{request.end.isoformat()}.xlsx", content

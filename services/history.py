@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.db import Database
-from models import AuditEntry, Enterprise, Lead, Project, Unit, User, Visit
+from models import AuditEntry, Chain, Enterprise, Lead, Project, Unit, User, Visit
 
 ENTITIES: dict[str, type[Any]] = {"lead": Lead, "visit": Visit, "project": Project, "enterprise": Enterprise}
 
@@ -55,3 +55,24 @@ async def events(db: Database, entity: str, entity_id: int) -> list[Event]:
         Event(entry, user.full_name if user else "", unit.name_zh if unit else "", unit.name_en if unit else "")
         for entry, user, unit in rows
     ]
+
+
+@dataclass(frozen=True)
+class Names:
+    """What ids in audit details stand for: units, chains and people, in both languages."""
+
+    units: dict[int, tuple[str, str]]
+    chains: dict[int, tuple[str, str]]
+    people: dict[int, str]
+
+
+async def names(db: Database) -> Names:
+    async with db.session() as session:
+        units = (await session.exec(select(Unit.id, Unit.name_zh, Unit.name_en))).all()
+        chains = (await session.exec(select(Chain.id, Chain.name_zh, Chain.name_en))).all()
+        people = (await session.exec(select(User.id, User.full_name))).all()
+    return Names(
+        units={int(i): (zh, en) for i, zh, en in units if i is not None},
+        chains={int(i): (zh, en) for i, zh, en in chains if i is not None},
+        people={int(i): name for i, name in people if i is not None},
+    )

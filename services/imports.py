@@ -32,7 +32,7 @@ from bot.i18n import catalog, translate
 from models import Chain, Enterprise, EnterpriseTag, ImportBatch, ImportStatus, LibraryEntry, utcnow
 from services import audit, library
 from services.credit_code import is_valid_credit_code, normalize_credit_code
-from services.enterprises import find_or_create
+from services.enterprises import find_or_create, take_register
 from services.money import InvalidMoney, parse_money
 from services.names import best_matches, normalize_name
 from services.sheets import to_bytes, write_table
@@ -558,7 +558,12 @@ async def _apply_row(session: AsyncSession, member: Member, row: dict[str, Any],
             enterprise = await session.get(Enterprise, enterprise.merged_into)
     if enterprise is None:
         enterprise, created = await find_or_create(
-            session, name=row["name"], credit_code=row.get("credit_code"), chain_id=row["chain_id"], actor_id=member.id
+            session,
+            name=row["name"],
+            credit_code=row.get("credit_code"),
+            chain_id=row["chain_id"],
+            actor_id=member.id,
+            turn_taken=True,
         )
     code = row.get("credit_code")
     if code and not enterprise.credit_code:
@@ -596,6 +601,7 @@ async def run(db: Database, member: Member, batch_id: int) -> Imported:
         if batch.created_at < utcnow() - HOLD_FOR:
             # The register may have changed a lot since this preview; the person should look again.
             raise BatchGone(batch_id, expired=True)
+        await take_register(session)
         for row in batch.rows:
             new, in_library = await _apply_row(session, member, row, batch_id)
             created += new

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, select
 
 from bot.conversation import Member
 from bot.db import Database
-from models import Chain, Enterprise, Lead, LeadSource, LeadStatus
+from models import Chain, Enterprise, Lead, LeadSource, LeadStatus, utcnow
 from services import audit
 from services.enterprises import resolve
 
@@ -33,7 +34,7 @@ class LeadRow:
     chain_en: str | None
 
 
-async def create_lead(db: Database, *, member: Member, draft: LeadDraft) -> Lead:
+async def create_lead(db: Database, *, member: Member, draft: LeadDraft, now: datetime | None = None) -> Lead:
     """Save a lead (and its enterprise, when new) with an audit entry, in one transaction."""
     if member.unit_id is None:
         raise PermissionError("a lead belongs to a unit")
@@ -45,6 +46,7 @@ async def create_lead(db: Database, *, member: Member, draft: LeadDraft) -> Lead
             credit_code=draft.credit_code,
             chain_id=draft.chain_id,
             actor_id=member.id,
+            now=now,
         )
         assert enterprise.id is not None
         lead = Lead(
@@ -57,6 +59,7 @@ async def create_lead(db: Database, *, member: Member, draft: LeadDraft) -> Lead
             unit_id=member.unit_id,
             submitted_by=member.id,
             status=LeadStatus.PENDING,
+            created_at=now or utcnow(),
         )
         session.add(lead)
         await session.flush()
@@ -67,6 +70,7 @@ async def create_lead(db: Database, *, member: Member, draft: LeadDraft) -> Lead
             entity="lead",
             entity_id=lead.id,
             action="created",
+            at=now,
             enterprise=enterprise.name,
             amount_yuan=draft.amount_yuan,
             chain_id=draft.chain_id,

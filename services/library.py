@@ -7,6 +7,7 @@ in talks (an active project), visited, contacted (a lead), untouched.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlmodel import col, func, select
@@ -150,6 +151,7 @@ async def put(
     expected_yuan: int | None = None,
     note: str = "",
     via: str = "chat",
+    now: datetime | None = None,
 ) -> tuple[LibraryEntry, bool]:
     """Inside the caller's transaction: the enterprise in the chain's library (and whether it was not)."""
     assert enterprise.id is not None
@@ -159,12 +161,13 @@ async def put(
         )
     ).first()
     added = entry is None or entry.removed_at is not None
+    now = now or utcnow()
     if entry is None:
-        entry = LibraryEntry(chain_id=chain_id, enterprise_id=enterprise.id, added_by=actor_id, added_at=utcnow())
+        entry = LibraryEntry(chain_id=chain_id, enterprise_id=enterprise.id, added_by=actor_id, added_at=now)
     elif entry.removed_at is not None:
         # Back in the library after a removal: the same row, so its history stays in one place.
         entry.removed_at, entry.removed_reason = None, None
-        entry.added_by, entry.added_at = actor_id, utcnow()
+        entry.added_by, entry.added_at = actor_id, now
     if expected_yuan is not None:
         entry.expected_yuan = expected_yuan
     if note:
@@ -179,6 +182,7 @@ async def put(
             entity="enterprise",
             entity_id=enterprise.id,
             action="library_added",
+            at=now,
             chain_id=chain_id,
             entry_id=entry.id,
             via=via,
@@ -194,6 +198,7 @@ async def add(
     enterprise_id: int | None,
     name: str,
     credit_code: str | None,
+    now: datetime | None = None,
 ) -> tuple[Enterprise, bool]:
     """Add an enterprise (found or created) to a chain's library; False when it was there already."""
     async with db.session() as session:
@@ -204,13 +209,15 @@ async def add(
                 enterprise = await session.get(Enterprise, enterprise.merged_into)
         if enterprise is None:
             enterprise, _ = await find_or_create(
-                session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=member.id
+                session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=member.id, now=now
             )
-        _, added = await put(session, chain_id=chain_id, enterprise=enterprise, actor_id=member.id)
+        _, added = await put(session, chain_id=chain_id, enterprise=enterprise, actor_id=member.id, now=now)
         return enterprise, added
 
 
-async def set_tags(db: Database, *, member: Member, enterprise_id: int, tags: list[str]) -> list[str]:
+async def set_tags(
+    db: Database, *, member: Member, enterprise_id: int, tags: list[str], now: datetime | None = None
+) -> list[str]:
     clean: list[str] = [t.value for t in EnterpriseTag if t.value in tags]
     async with db.session() as session:
         enterprise = await session.get(Enterprise, enterprise_id)
@@ -220,7 +227,7 @@ async def set_tags(db: Database, *, member: Member, enterprise_id: int, tags: li
         if before == clean:
             return clean
         enterprise.tags = clean
-        enterprise.updated_at = utcnow()
+        enterprise.updated_at = now or utcnow()
         session.add(enterprise)
         audit.record(
             session,
@@ -228,18 +235,21 @@ async def set_tags(db: Database, *, member: Member, enterprise_id: int, tags: li
             entity="enterprise",
             entity_id=enterprise_id,
             action="tagged",
+            at=now,
             before=before,
             after=clean,
         )
     return clean
 
 
-async def remove(db: Database, *, member: Member, entry_id: int, reason: str) -> LibraryEntry | None:
+async def remove(
+    db: Database, *, member: Member, entry_id: int, reason: str, now: datetime | None = None
+) -> LibraryEntry | None:
     async with db.session() as session:
         entry = await session.get(LibraryEntry, entry_id)
         if entry is None or entry.removed_at is not None:
             return None
-        entry.removed_at = utcnow()
+        entry.removed_at = now or utcnow()
         entry.removed_reason = reason
         session.add(entry)
         audit.record(
@@ -248,6 +258,7 @@ async def remove(db: Database, *, member: Member, entry_id: int, reason: str) ->
             entity="enterprise",
             entity_id=entry.enterprise_id,
             action="library_removed",
+            at=now,
             chain_id=entry.chain_id,
             entry_id=entry_id,
             reason=reason,

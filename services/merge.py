@@ -9,6 +9,7 @@ marked ``merged_into``, and its name becomes an alias of the survivor's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Column, Table, func, update
 from sqlmodel import SQLModel, col, select
@@ -140,7 +141,7 @@ async def merge(db: Database, *, actor: Member, survivor_id: int, other_id: int)
         other.merged_into = survivor_id
         session.add(survivor)
         session.add(other)
-        detail = {
+        detail: dict[str, Any] = {
             "survivor_id": survivor_id,
             "survivor": survivor.name,
             "absorbed_id": other_id,

@@ -94,7 +94,7 @@ def name_similarity(a: str, b: str) -> float:
 # scaled partial_ratio when one string is at least 1.5 times as long as the other; its
 # token-based parts never score higher. best_matches computes the two parts as separate
 # batch passes, which is several times faster than batch WRatio over 100,000 names.
-_PARTIAL_SCALE = 0.9
+PARTIAL_SCALE = 0.9
 _FAR_SCALE = 0.6
 
 
@@ -103,7 +103,7 @@ def _partial_scale(a: int, b: int) -> float:
     # Integer forms of WRatio's "length ratio >= 1.5" and "> 8".
     if shorter < 2 or 2 * longer < 3 * shorter:
         return 0.0
-    return _PARTIAL_SCALE if longer <= 8 * shorter else _FAR_SCALE
+    return PARTIAL_SCALE if longer <= 8 * shorter else _FAR_SCALE
 
 
 def best_matches(
@@ -128,14 +128,14 @@ def best_matches(
         for _, score, index in process.extract(wanted, stems, scorer=fuzz.ratio, limit=None, score_cutoff=cutoff)
     }
     size = len(wanted)
-    if cutoff <= 100 * _PARTIAL_SCALE and size >= 2:
+    if cutoff <= 100 * PARTIAL_SCALE and size >= 2:
         partial = {
             index: stem
             for index, stem in enumerate(stems)
             if (length := len(stem)) >= 2 and (2 * length >= 3 * size or 3 * length <= 2 * size)
         }
         found = process.extract(
-            wanted, partial, scorer=fuzz.partial_ratio, limit=None, score_cutoff=cutoff / _PARTIAL_SCALE
+            wanted, partial, scorer=fuzz.partial_ratio, limit=None, score_cutoff=cutoff / PARTIAL_SCALE
         )
         for _, score, index in found:
             scaled = float(score) * _partial_scale(size, len(stems[index]))

@@ -6,7 +6,7 @@ before looking for the project, the registration bumps ``Enterprise.registration
 which takes the row lock on PostgreSQL and the database write lock on SQLite, so the
 second registration waits, then finds the first one's project and is refused. An
 enterprise that is new to the register has no row to lock yet: see
-``_turn_for_new_enterprise``.
+``services.enterprises.take_turn``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -37,6 +37,7 @@ from models import (
     Stage,
     Unit,
     User,
+    utcnow,
 )
 from services import audit, settings
 from services.access import Purpose, scope
@@ -256,8 +257,6 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             industrial = chain is None or chain.family == INDUSTRIAL_FAMILY
     level = await leader_level_for(db, draft.planned_yuan, industrial)
     async with db.session() as session:
-        if draft.enterprise_id is None:
-            await _turn_for_new_enterprise(session, draft.enterprise_name)
         enterprise = await resolve(
             session,
             enterprise_id=draft.enterprise_id,
@@ -265,6 +264,7 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             credit_code=draft.credit_code,
             chain_id=draft.chain_id,
             actor_id=member.id,
+            now=now,
         )
         assert enterprise.id is not None
         # Take turns per enterprise before looking: see the module's docstring.
@@ -306,6 +306,7 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             entity="project",
             entity_id=project.id,
             action="registered",
+            at=now,
             name=draft.name,
             enterprise=enterprise.name,
             unit_id=member.unit_id,
@@ -314,31 +315,24 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
         )
         if level is not None:
             audit.record(
-                session, actor_id=member.id, entity="project", entity_id=project.id, action="leader_needed", level=level
+                session,
+                actor_id=member.id,
+                entity="project",
+                entity_id=project.id,
+                action="leader_needed",
+                at=now,
+                level=level,
             )
         return project
-
-
-async def _turn_for_new_enterprise(session: AsyncSession, name: str) -> None:
-    """Take turns before an enterprise that may not exist yet is looked up (or created).
-
-    There is no row to lock yet, so two registrations naming the same new enterprise at once
-    would each create it. On PostgreSQL they take turns on a transaction-scoped advisory lock
-    keyed by the normalized name; on SQLite any write takes the database's one write lock for
-    the rest of the transaction, so a write that changes nothing is enough.
-    """
-    conn = await session.connection()
-    if conn.dialect.name == "postgresql":
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": normalize_name(name)})
-    else:
-        await conn.execute(text("UPDATE enterprise SET registration_seq = registration_seq WHERE id IS NULL"))
 
 
 def _reached(stage: Stage, milestone: Stage) -> bool:
     return stage in STAGE_ORDER and STAGE_ORDER.index(stage) >= STAGE_ORDER.index(milestone)
 
 
-async def dispute(db: Database, *, member: Member, project_id: int, reason: str) -> Dispute:
+async def dispute(
+    db: Database, *, member: Member, project_id: int, reason: str, now: datetime | None = None
+) -> Dispute:
     """A unit's claim that it had the first talk: sent to the bureau to decide."""
     if member.unit_id is None:
         raise PermissionError("a dispute comes from a unit")
@@ -346,7 +340,13 @@ async def dispute(db: Database, *, member: Member, project_id: int, reason: str)
         project = await session.get(Project, project_id)
         if project is None:
             raise ProjectError("not_found")
-        row = Dispute(project_id=project_id, claimant_unit_id=member.unit_id, claimant_user_id=member.id, reason=reason)
+        row = Dispute(
+            project_id=project_id,
+            claimant_unit_id=member.unit_id,
+            claimant_user_id=member.id,
+            reason=reason,
+            created_at=now or utcnow(),
+        )
         session.add(row)
         await session.flush()
         assert row.id is not None
@@ -356,6 +356,7 @@ async def dispute(db: Database, *, member: Member, project_id: int, reason: str)
             entity="project",
             entity_id=project_id,
             action="disputed",
+            at=now,
             dispute_id=row.id,
             unit_id=member.unit_id,
             reason=reason,
@@ -404,6 +405,7 @@ async def set_stage(
             entity="project",
             entity_id=project_id,
             action="stage",
+            at=now,
             before=current.value,
             after=stage.value,
             reason=reason,
@@ -429,6 +431,7 @@ async def set_funds(db: Database, *, member: Member, project_id: int, total_yuan
             entity="project",
             entity_id=project_id,
             action="funds",
+            at=now,
             before=before,
             after=total_yuan,
         )
@@ -436,7 +439,7 @@ async def set_funds(db: Database, *, member: Member, project_id: int, total_yuan
 
 
 async def set_planned(
-    db: Database, *, member: Member, project_id: int, planned_yuan: int
+    db: Database, *, member: Member, project_id: int, planned_yuan: int, now: datetime | None = None
 ) -> tuple[Project, LeaderLevel | None]:
     """Revise the planned investment; returns the leader level to ask the bureau for, if it changed."""
     async with db.session() as session:
@@ -458,20 +461,29 @@ async def set_planned(
             entity="project",
             entity_id=project_id,
             action="planned",
+            at=now,
             before=before,
             after=planned_yuan,
         )
         if ask is not None:
             audit.record(
-                session, actor_id=member.id, entity="project", entity_id=project_id, action="leader_needed", level=ask
+                session,
+                actor_id=member.id,
+                entity="project",
+                entity_id=project_id,
+                action="leader_needed",
+                at=now,
+                level=ask,
             )
         return project, ask
 
 
-async def add_note(db: Database, *, member: Member, project_id: int, text: str) -> None:
+async def add_note(db: Database, *, member: Member, project_id: int, text: str, now: datetime | None = None) -> None:
     async with db.session() as session:
         await _for_work(session, member, project_id)
-        audit.record(session, actor_id=member.id, entity="project", entity_id=project_id, action="note", text=text)
+        audit.record(
+            session, actor_id=member.id, entity="project", entity_id=project_id, action="note", at=now, text=text
+        )
 
 
 # -- the bureau's decisions -------------------------------------------------------------
@@ -491,7 +503,9 @@ class Transfer:
     to_unit: Unit
 
 
-async def transfer(db: Database, *, member: Member, project_id: int, to_unit_id: int, reason: str) -> Transfer:
+async def transfer(
+    db: Database, *, member: Member, project_id: int, to_unit_id: int, reason: str, now: datetime | None = None
+) -> Transfer:
     """Move a project to another county or zone: the executing unit changes, the first-talk credit stays."""
     async with db.session() as session:
         project = await _decided_by(session, member, project_id)
@@ -510,6 +524,7 @@ async def transfer(db: Database, *, member: Member, project_id: int, to_unit_id:
             entity="project",
             entity_id=project_id,
             action="transferred",
+            at=now,
             from_unit_id=from_unit.id,
             to_unit_id=to_unit_id,
             reason=reason,
@@ -528,7 +543,9 @@ async def leaders(db: Database, level: LeaderLevel) -> list[User]:
         return list(rows.all())
 
 
-async def assign_leader(db: Database, *, member: Member, project_id: int, leader_user_id: int) -> tuple[Project, User]:
+async def assign_leader(
+    db: Database, *, member: Member, project_id: int, leader_user_id: int, now: datetime | None = None
+) -> tuple[Project, User]:
     async with db.session() as session:
         project = await _decided_by(session, member, project_id)
         leader = await session.get(User, leader_user_id)
@@ -543,6 +560,7 @@ async def assign_leader(db: Database, *, member: Member, project_id: int, leader
             entity="project",
             entity_id=project_id,
             action="leader_assigned",
+            at=now,
             before=before,
             after=leader_user_id,
             level=leader.leader_level,

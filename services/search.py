@@ -3,7 +3,7 @@
 Filtering happens in SQL (substring matches on the normalized name, pinyin, initials and
 aliases; for near names, a prefilter on the characters the query shares with a name), so
 only a small candidate set reaches rapidfuzz, even with 100,000 enterprises. What a person
-sees is cut to their scope (``services.scope``) in the same queries.
+sees is cut to their scope (``services.access``) in the same queries.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from sqlalchemy import ColumnElement, String, case, cast, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.conversation import Member
 from bot.db import Database
 from models import Enterprise, Lead, Project
-from services import scope as scopes
+from services.access import scope
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
 from services.names import best_matches, normalize_name
-from services.scope import Scope
 
 LIMIT = 10
 NEAR_CUTOFF = 70.0
@@ -146,14 +146,14 @@ async def _near(session: AsyncSession, stem: str) -> list[tuple[int, float]]:
     return [(i, s * 0.9) for i, _, s in matches]
 
 
-async def find(db: Database, scope: Scope, text: str, *, limit: int = LIMIT) -> Found:
+async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -> Found:
     async with db.session() as session:
         ids = await enterprise_ids(session, text)
         order = {eid: n for n, eid in enumerate(ids)}
         enterprises: list[Enterprise] = []
         if ids:
             rows = (
-                await session.exec(select(Enterprise).where(col(Enterprise.id).in_(ids), scopes.enterprises(scope)))
+                await session.exec(select(Enterprise).where(col(Enterprise.id).in_(ids), scope(member, Enterprise)))
             ).all()
             enterprises = sorted(rows, key=lambda e: order.get(int(e.id or 0), 0))[:limit]
         leads = (
@@ -161,7 +161,7 @@ async def find(db: Database, scope: Scope, text: str, *, limit: int = LIMIT) -> 
                 await session.exec(
                     select(Lead, Enterprise.name)
                     .join(Enterprise, col(Enterprise.id) == Lead.enterprise_id)
-                    .where(col(Lead.enterprise_id).in_(ids), scopes.leads(scope))
+                    .where(col(Lead.enterprise_id).in_(ids), scope(member, Lead))
                     .order_by(col(Lead.created_at).desc())
                     .limit(limit)
                 )
@@ -178,7 +178,7 @@ async def find(db: Database, scope: Scope, text: str, *, limit: int = LIMIT) -> 
                 await session.exec(
                     select(Project, Enterprise.name)
                     .join(Enterprise, col(Enterprise.id) == Project.enterprise_id)
-                    .where(or_(*conditions), scopes.projects(scope))
+                    .where(or_(*conditions), scope(member, Project))
                     .order_by(col(Project.created_at).desc())
                     .limit(limit)
                 )

@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversation import Member
 from bot.db import Database
-from models import ACTIVE_STAGES, Enterprise, Project, Unit, User, Visit
+from models import ACTIVE_STAGES, Enterprise, Project, Unit, User, Visit, utcnow
 from services import audit, settings
 from services.access import Purpose, scope
 from services.enterprises import resolve
@@ -124,7 +124,9 @@ def _keep_latest(found: dict[tuple[int, str], Conflict], conflict: Conflict) -> 
         found[key] = conflict
 
 
-async def create_visit(db: Database, *, member: Member, draft: VisitDraft, go_ahead: bool = False) -> Visit:
+async def create_visit(
+    db: Database, *, member: Member, draft: VisitDraft, go_ahead: bool = False, now: datetime | None = None
+) -> Visit:
     """Save a visit. Raises :class:`RepeatVisit` unless the person went ahead past the guard.
 
     The guard is checked again here, in the saving transaction: another unit may have
@@ -143,6 +145,7 @@ async def create_visit(db: Database, *, member: Member, draft: VisitDraft, go_ah
             credit_code=draft.credit_code,
             chain_id=None,
             actor_id=member.id,
+            now=now,
         )
         assert enterprise.id is not None
         conflicts = await _conflicts(
@@ -166,6 +169,7 @@ async def create_visit(db: Database, *, member: Member, draft: VisitDraft, go_ah
             photos=list(draft.photos[:MAX_PHOTOS]),
             flagged=bool(conflicts),
             flag_detail={"window_days": days, "conflicts": [c.as_detail() for c in conflicts]} if conflicts else {},
+            created_at=now or utcnow(),
         )
         session.add(visit)
         await session.flush()
@@ -176,6 +180,7 @@ async def create_visit(db: Database, *, member: Member, draft: VisitDraft, go_ah
             entity="visit",
             entity_id=visit.id,
             action="created",
+            at=now,
             enterprise=enterprise.name,
             visit_date=draft.visit_date.isoformat(),
             flagged=visit.flagged,

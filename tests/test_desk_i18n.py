@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.i18n import catalog
+from handlers.history import FIELDS
 from models import EnterpriseTag, Stage
 from services.export import Period, What
 from services.imports import COLUMNS
@@ -47,6 +48,7 @@ def dynamic_keys() -> list[str]:
     keys += [f"desk.import.how.{h}" for h in ("code", "name", "near")]
     keys += [f"desk.history.entity.{e}" for e in ("lead", "visit", "project", "enterprise")]
     keys += [f"desk.history.{a}" for a in ("merged", "merged_into")]
+    keys += [f"desk.history.field.{f}" for f in FIELDS]
     keys += [f"desk.merge.err.{c}" for c in ("same", "missing", "merged")]
     keys += sorted(reasons_in_code())
     return keys

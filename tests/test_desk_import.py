@@ -413,3 +413,30 @@ async def test_a_preview_left_for_a_day_must_be_checked_again(gxj: Chat, app: Ap
     await gxj.press("确认导入")
     assert "超过24小时" in gxj.last_text and "重新发送" in gxj.last_text
     assert await counts(app) == (0, 0, 0)
+
+
+async def test_a_spreadsheet_sent_in_the_middle_of_a_flow_waits(chat: ChatFactory, app: App) -> None:
+    """The file is not taken for the step's answer: the person is told to finish or cancel first."""
+    fetched = serve(app, spreadsheet())
+    bureau = chat(k.BUREAU)
+    await bureau.send("/lead 宁德时代 拟在西北建储能电池基地 投资约20亿 新能源")
+    await bureau.send_document("file-1", "新能源目标企业.xlsx")
+    assert "您正在填写线索" in bureau.last_text and "/cancel" in bureau.last_text and "重新发送" in bureau.last_text
+    assert fetched == []
+    await bureau.press("其他")  # the same question's buttons still work: nothing was lost
+    assert "宁德时代" in bureau.last_text and "20亿元" in bureau.last_text
+    await bureau.press("确认保存")
+    await bureau.send_document("file-1", "新能源目标企业.xlsx")
+    assert fetched == ["file-1"] and "确认导入" in bureau.labels()
+
+    english = chat(k.GXJ, language_code="en")
+    await english.send("/visit")
+    await english.send_document("file-2", "targets.xlsx")
+    assert "still filling in" in english.last_text and "/cancel" in english.last_text
+
+    # Someone the importer does not serve gets the step's own answer.
+    county = chat(k.GANZHOU)
+    await county.send("/visit")
+    await county.send_document("file-3", "a.xlsx")
+    assert "输入文字" in county.last_text
+    assert fetched == ["file-1"]

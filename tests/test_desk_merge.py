@@ -155,7 +155,7 @@ async def test_history_of_records(chat: ChatFactory, app: App) -> None:
     await officer.press("确认保存")
     lead_id = int(re.search(r"#(\d+)", officer.last_text)[1])  # type: ignore[index]
     await bureau.send(f"/history 线索 {lead_id}")
-    assert "李联络（市政府驻北京联络处）：创建" in bureau.last_text and "amount_yuan=5亿元" in bureau.last_text
+    assert "李联络（市政府驻北京联络处）：创建" in bureau.last_text and "预计投资额：5亿元" in bureau.last_text
 
     project = await k.project(app, a, k.GANZHOU, "储能项目")
     ganzhou, zone = await k.unit(app, "ganzhou"), await k.unit(app, "zone")
@@ -177,7 +177,7 @@ async def test_history_of_records(chat: ChatFactory, app: App) -> None:
     await bureau.send(f"/history p{project.id}")
     text = bureau.last_text
     assert "系统：创建" in text
-    assert "2026-11-27 14:30 王局长（市招商局）：流转（" in text and "reason=用地不足" in text
+    assert "2026-11-27 14:30 王局长（市招商局）：流转（" in text and "原因：用地不足" in text
     await bureau.send(f"/history project #{project.id}")
     assert "流转" in bureau.last_text
 
@@ -190,3 +190,49 @@ async def test_history_of_records(chat: ChatFactory, app: App) -> None:
     county = chat(k.GANZHOU)
     await county.send(f"/history p{project.id}")
     assert "流转" not in county.last_text
+
+
+async def test_history_words_the_details(chat: ChatFactory, app: App) -> None:
+    """Field names, stages, money, units, chains and dates read as words, in both languages."""
+    energy = await k.chain(app, "new_energy")
+    catl = await k.enterprise(app, "宁德时代")
+    project = await k.project(app, int(catl.id or 0), k.GANZHOU, "储能项目", chain_id=energy.id)
+    ganzhou, zone = await k.unit(app, "ganzhou"), await k.unit(app, "zone")
+    director = await k.user(app, k.BUREAU)
+    pid = int(project.id or 0)
+    visit = await k.visit(app, int(catl.id or 0), k.GANZHOU, on=date(2026, 11, 20))
+    async with app.db.session() as session:
+        for action, detail in (
+            ("registered", {"unit_id": ganzhou.id, "planned_yuan": 300_000_000, "stage": "first_talk"}),
+            ("stage", {"before": "negotiation", "after": "signed", "reason": None}),
+            ("funds", {"before": 0, "after": 120_000_000}),
+            ("transferred", {"from_unit_id": ganzhou.id, "to_unit_id": zone.id, "reason": "用地不足"}),
+            ("library_added", {"chain_id": energy.id, "odd_field": "x"}),
+        ):
+            audit.record(session, actor_id=director.id, entity="project", entity_id=pid, action=action, **detail)
+        audit.record(
+            session,
+            actor_id=director.id,
+            entity="visit",
+            entity_id=int(visit.id or 0),
+            action="follow_up_moved",
+            before="2026-12-01",
+            after="2026-12-08",
+        )
+    bureau = chat(k.BUREAU)
+    await bureau.send(f"/history p{pid}")
+    text = bureau.last_text
+    assert "登记首谈项目（单位：甘州区，计划投资额：3亿元，阶段：首谈）" in text, text
+    assert "推进阶段（阶段：洽谈 → 签约）" in text
+    assert "更新到位资金（到位资金：0元 → 1.2亿元）" in text, text
+    assert "流转（原单位：甘州区，新单位：" in text and "原因：用地不足" in text
+    assert "产业链：新能源" in text and "odd_field：x" in text  # an unknown field stays raw
+    assert "signed" not in text and "=" not in text
+
+    english = chat(k.BUREAU, language_code="en")
+    await english.send(f"/history p{pid}")
+    text = english.last_text
+    assert "stage: negotiation → signed" in text.lower(), text
+    assert "planned investment: " in text and "reason: 用地不足" in text
+    await bureau.send(f"/history v{visit.id}")
+    assert "调整跟进日期（跟进日期：2026-12-01 → 2026-12-08）" in bureau.last_text, bureau.last_text

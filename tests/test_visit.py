@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot.app import App
 from bot.core import Reply
 from handlers.visit import send_follow_up_reminders
-from models import AuditEntry, Enterprise, Visit
+from models import AuditEntry, Enterprise, Lead, Visit
 from services import settings, visits
 from tests.conftest import ChatFactory, Clock
 from tests.kit import Chat, RecordingTransport
@@ -371,3 +371,21 @@ async def test_english_speaker_files_a_visit(chat: ChatFactory, app: App) -> Non
     assert "Please check the visit" in c.last_text and "2026-11-27" in c.last_text
     await c.press("Save")
     assert "Visit saved as #1" in c.last_text
+
+
+async def test_saved_records_take_the_apps_clock(chat: ChatFactory, app: App, clock: Clock) -> None:
+    """The visit, its new enterprise, the lead and their audit entries are stamped by the app's clock."""
+    clock.now = datetime(2026, 3, 15, 2, 0, tzinfo=ZoneInfo("UTC"))
+    c = chat(1003)
+    await file_visit(c, "张掖时钟测试科技有限公司")
+    await c.press("保存")
+    [visit] = await all_visits(app)
+    await c.send("/lead 张掖时钟测试科技有限公司 扩产 1亿 新能源")
+    await c.press("其他")
+    await c.press("确认保存")
+    async with app.db.session() as session:
+        enterprise = (await session.exec(select(Enterprise).where(Enterprise.id == visit.enterprise_id))).one()
+        entries = (await session.exec(select(AuditEntry))).all()
+        lead = (await session.exec(select(Lead))).one()
+    assert visit.created_at == clock.now and enterprise.created_at == clock.now and lead.created_at == clock.now
+    assert {e.at for e in entries if e.entity in ("visit", "enterprise", "lead")} == {clock.now}
