@@ -72,19 +72,30 @@ class Leadership:
         self._stop.set()
 
 
-def scheduler_leadership(app: App, *, retry: float = 15.0) -> Leadership:
-    """Leadership over the scheduled jobs of ``app`` (``bot.scheduler``)."""
-    from bot.scheduler import Scheduler, start_scheduler, stop_scheduler
+class SchedulerLeadership(Leadership):
+    """Leadership over the scheduled jobs of ``app`` (``bot.scheduler``); ``jobs`` while leading."""
 
-    running: list[Scheduler] = []
+    def __init__(self, app: App, *, retry: float = 15.0) -> None:
+        from bot.scheduler import Scheduler
 
-    async def gain() -> None:
-        running.append(await start_scheduler(app))
+        super().__init__(app.db, SCHEDULER, on_gain=self._gain, on_loss=self._lose, retry=retry)
+        self.app = app
+        self.jobs: Scheduler | None = None
+
+    async def _gain(self) -> None:
+        from bot.scheduler import start_scheduler
+
+        self.jobs = await start_scheduler(self.app)
         log.info("this process runs the scheduled jobs")
 
-    async def lose() -> None:
-        while running:
-            await stop_scheduler(running.pop())
+    async def _lose(self) -> None:
+        from bot.scheduler import stop_scheduler
+
+        jobs, self.jobs = self.jobs, None
+        if jobs is not None:
+            await stop_scheduler(jobs)
         log.info("this process no longer runs the scheduled jobs")
 
-    return Leadership(app.db, SCHEDULER, on_gain=gain, on_loss=lose, retry=retry)
+
+def scheduler_leadership(app: App, *, retry: float = 15.0) -> SchedulerLeadership:
+    return SchedulerLeadership(app, retry=retry)

@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.core import Incoming
 from bot.delivery import DeliveryError, Limits
 from bot.health import healthz
-from bot.leadership import Leadership, scheduler_leadership
+from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
 from bot.telegram import BotPort, CommandMenus, TelegramBridge
 from bot.webhook import WebhookServer, webhook_path
@@ -83,7 +83,7 @@ class TelegramRunner:
         self.bridge: TelegramBridge | None = None
         self.driver: Driver | None = None
         self.webhook: WebhookServer | None = None
-        self.leadership: Leadership | None = None
+        self.leadership: SchedulerLeadership | None = None
         self._leading: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 

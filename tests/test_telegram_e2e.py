@@ -510,9 +510,11 @@ async def test_a_slow_person_does_not_hold_up_another(bot: Bot) -> None:
 
 async def test_the_runner_starts_and_stops_the_scheduled_jobs(settings: Settings) -> None:
     async with running_bot(settings, "ptb", scheduler=True) as bot:
-        jobs = bot.runner.jobs
-        assert jobs is not None and jobs.scheduler.running and "sweep" in jobs.job_ids()
-    assert not jobs.scheduler.running
+        leadership = bot.runner.leadership
+        assert leadership is not None
+        jobs = await bot.api.wait_for(lambda: leadership.jobs, what="the scheduled jobs")
+        assert jobs.scheduler.running and "sweep" in jobs.job_ids()
+    assert not jobs.scheduler.running and leadership.jobs is None
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
