@@ -29,9 +29,9 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Said at the end too (``-q`` hides the header): which backends this run covered.
     available, line = pg.availability()
-    if not available:
-        terminalreporter.write_line(line, yellow=True)
+    terminalreporter.write_line(line, green=available, yellow=not available)
 
 
 async def _migrate_and_seed(url: str) -> None:
