@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 from weakref import WeakValueDictionary
 
 from sqlmodel import col, select
 
-from bot.core import FileReply, Incoming, Kind, Notice, Outgoing, Reply, Response
+from bot.core import FileRef, FileReply, Incoming, Kind, Location, Notice, Outgoing, Reply, Response
 from bot.db import Database
 from bot.delivery import DeliveryError, Pacer, Rejected, RetryAfter
 from bot.i18n import SUPPORTED, normalize_locale, translate
@@ -65,6 +65,77 @@ def parse_command(text: str, bot_username: str | None) -> tuple[str, str] | None
     if not name:
         return None
     return name.lower(), args.strip()
+
+
+Json = Mapping[str, Any]
+
+
+def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | None] | None:
+    """The neutral event for an update in the Bot API's own JSON, and a press's callback query id.
+
+    Both adapters hand over the update as JSON (python-telegram-bot's ``to_dict``, aiogram's
+    ``model_dump`` by alias), so one translation serves both frameworks.
+    """
+    update_id = int(update["update_id"])
+    query = update.get("callback_query")
+    if query is not None:
+        message = query.get("message") or {}
+        data = str(query.get("data") or "")
+        return (
+            Incoming(
+                Kind.BUTTON,
+                chat_id=int((message.get("chat") or query["from"])["id"]),
+                data=data,
+                text=_pressed_label(message, data),
+                message_id=message.get("message_id"),
+                message_text=str(message.get("text") or message.get("caption") or ""),
+                **_person(query["from"], update_id),
+            ),
+            str(query["id"]),
+        )
+    message = update.get("message")
+    if message is None or message.get("from") is None:
+        return None
+    base = {"chat_id": int(message["chat"]["id"]), "message_id": message.get("message_id")}
+    base.update(_person(message["from"], update_id))
+    text = message.get("text")
+    if text is not None:
+        command = parse_command(text, bot_username)
+        if command is not None:
+            return Incoming(Kind.COMMAND, command=command[0], args=command[1], text=text, **base), None
+        # A command addressed to another bot in a group is none of ours.
+        return Incoming(Kind.OTHER if text.startswith("/") else Kind.TEXT, text=text, **base), None
+    if message.get("location") is not None:
+        location = Location(float(message["location"]["latitude"]), float(message["location"]["longitude"]))
+        return Incoming(Kind.LOCATION, location=location, **base), None
+    caption = str(message.get("caption") or "")
+    if message.get("photo"):
+        largest = message["photo"][-1]
+        ref = FileRef(str(largest["file_id"]), size=largest.get("file_size"), mime_type="image/jpeg")
+        return Incoming(Kind.PHOTO, file=ref, text=caption, **base), None
+    if message.get("document") is not None:
+        doc = message["document"]
+        ref = FileRef(str(doc["file_id"]), doc.get("file_name"), doc.get("mime_type"), doc.get("file_size"))
+        return Incoming(Kind.DOCUMENT, file=ref, text=caption, **base), None
+    return Incoming(Kind.OTHER, **base), None
+
+
+def _person(user: Json, update_id: int) -> dict[str, Any]:
+    return {
+        "user_id": int(user["id"]),
+        "update_id": update_id,
+        "language_code": user.get("language_code"),
+        "full_name": " ".join(part for part in (user.get("first_name"), user.get("last_name")) if part),
+        "username": user.get("username"),
+    }
+
+
+def _pressed_label(message: Json, data: str) -> str:
+    for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+        for button in row:
+            if button.get("callback_data") == data:
+                return str(button.get("text", ""))
+    return ""
 
 
 MAX_TEXT = 4096  # Telegram's limit on a message, in UTF-16 code units

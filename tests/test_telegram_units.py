@@ -33,3 +33,80 @@ def test_api_errors_mean_the_same_under_both_frameworks() -> None:
     assert isinstance(classify_error(400, "Bad Request: message is too long"), Rejected)
     network = classify_error(None, "connection reset")
     assert type(network) is DeliveryError
+
+
+def test_both_frameworks_translate_an_update_the_same_way() -> None:
+    """One translation from the Bot API's JSON: the same update reads the same in both adapters."""
+    from aiogram.types import Update as AiogramUpdate
+    from telegram import Bot as PTBBot
+    from telegram import Update as PTBUpdate
+
+    from bot.adapters import aiogram as aiogram_adapter
+    from bot.adapters import ptb as ptb_adapter
+    from bot.core import Kind
+
+    person = {"id": 9_000_000_001, "is_bot": False, "first_name": "李", "last_name": "联络", "language_code": "zh-hans"}
+    chat = {"id": 9_000_000_001, "type": "private"}
+    updates = [
+        {
+            "update_id": 1,
+            "message": {
+                "message_id": 5,
+                "date": 0,
+                "chat": chat,
+                "from": person,
+                "text": "/lead@investbot_test_bot 比亚迪 5亿",
+            },
+        },
+        {
+            "update_id": 2,
+            "message": {
+                "message_id": 6,
+                "date": 0,
+                "chat": chat,
+                "from": person,
+                "location": {"latitude": 38.93, "longitude": 100.45},
+            },
+        },
+        {
+            "update_id": 3,
+            "message": {
+                "message_id": 7,
+                "date": 0,
+                "chat": chat,
+                "from": person,
+                "document": {"file_id": "F", "file_unique_id": "u", "file_name": "a.xlsx", "file_size": 10},
+            },
+        },
+        {
+            "update_id": 4,
+            "callback_query": {
+                "id": "q1",
+                "from": person,
+                "chat_instance": "c",
+                "data": "3|c1",
+                "message": {
+                    "message_id": 8,
+                    "date": 0,
+                    "chat": chat,
+                    "text": "属于哪条产业链？",
+                    "reply_markup": {"inline_keyboard": [[{"text": "新能源", "callback_data": "3|c1"}]]},
+                },
+            },
+        },
+    ]
+    bot = PTBBot("1:A")
+    for raw in updates:
+        via_ptb = ptb_adapter.incoming(PTBUpdate.de_json(raw, bot), "investbot_test_bot")
+        via_aiogram = aiogram_adapter.incoming(AiogramUpdate.model_validate(raw), "investbot_test_bot")
+        assert via_ptb == via_aiogram, raw
+    first = ptb_adapter.incoming(PTBUpdate.de_json(updates[0], bot), "investbot_test_bot")
+    assert first is not None and first[0].kind is Kind.COMMAND and first[0].args == "比亚迪 5亿"
+    assert first[0].full_name == "李 联络"
+    press = ptb_adapter.incoming(PTBUpdate.de_json(updates[3], bot), None)
+    assert (
+        press is not None
+        and press[1] == "q1"
+        and press[0].text == "新能源"
+        and press[0].message_text == "属于哪条产业链？"
+    )

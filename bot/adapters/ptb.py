@@ -19,7 +19,6 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -27,10 +26,11 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot import telegram
 from bot.config import Settings
-from bot.core import Button, FileRef, FileReply, Incoming, Keyboard, Kind, Location, Notice, Outgoing, Reply
+from bot.core import Button, FileReply, Incoming, Keyboard, Notice, Outgoing, Reply
 from bot.delivery import DeliveryError, classify_error
-from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, parse_command, split_text
+from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, split_text
 
 log = logging.getLogger(__name__)
 
@@ -46,71 +46,7 @@ OnUpdate = Callable[[Incoming, str | None], Awaitable[None]]
 
 def incoming(update: Update, bot_username: str | None) -> tuple[Incoming, str | None] | None:
     """The neutral event for an update, and the callback query id of a press."""
-    query = update.callback_query
-    if query is not None:
-        user = query.from_user
-        message = query.message if isinstance(query.message, Message) else None
-        chat_id = query.message.chat.id if query.message is not None else user.id
-        data = query.data or ""
-        return (
-            Incoming(
-                Kind.BUTTON,
-                chat_id=chat_id,
-                user_id=user.id,
-                update_id=update.update_id,
-                language_code=user.language_code,
-                full_name=user.full_name,
-                username=user.username,
-                text=_pressed_label(message, data),
-                data=data,
-                message_id=query.message.message_id if query.message is not None else None,
-                message_text=(message.text or message.caption or "") if message is not None else "",
-            ),
-            query.id,
-        )
-    message = update.message
-    if message is None or message.from_user is None:
-        return None
-    user = message.from_user
-    base: dict[str, Any] = {
-        "chat_id": message.chat.id,
-        "user_id": user.id,
-        "update_id": update.update_id,
-        "language_code": user.language_code,
-        "full_name": user.full_name,
-        "username": user.username,
-        "message_id": message.message_id,
-    }
-    if message.text is not None:
-        command = parse_command(message.text, bot_username)
-        if command is not None:
-            return Incoming(Kind.COMMAND, command=command[0], args=command[1], text=message.text, **base), None
-        if message.text.startswith("/"):
-            return Incoming(Kind.OTHER, text=message.text, **base), None
-        return Incoming(Kind.TEXT, text=message.text, **base), None
-    if message.location is not None:
-        location = Location(message.location.latitude, message.location.longitude)
-        return Incoming(Kind.LOCATION, location=location, **base), None
-    if message.photo:
-        largest = message.photo[-1]
-        ref = FileRef(largest.file_id, size=largest.file_size, mime_type="image/jpeg")
-        return Incoming(Kind.PHOTO, file=ref, text=message.caption or "", **base), None
-    if message.document is not None:
-        doc = message.document
-        ref = FileRef(doc.file_id, doc.file_name, doc.mime_type, doc.file_size)
-        return Incoming(Kind.DOCUMENT, file=ref, text=message.caption or "", **base), None
-    return Incoming(Kind.OTHER, **base), None
-
-
-def _pressed_label(message: Message | None, data: str) -> str:
-    markup = message.reply_markup if message is not None else None
-    if markup is None:
-        return ""
-    for row in markup.inline_keyboard:
-        for button in row:
-            if button.callback_data == data:
-                return button.text
-    return ""
+    return telegram.incoming(update.to_dict(), bot_username)
 
 
 # -- out --------------------------------------------------------------------------------
