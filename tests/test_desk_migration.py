@@ -1,4 +1,4 @@
-"""Migration 0004 fills the pinyin and initials of enterprises saved before /find needed them."""
+"""Migration 0002 fills the pinyin and initials of enterprises saved before /find needed them."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ async def test_pinyin_is_backfilled(tmp_path: Path) -> None:
                     ),
                     {"name": name, "pinyin": pinyin},
                 )
-        await upgrade(db, "0004")
+        await upgrade(db, "0002")
         async with db.engine.connect() as conn:
             rows = (await conn.execute(text("SELECT name, pinyin, initials FROM enterprise ORDER BY id"))).all()
         assert rows[0][1:] == ("ningdeshidaixinnengyuankeji", "ndsdxnykj")

@@ -232,7 +232,7 @@ async def test_race_on_sqlite(app: App) -> None:
     await race(app.db)
 
 
-PG_URL = os.environ.get("INVESTBOT_TEST_POSTGRES", "postgresql://127.0.0.1:5432/test")
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
 
 
 async def postgres_answers(url: str) -> str | None:

@@ -1,6 +1,6 @@
 """desk: import batches, library expectations, pinyin of older enterprises
 
-Revision ID: 0004
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28 22:59:28.332042
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import models.base
 
-revision: str = '0004'
+revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
