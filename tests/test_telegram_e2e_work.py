@@ -7,6 +7,7 @@ SQLite and on PostgreSQL, with the seeded demo people.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import struct
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook, load_workbook
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
+from bot.app import App
 from bot.config import Settings
 from models import AuditEntry, Chain, Delivery, Enterprise, LibraryEntry, Project, User
 from services import library, members, projects, schedule
@@ -23,7 +25,7 @@ from services.credit_code import make_credit_code
 from services.periods import week_of
 from services.schedule import CHAIN_DIGEST
 from tests import telegram_kit
-from tests.botapi import BotMessage
+from tests.botapi import BotAPIError, BotMessage
 from tests.telegram_kit import FRAMEWORKS, Bot, Person, running_bot
 
 BUREAU, LIAISON, COUNTY, CHAIN_LEAD, LEADER = 1001, 1002, 1003, 1005, 1008
@@ -126,6 +128,17 @@ def quiet_monday(times: schedule.Times, tz: ZoneInfo, after: date) -> datetime:
         day += timedelta(days=7)
 
 
+async def retrying(app: App, kind: str) -> Delivery:
+    """The queued row of ``kind`` once a failed send has put it back to wait for its retry."""
+    async with asyncio.timeout(10):
+        while True:
+            async with app.db.session() as session:
+                row = (await session.exec(select(Delivery).where(Delivery.kind == kind))).first()
+            if row is not None and row.status == "pending" and row.attempts:
+                return row
+            await asyncio.sleep(0.05)
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 async def test_the_weekly_chain_digest_arrives_with_its_chart(settings: Settings, framework: str) -> None:
     async with running_bot(settings, framework, scheduler=True) as bot:
@@ -155,11 +168,19 @@ async def test_the_weekly_chain_digest_arrives_with_its_chart(settings: Settings
         assert api.messages(CHAIN_LEAD) == []
 
         # Monday morning: the chain digest's own job fires (APScheduler, in the process holding the lock).
+        # The chart's first upload fails: the retry sends the chart alone, not the text again.
+        api.error_next("sendPhoto", BotAPIError(500, "Internal Server Error"))
         app.clock = lambda: due
         jobs.scheduler.modify_job(CHAIN_DIGEST, next_run_time=datetime.now(tz))
         await api.wait_for_message(CHAIN_LEAD, contains="产业链周报", timeout=15)
+        row = await retrying(app, CHAIN_DIGEST)
+        assert row.payload["done"] == 1, "the text is recorded as delivered"
+        async with app.db.session() as session:  # as if the pause before the retry were over
+            await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(not_before=None))
+        await app.outbox.flush()
         await api.wait_for(lambda: len(api.messages(CHAIN_LEAD)) == 2, timeout=5, what="the chart after the text")
         text, photo = api.messages(CHAIN_LEAD)
+        assert [c.status for c in api.calls_to("sendPhoto")] == [500, 200]
         assert text.method == "sendMessage" and photo.method == "sendPhoto"
         assert text.text.startswith(f"📊 市工信局产业链周报（{start:%Y-%m-%d} 至 {last_day:%Y-%m-%d}）")
         sections = dict(part.split("】", 1) for part in text.text.split("【")[1:])
