@@ -229,6 +229,7 @@ def spreadsheet() -> bytes:
 
 async def test_a_spreadsheet_is_imported_and_an_export_downloaded(bot: Bot) -> None:
     api, app = bot.api, bot.app
+    app.clock = lambda: NOW
     lead = bot.person(CHAIN_LEAD, first_name="孙科长")
     await bot.tracker.wait(api.send_document(CHAIN_LEAD, "新能源目标企业.xlsx", spreadsheet()))
     preview, ask = lead.texts()[-2:]
@@ -248,18 +249,19 @@ async def test_a_spreadsheet_is_imported_and_an_export_downloaded(bot: Bot) -> N
         energy = (await session.exec(select(Chain).where(Chain.code == "new_energy"))).one()
         catl = (await session.exec(select(Enterprise).where(Enterprise.credit_code == CATL_CODE))).one()
         audits = (await session.exec(select(AuditEntry).where(AuditEntry.action == "library_added"))).all()
+        imported = (await session.exec(select(AuditEntry).where(AuditEntry.action == "imported"))).one()
     rows = {r.name: r for r in await library.entries(app.db, energy.id or 0)}
     assert set(rows) == {CATL, "比亚迪股份有限公司", "金风科技股份有限公司"}
     assert catl.tags == ["leading", "chain_leader"] and catl.contact_phone == "13800138000"
     assert rows[CATL].expected_yuan == 2_000_000_000
-    assert len(audits) == 3
+    assert len(audits) == 3 and {a.at for a in audits} == {imported.at} == {NOW}, "the app's clock, as in the chat"
 
     await lead.send("/export")
     await press(lead, "目标企业")
     await press(lead, "本月")
     sent = api.last_message(CHAIN_LEAD)
     assert sent.method == "sendDocument" and sent.document is not None
-    assert sent.document.filename.endswith(".xlsx") and "目标企业" in (sent.caption or "")
+    assert sent.document.filename.endswith(".xlsx") and "目标企业：2026-11-01 至 2026-11-30" in (sent.caption or "")
     assert "脱敏" in (sent.caption or "")
     assert all_answered(lead)
     [call] = [c for c in api.calls_to("sendDocument") if c.params.get("chat_id") == CHAIN_LEAD]
@@ -278,6 +280,4 @@ async def test_a_spreadsheet_is_imported_and_an_export_downloaded(bot: Bot) -> N
     assert catl_row[4].value == 200000 and catl_row[4].number_format == "#,##0.00"
     assert exported["比亚迪股份有限公司"][4].value == 12000
     assert catl_row[7].value == "张*" and catl_row[8].value == "138****8000", "contacts masked but for the bureau"
-    added = catl_row[9].value
-    assert isinstance(added, datetime) and catl_row[9].number_format == "yyyy-mm-dd"
-    assert abs(added.date() - datetime.now(app.tz).date()) <= timedelta(days=1)
+    assert catl_row[9].value == datetime(2026, 11, 27, 10, 0) and catl_row[9].number_format == "yyyy-mm-dd"
