@@ -60,7 +60,7 @@ async def on_document(ctx: Context, msg: Incoming) -> None:
     if not good:
         ctx.say(ctx._("desk.import.nothing"))
         return
-    batch = await imports.hold(ctx.app.db, ctx.user, name, checked)
+    batch = await imports.hold(ctx.app.db, ctx.user, name, checked, now=ctx.now())
     ctx.say(
         ctx._("desk.import.ask_confirm", count=good),
         Keyboard.column(
@@ -146,11 +146,11 @@ async def on_answer(ctx: Context, msg: Incoming, arg: str) -> None:
     if msg.message_text:
         ctx.edit(f"{msg.message_text}\n\u2192 {msg.text}")
     if verb == "no":
-        done = await imports.cancel(ctx.app.db, ctx.user, int(number))
+        done = await imports.cancel(ctx.app.db, ctx.user, int(number), now=ctx.now())
         ctx.say(ctx._("desk.import.cancelled" if done else "desk.import.gone"))
         return
     try:
-        result = await imports.run(ctx.app.db, ctx.user, int(number))
+        result = await imports.run(ctx.app.db, ctx.user, int(number), now=ctx.now())
     except imports.BatchGone as gone:
         key = "desk.import.expired" if gone.expired else "desk.import.gone"
         ctx.notice(ctx._(key))

@@ -130,7 +130,7 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         return ctx.again("core.err.use_buttons")
     keep_id, keep_name, gone_id, gone_name = _pair(ctx.draft)
     try:
-        await merge.merge(ctx.app.db, actor=ctx.user, survivor_id=keep_id, other_id=gone_id)
+        await merge.merge(ctx.app.db, actor=ctx.user, survivor_id=keep_id, other_id=gone_id, now=ctx.now())
     except merge.MergeError as error:
         ctx.say(ctx._(f"desk.merge.err.{error.code}"))
         return ctx.done()

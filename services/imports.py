@@ -17,7 +17,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -523,10 +523,10 @@ _KEPT = (
 )
 
 
-async def hold(db: Database, member: Member, file_name: str, checked: Checked) -> int:
+async def hold(db: Database, member: Member, file_name: str, checked: Checked, *, now: datetime | None = None) -> int:
     rows = [{k: v for k, v in asdict(r).items() if k in _KEPT} for r in checked.rows if r.ok]
     async with db.session() as session:
-        batch = ImportBatch(user_id=member.id, file_name=file_name[:256], rows=rows)
+        batch = ImportBatch(user_id=member.id, file_name=file_name[:256], rows=rows, created_at=now or utcnow())
         session.add(batch)
         await session.flush()
         assert batch.id is not None
@@ -549,7 +549,9 @@ class BatchGone(Exception):
         self.expired = expired
 
 
-async def _apply_row(session: AsyncSession, member: Member, row: dict[str, Any], batch_id: int) -> tuple[bool, bool]:
+async def _apply_row(
+    session: AsyncSession, member: Member, row: dict[str, Any], batch_id: int, now: datetime
+) -> tuple[bool, bool]:
     enterprise: Enterprise | None = None
     created = False
     if row.get("match_id") is not None:
@@ -564,6 +566,7 @@ async def _apply_row(session: AsyncSession, member: Member, row: dict[str, Any],
             chain_id=row["chain_id"],
             actor_id=member.id,
             turn_taken=True,
+            now=now,
         )
     code = row.get("credit_code")
     if code and not enterprise.credit_code:
@@ -577,7 +580,7 @@ async def _apply_row(session: AsyncSession, member: Member, row: dict[str, Any],
     enterprise.tags = [*enterprise.tags, *(t for t in row.get("tags", []) if t not in enterprise.tags)]
     if enterprise.chain_id is None:
         enterprise.chain_id = row["chain_id"]
-    enterprise.updated_at = utcnow()
+    enterprise.updated_at = now
     session.add(enterprise)
     _, added = await library.put(
         session,
@@ -587,29 +590,31 @@ async def _apply_row(session: AsyncSession, member: Member, row: dict[str, Any],
         expected_yuan=row.get("expected_yuan"),
         note=row.get("note", ""),
         via=f"import:{batch_id}",
+        now=now,
     )
     return created, added
 
 
-async def run(db: Database, member: Member, batch_id: int) -> Imported:
+async def run(db: Database, member: Member, batch_id: int, *, now: datetime | None = None) -> Imported:
     """Import a held batch in ONE transaction: every row, or (on any failure) none."""
+    now = now or utcnow()
     created = added = updated = 0
     async with db.session() as session:
         batch = await session.get(ImportBatch, batch_id)
         if batch is None or batch.user_id != member.id or batch.status != ImportStatus.PENDING:
             raise BatchGone(batch_id)
-        if batch.created_at < utcnow() - HOLD_FOR:
+        if batch.created_at < now - HOLD_FOR:
             # The register may have changed a lot since this preview; the person should look again.
             raise BatchGone(batch_id, expired=True)
         await take_register(session)
         for row in batch.rows:
-            new, in_library = await _apply_row(session, member, row, batch_id)
+            new, in_library = await _apply_row(session, member, row, batch_id, now)
             created += new
             added += in_library
             updated += not in_library
         rows = batch.rows
         batch.status = ImportStatus.IMPORTED
-        batch.finished_at = utcnow()
+        batch.finished_at = now
         session.add(batch)
         audit.record(
             session,
@@ -617,6 +622,7 @@ async def run(db: Database, member: Member, batch_id: int) -> Imported:
             entity="import",
             entity_id=batch_id,
             action="imported",
+            at=now,
             file=batch.file_name,
             rows=len(batch.rows),
             created=created,
@@ -624,13 +630,13 @@ async def run(db: Database, member: Member, batch_id: int) -> Imported:
     return Imported(created, added, updated, tuple(sorted({int(r["chain_id"]) for r in rows})))
 
 
-async def cancel(db: Database, member: Member, batch_id: int) -> bool:
+async def cancel(db: Database, member: Member, batch_id: int, *, now: datetime | None = None) -> bool:
     async with db.session() as session:
         batch = await session.get(ImportBatch, batch_id)
         if batch is None or batch.user_id != member.id or batch.status != ImportStatus.PENDING:
             return False
         batch.status = ImportStatus.CANCELLED
-        batch.finished_at = utcnow()
+        batch.finished_at = now or utcnow()
         session.add(batch)
         return True
 

@@ -9,6 +9,7 @@ marked ``merged_into``, and its name becomes an alias of the survivor's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Table, func, update
@@ -98,9 +99,12 @@ async def _merge_library(session: AsyncSession, survivor_id: int, other_id: int)
     return moved
 
 
-async def merge(db: Database, *, actor: Member, survivor_id: int, other_id: int) -> Enterprise:
+async def merge(
+    db: Database, *, actor: Member, survivor_id: int, other_id: int, now: datetime | None = None
+) -> Enterprise:
     if survivor_id == other_id:
         raise MergeError("same")
+    now = now or utcnow()
     async with db.session() as session:
         survivor = await session.get(Enterprise, survivor_id)
         other = await session.get(Enterprise, other_id)
@@ -137,7 +141,7 @@ async def merge(db: Database, *, actor: Member, survivor_id: int, other_id: int)
         survivor.aliases = aliases
         # Registrations for either record now serialize on the survivor (see services.projects).
         survivor.registration_seq = max(survivor.registration_seq, other.registration_seq) + 1
-        survivor.updated_at = other.updated_at = utcnow()
+        survivor.updated_at = other.updated_at = now
         other.merged_into = survivor_id
         session.add(survivor)
         session.add(other)
@@ -153,11 +157,18 @@ async def merge(db: Database, *, actor: Member, survivor_id: int, other_id: int)
             entity="enterprise",
             entity_id=survivor_id,
             action="merged",
+            at=now,
             moved=moved,
             **detail,
         )
         audit.record(
-            session, actor_id=actor.id, entity="enterprise", entity_id=other_id, action="merged_into", **detail
+            session,
+            actor_id=actor.id,
+            entity="enterprise",
+            entity_id=other_id,
+            action="merged_into",
+            at=now,
+            **detail,
         )
         return survivor
 

@@ -9,12 +9,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.core import Incoming
 from bot.runner import TelegramRunner
 from tests.botapi import BotMessage, FakeBotAPI
+
+FRAMEWORKS = ["ptb", "aiogram"]
 
 
 class Tracker:
@@ -135,3 +138,13 @@ async def running_bot(
         finally:
             await runner.stop()
         assert not api.errors, api.errors
+
+
+@pytest.fixture(params=FRAMEWORKS)
+async def bot(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Bot]:
+    """The bot on each framework (and, through ``settings``, on each database).
+
+    A test module takes it with ``bot = telegram_kit.bot``: pytest finds fixtures by name there.
+    """
+    async with running_bot(settings, request.param) as running:
+        yield running

@@ -11,10 +11,10 @@ from sqlmodel import col, func, select
 
 from bot.app import App
 from models import AuditEntry, Enterprise, ImportBatch, LibraryEntry
-from services import library
+from services import imports, library
 from services.credit_code import make_credit_code
 from tests import deskkit as k
-from tests.conftest import ChatFactory
+from tests.conftest import ChatFactory, Clock
 from tests.kit import Chat
 
 CATL_CODE = make_credit_code("91350900587527783")
@@ -440,3 +440,22 @@ async def test_a_spreadsheet_sent_in_the_middle_of_a_flow_waits(chat: ChatFactor
     await county.send_document("file-3", "a.xlsx")
     assert "输入文字" in county.last_text
     assert fetched == ["file-1"]
+
+
+async def test_an_import_keeps_the_apps_time_and_a_day_old_preview_expires(gxj: Chat, app: App, clock: Clock) -> None:
+    serve(app, spreadsheet())
+    await gxj.send_document("file-1", "新能源目标企业.xlsx")
+    clock.now += imports.HOLD_FOR + timedelta(minutes=1)
+    await gxj.press("确认导入")
+    assert "已超过24小时" in gxj.last_text
+    assert await counts(app) == (0, 0, 0)
+
+    await gxj.send_document("file-1", "新能源目标企业.xlsx")
+    await gxj.press("确认导入")
+    async with app.db.session() as session:
+        entries = (await session.exec(select(LibraryEntry))).all()
+        audits = (await session.exec(select(AuditEntry))).all()
+        batch = (await session.exec(select(ImportBatch).order_by(col(ImportBatch.id).desc()))).first()
+    assert len(entries) == 6 and {e.added_at for e in entries} == {clock.now}
+    assert {a.at for a in audits} == {clock.now}
+    assert batch is not None and batch.created_at == batch.finished_at == clock.now

@@ -12,7 +12,7 @@ from models import AuditEntry, Enterprise, LibraryEntry
 from services import audit
 from services.credit_code import make_credit_code
 from tests import deskkit as k
-from tests.conftest import ChatFactory
+from tests.conftest import ChatFactory, Clock
 
 CATL_CODE = make_credit_code("91350900587527783")
 
@@ -57,7 +57,7 @@ async def two_records(app: App) -> tuple[int, int, int]:
     return a, b, c
 
 
-async def test_merge_moves_everything_and_leaves_no_orphan(chat: ChatFactory, app: App) -> None:
+async def test_merge_moves_everything_and_leaves_no_orphan(chat: ChatFactory, app: App, clock: Clock) -> None:
     a, b, c = await two_records(app)
     before = await references_to(app, a)
     assert before["lead.enterprise_id"] == 1 and before["visit.enterprise_id"] == 1
@@ -98,6 +98,7 @@ async def test_merge_moves_everything_and_leaves_no_orphan(chat: ChatFactory, ap
             await session.exec(select(AuditEntry).where(col(AuditEntry.action).in_(["merged", "merged_into"])))
         ).all()
         assert {(m.entity_id, m.action) for m in merges} == {(a, "merged"), (b, "merged_into")}
+        assert {m.at for m in merges} == {survivor.updated_at} == {clock.now}, "the app's clock"
         assert all(
             m.detail["survivor"] == "宁德时代新能源科技股份有限公司" and m.detail["absorbed"] == "宁德时代"
             for m in merges

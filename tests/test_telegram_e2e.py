@@ -24,19 +24,14 @@ from bot.router import Registry
 from bot.runner import run_telegram
 from handlers import build_registry
 from models import Delivery, Role, User, Visit
+from tests import telegram_kit
 from tests.botapi import FakeBotAPI
 from tests.conftest import ADMIN_ID
-from tests.telegram_kit import Bot, bot_settings, running_bot
+from tests.telegram_kit import FRAMEWORKS, Bot, bot_settings, running_bot
 from tests.test_botapi_server import tiny_png
 
-FRAMEWORKS = ["ptb", "aiogram"]
 LIAISON = 1002  # a seeded demo person: the Beijing liaison office
-
-
-@pytest.fixture(params=FRAMEWORKS)
-async def bot(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Bot]:
-    async with running_bot(settings, request.param) as running:
-        yield running
+bot = telegram_kit.bot
 
 
 async def test_admin_invites_and_a_newcomer_joins(bot: Bot) -> None:
