@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
+from handlers.dates import today
 from handlers.project import (
     MAX_DESCRIPTION,
     MAX_REASON,
@@ -23,7 +24,6 @@ from handlers.project import (
     pick_keyboard,
     read_money,
     stage_name,
-    today,
 )
 from models import STAGE_ORDER, Stage
 from services import projects

@@ -11,19 +11,19 @@ project picking defined here.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.i18n import Translator
 from bot.router import Registry
+from handlers.dates import ask_past_day, read_past_day, today
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell, tell_bureau
 from models import STAGE_ORDER, LeaderLevel, Role, Stage
 from services import enterprises, members, projects
 from services.access import Purpose
-from services.dates import InvalidDate, parse_day
 from services.money import InvalidMoney, format_money, parse_money
 from services.projects import AlreadyRegistered, ProjectDraft, ProjectError, ProjectRow
 
@@ -35,10 +35,6 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 500
 MAX_REASON = 500
 PICK_BUTTONS = 12
-
-
-def today(ctx: Context) -> date:
-    return ctx.now().astimezone(ctx.app.tz).date()
 
 
 def stage_name(_: Translator, stage: str | None) -> str:
@@ -156,24 +152,13 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
 
 
 async def ask_first_talk(ctx: Context) -> None:
-    buttons = [Button(ctx._("project.date.today"), "d0"), Button(ctx._("project.date.yesterday"), "d1")]
-    ctx.say(ctx._("project.ask.first_talk"), Keyboard.grid(buttons, width=2))
+    ask_past_day(ctx, ctx._("project.ask.first_talk"), ctx._("project.date.today"), ctx._("project.date.yesterday"))
 
 
 async def on_first_talk(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data in ("d0", "d1"):
-        day = today(ctx) - timedelta(days=int(data[1:]))
-    else:
-        answer = ctx.text_answer(msg, max_len=20)
-        if isinstance(answer, Next):
-            return answer
-        try:
-            day = parse_day(answer, today(ctx))
-        except InvalidDate:
-            return ctx.again("project.err.date", text=answer)
-    if day > today(ctx):
-        return ctx.again("project.err.future", date=day.isoformat())
+    day = read_past_day(ctx, msg, unreadable="project.err.date", future="project.err.future")
+    if isinstance(day, Next):
+        return day
     ctx.draft["first_talk"] = day.isoformat()
     return ctx.then("stage")
 

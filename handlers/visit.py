@@ -18,6 +18,7 @@ from bot.conversation import Action, Command, Context, Flow, Next, Step, action_
 from bot.core import Button, Incoming, Keyboard, Kind, Reply
 from bot.i18n import Translator, normalize_locale
 from bot.router import Registry
+from handlers.dates import ask_past_day, read_past_day, today
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell_bureau
 from models import Role
@@ -34,10 +35,6 @@ MAX_PLACE = 200
 MAX_WHO = 500
 MAX_OUTCOME = 1000
 MAX_NEXT = 500
-
-
-def today(ctx: Context) -> date:
-    return ctx.now().astimezone(ctx.app.tz).date()
 
 
 def day_text(day: date | str) -> str:
@@ -62,24 +59,13 @@ LOOKUP = EnterpriseLookup("visit.ask.enterprise", after=_after_enterprise)
 
 # -- date -------------------------------------------------------------------------------
 async def ask_date(ctx: Context) -> None:
-    buttons = [Button(ctx._("visit.date.today"), "d0"), Button(ctx._("visit.date.yesterday"), "d1")]
-    ctx.say(ctx._("visit.ask.date"), Keyboard.grid(buttons, width=2))
+    ask_past_day(ctx, ctx._("visit.ask.date"), ctx._("visit.date.today"), ctx._("visit.date.yesterday"))
 
 
 async def on_date(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data in ("d0", "d1"):
-        day = today(ctx) - timedelta(days=int(data[1:]))
-    else:
-        answer = ctx.text_answer(msg, max_len=20)
-        if isinstance(answer, Next):
-            return answer
-        try:
-            day = parse_day(answer, today(ctx))
-        except InvalidDate:
-            return ctx.again("visit.err.date", text=answer)
-    if day > today(ctx):
-        return ctx.again("visit.err.future", date=day.isoformat())
+    day = read_past_day(ctx, msg, unreadable="visit.err.date", future="visit.err.future")
+    if isinstance(day, Next):
+        return day
     ctx.draft["date"] = day.isoformat()
     follow_up = ctx.draft.get("follow_up")
     if follow_up and date.fromisoformat(follow_up) <= day:
