@@ -16,11 +16,11 @@ from typing import Any
 from bot.app import App
 from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard, Kind, Reply
-from bot.i18n import Translator, normalize_locale
+from bot.i18n import Translator
 from bot.router import Registry
 from handlers.dates import ask_past_day, read_past_day, today
 from handlers.lookup import EnterpriseLookup, enterprise_label
-from handlers.notify import tell_bureau
+from handlers.notify import tell_bureau, translator_in
 from models import Role
 from services import visits
 from services.access import Purpose
@@ -393,7 +393,7 @@ async def send_follow_up_reminders(app: App, day: date) -> int:
     """Queue the reminder of every visit whose follow-up is ``day`` (a local date); once per visit and date."""
     queued = 0
     for due in await visits.due_follow_ups(app.db, day):
-        _ = Translator(due.locale or normalize_locale(due.language_code, app.settings.default_locale))
+        _ = translator_in(app, due.locale, due.language_code)
         text = _(
             "visit.reminder",
             enterprise=due.enterprise,
