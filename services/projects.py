@@ -41,7 +41,7 @@ from models import (
 )
 from services import audit, settings
 from services.access import Purpose, scope
-from services.enterprises import resolve
+from services.enterprises import resolve_draft
 from services.names import name_similarity, normalize_name
 
 #: Two project names of one enterprise scoring this or more (0–100) are one project.
@@ -273,15 +273,7 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             industrial = chain is None or chain.family == INDUSTRIAL_FAMILY
     level = await leader_level_for(db, draft.planned_yuan, industrial)
     async with db.session() as session:
-        enterprise = await resolve(
-            session,
-            enterprise_id=draft.enterprise_id,
-            name=draft.enterprise_name,
-            credit_code=draft.credit_code,
-            chain_id=draft.chain_id,
-            actor_id=member.id,
-            now=now,
-        )
+        enterprise = await resolve_draft(session, draft, chain_id=draft.chain_id, actor_id=member.id, now=now)
         assert enterprise.id is not None
         # Take turns per enterprise before looking: see the module's docstring.
         await session.exec(
