@@ -86,8 +86,35 @@ async def choose(ctx: Context, project_id: int, then: str, purpose: Purpose = Pu
     return ctx.goto(then)
 
 
+async def chosen(ctx: Context, purpose: Purpose = Purpose.SEE) -> ProjectRow | None:
+    """The project :func:`choose` put in the draft, read again: it may have moved since."""
+    return await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), purpose)
+
+
 def pick_keyboard(rows: list[ProjectRow]) -> Keyboard:
     return Keyboard.column([Button(f"#{r.id} {r.project.name} · {r.enterprise.name}", f"p{r.id}") for r in rows])
+
+
+def typed_number(text: str) -> int | None:
+    """A project's number as typed: ``12`` or ``#12``."""
+    number = text.strip().lstrip("#")
+    return int(number) if number.isdigit() else None
+
+
+async def choose_picked(
+    ctx: Context, msg: Incoming, then: str, purpose: Purpose = Purpose.WORK, *, max_len: int = 20
+) -> Next | str:
+    """Go on with the project pressed in :func:`pick_keyboard` or typed by number; else the text typed."""
+    data = ctx.choice(msg)
+    if data and data.startswith("p") and data[1:].isdigit():
+        return await choose(ctx, int(data[1:]), then, purpose)
+    answer = ctx.text_answer(msg, max_len=max_len)
+    if isinstance(answer, Next):
+        return answer
+    number = typed_number(answer)
+    if number is not None:
+        return await choose(ctx, number, then, purpose)
+    return answer
 
 
 # == /project: register ====================================================================
@@ -411,9 +438,9 @@ def row_line(_: Translator, row: ProjectRow) -> str:
 
 async def list_projects(ctx: Context, msg: Incoming) -> None:
     """What the person may see; ``/projects <number>`` shows one with its history."""
-    number = msg.args.strip().lstrip("#")
-    if number.isdigit():
-        await show_card(ctx, int(number))
+    number = typed_number(msg.args)
+    if number is not None:
+        await show_card(ctx, number)
         return
     rows = await projects.visible(ctx.app.db, ctx.user)
     if not rows:
