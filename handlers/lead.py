@@ -13,11 +13,12 @@ from typing import Any
 from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
+from handlers.answers import read_money
 from handlers.lookup import MAX_NAME, EnterpriseLookup, enterprise_label
 from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads
 from services.freetext import ChainHint, parse_lead_text
-from services.money import InvalidMoney, format_money, parse_money
+from services.money import format_money
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
 MAX_PLAN = 500
@@ -105,13 +106,10 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
     if ctx.choice(msg) == "unknown":
         ctx.draft["amount"] = None
     else:
-        answer = ctx.text_answer(msg, max_len=40)
-        if isinstance(answer, Next):
-            return answer
-        try:
-            ctx.draft["amount"] = parse_money(answer)
-        except InvalidMoney as exc:
-            return ctx.again(f"money.err.{exc.code}", text=answer)
+        amount = read_money(ctx, msg)
+        if isinstance(amount, Next):
+            return amount
+        ctx.draft["amount"] = amount
     return ctx.then("source" if "source" not in ctx.draft else "confirm")
 
 

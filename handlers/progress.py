@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
-from handlers.dates import today
+from handlers.answers import read_money, today
 from handlers.project import (
     MAX_DESCRIPTION,
     MAX_REASON,
@@ -24,7 +24,6 @@ from handlers.project import (
     chosen,
     money,
     pick_keyboard,
-    read_money,
     stage_name,
     typed_number,
 )

@@ -18,13 +18,13 @@ from bot.conversation import Action, Command, Context, Flow, Next, Step, action_
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.i18n import Translator
 from bot.router import Registry
-from handlers.dates import ask_past_day, read_past_day, today
+from handlers.answers import ask_past_day, read_money, read_past_day, today
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell, tell_bureau
 from models import STAGE_ORDER, LeaderLevel, Role, Stage
 from services import enterprises, members, projects
 from services.access import Purpose
-from services.money import InvalidMoney, format_money, parse_money
+from services.money import format_money
 from services.projects import AlreadyRegistered, ProjectDraft, ProjectError, ProjectRow
 
 REGISTER_ROLES = frozenset({Role.COUNTY, Role.DEPARTMENT, Role.SOE})
@@ -43,16 +43,6 @@ def stage_name(_: Translator, stage: str | None) -> str:
 
 def money(_: Translator, yuan: int | None) -> str:
     return format_money(yuan, _.locale) if yuan is not None else _("project.money.none")
-
-
-def read_money(ctx: Context, msg: Incoming) -> int | Next:
-    answer = ctx.text_answer(msg, max_len=40)
-    if isinstance(answer, Next):
-        return answer
-    try:
-        return parse_money(answer)
-    except InvalidMoney as exc:
-        return ctx.again(f"money.err.{exc.code}", text=answer)
 
 
 def card(_: Translator, row: ProjectRow) -> str:

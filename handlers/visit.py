@@ -18,7 +18,7 @@ from bot.conversation import Action, Command, Context, Flow, Next, Step, action_
 from bot.core import Button, Incoming, Keyboard, Kind, Reply
 from bot.i18n import Translator
 from bot.router import Registry
-from handlers.dates import ask_past_day, read_past_day, today
+from handlers.answers import ask_past_day, read_past_day, today
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell_bureau, translator_in
 from models import Role

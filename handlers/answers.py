@@ -1,4 +1,4 @@
-"""Asking for a day that has already happened: today and yesterday as buttons, any other typed."""
+"""Answers several conversations read alike: a day that has already happened, an amount of money."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from bot.conversation import Context, Next
 from bot.core import Button, Incoming, Keyboard
 from services.dates import InvalidDate, parse_day
+from services.money import InvalidMoney, parse_money
 from services.periods import local_date
 
 
@@ -36,3 +37,14 @@ def read_past_day(ctx: Context, msg: Incoming, *, unreadable: str, future: str) 
     if day > today(ctx):
         return ctx.again(future, date=day.isoformat())
     return day
+
+
+def read_money(ctx: Context, msg: Incoming) -> int | Next:
+    """The amount typed, in yuan, or the question again with what was wrong with it."""
+    answer = ctx.text_answer(msg, max_len=40)
+    if isinstance(answer, Next):
+        return answer
+    try:
+        return parse_money(answer)
+    except InvalidMoney as exc:
+        return ctx.again(f"money.err.{exc.code}", text=answer)
