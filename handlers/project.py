@@ -19,6 +19,7 @@ from bot.core import Button, Incoming, Keyboard, Reply
 from bot.i18n import Translator
 from bot.router import Registry
 from handlers.answers import ask_past_day, read_money, read_past_day, today
+from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell, tell_bureau
 from models import STAGE_ORDER, LeaderLevel, Role, Stage
@@ -220,11 +221,10 @@ async def ask_confirm(ctx: Context) -> None:
         unit=ctx.user.unit_name(ctx.locale),
     )
     save = Button(ctx._("project.confirm.save"), "save")
-    edits = [Button(ctx._(f"project.edit.{name}"), f"edit:{name}") for name in FIELDS]
     discard = Button(ctx._("project.confirm.discard"), "discard")
     ctx.say(
         text + "\n\n" + ctx._("project.ask.confirm"),
-        Keyboard(((save,), *Keyboard.grid(edits, width=4).rows, (discard,))),
+        summary_keyboard(save, edit_buttons(ctx, "project", FIELDS), discard),
     )
 
 
@@ -233,9 +233,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
     if data == "discard":
         ctx.say(ctx._("project.discarded"))
         return ctx.done()
-    if data and data.startswith("edit:") and data[5:] in FIELDS:
-        ctx.draft["_back"] = "confirm"
-        return ctx.goto(data[5:])
+    if (field := field_to_correct(ctx, data, FIELDS)) is not None:
+        return ctx.goto(field)
     if data != "save":
         return ctx.again("project.err.confirm_buttons")
     draft = ctx.draft

@@ -19,6 +19,7 @@ from bot.core import Button, Incoming, Keyboard, Kind, Reply
 from bot.i18n import Translator
 from bot.router import Registry
 from handlers.answers import ask_past_day, read_past_day, today
+from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell_bureau, translator_in
 from models import Role
@@ -233,11 +234,10 @@ def summary(ctx: Context, draft: dict[str, Any]) -> str:
 
 async def ask_confirm(ctx: Context) -> None:
     save = Button(ctx._("visit.confirm.save"), "save")
-    edits = [Button(ctx._(f"visit.edit.{name}"), f"edit:{name}") for name in FIELDS]
     discard = Button(ctx._("visit.confirm.discard"), "discard")
     ctx.say(
         summary(ctx, ctx.draft) + "\n\n" + ctx._("visit.ask.confirm"),
-        Keyboard(((save,), *Keyboard.grid(edits, width=4).rows, (discard,))),
+        summary_keyboard(save, edit_buttons(ctx, "visit", FIELDS), discard),
     )
 
 
@@ -264,11 +264,10 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
     if data == "discard":
         ctx.say(ctx._("visit.discarded"))
         return ctx.done()
-    if data and data.startswith("edit:") and data[5:] in FIELDS:
-        ctx.draft["_back"] = "confirm"
-        if data[5:] == "photos":
+    if (field := field_to_correct(ctx, data, FIELDS)) is not None:
+        if field == "photos":
             ctx.draft.pop("photos", None)
-        return ctx.goto(data[5:])
+        return ctx.goto(field)
     if data != "save":
         return ctx.again("visit.err.confirm_buttons")
     return await save(ctx, go_ahead=False)
