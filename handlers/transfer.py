@@ -11,6 +11,7 @@ from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.i18n import Translator
 from bot.router import Registry
+from handlers.confirm import field_to_correct
 from handlers.notify import tell
 from handlers.project import (
     BUREAU,
@@ -120,9 +121,8 @@ async def on_transfer_confirm(ctx: Context, msg: Incoming) -> Next:
     if data == "cancel":
         ctx.say(ctx._("project.transfer.cancelled"))
         return ctx.done()
-    if data in ("edit:unit", "edit:reason"):
-        ctx.draft["_back"] = "confirm"
-        return ctx.goto(data[5:])
+    if (field := field_to_correct(ctx, data, ("unit", "reason"))) is not None:
+        return ctx.goto(field)
     if data != "go":
         return ctx.again("core.err.use_buttons")
     project_id = int(ctx.draft["project_id"])
