@@ -27,6 +27,11 @@ def normalize_locale(code: str | None, default: str = DEFAULT_LOCALE) -> str:
     return primary if primary in SUPPORTED else default
 
 
+def person_locale(chosen: str | None, language_code: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """A person's language: the one they chose, else their Telegram app's, else ``default``."""
+    return chosen or normalize_locale(language_code, default)
+
+
 @cache
 def catalog(locale: str) -> Mapping[str, str]:
     """All messages of one language, merged from every ``.po`` file of that language."""

@@ -7,7 +7,9 @@ exactly what the scheduled message says.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import TypeVar
 
 from bot.conversation import Command, Context
 from bot.core import FileReply, Incoming, Outgoing, Reply
@@ -32,6 +34,7 @@ from services.periods import half_of, local_date, month_of, week_of
 from services.schedule import LIAISON_CLOSE, LIAISON_REMINDER
 
 MAX_LINES = 10
+T = TypeVar("T")
 
 
 def metric_name(_: Translator, metric: str, threshold: int | None, ratio: int | None) -> str:
@@ -65,8 +68,22 @@ def _lagging_lines(_: Translator, count: int, items: list[LaggingProject]) -> li
     return lines
 
 
+def _listed(_: Translator, items: Sequence[T], line: Callable[[T], str]) -> list[str]:
+    """The first :data:`MAX_LINES` items, one line each, and how many more there are."""
+    lines = [line(item) for item in items[:MAX_LINES]]
+    if len(items) > MAX_LINES:
+        lines.append(_("digest.more", count=len(items) - MAX_LINES))
+    return lines
+
+
 def _photo(name: str, content: bytes) -> FileReply:
     return FileReply(name, content, "", photo=True)
+
+
+def _chart(locale: str, bars: Callable[[Translator, str], Bars]) -> bytes:
+    """Draw ``bars`` worded in ``locale``, or in the language the chart font can show."""
+    lang, family = chart_locale(locale)
+    return bar_chart(bars(Translator(lang), lang), family=family)
 
 
 # -- chain lead -------------------------------------------------------------------------------
@@ -105,16 +122,14 @@ def render_chain(digest: ChainDigest, locale: str, unit: str, *, now: bool = Fal
 
 
 def chain_chart(digest: ChainDigest, locale: str) -> bytes:
-    lang, family = chart_locale(locale)
-    _ = Translator(lang)
-    return bar_chart(
-        Bars(
+    return _chart(
+        locale,
+        lambda _, lang: Bars(
             title=_("chart.coverage.title"),
             labels=[s.name(lang) for s in digest.sections],
             series=[(_(f"chart.coverage.{c}"), [s.coverage.get(c, 0) for s in digest.sections]) for c in COVERAGE],
             stacked=True,
         ),
-        family=family,
     )
 
 
@@ -136,11 +151,16 @@ def render_liaison(digest: LiaisonDigest, locale: str, unit: str, *, kind: str |
     lines.append(_("digest.liaison.pending", pending=digest.pending))
     if digest.rejected:
         lines.append(_("digest.liaison.rejected.header", count=len(digest.rejected)))
-        for r in digest.rejected[:MAX_LINES]:
-            reason = r.reason or _("digest.liaison.no_reason")
-            lines.append(_("digest.liaison.rejected.item", id=r.lead_id, enterprise=r.enterprise, reason=reason))
-        if len(digest.rejected) > MAX_LINES:
-            lines.append(_("digest.more", count=len(digest.rejected) - MAX_LINES))
+        lines += _listed(
+            _,
+            digest.rejected,
+            lambda r: _(
+                "digest.liaison.rejected.item",
+                id=r.lead_id,
+                enterprise=r.enterprise,
+                reason=r.reason or _("digest.liaison.no_reason"),
+            ),
+        )
     return [Reply("\n".join(lines))]
 
 
@@ -162,25 +182,22 @@ def pace_text(_: Translator, line: targets.Line) -> str:
 def _behind_lines(_: Translator, behind: list[BehindLine]) -> list[str]:
     if not behind:
         return [_("digest.bureau.behind.none")]
-    lines = [_("digest.bureau.behind.header", count=len(behind))]
-    for b in behind[:MAX_LINES]:
+
+    def item(b: BehindLine) -> str:
         line = b.line
         name = metric_name(_, line.metric, line.threshold_yuan, line.funds_ratio_pct)
         if line.chain_id is not None:
             name += _("quota.chain", chain=line.chain_name(_.locale))
-        lines.append(
-            _(
-                "digest.bureau.behind.item",
-                unit=b.name(_.locale),
-                target=name,
-                actual=line.actual,
-                value=line.value,
-                expected=line.expected,
-            )
+        return _(
+            "digest.bureau.behind.item",
+            unit=b.name(_.locale),
+            target=name,
+            actual=line.actual,
+            value=line.value,
+            expected=line.expected,
         )
-    if len(behind) > MAX_LINES:
-        lines.append(_("digest.more", count=len(behind) - MAX_LINES))
-    return lines
+
+    return [_("digest.bureau.behind.header", count=len(behind)), *_listed(_, behind, item)]
 
 
 def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> list[Outgoing]:
@@ -209,16 +226,14 @@ def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> li
 
 
 def bureau_chart(digest: BureauDigest, locale: str) -> bytes:
-    lang, family = chart_locale(locale)
-    _ = Translator(lang)
-    return bar_chart(
-        Bars(
+    return _chart(
+        locale,
+        lambda _, lang: Bars(
             title=_("chart.funds.title"),
             labels=[row.name(lang) for row in digest.rows],
             series=[("", [row.funds_year / 10_000 for row in digest.rows])],
             unit=_("chart.funds.unit"),
         ),
-        family=family,
     )
 
 
@@ -237,19 +252,18 @@ def render_leader(digest: LeaderDigest, locale: str) -> list[Outgoing]:
                 funds=format_money(digest.funds_total, locale),
             )
         )
-        for p in digest.projects[:MAX_LINES]:
-            lines.append(
-                _(
-                    "digest.leader.project",
-                    id=p.project_id,
-                    name=p.name(locale),
-                    stage=_(f"stage.{p.stage}"),
-                    planned=_money(_, p.planned_yuan),
-                    funds=format_money(p.funds_yuan, locale),
-                )
-            )
-        if len(digest.projects) > MAX_LINES:
-            lines.append(_("digest.more", count=len(digest.projects) - MAX_LINES))
+        lines += _listed(
+            _,
+            digest.projects,
+            lambda p: _(
+                "digest.leader.project",
+                id=p.project_id,
+                name=p.name(locale),
+                stage=_(f"stage.{p.stage}"),
+                planned=_money(_, p.planned_yuan),
+                funds=format_money(p.funds_yuan, locale),
+            ),
+        )
     else:
         lines.append(_("digest.leader.no_projects"))
     lines.append(_("digest.leader.targets", met=digest.targets_met, total=digest.targets_total))

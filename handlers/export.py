@@ -11,6 +11,7 @@ from datetime import date
 from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
+from handlers.answers import today
 from models import Role
 from services.export import Period, Request, What, export, period_dates
 
@@ -47,7 +48,7 @@ async def on_period(ctx: Context, msg: Incoming) -> Next:
         return ctx.again("core.err.use_buttons")
     if data == Period.CUSTOM:
         return ctx.goto("dates")
-    first, last = period_dates(Period(data), ctx.now().astimezone(ctx.app.tz).date())
+    first, last = period_dates(Period(data), today(ctx))
     return await _send(ctx, first, last)
 
 

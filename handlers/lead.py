@@ -13,11 +13,13 @@ from typing import Any
 from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
+from handlers.answers import read_money
+from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import MAX_NAME, EnterpriseLookup, enterprise_label
 from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads
 from services.freetext import ChainHint, parse_lead_text
-from services.money import InvalidMoney, format_money, parse_money
+from services.money import format_money
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
 MAX_PLAN = 500
@@ -105,13 +107,10 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
     if ctx.choice(msg) == "unknown":
         ctx.draft["amount"] = None
     else:
-        answer = ctx.text_answer(msg, max_len=40)
-        if isinstance(answer, Next):
-            return answer
-        try:
-            ctx.draft["amount"] = parse_money(answer)
-        except InvalidMoney as exc:
-            return ctx.again(f"money.err.{exc.code}", text=answer)
+        amount = read_money(ctx, msg)
+        if isinstance(amount, Next):
+            return amount
+        ctx.draft["amount"] = amount
     return ctx.then("source" if "source" not in ctx.draft else "confirm")
 
 
@@ -144,12 +143,11 @@ def summary(ctx: Context, draft: dict[str, Any], chain_name: str | None) -> str:
 async def ask_confirm(ctx: Context) -> None:
     chain_id = ctx.draft.get("chain_id")
     chain = await enterprises.get_chain(ctx.app.db, int(chain_id)) if chain_id else None
-    buttons = [Button(ctx._("lead.confirm.save"), "save")]
-    buttons += [Button(ctx._(f"lead.edit.{field}"), f"edit:{field}") for field in FIELDS]
-    buttons.append(Button(ctx._("lead.confirm.discard"), "discard"))
+    save = Button(ctx._("lead.confirm.save"), "save")
+    discard = Button(ctx._("lead.confirm.discard"), "discard")
     ctx.say(
         summary(ctx, ctx.draft, chain.name(ctx.locale) if chain else None) + "\n\n" + ctx._("lead.ask.confirm"),
-        Keyboard(((buttons[0],), *Keyboard.grid(buttons[1:-1], width=3).rows, (buttons[-1],))),
+        summary_keyboard(save, edit_buttons(ctx, "lead", FIELDS), discard, width=3),
     )
 
 
@@ -160,9 +158,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
     if data == "discard":
         ctx.say(ctx._("lead.discarded"))
         return ctx.done()
-    if data.startswith("edit:") and data[5:] in FIELDS:
-        ctx.draft["_back"] = "confirm"
-        return ctx.goto(data[5:])
+    if (field := field_to_correct(ctx, data, FIELDS)) is not None:
+        return ctx.goto(field)
     if data != "save":
         return ctx.again("lead.err.confirm_buttons")
     draft = ctx.draft

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.conversation import Context, Next, Step
 from bot.core import Button, Incoming, Keyboard
+from models import Enterprise
 from services import enterprises
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
 
@@ -58,22 +59,23 @@ class EnterpriseLookup:
         clear_enterprise(ctx.draft)
         existing = await enterprises.by_credit_code(ctx.app.db, code)
         if existing is not None:
-            ctx.draft["enterprise_id"] = existing.id
-            ctx.draft["enterprise_name"] = existing.name
-            ctx.say(ctx._("lookup.found", name=existing.name))
-            return await self.after(ctx)
+            return await self.found(ctx, existing)
         ctx.draft["credit_code"] = code
         return ctx.goto("enterprise_name")
+
+    async def found(self, ctx: Context, existing: Enterprise) -> Next:
+        """The enterprise is in the register already: say so and go on."""
+        ctx.draft["enterprise_id"] = existing.id
+        ctx.draft["enterprise_name"] = existing.name
+        ctx.say(ctx._("lookup.found", name=existing.name))
+        return await self.after(ctx)
 
     async def take_name(self, ctx: Context, name: str) -> Next:
         """A name: the enterprise of that normalized name, near matches to pick from, or a new one."""
         clear_enterprise(ctx.draft)
         existing = await enterprises.by_name(ctx.app.db, name)
         if existing is not None:
-            ctx.draft["enterprise_id"] = existing.id
-            ctx.draft["enterprise_name"] = existing.name
-            ctx.say(ctx._("lookup.found", name=existing.name))
-            return await self.after(ctx)
+            return await self.found(ctx, existing)
         ctx.draft["enterprise_name"] = name
         candidates = await enterprises.similar(ctx.app.db, name)
         if candidates:

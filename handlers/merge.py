@@ -5,6 +5,7 @@ first: search → pick → second: search → pick → which survives → confir
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from bot.conversation import Context, Flow, Next, Step
@@ -77,15 +78,7 @@ async def on_pick(ctx: Context, msg: Incoming) -> Next:
 
 async def _describe(ctx: Context, eid: int, name: str) -> str:
     count = await merge.counts(ctx.app.db, eid)
-    return ctx._(
-        "desk.merge.record",
-        id=eid,
-        name=name,
-        leads=count.leads,
-        visits=count.visits,
-        projects=count.projects,
-        library=count.library,
-    )
+    return ctx._("desk.merge.record", id=eid, name=name, **asdict(count))
 
 
 async def ask_survivor(ctx: Context) -> None:
@@ -135,17 +128,7 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         ctx.say(ctx._(f"desk.merge.err.{error.code}"))
         return ctx.done()
     count = await merge.counts(ctx.app.db, keep_id)
-    ctx.say(
-        ctx._(
-            "desk.merge.done",
-            keep=keep_name,
-            gone=gone_name,
-            leads=count.leads,
-            visits=count.visits,
-            projects=count.projects,
-            library=count.library,
-        )
-    )
+    ctx.say(ctx._("desk.merge.done", keep=keep_name, gone=gone_name, **asdict(count)))
     return ctx.done()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from bot.app import App
 from bot.core import Outgoing
-from bot.i18n import Translator, normalize_locale
+from bot.i18n import Translator, person_locale
 from models import Role, User
 from services import members
 
@@ -15,7 +15,12 @@ Build = Callable[[Translator], Sequence[Outgoing]]
 
 def translator_for(app: App, user: User) -> Translator:
     """The person's chosen language, else their Telegram language, else the bot's default."""
-    return Translator(user.locale or normalize_locale(user.language_code, app.settings.default_locale))
+    return translator_in(app, user.locale, user.language_code)
+
+
+def translator_in(app: App, locale: str | None, language_code: str | None) -> Translator:
+    """:func:`translator_for` from a person's two language fields, where only those were read."""
+    return Translator(person_locale(locale, language_code, app.settings.default_locale))
 
 
 async def tell(app: App, users: Iterable[User], build: Build, *, kind: str, key: str | None = None) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
+from handlers.answers import read_money, today
 from handlers.project import (
     MAX_DESCRIPTION,
     MAX_REASON,
@@ -19,11 +20,12 @@ from handlers.project import (
     ask_bureau_for_leader,
     card,
     choose,
+    choose_picked,
+    chosen,
     money,
     pick_keyboard,
-    read_money,
     stage_name,
-    today,
+    typed_number,
 )
 from models import STAGE_ORDER, Stage
 from services import projects
@@ -33,9 +35,9 @@ from services.projects import ProjectError
 
 async def progress_start(ctx: Context, msg: Incoming) -> Next:
     """Pick one of the unit's projects (or ``/progress <number>``)."""
-    number = msg.args.strip().lstrip("#")
-    if number.isdigit():
-        return await choose(ctx, int(number), "action")
+    number = typed_number(msg.args)
+    if number is not None:
+        return await choose(ctx, number, "action")
     if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, limit=1):
         ctx.say(ctx._("project.progress.none"))
         return ctx.done()
@@ -48,14 +50,9 @@ async def ask_pick(ctx: Context) -> None:
 
 
 async def on_pick(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data and data.startswith("p") and data[1:].isdigit():
-        return await choose(ctx, int(data[1:]), "action")
-    answer = ctx.text_answer(msg, max_len=20)
+    answer = await choose_picked(ctx, msg, "action")
     if isinstance(answer, Next):
         return answer
-    if answer.lstrip("#").isdigit():
-        return await choose(ctx, int(answer.lstrip("#")), "action")
     return ctx.again("project.err.pick")
 
 
@@ -63,7 +60,7 @@ ACTIONS = ("stage", "funds", "planned", "note")
 
 
 async def ask_action(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
+    row = await chosen(ctx, Purpose.WORK)
     if row is None:
         ctx.say(ctx._("project.err.not_found", number=ctx.draft["project_id"]))
         return
@@ -83,7 +80,7 @@ async def on_action(ctx: Context, msg: Incoming) -> Next:
 
 
 async def ask_new_stage(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
+    row = await chosen(ctx, Purpose.WORK)
     current = row.project.stage if row else None
     stages = [s for s in (*STAGE_ORDER, Stage.DROPPED) if s.value != current]
     buttons = [Button(stage_name(ctx._, s.value), f"s{s.value}") for s in stages]
@@ -98,7 +95,7 @@ async def on_new_stage(ctx: Context, msg: Incoming) -> Next:
     if not data.startswith("s") or data[1:] not in {s.value for s in Stage}:
         return ctx.again("core.err.use_buttons")
     stage = Stage(data[1:])
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
+    row = await chosen(ctx, Purpose.WORK)
     if row is None:
         return ctx.again("project.err.not_found", number=ctx.draft["project_id"])
     current = Stage(row.project.stage)
@@ -149,7 +146,7 @@ async def on_funds(ctx: Context, msg: Incoming) -> Next:
     amount = read_money(ctx, msg)
     if isinstance(amount, Next):
         return amount
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
+    row = await chosen(ctx, Purpose.WORK)
     if row is None:
         return ctx.again("project.err.not_found", number=ctx.draft["project_id"])
     project = row.project
@@ -164,7 +161,7 @@ async def on_funds(ctx: Context, msg: Incoming) -> Next:
 
 
 async def ask_funds_check(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), Purpose.WORK)
+    row = await chosen(ctx, Purpose.WORK)
     amount = int(ctx.draft["funds"])
     planned = row.project.planned_yuan if row else None
     current = row.project.funds_in_place_yuan if row else 0

@@ -11,20 +11,21 @@ project picking defined here.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.i18n import Translator
 from bot.router import Registry
+from handlers.answers import ask_past_day, read_money, read_past_day, today
+from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell, tell_bureau
 from models import STAGE_ORDER, LeaderLevel, Role, Stage
 from services import enterprises, members, projects
 from services.access import Purpose
-from services.dates import InvalidDate, parse_day
-from services.money import InvalidMoney, format_money, parse_money
+from services.money import format_money
 from services.projects import AlreadyRegistered, ProjectDraft, ProjectError, ProjectRow
 
 REGISTER_ROLES = frozenset({Role.COUNTY, Role.DEPARTMENT, Role.SOE})
@@ -37,26 +38,12 @@ MAX_REASON = 500
 PICK_BUTTONS = 12
 
 
-def today(ctx: Context) -> date:
-    return ctx.now().astimezone(ctx.app.tz).date()
-
-
 def stage_name(_: Translator, stage: str | None) -> str:
     return _(f"stage.{stage}") if stage else ""
 
 
 def money(_: Translator, yuan: int | None) -> str:
     return format_money(yuan, _.locale) if yuan is not None else _("project.money.none")
-
-
-def read_money(ctx: Context, msg: Incoming) -> int | Next:
-    answer = ctx.text_answer(msg, max_len=40)
-    if isinstance(answer, Next):
-        return answer
-    try:
-        return parse_money(answer)
-    except InvalidMoney as exc:
-        return ctx.again(f"money.err.{exc.code}", text=answer)
 
 
 def card(_: Translator, row: ProjectRow) -> str:
@@ -90,8 +77,35 @@ async def choose(ctx: Context, project_id: int, then: str, purpose: Purpose = Pu
     return ctx.goto(then)
 
 
+async def chosen(ctx: Context, purpose: Purpose = Purpose.SEE) -> ProjectRow | None:
+    """The project :func:`choose` put in the draft, read again: it may have moved since."""
+    return await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]), purpose)
+
+
 def pick_keyboard(rows: list[ProjectRow]) -> Keyboard:
     return Keyboard.column([Button(f"#{r.id} {r.project.name} · {r.enterprise.name}", f"p{r.id}") for r in rows])
+
+
+def typed_number(text: str) -> int | None:
+    """A project's number as typed: ``12`` or ``#12``."""
+    number = text.strip().lstrip("#")
+    return int(number) if number.isdigit() else None
+
+
+async def choose_picked(
+    ctx: Context, msg: Incoming, then: str, purpose: Purpose = Purpose.WORK, *, max_len: int = 20
+) -> Next | str:
+    """Go on with the project pressed in :func:`pick_keyboard` or typed by number; else the text typed."""
+    data = ctx.choice(msg)
+    if data and data.startswith("p") and data[1:].isdigit():
+        return await choose(ctx, int(data[1:]), then, purpose)
+    answer = ctx.text_answer(msg, max_len=max_len)
+    if isinstance(answer, Next):
+        return answer
+    number = typed_number(answer)
+    if number is not None:
+        return await choose(ctx, number, then, purpose)
+    return answer
 
 
 # == /project: register ====================================================================
@@ -156,24 +170,13 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
 
 
 async def ask_first_talk(ctx: Context) -> None:
-    buttons = [Button(ctx._("project.date.today"), "d0"), Button(ctx._("project.date.yesterday"), "d1")]
-    ctx.say(ctx._("project.ask.first_talk"), Keyboard.grid(buttons, width=2))
+    ask_past_day(ctx, ctx._("project.ask.first_talk"), ctx._("project.date.today"), ctx._("project.date.yesterday"))
 
 
 async def on_first_talk(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data in ("d0", "d1"):
-        day = today(ctx) - timedelta(days=int(data[1:]))
-    else:
-        answer = ctx.text_answer(msg, max_len=20)
-        if isinstance(answer, Next):
-            return answer
-        try:
-            day = parse_day(answer, today(ctx))
-        except InvalidDate:
-            return ctx.again("project.err.date", text=answer)
-    if day > today(ctx):
-        return ctx.again("project.err.future", date=day.isoformat())
+    day = read_past_day(ctx, msg, unreadable="project.err.date", future="project.err.future")
+    if isinstance(day, Next):
+        return day
     ctx.draft["first_talk"] = day.isoformat()
     return ctx.then("stage")
 
@@ -218,11 +221,10 @@ async def ask_confirm(ctx: Context) -> None:
         unit=ctx.user.unit_name(ctx.locale),
     )
     save = Button(ctx._("project.confirm.save"), "save")
-    edits = [Button(ctx._(f"project.edit.{name}"), f"edit:{name}") for name in FIELDS]
     discard = Button(ctx._("project.confirm.discard"), "discard")
     ctx.say(
         text + "\n\n" + ctx._("project.ask.confirm"),
-        Keyboard(((save,), *Keyboard.grid(edits, width=4).rows, (discard,))),
+        summary_keyboard(save, edit_buttons(ctx, "project", FIELDS), discard),
     )
 
 
@@ -231,9 +233,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
     if data == "discard":
         ctx.say(ctx._("project.discarded"))
         return ctx.done()
-    if data and data.startswith("edit:") and data[5:] in FIELDS:
-        ctx.draft["_back"] = "confirm"
-        return ctx.goto(data[5:])
+    if (field := field_to_correct(ctx, data, FIELDS)) is not None:
+        return ctx.goto(field)
     if data != "save":
         return ctx.again("project.err.confirm_buttons")
     draft = ctx.draft
@@ -426,9 +427,9 @@ def row_line(_: Translator, row: ProjectRow) -> str:
 
 async def list_projects(ctx: Context, msg: Incoming) -> None:
     """What the person may see; ``/projects <number>`` shows one with its history."""
-    number = msg.args.strip().lstrip("#")
-    if number.isdigit():
-        await show_card(ctx, int(number))
+    number = typed_number(msg.args)
+    if number is not None:
+        await show_card(ctx, number)
         return
     rows = await projects.visible(ctx.app.db, ctx.user)
     if not rows:

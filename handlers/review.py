@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard, Reply
-from bot.i18n import Translator, normalize_locale
 from bot.router import Registry
+from handlers.notify import translator_in
 from models import Role
 from services import review
 from services.money import format_money
@@ -107,9 +107,7 @@ async def _decide(ctx: Context, lead_id: int, *, effective: bool, reason: str | 
         return await next_card(ctx)
     ctx.draft["reviewed"] = True
     ctx.say(ctx._("review.done.effective" if effective else "review.done.rejected", id=lead_id))
-    _t = Translator(
-        decision.submitter_locale or normalize_locale(decision.submitter_language_code, ctx.app.settings.default_locale)
-    )
+    _t = translator_in(ctx.app, decision.submitter_locale, decision.submitter_language_code)
     if effective:
         text = _t("review.notify.effective", id=lead_id, enterprise=decision.enterprise)
     elif reason:

@@ -11,8 +11,20 @@ from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.i18n import Translator
 from bot.router import Registry
+from handlers.confirm import field_to_correct
 from handlers.notify import tell
-from handlers.project import BUREAU, MAX_NAME, MAX_REASON, PICK_BUTTONS, card, choose, pick_keyboard
+from handlers.project import (
+    BUREAU,
+    MAX_NAME,
+    MAX_REASON,
+    PICK_BUTTONS,
+    card,
+    choose,
+    choose_picked,
+    chosen,
+    pick_keyboard,
+    typed_number,
+)
 from services import projects
 from services.access import Purpose
 from services.projects import ProjectError
@@ -20,9 +32,9 @@ from services.projects import ProjectError
 
 async def transfer_start(ctx: Context, msg: Incoming) -> Next:
     """Pick the project to transfer (or ``/transfer <number>``)."""
-    number = msg.args.strip().lstrip("#")
-    if number.isdigit():
-        return await choose(ctx, int(number), "unit", Purpose.DECIDE)
+    number = typed_number(msg.args)
+    if number is not None:
+        return await choose(ctx, number, "unit", Purpose.DECIDE)
     return ctx.goto("pick")
 
 
@@ -32,14 +44,9 @@ async def ask_transfer_pick(ctx: Context) -> None:
 
 
 async def on_transfer_pick(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data and data.startswith("p") and data[1:].isdigit():
-        return await choose(ctx, int(data[1:]), "unit", Purpose.DECIDE)
-    answer = ctx.text_answer(msg, max_len=MAX_NAME)
+    answer = await choose_picked(ctx, msg, "unit", Purpose.DECIDE, max_len=MAX_NAME)
     if isinstance(answer, Next):
         return answer
-    if answer.lstrip("#").isdigit():
-        return await choose(ctx, int(answer.lstrip("#")), "unit", Purpose.DECIDE)
     found = await projects.visible(ctx.app.db, ctx.user, name=answer, limit=PICK_BUTTONS)
     if len(found) == 1:
         return await choose(ctx, found[0].id, "unit", Purpose.DECIDE)
@@ -50,7 +57,7 @@ async def on_transfer_pick(ctx: Context, msg: Incoming) -> Next:
 
 
 async def ask_unit(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]))
+    row = await chosen(ctx)
     assert row is not None
     units = await projects.transfer_targets(ctx.app.db, exclude=row.project.executing_unit_id)
     ctx.say(
@@ -61,7 +68,7 @@ async def ask_unit(ctx: Context) -> None:
 
 async def on_unit(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg) or ""
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]))
+    row = await chosen(ctx)
     assert row is not None
     units = {u.id: u for u in await projects.transfer_targets(ctx.app.db, exclude=row.project.executing_unit_id)}
     if not data.startswith("u") or not data[1:].isdigit() or int(data[1:]) not in units:
@@ -85,7 +92,7 @@ async def on_transfer_reason(ctx: Context, msg: Incoming) -> Next:
 
 
 async def ask_transfer_confirm(ctx: Context) -> None:
-    row = await projects.get(ctx.app.db, ctx.user, int(ctx.draft["project_id"]))
+    row = await chosen(ctx)
     assert row is not None
     zh, en = ctx.draft["to_unit"]
     ctx.say(
@@ -114,9 +121,8 @@ async def on_transfer_confirm(ctx: Context, msg: Incoming) -> Next:
     if data == "cancel":
         ctx.say(ctx._("project.transfer.cancelled"))
         return ctx.done()
-    if data in ("edit:unit", "edit:reason"):
-        ctx.draft["_back"] = "confirm"
-        return ctx.goto(data[5:])
+    if (field := field_to_correct(ctx, data, ("unit", "reason"))) is not None:
+        return ctx.goto(field)
     if data != "go":
         return ctx.again("core.err.use_buttons")
     project_id = int(ctx.draft["project_id"])

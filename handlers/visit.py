@@ -16,10 +16,12 @@ from typing import Any
 from bot.app import App
 from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard, Kind, Reply
-from bot.i18n import Translator, normalize_locale
+from bot.i18n import Translator
 from bot.router import Registry
+from handlers.answers import ask_past_day, read_past_day, today
+from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import EnterpriseLookup, enterprise_label
-from handlers.notify import tell_bureau
+from handlers.notify import tell_bureau, translator_in
 from models import Role
 from services import visits
 from services.access import Purpose
@@ -34,10 +36,6 @@ MAX_PLACE = 200
 MAX_WHO = 500
 MAX_OUTCOME = 1000
 MAX_NEXT = 500
-
-
-def today(ctx: Context) -> date:
-    return ctx.now().astimezone(ctx.app.tz).date()
 
 
 def day_text(day: date | str) -> str:
@@ -62,24 +60,13 @@ LOOKUP = EnterpriseLookup("visit.ask.enterprise", after=_after_enterprise)
 
 # -- date -------------------------------------------------------------------------------
 async def ask_date(ctx: Context) -> None:
-    buttons = [Button(ctx._("visit.date.today"), "d0"), Button(ctx._("visit.date.yesterday"), "d1")]
-    ctx.say(ctx._("visit.ask.date"), Keyboard.grid(buttons, width=2))
+    ask_past_day(ctx, ctx._("visit.ask.date"), ctx._("visit.date.today"), ctx._("visit.date.yesterday"))
 
 
 async def on_date(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    if data in ("d0", "d1"):
-        day = today(ctx) - timedelta(days=int(data[1:]))
-    else:
-        answer = ctx.text_answer(msg, max_len=20)
-        if isinstance(answer, Next):
-            return answer
-        try:
-            day = parse_day(answer, today(ctx))
-        except InvalidDate:
-            return ctx.again("visit.err.date", text=answer)
-    if day > today(ctx):
-        return ctx.again("visit.err.future", date=day.isoformat())
+    day = read_past_day(ctx, msg, unreadable="visit.err.date", future="visit.err.future")
+    if isinstance(day, Next):
+        return day
     ctx.draft["date"] = day.isoformat()
     follow_up = ctx.draft.get("follow_up")
     if follow_up and date.fromisoformat(follow_up) <= day:
@@ -247,11 +234,10 @@ def summary(ctx: Context, draft: dict[str, Any]) -> str:
 
 async def ask_confirm(ctx: Context) -> None:
     save = Button(ctx._("visit.confirm.save"), "save")
-    edits = [Button(ctx._(f"visit.edit.{name}"), f"edit:{name}") for name in FIELDS]
     discard = Button(ctx._("visit.confirm.discard"), "discard")
     ctx.say(
         summary(ctx, ctx.draft) + "\n\n" + ctx._("visit.ask.confirm"),
-        Keyboard(((save,), *Keyboard.grid(edits, width=4).rows, (discard,))),
+        summary_keyboard(save, edit_buttons(ctx, "visit", FIELDS), discard),
     )
 
 
@@ -278,11 +264,10 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
     if data == "discard":
         ctx.say(ctx._("visit.discarded"))
         return ctx.done()
-    if data and data.startswith("edit:") and data[5:] in FIELDS:
-        ctx.draft["_back"] = "confirm"
-        if data[5:] == "photos":
+    if (field := field_to_correct(ctx, data, FIELDS)) is not None:
+        if field == "photos":
             ctx.draft.pop("photos", None)
-        return ctx.goto(data[5:])
+        return ctx.goto(field)
     if data != "save":
         return ctx.again("visit.err.confirm_buttons")
     return await save(ctx, go_ahead=False)
@@ -407,7 +392,7 @@ async def send_follow_up_reminders(app: App, day: date) -> int:
     """Queue the reminder of every visit whose follow-up is ``day`` (a local date); once per visit and date."""
     queued = 0
     for due in await visits.due_follow_ups(app.db, day):
-        _ = Translator(due.locale or normalize_locale(due.language_code, app.settings.default_locale))
+        _ = translator_in(app, due.locale, due.language_code)
         text = _(
             "visit.reminder",
             enterprise=due.enterprise,

@@ -6,6 +6,7 @@ import operator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, text
 from sqlmodel import col, select
@@ -219,6 +220,34 @@ async def resolve(
             session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=actor_id, now=now
         )
     return enterprise
+
+
+class NamesEnterprise(Protocol):
+    """A draft's enterprise: the one picked from the register, or the name and code typed."""
+
+    @property
+    def enterprise_id(self) -> int | None: ...
+
+    @property
+    def enterprise_name(self) -> str: ...
+
+    @property
+    def credit_code(self) -> str | None: ...
+
+
+async def resolve_draft(
+    session: AsyncSession, draft: NamesEnterprise, *, chain_id: int | None, actor_id: int, now: datetime | None
+) -> Enterprise:
+    """:func:`resolve` for a record being saved from a draft."""
+    return await resolve(
+        session,
+        enterprise_id=draft.enterprise_id,
+        name=draft.enterprise_name,
+        credit_code=draft.credit_code,
+        chain_id=chain_id,
+        actor_id=actor_id,
+        now=now,
+    )
 
 
 async def chains(db: Database) -> list[Chain]:

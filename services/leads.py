@@ -11,7 +11,7 @@ from bot.conversation import Member
 from bot.db import Database
 from models import Chain, Enterprise, Lead, LeadSource, LeadStatus, utcnow
 from services import audit
-from services.enterprises import resolve
+from services.enterprises import resolve_draft
 
 
 @dataclass(frozen=True)
@@ -39,15 +39,7 @@ async def create_lead(db: Database, *, member: Member, draft: LeadDraft, now: da
     if member.unit_id is None:
         raise PermissionError("a lead belongs to a unit")
     async with db.session() as session:
-        enterprise = await resolve(
-            session,
-            enterprise_id=draft.enterprise_id,
-            name=draft.enterprise_name,
-            credit_code=draft.credit_code,
-            chain_id=draft.chain_id,
-            actor_id=member.id,
-            now=now,
-        )
+        enterprise = await resolve_draft(session, draft, chain_id=draft.chain_id, actor_id=member.id, now=now)
         assert enterprise.id is not None
         lead = Lead(
             enterprise_id=enterprise.id,

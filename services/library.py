@@ -30,7 +30,7 @@ from models import (
     utcnow,
 )
 from services import audit
-from services.enterprises import find_or_create
+from services.enterprises import resolve
 
 LIBRARY_MIN_DEFAULT = 10
 
@@ -202,15 +202,15 @@ async def add(
 ) -> tuple[Enterprise, bool]:
     """Add an enterprise (found or created) to a chain's library; False when it was there already."""
     async with db.session() as session:
-        enterprise: Enterprise | None = None
-        if enterprise_id is not None:
-            enterprise = await session.get(Enterprise, enterprise_id)
-            while enterprise is not None and enterprise.merged_into is not None:
-                enterprise = await session.get(Enterprise, enterprise.merged_into)
-        if enterprise is None:
-            enterprise, _ = await find_or_create(
-                session, name=name, credit_code=credit_code, chain_id=chain_id, actor_id=member.id, now=now
-            )
+        enterprise = await resolve(
+            session,
+            enterprise_id=enterprise_id,
+            name=name,
+            credit_code=credit_code,
+            chain_id=chain_id,
+            actor_id=member.id,
+            now=now,
+        )
         _, added = await put(session, chain_id=chain_id, enterprise=enterprise, actor_id=member.id, now=now)
         return enterprise, added
 

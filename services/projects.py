@@ -41,7 +41,7 @@ from models import (
 )
 from services import audit, settings
 from services.access import Purpose, scope
-from services.enterprises import resolve
+from services.enterprises import resolve_draft
 from services.names import name_similarity, normalize_name
 
 #: Two project names of one enterprise scoring this or more (0–100) are one project.
@@ -246,6 +246,22 @@ async def leader_level_for(db: Database, planned_yuan: int | None, industrial: b
     return None
 
 
+async def _load(session: AsyncSession, member: Member, project_id: int, purpose: Purpose) -> Project:
+    project = (
+        await session.exec(select(Project).where(Project.id == project_id, scope(member, Project, purpose)))
+    ).first()
+    if project is None:
+        raise ProjectError("not_found")
+    return project
+
+
+def _log(
+    session: AsyncSession, member: Member, project_id: int, *, action: str, at: datetime | None, **detail: Any
+) -> None:
+    """Put a change into the project's history, in the change's own transaction."""
+    audit.record(session, actor_id=member.id, entity="project", entity_id=project_id, action=action, at=at, **detail)
+
+
 async def register(db: Database, *, member: Member, draft: ProjectDraft, now: datetime, today: date) -> Project:
     """Register a first-talk project for the person's unit, or raise :class:`AlreadyRegistered`."""
     if member.unit_id is None:
@@ -257,15 +273,7 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             industrial = chain is None or chain.family == INDUSTRIAL_FAMILY
     level = await leader_level_for(db, draft.planned_yuan, industrial)
     async with db.session() as session:
-        enterprise = await resolve(
-            session,
-            enterprise_id=draft.enterprise_id,
-            name=draft.enterprise_name,
-            credit_code=draft.credit_code,
-            chain_id=draft.chain_id,
-            actor_id=member.id,
-            now=now,
-        )
+        enterprise = await resolve_draft(session, draft, chain_id=draft.chain_id, actor_id=member.id, now=now)
         assert enterprise.id is not None
         # Take turns per enterprise before looking: see the module's docstring.
         await session.exec(
@@ -300,11 +308,10 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
         session.add(project)
         await session.flush()
         assert project.id is not None
-        audit.record(
+        _log(
             session,
-            actor_id=member.id,
-            entity="project",
-            entity_id=project.id,
+            member,
+            project.id,
             action="registered",
             at=now,
             name=draft.name,
@@ -314,15 +321,7 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             stage=stage.value,
         )
         if level is not None:
-            audit.record(
-                session,
-                actor_id=member.id,
-                entity="project",
-                entity_id=project.id,
-                action="leader_needed",
-                at=now,
-                level=level,
-            )
+            _log(session, member, project.id, action="leader_needed", at=now, level=level)
         return project
 
 
@@ -350,11 +349,10 @@ async def dispute(
         session.add(row)
         await session.flush()
         assert row.id is not None
-        audit.record(
+        _log(
             session,
-            actor_id=member.id,
-            entity="project",
-            entity_id=project_id,
+            member,
+            project_id,
             action="disputed",
             at=now,
             dispute_id=row.id,
@@ -365,15 +363,6 @@ async def dispute(
 
 
 # -- progress ---------------------------------------------------------------------------
-async def _for_work(session: AsyncSession, member: Member, project_id: int) -> Project:
-    project = (
-        await session.exec(select(Project).where(Project.id == project_id, scope(member, Project, Purpose.WORK)))
-    ).first()
-    if project is None:
-        raise ProjectError("not_found")
-    return project
-
-
 def needs_reason(current: Stage, new: Stage) -> bool:
     """Dropping, reopening and going backwards need a reason; moving forward does not."""
     if new is Stage.DROPPED or current is Stage.DROPPED:
@@ -385,7 +374,7 @@ async def set_stage(
     db: Database, *, member: Member, project_id: int, stage: Stage, reason: str | None, now: datetime, today: date
 ) -> Project:
     async with db.session() as session:
-        project = await _for_work(session, member, project_id)
+        project = await _load(session, member, project_id, Purpose.WORK)
         current = Stage(project.stage)
         if stage is current:
             raise ProjectError("same_stage")
@@ -399,16 +388,8 @@ async def set_stage(
             project.started_on = today
         project.last_progress_at = now
         session.add(project)
-        audit.record(
-            session,
-            actor_id=member.id,
-            entity="project",
-            entity_id=project_id,
-            action="stage",
-            at=now,
-            before=current.value,
-            after=stage.value,
-            reason=reason,
+        _log(
+            session, member, project_id, action="stage", at=now, before=current.value, after=stage.value, reason=reason
         )
         return project
 
@@ -418,23 +399,14 @@ async def set_funds(db: Database, *, member: Member, project_id: int, total_yuan
     if total_yuan < 0:
         raise ProjectError("negative")
     async with db.session() as session:
-        project = await _for_work(session, member, project_id)
+        project = await _load(session, member, project_id, Purpose.WORK)
         before = project.funds_in_place_yuan
         if total_yuan == before:
             raise ProjectError("same_funds")
         project.funds_in_place_yuan = total_yuan
         project.last_progress_at = now
         session.add(project)
-        audit.record(
-            session,
-            actor_id=member.id,
-            entity="project",
-            entity_id=project_id,
-            action="funds",
-            at=now,
-            before=before,
-            after=total_yuan,
-        )
+        _log(session, member, project_id, action="funds", at=now, before=before, after=total_yuan)
         return project
 
 
@@ -443,11 +415,11 @@ async def set_planned(
 ) -> tuple[Project, LeaderLevel | None]:
     """Revise the planned investment; returns the leader level to ask the bureau for, if it changed."""
     async with db.session() as session:
-        project = await _for_work(session, member, project_id)
+        project = await _load(session, member, project_id, Purpose.WORK)
         industrial = project.industrial
     level = await leader_level_for(db, planned_yuan, industrial)
     async with db.session() as session:
-        project = await _for_work(session, member, project_id)
+        project = await _load(session, member, project_id, Purpose.WORK)
         before = project.planned_yuan
         if planned_yuan == before:
             raise ProjectError("same_planned")
@@ -455,47 +427,19 @@ async def set_planned(
         project.planned_yuan = planned_yuan
         project.leader_level_needed = level
         session.add(project)
-        audit.record(
-            session,
-            actor_id=member.id,
-            entity="project",
-            entity_id=project_id,
-            action="planned",
-            at=now,
-            before=before,
-            after=planned_yuan,
-        )
+        _log(session, member, project_id, action="planned", at=now, before=before, after=planned_yuan)
         if ask is not None:
-            audit.record(
-                session,
-                actor_id=member.id,
-                entity="project",
-                entity_id=project_id,
-                action="leader_needed",
-                at=now,
-                level=ask,
-            )
+            _log(session, member, project_id, action="leader_needed", at=now, level=ask)
         return project, ask
 
 
 async def add_note(db: Database, *, member: Member, project_id: int, text: str, now: datetime | None = None) -> None:
     async with db.session() as session:
-        await _for_work(session, member, project_id)
-        audit.record(
-            session, actor_id=member.id, entity="project", entity_id=project_id, action="note", at=now, text=text
-        )
+        await _load(session, member, project_id, Purpose.WORK)
+        _log(session, member, project_id, action="note", at=now, text=text)
 
 
 # -- the bureau's decisions -------------------------------------------------------------
-async def _decided_by(session: AsyncSession, member: Member, project_id: int) -> Project:
-    project = (
-        await session.exec(select(Project).where(Project.id == project_id, scope(member, Project, Purpose.DECIDE)))
-    ).first()
-    if project is None:
-        raise ProjectError("not_found")
-    return project
-
-
 @dataclass(frozen=True)
 class Transfer:
     project: Project
@@ -508,7 +452,7 @@ async def transfer(
 ) -> Transfer:
     """Move a project to another county or zone: the executing unit changes, the first-talk credit stays."""
     async with db.session() as session:
-        project = await _decided_by(session, member, project_id)
+        project = await _load(session, member, project_id, Purpose.DECIDE)
         to_unit = await session.get(Unit, to_unit_id)
         if to_unit is None or to_unit.kind not in ("county", "zone") or not to_unit.active:
             raise ProjectError("bad_unit")
@@ -518,11 +462,10 @@ async def transfer(
         assert from_unit is not None
         project.executing_unit_id = to_unit_id
         session.add(project)
-        audit.record(
+        _log(
             session,
-            actor_id=member.id,
-            entity="project",
-            entity_id=project_id,
+            member,
+            project_id,
             action="transferred",
             at=now,
             from_unit_id=from_unit.id,
@@ -547,18 +490,17 @@ async def assign_leader(
     db: Database, *, member: Member, project_id: int, leader_user_id: int, now: datetime | None = None
 ) -> tuple[Project, User]:
     async with db.session() as session:
-        project = await _decided_by(session, member, project_id)
+        project = await _load(session, member, project_id, Purpose.DECIDE)
         leader = await session.get(User, leader_user_id)
         if leader is None or leader.role != Role.LEADER or not leader.active:
             raise ProjectError("not_a_leader")
         before = project.leader_user_id
         project.leader_user_id = leader_user_id
         session.add(project)
-        audit.record(
+        _log(
             session,
-            actor_id=member.id,
-            entity="project",
-            entity_id=project_id,
+            member,
+            project_id,
             action="leader_assigned",
             at=now,
             before=before,

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
-from bot.i18n import normalize_locale
+from bot.i18n import person_locale
 from models import Chain, Delivery, Role, Setting, Unit, UnitKind, User
 from services import settings as bureau_settings
 from services.periods import (
@@ -339,7 +339,7 @@ async def due(
                     continue
                 if o.kind == CHAIN_DIGEST and user.unit_id not in chain_units:
                     continue
-                locale = user.locale or normalize_locale(user.language_code, default_locale)
+                locale = person_locale(user.locale, user.language_code, default_locale)
                 items.append(DueItem(o, user.id, user.telegram_id, user.unit_id, locale))
         if not items:
             return []

@@ -22,7 +22,7 @@ from bot.db import Database
 from models import ACTIVE_STAGES, Enterprise, Project, Unit, User, Visit, utcnow
 from services import audit, settings
 from services.access import Purpose, scope
-from services.enterprises import resolve
+from services.enterprises import resolve_draft
 
 WINDOW_SETTING = "repeat_visit_window_days"
 DEFAULT_WINDOW = 30
@@ -138,15 +138,7 @@ async def create_visit(
         raise ValueError("the follow-up comes after the visit")
     days = await window_days(db)
     async with db.session() as session:
-        enterprise = await resolve(
-            session,
-            enterprise_id=draft.enterprise_id,
-            name=draft.enterprise_name,
-            credit_code=draft.credit_code,
-            chain_id=None,
-            actor_id=member.id,
-            now=now,
-        )
+        enterprise = await resolve_draft(session, draft, chain_id=None, actor_id=member.id, now=now)
         assert enterprise.id is not None
         conflicts = await _conflicts(
             session, enterprise_id=enterprise.id, unit_id=member.unit_id, on=draft.visit_date, days=days

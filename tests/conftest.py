@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -102,6 +103,15 @@ def empty_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: P
     url = asyncio.run(server.create(f"e{len(server.created)}"))
     yield url
     asyncio.run(server.drop(url))
+
+
+@pytest.fixture
+def quiet_root_logger() -> Iterator[None]:
+    """For tests that run the bot's logging set-up: put the test process's logging back after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -111,15 +109,6 @@ def test_pg_tools_get_the_password_from_the_environment() -> None:
         "s3cret",
         "investbot",
     )
-
-
-@pytest.fixture
-def quiet_root_logger() -> Iterator[None]:
-    """The CLI sets up logging for a process; put the test process's logging back."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 @pytest.mark.usefixtures("quiet_root_logger")

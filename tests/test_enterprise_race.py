@@ -4,22 +4,17 @@ a /visit): exactly one enterprise record results, on SQLite and on PostgreSQL.""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import date
-from typing import Any
 
-import pytest
-from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot.app import App
 from bot.db import Database
 from models import Enterprise, Lead, LeadSource, Visit
-from services import demo, leads, members, seed, visits
+from services import leads, members, visits
 from services.credit_code import make_credit_code
 from services.leads import LeadDraft
 from services.visits import VisitDraft
-from tests.test_project import PG_URL, postgres_answers
 
 LIAISON, COUNTY, ZONE = 1002, 1003, 1004
 
@@ -88,33 +83,5 @@ async def race(db: Database) -> None:
     assert len(found) == 1 and {r.enterprise_id for r in results} == {found[0].id}
 
 
-async def test_race_on_sqlite(app: App) -> None:
+async def test_race(app: App) -> None:
     await race(app.db)
-
-
-async def test_race_on_postgresql() -> None:
-    why = await postgres_answers(PG_URL)
-    if why is not None:
-        pytest.skip(why)
-    import asyncpg
-
-    schema = f"investbot_ent_race_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_URL)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    db = Database(PG_URL)
-
-    def search_path(dbapi_connection: Any, _record: object) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f'SET search_path TO "{schema}"')
-        cursor.close()
-
-    event.listen(db.engine.sync_engine, "connect", search_path)
-    try:
-        await db.migrate()
-        await seed.seed(db)
-        await demo.seed_demo_people(db)
-        await race(db)
-    finally:
-        await db.dispose()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()

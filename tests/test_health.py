@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
@@ -55,14 +53,6 @@ async def test_webhook_mode_also_asks_the_local_healthz(database_url: str, unuse
         await runner.cleanup()
     health = await check(settings)
     assert not health.ok and health.checks["webhook"].startswith("unreachable")
-
-
-@pytest.fixture
-def quiet_root_logger() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
 
 
 @pytest.mark.usefixtures("quiet_root_logger")

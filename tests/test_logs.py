@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,13 +17,9 @@ MARKER = "机密投资细节在这里"
 
 
 @pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
+def log_stream(quiet_root_logger: None) -> io.StringIO:
     """The bot's own logging set-up, writing into a buffer; the test process's put back after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    stream = io.StringIO()
-    yield stream
-    root.handlers[:], root.level = handlers, level
+    return io.StringIO()
 
 
 def json_lines(stream: io.StringIO) -> list[dict[str, object]]:

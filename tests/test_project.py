@@ -4,14 +4,9 @@ leader assignment and lagging projects, driven through the conversation."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-import pytest
-from sqlalchemy import event
 from sqlmodel import col, select
 
 from bot.app import App
@@ -19,7 +14,7 @@ from bot.conversation import Member
 from bot.core import Reply
 from bot.db import Database
 from models import AuditEntry, Dispute, Enterprise, Project, Unit, User
-from services import demo, members, projects, seed
+from services import members, projects
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
 from tests.kit import Chat, RecordingTransport
@@ -228,54 +223,8 @@ async def race(db: Database) -> None:
         assert len((await session.exec(select(Enterprise).where(Enterprise.normalized_name == "比亚迪"))).all()) == 1
 
 
-async def test_race_on_sqlite(app: App) -> None:
+async def test_race(app: App) -> None:
     await race(app.db)
-
-
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
-
-
-async def postgres_answers(url: str) -> str | None:
-    """Why PostgreSQL cannot be used here, or None when it answers."""
-    try:
-        import asyncpg
-    except ImportError:
-        return "asyncpg is not installed"
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(url), timeout=3)
-    except Exception as exc:
-        return f"no PostgreSQL at {url}: {exc.__class__.__name__}: {exc}"
-    await conn.close()
-    return None
-
-
-async def test_race_on_postgresql() -> None:
-    why = await postgres_answers(PG_URL)
-    if why is not None:
-        pytest.skip(why)
-    import asyncpg
-
-    # A schema of its own: other runs and other test suites may share this database.
-    schema = f"investbot_race_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_URL)
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    db = Database(PG_URL)
-
-    def search_path(dbapi_connection: Any, _record: object) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f'SET search_path TO "{schema}"')
-        cursor.close()
-
-    event.listen(db.engine.sync_engine, "connect", search_path)
-    try:
-        await db.migrate()
-        await seed.seed(db)
-        await demo.seed_demo_people(db)
-        await race(db)
-    finally:
-        await db.dispose()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
 
 
 # -- progress -----------------------------------------------------------------------------
