@@ -9,10 +9,11 @@ from __future__ import annotations
 from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
 from bot.router import Registry
+from handlers.answers import read_money
 from handlers.digest import metric_name, pace_text
 from models import Role, Target
 from services import schedule, targets
-from services.money import InvalidMoney, format_money, parse_money
+from services.money import format_money
 from services.periods import local_date
 
 BUREAU = frozenset({Role.BUREAU})
@@ -141,13 +142,9 @@ async def ask_threshold(ctx: Context) -> None:
 
 
 async def on_threshold(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=40)
-    if isinstance(answer, Next):
-        return answer
-    try:
-        yuan = parse_money(answer)
-    except InvalidMoney as exc:
-        return ctx.again(exc.message_key)
+    yuan = read_money(ctx, msg)
+    if isinstance(yuan, Next):
+        return yuan
     return await _save(ctx, threshold_yuan=yuan)
 
 

@@ -127,6 +127,8 @@ async def test_targets_are_edited_with_an_audit_entry(app: App, chat: ChatFactor
     await bureau.press("返回列表")
     await bureau.press("重大项目")
     await bureau.press("改金额门槛")
+    await bureau.send("很多")
+    assert "没看懂金额“很多”" in bureau.last_text and "{text}" not in bureau.last_text
     await bureau.send("2亿")
     assert "金额门槛 2亿元" in bureau.last_text
     await bureau.press("返回列表")
