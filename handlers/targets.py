@@ -150,7 +150,12 @@ async def on_threshold(ctx: Context, msg: Incoming) -> Next:
 
 async def _save(ctx: Context, *, value: int | None = None, threshold_yuan: int | None = None) -> Next:
     target = await targets.update_target(
-        ctx.app.db, int(ctx.draft["target_id"]), actor_id=ctx.user.id, value=value, threshold_yuan=threshold_yuan
+        ctx.app.db,
+        int(ctx.draft["target_id"]),
+        actor_id=ctx.user.id,
+        value=value,
+        threshold_yuan=threshold_yuan,
+        now=ctx.now(),
     )
     if target is None:
         return ctx.goto("pick")
@@ -185,7 +190,7 @@ async def schedule_command(ctx: Context, msg: Incoming) -> None:
             ctx.say(ctx._("schedule.err.key", key=key))
             return
         try:
-            stored = await schedule.set_time(ctx.app.db, key, value, by=ctx.user.id)
+            stored = await schedule.set_time(ctx.app.db, key, value, by=ctx.user.id, now=ctx.now())
         except schedule.BadScheduleValue:
             ctx.say(ctx._("schedule.err.value", value=value))
             return

@@ -173,7 +173,7 @@ async def _load_times(session: AsyncSession) -> Times:
     )
 
 
-async def set_time(db: Database, key: str, value: str, *, by: int | None) -> Any:
+async def set_time(db: Database, key: str, value: str, *, by: int | None, now: datetime | None = None) -> Any:
     """Change one schedule setting after checking it; returns the stored value."""
     if key not in PARSERS:
         raise BadScheduleValue(key)
@@ -188,7 +188,7 @@ async def set_time(db: Database, key: str, value: str, *, by: int | None) -> Any
         stored = f"{WEEKDAYS[weekday]} {at:%H:%M}"
     else:
         stored = f"{parse_time(value):%H:%M}"
-    await bureau_settings.put(db, key, stored, by=by)
+    await bureau_settings.put(db, key, stored, by=by, now=now)
     return stored
 
 

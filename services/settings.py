@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.db import Database
@@ -27,8 +28,8 @@ async def get_int(db: Database, key: str, fallback: int) -> int:
         return fallback
 
 
-async def put(db: Database, key: str, value: Any, *, by: int | None = None) -> None:
+async def put(db: Database, key: str, value: Any, *, by: int | None = None, now: datetime | None = None) -> None:
     async with db.session() as session:
         row = await session.get(Setting, key) or Setting(key=key, value=value)
-        row.value, row.updated_by, row.updated_at = value, by, utcnow()
+        row.value, row.updated_by, row.updated_at = value, by, now or utcnow()
         session.add(row)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -285,7 +285,13 @@ async def get_target(db: Database, target_id: int) -> Target | None:
 
 
 async def update_target(
-    db: Database, target_id: int, *, actor_id: int, value: int | None = None, threshold_yuan: int | None = None
+    db: Database,
+    target_id: int,
+    *,
+    actor_id: int,
+    value: int | None = None,
+    threshold_yuan: int | None = None,
+    now: datetime | None = None,
 ) -> Target | None:
     """Change a target's number or threshold, with an audit entry of old and new."""
     async with db.session() as session:
@@ -297,7 +303,8 @@ async def update_target(
             target.value = value
         if threshold_yuan is not None:
             target.threshold_yuan = threshold_yuan
-        target.updated_by, target.updated_at = actor_id, utcnow()
+        now = now or utcnow()
+        target.updated_by, target.updated_at = actor_id, now
         session.add(target)
         audit.record(
             session,
@@ -305,6 +312,7 @@ async def update_target(
             entity="target",
             entity_id=target_id,
             action="updated",
+            at=now,
             before=before,
             after={"value": target.value, "threshold_yuan": target.threshold_yuan},
         )

@@ -141,6 +141,8 @@ async def test_targets_are_edited_with_an_audit_entry(app: App, chat: ChatFactor
         audit = (await session.exec(select(AuditEntry).where(AuditEntry.entity == "target"))).all()
     assert leads_target.value == 12
     assert majors[0].threshold_yuan == 200_000_000
+    # Stamped by the app's clock, as every change made in the chat is.
+    assert {a.at for a in audit} == {app.now()} and leads_target.updated_at == app.now()
     assert [a.detail["after"] for a in audit] == [
         {"value": 12, "threshold_yuan": None},
         {"value": 1, "threshold_yuan": 200_000_000},
