@@ -100,6 +100,11 @@ def parse_dates(value: Any) -> tuple[tuple[int, int], ...]:
         dates.append((month, day))
     if not dates:
         raise BadScheduleValue(str(value))
+    # One summary per half-year (§1: mid-year and year-end); a second date in the same half
+    # would share its delivery key and never be sent.
+    halves = [month <= 6 for month, _ in set(dates)]
+    if len(halves) != len(set(halves)):
+        raise BadScheduleValue(str(value))
     return tuple(sorted(set(dates)))
 
 

@@ -198,6 +198,10 @@ async def test_bureau_changes_a_time_and_the_schedule_follows(app: App) -> None:
     assert kinds["chain_digest"].period.start == date(2026, 11, 24)
     with pytest.raises(schedule.BadScheduleValue):
         await schedule.set_time(app.db, "chain_digest", "someday 25:00", by=None)
+    # One leader summary per half-year: two in the same half would share one delivery key.
+    with pytest.raises(schedule.BadScheduleValue):
+        await schedule.set_time(app.db, "leader_summary_dates", "06-30 05-15 12-20", by=None)
+    assert await schedule.set_time(app.db, "leader_summary_dates", "07-05 01-10", by=None) == ["01-10", "07-05"]
     trigger = triggers(times, TZ)["chain_digest"]
     nxt = trigger.get_next_fire_time(None, datetime(2026, 12, 1, 9, 0, tzinfo=TZ))
     assert nxt == datetime(2026, 12, 1, 9, 5, tzinfo=TZ)
