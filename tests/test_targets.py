@@ -163,7 +163,9 @@ async def test_schedule_command_shows_and_changes_times(app: App, chat: ChatFact
     await bureau.send("/schedule chain_digest someday")
     assert "不是有效的值" in bureau.last_text
     await bureau.send("/schedule leader_summary_dates 7-1 12-25")
-    assert "07-01 12-25" in bureau.last_text
+    assert "不是有效的值" in bureau.last_text  # two summaries in one half-year
+    await bureau.send("/schedule leader_summary_dates 6-28 12-25")
+    assert "06-28 12-25" in bureau.last_text
     county = chat(1003)
     await county.send("/schedule")
     assert "fri 16:00" not in county.last_text
