@@ -9,10 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DATABASE_URL=sqlite:////data/investbot.sqlite3 \
     BACKUP_DIR=/backups
 
-# fonts-noto-cjk: charts need Chinese glyphs. postgresql-client: pg_dump/pg_restore for
-# `investbot backup`/`restore` (its major version must be at least the server's).
+# postgresql-client: pg_dump/pg_restore for `investbot backup`/`restore` (its major version
+# must be at least the server's). Chart fonts come with the Python install.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-noto-cjk postgresql-client \
+    && apt-get install -y --no-install-recommends postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 10001 --user-group investbot \

@@ -1,8 +1,11 @@
 """Charts for digests: matplotlib without a display, with Chinese glyphs or honest English.
 
-A CJK font is looked up among those matplotlib knows (Debian's ``fonts-noto-cjk`` or
-``fonts-wqy-microhei``). Without one, Chinese text would come out as empty boxes, so the
-chart is drawn with English labels instead and the log says so once.
+The CJK font comes with the project's own install: the ``noto-cjk-sans-otc`` package ships
+Noto Sans CJK (SIL OFL) as a font collection, registered with matplotlib the first time a
+chart needs a font, so no system package is needed. A system font (Debian's
+``fonts-noto-cjk`` or ``fonts-wqy-microhei``) is used as well when present. Should neither
+be there, Chinese text would come out as empty boxes, so the chart is drawn with English
+labels instead and the log says so once.
 """
 
 from __future__ import annotations
@@ -34,15 +37,25 @@ CJK_FAMILIES = (
 )
 
 
+@cache
+def _register_bundled_font() -> None:
+    try:
+        from noto_cjk_sans_otc import FONT_PATH
+    except ImportError:
+        return
+    font_manager.fontManager.addfont(str(FONT_PATH))
+
+
 def find_cjk_font() -> str | None:
     """The family name of an installed font with Chinese glyphs, if any."""
+    _register_bundled_font()
     installed = {entry.name for entry in font_manager.fontManager.ttflist}
     return next((family for family in CJK_FAMILIES if family in installed), None)
 
 
 @cache
 def _warn_no_font() -> None:
-    log.warning("no CJK font installed (install fonts-noto-cjk): charts fall back to English labels")
+    log.warning("no CJK font found (the noto-cjk-sans-otc package is missing): charts fall back to English labels")
 
 
 def chart_locale(locale: str) -> tuple[str, str | None]:

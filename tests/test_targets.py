@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from matplotlib import font_manager
+from matplotlib.ft2font import FT2Font
 from sqlmodel import col, select
 
 from bot.app import App
@@ -193,12 +196,37 @@ async def test_digest_on_demand_for_each_role(app: App, chat: ChatFactory) -> No
     assert "/quota" in county.last_text
 
 
-async def test_chart_uses_a_cjk_font_when_installed(app: App) -> None:
-    await build_year(app.db)
-    assert charts.find_cjk_font() is not None, "install fonts-noto-cjk"
+async def test_chart_draws_chinese_with_the_bundled_font(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    year = await build_year(app.db)
     assert charts.chart_locale("zh")[0] == "zh"
-    data = await digests.build_chain_digest(app.db, 0, Window(date(2026, 11, 23), date(2026, 11, 30)), TZ)
-    assert data.sections == []
+    window = Window(date(2026, 11, 23), date(2026, 11, 30))
+    data = await digests.build_chain_digest(app.db, year.units["gxj"].id or 0, window, TZ)
+    drawn: list[tuple[list[str], str | None]] = []
+    real = charts.bar_chart
+
+    def spy(bars: charts.Bars, *, family: str | None) -> bytes:
+        drawn.append(([bars.title, *bars.labels, *(s[0] for s in bars.series)], family))
+        return real(bars, family=family)
+
+    monkeypatch.setattr(render, "bar_chart", spy)
+    assert render.chain_chart(data, "zh")[:4] == b"\x89PNG"
+    labels, family = drawn[-1]
+    assert family is not None and "目标企业库覆盖情况" in labels
+    # Every character of the Chinese labels has a glyph of its own in the font drawn with,
+    # not the empty box (glyph 0) that a Latin-only font would give.
+    path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+    font = FT2Font(path)
+    chinese = {ch for label in labels for ch in label if "\u4e00" <= ch <= "\u9fff"}
+    assert len(chinese) > 10
+    assert [ch for ch in sorted(chinese) if font.get_char_index(ord(ch)) == 0] == []
+    assert font.get_char_index(ord("\u4e00")) != 0
+
+
+def test_the_chart_font_comes_with_the_install() -> None:
+    from noto_cjk_sans_otc import FONT_PATH
+
+    assert charts.find_cjk_font() == "Noto Sans CJK SC"
+    assert Path(str(FONT_PATH)).is_file()
 
 
 async def test_chart_falls_back_to_english_without_a_cjk_font(
