@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 from sqlmodel import col, select
 
-from bot.db import Database
+from bot.core import migrate
+from bot.core.db import Database
 from models import Chain, Enterprise, Lead, LibraryEntry, Project, Unit, User, Visit
 from services import digests, seed
 from services.digests import Window
@@ -37,7 +38,7 @@ BASE = {"leads": 100_000, "visits": 50_000, "projects": 20_000, "enterprises": 2
 
 
 async def _setup(db: Database) -> None:
-    await db.migrate()
+    await migrate.upgrade(db)
     await seed.seed(db)
     async with db.session() as session:
         units = list((await session.exec(select(Unit).order_by(col(Unit.id)))).all())

@@ -19,9 +19,9 @@ from openpyxl import Workbook
 from sqlalchemy import insert
 
 from bench.bench_names import synthetic_names
-from bot.conversation import Member
-from bot.db import Database
-from models import Enterprise, Role, utcnow
+from bot.core import migrate
+from bot.core.db import Database
+from models import Enterprise, Member, Role, utcnow
 from services import enterprises, imports, search, seed
 from services.names import normalize_name, pinyin_full, pinyin_initials
 from services.sheets import to_bytes
@@ -39,7 +39,7 @@ QUERIES = (
 
 
 async def build(db: Database, count: int) -> None:
-    await db.migrate()
+    await migrate.upgrade(db)
     await seed.seed(db)
     rows = [
         {

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from bot.db import is_sqlite
+from bot.core.db import is_sqlite
 from models import utcnow
 
 BACKUP_DIR = Path("backups")
@@ -109,7 +109,7 @@ def _sqlite_copy(source: Path, target: Path) -> None:
 async def _pg_has_tables(database_url: str) -> bool:
     from sqlalchemy import inspect
 
-    from bot.db import Database
+    from bot.core.db import Database
 
     db = Database(database_url)
     try:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from bot.app import App
-from bot.config import Settings
-from bot.db import Database
+from bot.core import migrate
+from bot.core.config import Settings
+from bot.core.db import Database
 from bot.delivery import Outbox, Transport
 from bot.locks import STARTUP, AdvisoryLock
 from bot.router import Router
@@ -22,7 +23,7 @@ async def prepare_database(settings: Settings) -> Database:
     # Several processes may start at once (compose, a deployment's replicas): one migrates
     # and seeds, the others wait for it and then find nothing to do.
     async with AdvisoryLock(db, STARTUP):
-        await db.migrate()
+        await migrate.upgrade(db)
         if not await seeding.is_seeded(db):
             report = await seeding.seed(db)
             log.info("first start: seeded %s units and %s chains", report.units_added, report.chains_added)

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import logs
-from bot.config import Settings
+from bot.core import logs, migrate
+from bot.core.config import Settings
 
 log = logging.getLogger("investbot")
 
@@ -71,9 +71,9 @@ async def _scheduler(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:
-    from bot.db import Database
+    from bot.core.db import Database
+    from bot.core.migrate import current, downgrade, upgrade
     from bot.locks import STARTUP, AdvisoryLock
-    from bot.migrate import current, downgrade, upgrade
 
     db = Database(settings.database_url)
     try:
@@ -88,14 +88,14 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> None:
 
 
 async def _seed(settings: Settings, demo_people: bool) -> None:
-    from bot.db import Database
+    from bot.core.db import Database
     from bot.locks import STARTUP, AdvisoryLock
     from services import demo, seed
 
     db = Database(settings.database_url)
     try:
         async with AdvisoryLock(db, STARTUP):
-            await db.migrate()
+            await migrate.upgrade(db)
             report = await seed.seed(db)
         print(
             f"units +{report.units_added}, chains +{report.chains_added}, "
@@ -146,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
     sub.add_parser("scheduler", help="run only the scheduled jobs (pair with `run --no-scheduler`)")
     sub.add_parser("console", help="chat with the bot in the terminal on the embedded database")
-    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
-    migrate.add_argument("revision", nargs="?", default="heads")
-    migrate.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
+    migrate_cmd = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate_cmd.add_argument("revision", nargs="?", default="heads")
+    migrate_cmd.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
     seed = sub.add_parser("seed", help="load seed/zhangye.toml (safe to run again)")
     seed.add_argument("--demo", action="store_true", help="also add the console's demo people")
     backup = sub.add_parser("backup", help="write a consistent copy of the database while the bot runs")

@@ -31,7 +31,7 @@ from bot.core import Outgoing, from_payload, to_payload
 from models import Delivery, User, utcnow
 
 if TYPE_CHECKING:
-    from bot.db import Database
+    from bot.core.db import Database
 
 log = logging.getLogger(__name__)
 

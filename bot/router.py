@@ -1,7 +1,7 @@
 """From an incoming event to the replies: who is this, may they, which conversation.
 
 The router is the only place that reads and writes conversation state. Handlers get a
-:class:`~bot.conversation.Context` and return where to go next; the router saves the
+:class:`~bot.core.conversation.Context` and return where to go next; the router saves the
 step and draft after every message, so a restart or another process continues from there.
 """
 
@@ -19,20 +19,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import delete, select, update
 
 from bot.app import App
-from bot.conversation import (
+from bot.core import Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
+from bot.core.conversation import (
     ACTION_PREFIX,
     Action,
     Command,
     Context,
     DocumentHandler,
     Flow,
-    Member,
     Next,
 )
-from bot.core import Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
-from bot.db import is_unavailable
-from bot.i18n import normalize_locale, translate
-from models import ConversationState, ParkedDraft, ProcessedUpdate, Role, utcnow
+from bot.core.db import is_unavailable
+from bot.core.i18n import normalize_locale, translate
+from models import ConversationState, Member, ParkedDraft, ProcessedUpdate, Role, utcnow
 from services import members
 
 log = logging.getLogger(__name__)

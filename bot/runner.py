@@ -22,8 +22,8 @@ from aiohttp import web
 
 from bot.app import App
 from bot.bootstrap import build
-from bot.config import Settings
 from bot.core import Incoming
+from bot.core.config import Settings
 from bot.delivery import DeliveryError, Limits
 from bot.health import healthz
 from bot.leadership import SchedulerLeadership, scheduler_leadership

@@ -20,9 +20,9 @@ from weakref import WeakValueDictionary
 from sqlmodel import col, select
 
 from bot.core import FileRef, FileReply, Incoming, Kind, Location, Notice, Outgoing, Reply, Response
-from bot.db import Database
+from bot.core.db import Database
+from bot.core.i18n import SUPPORTED, normalize_locale, translate
 from bot.delivery import DeliveryError, Pacer, Rejected, RetryAfter
-from bot.i18n import SUPPORTED, normalize_locale, translate
 from bot.router import Registry, Router
 from models import Role, User
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.conversation import Action, Command, Context, DocumentHandler, action_data
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Action, Command, Context, DocumentHandler, action_data
 from bot.router import Registry
 from models import Role
 from services import enterprises, imports, library

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
-from bot.conversation import Command, Context
 from bot.core import FileReply, Incoming, Outgoing, Reply
-from bot.i18n import Translator
+from bot.core.conversation import Command, Context
+from bot.core.i18n import Translator
 from bot.router import Registry
 from models import Role
 from services import digests, targets

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Context, Flow, Next, Step
 from bot.router import Registry
 from handlers.answers import today
 from models import Role

@@ -3,8 +3,8 @@ English alias, within what the person may see."""
 
 from __future__ import annotations
 
-from bot.conversation import Command, Context
 from bot.core import Incoming
+from bot.core.conversation import Command, Context
 from bot.router import Registry
 from models import Stage
 from services import search

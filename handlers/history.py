@@ -8,9 +8,9 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-from bot.conversation import Command, Context
 from bot.core import Incoming
-from bot.i18n import catalog
+from bot.core.conversation import Command, Context
+from bot.core.i18n import catalog
 from bot.router import Registry
 from models import Role
 from services import history

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Command, Context, Flow, Next, Step
 from bot.router import Registry
 from handlers.answers import read_money
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard

@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Context, Flow, Next, Step
 from bot.router import Registry
 from handlers.lookup import EnterpriseLookup, clear_enterprise
 from models import EnterpriseTag, Role

@@ -8,8 +8,8 @@ planned amount that crosses a §15 threshold asks the bureau for a leader.
 
 from __future__ import annotations
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Context, Flow, Next, Step
 from bot.router import Registry
 from handlers.answers import read_money, today
 from handlers.project import (

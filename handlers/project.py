@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard, Reply
-from bot.i18n import Translator
+from bot.core.conversation import Action, Command, Context, Flow, Next, Step, action_data
+from bot.core.i18n import Translator
 from bot.router import Registry
 from handlers.answers import ask_past_day, read_money, read_past_day, today
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard

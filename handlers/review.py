@@ -8,8 +8,8 @@ The submitter is told the verdict (and the reason) through the outbox.
 
 from __future__ import annotations
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard, Reply
+from bot.core.conversation import Context, Flow, Next, Step
 from bot.router import Registry
 from handlers.notify import translator_in
 from models import Role

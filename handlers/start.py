@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.router import Registry
 from models import LeaderLevel, Role, UnitKind
 from services import members
@@ -94,7 +94,7 @@ async def set_lang(ctx: Context, msg: Incoming, arg: str) -> None:
     """Store the chosen language; ``auto`` follows Telegram's language again."""
     choice = arg if arg in ("zh", "en") else None
     await members.set_locale(ctx.app.db, ctx.user.id, choice)
-    from bot.i18n import Translator, normalize_locale
+    from bot.core.i18n import Translator, normalize_locale
 
     locale = choice or normalize_locale(msg.language_code, ctx.app.settings.default_locale)
     ctx.locale, ctx._ = locale, Translator(locale)

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Command, Context, Flow, Next, Step
 from bot.router import Registry
 from handlers.answers import read_money
 from handlers.digest import metric_name, pace_text

@@ -7,9 +7,9 @@ The executing unit changes; the first-talk credit stays; both units' people are 
 
 from __future__ import annotations
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard, Reply
-from bot.i18n import Translator
+from bot.core.conversation import Context, Flow, Next, Step
+from bot.core.i18n import Translator
 from bot.router import Registry
 from handlers.confirm import field_to_correct
 from handlers.notify import tell

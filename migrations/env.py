@@ -30,8 +30,8 @@ def run_online() -> None:
         run_with(connection)
         return
 
-    from bot.config import Settings
-    from bot.db import Database
+    from bot.core.config import Settings
+    from bot.core.db import Database
 
     async def run() -> None:
         db = Database(Settings().database_url)

@@ -2,6 +2,7 @@
 
 from models.base import UTCDateTime, utcnow
 from models.desk import ImportBatch, ImportStatus
+from models.member import Member
 from models.ops import (
     AuditEntry,
     ConversationState,
@@ -50,6 +51,7 @@ __all__ = [
     "LeadStatus",
     "LeaderLevel",
     "LibraryEntry",
+    "Member",
     "ParkedDraft",
     "ProcessedUpdate",
     "Project",

@@ -26,8 +26,7 @@ from sqlalchemy import ColumnElement, false, or_, true
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.conversation import Member
-from models import Chain, Enterprise, Lead, LibraryEntry, Project, Role, Visit
+from models import Chain, Enterprise, Lead, LibraryEntry, Member, Project, Role, Visit
 
 Record = type[Project] | type[Visit] | type[Lead] | type[Enterprise]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from bot.db import Database
+from bot.core.db import Database
 from models import LeaderLevel, Role, Unit, User
 
 

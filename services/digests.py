@@ -24,7 +24,7 @@ from sqlalchemy.sql.base import Executable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
+from bot.core.db import Database
 from models import (
     ACTIVE_STAGES,
     LANDED_STAGES,

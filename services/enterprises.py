@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
+from bot.core.db import Database
 from models import Chain, Enterprise, utcnow
 from services import audit
 from services.credit_code import normalize_credit_code

@@ -15,10 +15,22 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from sqlmodel import col, func, select
 
-from bot.conversation import Member
-from bot.db import Database
-from bot.i18n import translate
-from models import ACTIVE_STAGES, Chain, Enterprise, Lead, LibraryEntry, Project, Stage, Unit, UnitKind, User, Visit
+from bot.core.db import Database
+from bot.core.i18n import translate
+from models import (
+    ACTIVE_STAGES,
+    Chain,
+    Enterprise,
+    Lead,
+    LibraryEntry,
+    Member,
+    Project,
+    Stage,
+    Unit,
+    UnitKind,
+    User,
+    Visit,
+)
 from services import settings
 from services.access import scope, sees_everything
 from services.library import coverage_of

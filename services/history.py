@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.db import Database
+from bot.core.db import Database
 from models import AuditEntry, Chain, Enterprise, Lead, Project, Unit, User, Visit
 
 ENTITIES: dict[str, type[Any]] = {"lead": Lead, "visit": Visit, "project": Project, "enterprise": Enterprise}

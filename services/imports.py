@@ -26,10 +26,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from bot.i18n import catalog, translate
-from models import Chain, Enterprise, EnterpriseTag, ImportBatch, ImportStatus, LibraryEntry, utcnow
+from bot.core.db import Database
+from bot.core.i18n import catalog, translate
+from models import Chain, Enterprise, EnterpriseTag, ImportBatch, ImportStatus, LibraryEntry, Member, utcnow
 from services import audit, library
 from services.credit_code import is_valid_credit_code, normalize_credit_code
 from services.enterprises import find_or_create, take_register

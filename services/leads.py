@@ -7,9 +7,8 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from bot.conversation import Member
-from bot.db import Database
-from models import Chain, Enterprise, Lead, LeadSource, LeadStatus, utcnow
+from bot.core.db import Database
+from models import Chain, Enterprise, Lead, LeadSource, LeadStatus, Member, utcnow
 from services import audit
 from services.enterprises import resolve_draft
 

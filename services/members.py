@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import ROLE_FOR_UNIT_KIND, Invite, Role, Unit, UnitKind, User
+from bot.core.db import Database
+from models import ROLE_FOR_UNIT_KIND, Invite, Member, Role, Unit, UnitKind, User
 from services import audit
 
 BUREAU_UNIT_CODE = "bureau"

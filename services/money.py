@@ -16,7 +16,7 @@ from typing import Literal
 import cn2an
 from babel.numbers import format_decimal
 
-from bot.i18n import normalize_locale, translate
+from bot.core.i18n import normalize_locale, translate
 
 MoneyErrorCode = Literal["empty", "unreadable", "negative", "zero", "too_large"]
 

@@ -22,8 +22,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from bot.conversation import Member
-from bot.db import Database
+from bot.core.db import Database
 from models import (
     ACTIVE_STAGES,
     STAGE_ORDER,
@@ -32,6 +31,7 @@ from models import (
     Dispute,
     Enterprise,
     LeaderLevel,
+    Member,
     Project,
     Role,
     Stage,

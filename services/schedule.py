@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
-from bot.i18n import person_locale
+from bot.core.db import Database
+from bot.core.i18n import person_locale
 from models import Chain, Delivery, Role, Setting, Unit, UnitKind, User
 from services import settings as bureau_settings
 from services.periods import (

@@ -19,9 +19,8 @@ from sqlalchemy import ColumnElement, String, case, cast, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import Enterprise, Lead, Project
+from bot.core.db import Database
+from models import Enterprise, Lead, Member, Project
 from services.access import scope
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
 from services.names import best_matches, normalize_name

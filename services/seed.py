@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import ROOT, Database
+from bot.core.db import ROOT, Database
 from models import Chain, Setting, Target, Unit
 
 SEED_FILE = ROOT / "seed" / "zhangye.toml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.db import Database
+from bot.core.db import Database
 from models import Setting, utcnow
 from services.seed import read_seed
 

@@ -17,9 +17,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import ACTIVE_STAGES, Enterprise, Project, Unit, User, Visit, utcnow
+from bot.core.db import Database
+from models import ACTIVE_STAGES, Enterprise, Member, Project, Unit, User, Visit, utcnow
 from services import audit, settings
 from services.access import Purpose, scope
 from services.enterprises import resolve_draft

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import catalog
+from bot.core.i18n import catalog
 from handlers.history import FIELDS
 from models import EnterpriseTag, Stage
 from services.export import Period, What

@@ -10,10 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import col, select
 
 from bot.app import App
-from bot.conversation import Member
 from bot.core import Reply
-from bot.db import Database
-from models import AuditEntry, Dispute, Enterprise, Project, Unit, User
+from bot.core.db import Database
+from models import AuditEntry, Dispute, Enterprise, Member, Project, Unit, User
 from services import members, projects
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
@@ -430,7 +429,7 @@ def test_dynamic_keys_are_complete() -> None:
     import re
     from pathlib import Path
 
-    from bot.i18n import catalog
+    from bot.core.i18n import catalog
     from handlers import progress, project
 
     source = (Path(__file__).resolve().parent.parent / "services" / "projects.py").read_text(encoding="utf-8")

@@ -12,9 +12,9 @@ import time_machine
 from sqlmodel import col, select
 
 from bot.app import App
-from bot.config import Settings
 from bot.core import FileReply, Reply, from_payload
-from bot.db import Database
+from bot.core.config import Settings
+from bot.core.db import Database
 from bot.delivery import Outbox
 from bot.scheduler import Scheduler, send_due, triggers
 from models import Delivery

@@ -261,7 +261,7 @@ async def test_chart_falls_back_to_english_without_a_cjk_font(
 
 
 def test_dynamic_digest_keys_are_complete() -> None:
-    from bot.i18n import catalog
+    from bot.core.i18n import catalog
     from models import Stage, UnitKind
     from services.digests import COVERAGE
     from services.schedule import SETTING_KEYS

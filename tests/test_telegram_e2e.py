@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from sqlmodel import col, select
 
 from bot import bootstrap
-from bot.config import Settings
-from bot.conversation import Context, DocumentHandler, Flow, Next, Step
 from bot.core import Button, FileReply, Incoming, Keyboard, Kind, Reply
+from bot.core.config import Settings
+from bot.core.conversation import Context, DocumentHandler, Flow, Next, Step
 from bot.delivery import Limits, Outbox
 from bot.router import Registry
 from bot.runner import run_telegram

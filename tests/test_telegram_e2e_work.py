@@ -18,7 +18,7 @@ from openpyxl import Workbook, load_workbook
 from sqlmodel import col, select, update
 
 from bot.app import App
-from bot.config import Settings
+from bot.core.config import Settings
 from models import AuditEntry, Chain, Delivery, Enterprise, LibraryEntry, Project, User
 from services import library, members, projects, schedule
 from services.credit_code import make_credit_code

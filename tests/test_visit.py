@@ -323,7 +323,7 @@ async def test_visits_listing(chat: ChatFactory, app: App) -> None:
 
 
 def test_dynamic_keys_are_complete() -> None:
-    from bot.i18n import catalog
+    from bot.core.i18n import catalog
     from handlers import visit
 
     keys = [f"visit.edit.{name}" for name in visit.FIELDS] + ["visit.guard.visit", "visit.guard.project"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.core import FileRef, FileReply, Incoming, Keyboard, Kind, Location, Notice, Outgoing, Reply, Response
-from bot.i18n import Translator
+from bot.core.i18n import Translator
 from bot.router import Router
 from services import demo
 

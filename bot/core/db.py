@@ -12,7 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # How the bot's connections show in pg_stat_activity (operators, and the tests, find them by it).
 APPLICATION_NAME = "investbot"
 
@@ -116,11 +116,6 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
-
-    async def migrate(self, revision: str = "heads") -> None:
-        from bot.migrate import upgrade
-
-        await upgrade(self, revision)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Button, FileReply, Incoming, Keyboard, Kind, Notice, Outgoing, Reply
-from bot.i18n import Translator
-from models import Role
+from bot.core.i18n import Translator
+from models import Member, Role
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -23,27 +23,6 @@ if TYPE_CHECKING:
 # not a plan, and Telegram's own limit on a message is 4096.
 MAX_TEXT = 500
 ACTION_PREFIX = "!"
-
-
-@dataclass(frozen=True)
-class Member:
-    """A registered person as handlers see them (a snapshot; no session attached)."""
-
-    id: int
-    telegram_id: int
-    full_name: str
-    role: Role
-    unit_id: int | None
-    unit_code: str | None
-    unit_name_zh: str
-    unit_name_en: str
-    unit_kind: str | None
-    leader_level: str | None
-    locale: str | None
-    is_admin: bool = False
-
-    def unit_name(self, locale: str) -> str:
-        return self.unit_name_en if locale == "en" and self.unit_name_en else self.unit_name_zh
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""The neutral language between adapters and handlers: what came in, what goes out.
+"""The base every other layer stands on, and in this module the neutral language between
+adapters and handlers: what came in, what goes out.
+
+Beside it in this package: the conversation pieces, settings, database, migrations, i18n and
+logs. Nothing in ``bot.core`` imports services, handlers or the runtime.
 
 Adapters (Telegram via python-telegram-bot or aiogram, the console) translate their
 updates into :class:`Incoming` and carry out the :class:`Reply` objects handlers return.
