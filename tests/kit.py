@@ -3,13 +3,49 @@
 from __future__ import annotations
 
 import itertools
+import re
+import string
 from dataclasses import dataclass, field
 
 from bot.core import Button, FileRef, FileReply, Incoming, Keyboard, Kind, Location, Notice, Outgoing, Reply, Response
+from bot.core.i18n import catalog, translate
 from bot.router import Router
 
 _update_ids = itertools.count(10_000)
 _message_ids = itertools.count(1)
+
+
+def said(key: str, /, locale: str = "zh", **params: object) -> re.Pattern[str]:
+    """What a person reads for catalog ``key``, as a pattern: the given ``params`` filled in,
+    any other placeholder standing for whatever value the bot put there.
+
+    Tests assert the text through the catalog, so rewording a message changes one catalog
+    entry and no test, while a wrong key, a wrong value or a missing message still fails.
+    """
+    template = catalog(locale).get(key)
+    assert template is not None, f"no {key!r} in the {locale} catalog"
+    parts: list[str] = []
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name is None:
+            continue
+        if name in params:
+            value = params[name]
+            shown = repr(value) if conversion == "r" else str(value) if conversion == "s" else value
+            parts.append(re.escape(format(shown, spec or "")))
+        else:
+            parts.append(".+?")
+    return re.compile("".join(parts), re.S)
+
+
+def zh(key: str, /, **params: object) -> str:
+    """The Chinese text of ``key``: a button's label to press, or an exact line to expect."""
+    return translate("zh", key, **params)
+
+
+def heard(text: str, key: str, /, locale: str = "zh", **params: object) -> bool:
+    """Whether ``text`` contains the message ``key`` (see :func:`said`)."""
+    return said(key, locale, **params).search(text) is not None
 
 
 class RecordingTransport:
@@ -110,6 +146,13 @@ class Chat:
         """Everything the last message got back, as one string (replies and notices)."""
         parts = [item.text for item in self.last.items if isinstance(item, Reply | Notice) and item.text]
         return "\n".join(parts)
+
+    def heard(self, key: str, /, *, locale: str | None = None, **params: object) -> bool:
+        """Whether the last answer contains catalog message ``key``, in this person's language
+        (their Telegram app's unless ``locale`` says otherwise)."""
+        if locale is None:
+            locale = "en" if (self.language_code or "").startswith("en") else "zh"
+        return heard(self.last_text, key, locale, **params)
 
     def files(self) -> list[FileReply]:
         return [item for r in self.history for item in r.items if isinstance(item, FileReply)]

@@ -70,6 +70,7 @@ def text_of(row: Delivery) -> str:
     return "\n".join(i.text for i in items if isinstance(i, Reply))
 
 
+@pytest.mark.slow
 async def test_a_year_of_scheduled_sends(
     app: App, settings: Settings, transport: RecordingTransport, clock: Any
 ) -> None:
@@ -146,6 +147,7 @@ async def check_numbers(rows: list[Delivery], year: YearData) -> None:
             assert expected in text, text
 
 
+@pytest.mark.slow
 async def test_two_processes_at_once_send_once(
     app: App, settings: Settings, transport: RecordingTransport, clock: Any
 ) -> None:
