@@ -4,7 +4,8 @@ the networks' lists (contact kinds, events, scenarios).
 Units, chains and events follow the file (matched by ``code``): editing a name there and
 seeding again renames it; an event's dates set in the bot are kept unless the file gives
 some. The contact kinds and scenarios are stored whole, as the file has them. Targets and
-settings are only added when missing, because the bureau also changes those in the bot (``/targets``) and a re-seed must not undo that.
+settings are only added when missing, because the bureau also changes those in the bot
+(``/targets``) and a re-seed must not undo that.
 """
 
 from __future__ import annotations
