@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.router import Registry
 from handlers import (
+    contacts,
     desk_import,
     digest,
     export,
@@ -43,4 +44,5 @@ def build_registry() -> Registry:
     transfer.register(registry)  # /transfer (bureau)
     merge.register(registry)  # /merge (bureau)
     history.register(registry)  # /history (bureau)
+    contacts.register(registry)  # /contacts, /contacted (§9)
     return registry
