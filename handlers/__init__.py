@@ -12,11 +12,13 @@ from handlers import (
     desk_import,
     digest,
     export,
+    expos,
     find,
     history,
     lead,
     library,
     merge,
+    origins,
     progress,
     project,
     review,
@@ -45,4 +47,6 @@ def build_registry() -> Registry:
     merge.register(registry)  # /merge (bureau)
     history.register(registry)  # /history (bureau)
     contacts.register(registry)  # /contacts, /contacted (§9)
+    expos.register(registry)  # /events (§10)
+    origins.register(registry)  # /source: the contact or event a saved record came from
     return registry
