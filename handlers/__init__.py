@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.router import Registry
 from handlers import (
+    capital,
     contacts,
     desk_import,
     digest,
@@ -49,4 +50,5 @@ def build_registry() -> Registry:
     contacts.register(registry)  # /contacts, /contacted (§9)
     expos.register(registry)  # /events (§10)
     origins.register(registry)  # /source: the contact or event a saved record came from
+    capital.register(registry)  # /capital: fund backing (§11), foreign capital (§13)
     return registry
