@@ -19,6 +19,7 @@ from handlers import (
     lead,
     library,
     merge,
+    opportunities,
     origins,
     progress,
     project,
@@ -51,4 +52,5 @@ def build_registry() -> Registry:
     expos.register(registry)  # /events (§10)
     origins.register(registry)  # /source: the contact or event a saved record came from
     capital.register(registry)  # /capital: fund backing (§11), foreign capital (§13)
+    opportunities.register(registry)  # /opportunities: scenario lists (§12)
     return registry
