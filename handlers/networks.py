@@ -1,0 +1,38 @@
+"""The networks' lines in the bureau's overview and ``/digest`` (§9–§13)."""
+
+from __future__ import annotations
+
+from bot.core.i18n import Translator
+from handlers.expos import follow_through_lines
+from services.capital import dollars_text
+from services.money import format_money
+from services.networks import NetworksOverview
+
+MAX_EVENTS = 8
+
+
+def network_lines(_: Translator, figures: NetworksOverview) -> list[str]:
+    lines = [
+        "",
+        _("net.digest.header"),
+        _(
+            "net.digest.foreign",
+            projects=figures.foreign_projects,
+            usd=_("net.capital.usd", amount=dollars_text(figures.foreign_usd, _.locale)),
+            yuan=format_money(figures.foreign_yuan, _.locale),
+            global500=figures.global500_projects,
+        ),
+        _("net.digest.funds", projects=figures.fund_projects, amount=format_money(figures.fund_yuan, _.locale)),
+    ]
+    for ft in figures.events[:MAX_EVENTS]:
+        lines.append(_("net.digest.event", name=ft.expo.name(_.locale)))
+        lines.extend(f"  {line}" for line in follow_through_lines(_, ft))
+    lines.append(
+        _(
+            "net.digest.lists",
+            overdue=figures.overdue_contacts,
+            open=figures.open_opportunities,
+            interests=figures.new_interests,
+        )
+    )
+    return lines
