@@ -61,7 +61,9 @@ async def overview(
         ).one()
         event_ids = (
             await session.exec(
-                select(Origin.expo_id).where(Origin.record == OriginKind.PROJECT.value, col(Origin.expo_id).is_not(None)).distinct()
+                select(Origin.expo_id)
+                .where(Origin.record == OriginKind.PROJECT.value, col(Origin.expo_id).is_not(None))
+                .distinct()
             )
         ).all()
         units = (await session.exec(select(Contact.unit_id).where(col(Contact.removed_at).is_(None)).distinct())).all()
