@@ -9,6 +9,12 @@ from services.money import format_money
 from services.networks import NetworksOverview
 
 MAX_EVENTS = 8
+# Audit detail fields of the networks' records that /history words (``desk.history.field.<name>``).
+NETWORK_FIELDS = (
+    "kind", "cadence_days", "note", "contact_id", "expo_id", "starts_on", "ends_on", "fund_mode", "fund_name",
+    "fund_yuan", "foreign_usd", "usd_rate", "foreign_yuan", "title", "scenario", "size_yuan", "deadline", "lead_id",
+    "opportunity_id",
+)  # fmt: skip
 
 
 def network_lines(_: Translator, figures: NetworksOverview) -> list[str]:

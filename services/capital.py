@@ -173,6 +173,6 @@ async def set_foreign(
             before=before,
             foreign_usd=usd,
             usd_rate=rate_text(rate_e4),
-            yuan=in_yuan(usd, rate_e4),
+            foreign_yuan=in_yuan(usd, rate_e4),
         )
         return project

@@ -8,6 +8,7 @@ from datetime import timedelta
 from openpyxl import load_workbook
 
 from bot.app import App
+from bot.core.i18n import translate
 from models import EnterpriseTag, FundMode, OriginKind, Stage
 from services import capital, contacts, expos, members, origins
 from tests import deskkit as k
@@ -90,3 +91,16 @@ async def test_the_networks_export(chat: ChatFactory, app: App, clock: Clock) ->
     assert [r[3] for r in book["名录"].iter_rows(min_row=2, values_only=True)] == ["陈志远"]
     assert list(book["签约清单"].iter_rows(min_row=2, values_only=True)) == []
     assert list(book["基金与外资"].iter_rows(min_row=2, values_only=True)) == []
+
+
+async def test_history_words_the_networks_changes(chat: ChatFactory, app: App, clock: Clock) -> None:
+    await networks_of_a_year(app, clock)
+    bureau = chat(k.BUREAU)
+    await bureau.send("/history 名录 1")
+    assert "名录联系人 #1 的变更记录" in bureau.last_text and "联络周期（天）：30" in bureau.last_text
+    await bureau.send("/history 项目 1")
+    text = bureau.last_text
+    assert "标明外资（外资（美元）：50000000，汇率：7.1000，折合：3.55亿元）" in text
+    assert "标明来源" in text and "{" not in text
+    await bureau.send("/history 节会 1")
+    assert translate("zh", "desk.history.empty", what="节会", id=1) in bureau.last_text
