@@ -6,7 +6,7 @@ from bot.core.i18n import Translator
 from handlers.expos import follow_through_lines
 from services.capital import dollars_text
 from services.money import format_money
-from services.networks import NetworksOverview
+from services.networks import NetworkFound, NetworksOverview
 
 MAX_EVENTS = 8
 # Audit detail fields of the networks' records that /history words (``desk.history.field.<name>``).
@@ -41,4 +41,24 @@ def network_lines(_: Translator, figures: NetworksOverview) -> list[str]:
             interests=figures.new_interests,
         )
     )
+    return lines
+
+
+def found_lines(_: Translator, found: NetworkFound) -> list[str]:
+    """What /find shows of the networks, after enterprises, leads and projects."""
+    lines: list[str] = []
+    if found.contacts:
+        lines += ["", _("net.find.contacts", count=len(found.contacts))]
+        lines += [
+            _("net.find.contact", id=c.id, name=c.name, place=c.place, relation=c.relation) for c in found.contacts
+        ]
+    if found.events:
+        lines += ["", _("net.find.events", count=len(found.events))]
+        lines += [_("net.find.event", id=e.id, name=e.name(_.locale)) for e in found.events]
+    if found.opportunities:
+        lines += ["", _("net.find.opportunities", count=len(found.opportunities))]
+        lines += [
+            _("net.find.opportunity", id=o.id, title=o.title, deadline=o.deadline.isoformat() if o.deadline else "—")
+            for o in found.opportunities
+        ]
     return lines

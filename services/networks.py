@@ -6,6 +6,8 @@
 - events (§10): each event's signing list and its follow-through;
 - directories (§9): entries overdue for contact, across units;
 - opportunity lists (§12): open opportunities, and interests logged in the period.
+
+And what ``/find`` adds: directory entries, events and opportunities by name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,20 @@ from datetime import date, datetime
 from sqlmodel import col, func, or_, select
 
 from bot.core.db import Database
-from models import Contact, Enterprise, EnterpriseTag, Interest, Opportunity, Origin, OriginKind, Project, Stage
+from models import (
+    Contact,
+    Enterprise,
+    EnterpriseTag,
+    Expo,
+    Interest,
+    Member,
+    Opportunity,
+    Origin,
+    OriginKind,
+    Project,
+    Role,
+    Stage,
+)
 from services import contacts, expos
 from services.capital import in_yuan
 from services.expos import FollowThrough
@@ -96,3 +111,50 @@ async def overview(
         open_opportunities=int(open_count),
         new_interests=int(interests),
     )
+
+
+@dataclass(frozen=True)
+class NetworkFound:
+    contacts: list[Contact]
+    events: list[Expo]
+    opportunities: list[Opportunity]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.contacts or self.events or self.opportunities)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+async def find(db: Database, member: Member, text: str, *, limit: int = 10) -> NetworkFound:
+    """Directory entries (the person's unit's; the bureau's every unit's), events and
+    opportunities whose name, place, relation or title holds ``text``."""
+    pattern = _like(text.strip())
+    async with db.session() as session:
+        entries = select(Contact).where(
+            col(Contact.removed_at).is_(None),
+            or_(*(col(c).like(pattern, escape="!") for c in (Contact.name, Contact.place, Contact.relation))),
+        )
+        if member.role is not Role.BUREAU:
+            entries = entries.where(Contact.unit_id == (member.unit_id if contacts.may_keep(member) else -1))
+        found_contacts = (await session.exec(entries.order_by(col(Contact.id)).limit(limit))).all()
+        found_events = (
+            await session.exec(
+                select(Expo)
+                .where(or_(col(Expo.name_zh).like(pattern, escape="!"), col(Expo.name_en).like(pattern, escape="!")))
+                .order_by(col(Expo.id))
+                .limit(limit)
+            )
+        ).all()
+        found_opportunities = (
+            await session.exec(
+                select(Opportunity)
+                .where(col(Opportunity.title).like(pattern, escape="!"))
+                .order_by(col(Opportunity.id))
+                .limit(limit)
+            )
+        ).all()
+    return NetworkFound(list(found_contacts), list(found_events), list(found_opportunities))

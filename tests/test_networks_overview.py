@@ -104,3 +104,17 @@ async def test_history_words_the_networks_changes(chat: ChatFactory, app: App, c
     assert "标明来源" in text and "{" not in text
     await bureau.send("/history 节会 1")
     assert translate("zh", "desk.history.empty", what="节会", id=1) in bureau.last_text
+
+
+async def test_find_reaches_directory_entries_within_the_unit_and_events(
+    chat: ChatFactory, app: App, clock: Clock
+) -> None:
+    await networks_of_a_year(app, clock)
+    county = chat(k.GANZHOU)
+    await county.send("/find 陈志远")
+    assert "名录联系人（1）：" in county.last_text and "#1 陈志远 — 深圳；乡贤" in county.last_text
+    zone = chat(k.ZONE)
+    await zone.send("/find 陈志远")
+    assert translate("zh", "desk.find.none", text="陈志远") in zone.last_text
+    await zone.send("/find 兰洽会")
+    assert "节会（1）：" in zone.last_text and "第三十二届兰洽会张掖推介会" in zone.last_text
