@@ -100,3 +100,19 @@ async def test_overdue_entries_are_listed_first_and_reminded_once_a_week(
     await county.send("/contacted 1 上门拜访")
     clock.now += timedelta(days=7)
     assert await send_contact_reminders(app, clock.now) == 0
+
+
+async def test_the_directory_shows_what_an_entry_has_brought(chat: ChatFactory, app: App) -> None:
+    county = chat(k.GANZHOU)
+    await add_notable(county)
+    await county.press("关闭")
+    ent = await k.enterprise(app, "远景能源有限公司")
+    lead = await k.lead(app, int(ent.id or 0), k.GANZHOU, plan="在张掖建风机总装厂")
+    await county.send("/source")
+    await county.press("线索")
+    await county.press(f"#{lead.id} ")
+    await county.press("名录联系人")
+    await county.press("陈志远")
+    assert "已标明：“远景能源有限公司 在张掖建风机总装厂”来自 陈志远。" in county.last_text
+    await county.send("/contacts")
+    assert "带来线索 1 条、拜访 0 次、项目 0 个" in county.last_text
