@@ -79,19 +79,19 @@ async def on_menu(ctx: Context, msg: Incoming) -> Next:
     if data is not None:
         return ctx.again("core.err.use_buttons")
     error = await _log(ctx, msg.text)
-    return ctx.again(*error) if error else ctx.goto("menu")
+    return ctx.again(error) if error else ctx.goto("menu")
 
 
-async def _log(ctx: Context, text: str) -> tuple[str] | None:
+async def _log(ctx: Context, text: str) -> str | None:
     """Log "N what happened"; the catalog key of what is wrong with it, if anything."""
     number, _, note = " ".join(text.split()).lstrip("#").partition(" ")
     if not number.isdigit() or not note:
-        return ("net.contacts.err.log",)
+        return "net.contacts.err.log"
     if len(note) > MAX_NOTE:
-        return ("net.contacts.err.note_long",)
+        return "net.contacts.err.note_long"
     contact = await contacts.log_contact(ctx.app.db, member=ctx.user, contact_id=int(number), note=note, now=ctx.now())
     if contact is None:
-        return ("net.contacts.err.number",)
+        return "net.contacts.err.number"
     ctx.say(ctx._("net.contacts.logged", name=contact.name, note=note, days=contact.cadence_days))
     return None
 
@@ -103,7 +103,7 @@ async def contacted(ctx: Context, msg: Incoming) -> None:
         return
     error = await _log(ctx, msg.args)
     if error:
-        ctx.say(ctx._(error[0]))
+        ctx.say(ctx._(error))
 
 
 # -- add ---------------------------------------------------------------------------------

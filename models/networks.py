@@ -32,7 +32,6 @@ class Contact(SQLModel, table=True):
     reach: str = Field(default="", max_length=200)
     relation: str = Field(default="", max_length=500)
     cadence_days: int
-    enterprise_id: int | None = Field(default=None, foreign_key="enterprise.id", index=True)
     # Counted from here until the first contact is logged, so a new entry is not overdue at once.
     last_contact_at: datetime | None = time_field()
     created_by: int = Field(foreign_key="user.id")

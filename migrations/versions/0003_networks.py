@@ -69,18 +69,15 @@ def upgrade() -> None:
     sa.Column('reach', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('relation', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
     sa.Column('cadence_days', sa.Integer(), nullable=False),
-    sa.Column('enterprise_id', sa.Integer(), nullable=True),
     sa.Column('last_contact_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=False),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('removed_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['user.id'], ),
-    sa.ForeignKeyConstraint(['enterprise_id'], ['enterprise.id'], ),
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('contact', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_contact_enterprise_id'), ['enterprise_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_unit_id'), ['unit_id'], unique=False)
 
@@ -198,7 +195,6 @@ def downgrade() -> None:
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_contact_unit_id'))
         batch_op.drop_index(batch_op.f('ix_contact_kind'))
-        batch_op.drop_index(batch_op.f('ix_contact_enterprise_id'))
 
     op.drop_table('contact')
     with op.batch_alter_table('opportunity', schema=None) as batch_op:
