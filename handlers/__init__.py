@@ -8,14 +8,19 @@ from __future__ import annotations
 
 from bot.router import Registry
 from handlers import (
+    capital,
+    contacts,
     desk_import,
     digest,
     export,
+    expos,
     find,
     history,
     lead,
     library,
     merge,
+    opportunities,
+    origins,
     progress,
     project,
     review,
@@ -43,4 +48,9 @@ def build_registry() -> Registry:
     transfer.register(registry)  # /transfer (bureau)
     merge.register(registry)  # /merge (bureau)
     history.register(registry)  # /history (bureau)
+    contacts.register(registry)  # /contacts, /contacted (§9)
+    expos.register(registry)  # /events (§10)
+    origins.register(registry)  # /source: the contact or event a saved record came from
+    capital.register(registry)  # /capital: fund backing (§11), foreign capital (§13)
+    opportunities.register(registry)  # /opportunities: scenario lists (§12)
     return registry

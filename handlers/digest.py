@@ -15,6 +15,7 @@ from bot.core import FileReply, Incoming, Outgoing, Reply
 from bot.core.conversation import Command, Context
 from bot.core.i18n import Translator
 from bot.router import Registry
+from handlers.networks import network_lines
 from models import Role
 from services import digests, targets
 from services.charts import Bars, bar_chart, chart_locale
@@ -220,6 +221,8 @@ def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> li
     lines.extend(_behind_lines(_, digest.behind))
     lines.extend(_lagging_lines(_, digest.lagging_count, digest.lagging))
     lines.append(_("digest.bureau.disputes", disputes=digest.open_disputes, flagged=digest.flagged_visits))
+    if digest.networks is not None:
+        lines.extend(network_lines(_, digest.networks))
     out: list[Outgoing] = [Reply("\n".join(lines))]
     out.append(_photo("bureau.png", bureau_chart(digest, locale)))
     return out

@@ -84,7 +84,7 @@ async def on_dates(ctx: Context, msg: Incoming) -> Next:
 
 async def _send(ctx: Context, first: date, last: date) -> Next:
     what = What(ctx.draft["what"])
-    name, content = await export(ctx.app.db, ctx.user, Request(what, first, last, ctx.locale, ctx.app.tz))
+    name, content = await export(ctx.app.db, ctx.user, Request(what, first, last, ctx.locale, ctx.app.tz, ctx.now()))
     caption = ctx._(
         "desk.export.caption",
         what=ctx._(f"desk.export.what.{what.value}"),

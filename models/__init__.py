@@ -3,6 +3,7 @@
 from models.base import UTCDateTime, utcnow
 from models.desk import ImportBatch, ImportStatus
 from models.member import Member
+from models.networks import Contact, ContactTouch, Expo, ExpoUnit, Interest, Opportunity, Origin, OriginKind
 from models.ops import (
     AuditEntry,
     ConversationState,
@@ -21,6 +22,7 @@ from models.records import (
     DisputeStatus,
     Enterprise,
     EnterpriseTag,
+    FundMode,
     Lead,
     LeadSource,
     LeadStatus,
@@ -37,14 +39,20 @@ __all__ = [
     "STAGE_ORDER",
     "AuditEntry",
     "Chain",
+    "Contact",
+    "ContactTouch",
     "ConversationState",
     "Delivery",
     "Dispute",
     "DisputeStatus",
     "Enterprise",
     "EnterpriseTag",
+    "Expo",
+    "ExpoUnit",
+    "FundMode",
     "ImportBatch",
     "ImportStatus",
+    "Interest",
     "Invite",
     "Lead",
     "LeadSource",
@@ -52,6 +60,9 @@ __all__ = [
     "LeaderLevel",
     "LibraryEntry",
     "Member",
+    "Opportunity",
+    "Origin",
+    "OriginKind",
     "ParkedDraft",
     "ProcessedUpdate",
     "Project",

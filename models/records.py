@@ -159,6 +159,19 @@ class Project(SQLModel, table=True):
     signed_on: date | None = None
     started_on: date | None = None
     created_at: datetime = created_at_field()
+    # §11: backed by an industrial fund, how (a FundMode) and with how much.
+    fund_mode: str | None = Field(default=None, max_length=16)
+    fund_name: str = Field(default="", max_length=200)
+    fund_yuan: int | None = money_field()
+    # §13: foreign capital in whole US dollars, and the yuan per dollar used for it, in
+    # ten-thousandths (7.1234 is 71234) so no backend rounds a float.
+    foreign_usd: int | None = money_field()
+    usd_rate_e4: int | None = None
+
+
+class FundMode(StrEnum):
+    FOLLOW = "follow"  # 产业基金跟投
+    DIRECT = "direct"  # 基金+项目直投
 
 
 class DisputeStatus(StrEnum):

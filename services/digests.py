@@ -42,7 +42,9 @@ from models import (
     UnitKind,
     Visit,
 )
+from services import networks
 from services import settings as bureau_settings
+from services.networks import NetworksOverview
 from services.periods import Period, local_midnight, year_of
 from services.targets import Line, progress
 
@@ -161,6 +163,8 @@ class BureauDigest:
     lagging: list[LaggingProject]
     open_disputes: int
     flagged_visits: int
+    # §9–§13: foreign investment, funds, events' follow-through, directories, scenario lists.
+    networks: NetworksOverview | None = None
 
 
 @dataclass(frozen=True)
@@ -511,9 +515,19 @@ async def build_bureau_digest(
         sum(r.signed for r in ordered),
         sum(r.started for r in ordered),
     )
-    return BureauDigest(
-        period, ordered, total, behind, lag_counts.get(0, 0), lag_lists.get(0, []), open_disputes, flagged
+    network_figures = await networks.overview(
+        db,
+        year_start=date(last.year, 1, 1),
+        today=last,
+        start=start_utc,
+        end=end_utc,
+        now=as_of,
+        lagging_days=days,
     )
+    return BureauDigest(
+        period, ordered, total, behind, lag_counts.get(0, 0), lag_lists.get(0, []), open_disputes, flagged,
+        network_figures,
+    )  # fmt: skip
 
 
 # -- city leaders, half-yearly --------------------------------------------------------------

@@ -34,6 +34,7 @@ from models import (
 from services import settings
 from services.access import scope, sees_everything
 from services.library import coverage_of
+from services.network_export import write_networks
 from services.sheets import sheet_title, to_bytes, write_table
 
 #: §15: projects of 1亿元 and more are counted apart in the overview.
@@ -46,6 +47,7 @@ class What(StrEnum):
     PROJECTS = "projects"
     ENTERPRISES = "enterprises"
     OVERVIEW = "overview"
+    NETWORKS = "networks"  # §9–§13, see services.network_export
 
 
 class Period(StrEnum):
@@ -86,6 +88,8 @@ class Request:
     end: date
     locale: str
     tz: ZoneInfo
+    # What "now" is for sheets that show a state rather than a period (follow-through, cadences).
+    now: datetime | None = None
 
 
 class Exporter:
@@ -351,6 +355,9 @@ class Exporter:
             ("lagging", "int"),
         ]  # fmt: skip
         self._sheet(self._("desk.export.sheet.overview"), columns, data)
+
+    async def networks(self) -> None:
+        await write_networks(self)
 
     @staticmethod
     async def _count(session: Any, query: Any) -> int:
