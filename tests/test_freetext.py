@@ -145,11 +145,16 @@ def test_more_keywords_win() -> None:
     assert parse("某企业 拟建石墨储能电池项目").chain_id == 1
 
 
-def test_a_tie_gives_no_chain_and_keeps_the_tags() -> None:
+def test_a_tie_goes_to_the_strongest_mention_and_keeps_the_tags() -> None:
+    # One tag each: 新材料 is the chain's own name, 光伏 only a keyword of new energy.
     guess = parse("隆基绿能 光伏 新材料 硅片项目")
-    assert guess.chain_id is None
-    assert guess.plan == "光伏 新材料 硅片项目"
-    assert parse("某企业 拟建石墨电池项目").chain_id is None
+    assert guess.chain_id == 2
+    assert guess.plan == "光伏 硅片项目"
+
+
+def test_a_tie_of_equal_mentions_goes_to_the_earliest() -> None:
+    assert parse("某企业 拟建石墨电池项目").chain_id == 2
+    assert parse("某企业 拟建电池石墨项目").chain_id == 1
 
 
 def test_the_enterprise_name_does_not_pick_the_chain() -> None:
