@@ -134,6 +134,10 @@ _LEAD_INS = [
         r"|据了解|据介绍|据报道|据统计|记者获悉|记者了解到|消息称|听说|据称|会上|活动中|会议期间|期间|随后|最近)",
         r"^(?:记者|本报记者)(?:从[^\s,，]{0,14}?)?(?:获悉|了解到|得知)",
         r"^[^\s,，]{0,8}?(?:仪式|大会|会议|推介会|洽谈会|活动|现场)(?:上|中|期间)",
+        r"^据[^\s,，]{0,14}?(?:消息|报道|介绍|了解|悉)",
+        r"^[^,，:：。]{2,20}?(?:捷报|消息|项目|名单|清单|动态|快讯|简讯|一览|情况)[:：]",
+        r"^(?:\d{1,2}|[一二三四五六七八九十]{1,3})[.、)）](?!\d)",
+        r"^[(（](?:\d{1,2}|[一二三四五六七八九十]{1,3})[)）]",
         r"^[\s,，:：、。]+",
     )
 ]
@@ -142,6 +146,8 @@ _RE_ORG = re.compile(
     rf"[\u4e00-\u9fffA-Za-z0-9()（）·&]+?(?:\((?:集团|控股)\))?{_ORG_SUFFIX}+"
     rf"(?:[\u4e00-\u9fff]{{1,8}}?(?:分行|支行|分公司))?"
 )
+_RE_ORG_TAIL = re.compile(rf"[\u4e00-\u9fffA-Za-z0-9()（）·&]{{1,14}}?{_ORG_SUFFIX}+")
+_RE_NOT_IN_TAIL = re.compile(r"拟|将|在|与|和|同|由|签|投资|建设|计划|项目|落户|携手|联合|引进|的")
 _RE_LEGAL_FORM = re.compile(
     r"(?:\(集团\))?(?:集团|控股)*(?:股份)?(?:有限责任公司|有限公司|股份公司|公司)|集团|股份(?!有限)"
 )
@@ -154,15 +160,17 @@ _NAME_MIN = 2
 _RE_JOINER = re.compile(r"与|同|由|携手|联合|和|及|的|引进")
 _RE_LEADING_PARTICLE = re.compile(r"^(?:由|与|同|和|及|经|被|对|向|为|是|对)+")
 _RE_TRAILING_VERB = re.compile(r"(?:发布公告称|发布公告|公告称|公告|宣布|表示|称|消息|发布)+$")
-_RE_BRACKETED = re.compile(r"[(（][^)）]{0,24}[)）]|[(（][^)）]*$")
+# A stock code or a reporter's byline in brackets; (集团) and (中国) are part of the name.
+_RE_BRACKETED = re.compile(r"[(（][^)）]{0,24}?(?:\d|代码|记者|简称)[^)）]{0,24}[)）]|[(（][^)）]*$")
 _RE_SUBJECT = re.compile(
-    r"^([\u4e00-\u9fffA-Za-z0-9·&]{2,16}?)(?:[(（][^)）]{0,24}[)）])?"
+    r"([\u4e00-\u9fffA-Za-z0-9·&]{2,16}?)(?:[(（][^)）]{0,24}[)）])?"
     r"(?:拟|将|计划|准备|打算|决定|有意|已|正式|公告|发布|宣布|表示|称|投资|落户|签约|签订|携手|联合)"
 )
 # What an investor's name never is.
 _RE_NOT_A_NAME = re.compile(
     r"项目|企业|客商|政府|管委会|人民|我市|我县|我区|该|本报|记者|年产|产值|达产|万吨|基地|园区|工程|生产线"
     r"|仪式|开工|投产|竣工|规模|合同|协议|一家|某|双方|有关|相关|当地|外地|南方|北方|全市|全县|消息"
+    r"|招商|捷报|他们|我们|说"
 )
 _RE_PLACE_OR_OFFICE = re.compile(r"(?:省|市|县|区|州|旗|镇|乡|村|局|委|办|处|厅|部|政府|管委会)$")
 _GENERIC_ORG = re.compile(r"^(?:公司|集团|股份|该公司|本公司|子公司|分公司|合资公司|新公司|银行)$")
@@ -436,7 +444,11 @@ def find_enterprise(
             return name, span, span is not None and span[0] == first.start()
 
     for match in _RE_ORG.finditer(work, begin):
-        name = _clean(original[match.start() : match.end()])
+        end = match.end()
+        # 中国电建集团西北勘测设计研究院有限公司: a unit of a group is named in full.
+        while (tail := _RE_ORG_TAIL.match(work, end)) is not None and not _RE_NOT_IN_TAIL.search(tail[0]):
+            end = tail.end()
+        name = _clean(original[match.start() : end])
         if name is not None:
             return name, _locate(original, name, match.start()), False
 
