@@ -575,3 +575,51 @@ def parse_lead_text(
         amount_original=original,
         approximate=amount.approximate if amount is not None else False,
     )
+
+
+# -- several projects in one message ------------------------------------------------------
+_RE_ITEM_MARK = re.compile(r"^\s*(?:\d{1,2}[.、)）]|[(（]\d{1,2}[)）]|[一二三四五六七八九十]{1,3}、|[①-⑳])\s*")
+_RE_CELL = re.compile(r"\t+|\s*[|｜]\s*")
+_RE_CLAUSE_SPLIT = re.compile(r"[;；]")
+_RE_CAPTURE_CUE = re.compile(r"投资|签约|签订|落户|亿元|万元|亿|美元|项目|拟建|扩产|建设|合作")
+
+
+def _names_a_project(text: str) -> bool:
+    work = text.translate(_HALF_WIDTH)
+    return bool(find_amounts(work)) or any(_clean(m[0]) for m in _RE_ORG.finditer(work))
+
+
+def split_projects(text: str) -> list[str]:
+    """The projects of a signing list, one text each; a single project gives one text.
+
+    A list is numbered lines (``1.``, ``(2)``, ``三、``, ``①``), the rows of a pasted
+    table (cells split by tabs or ``|``) or clauses split by ``；`` — two or more of
+    them, each naming an organisation or an amount. Lines that name neither (a heading,
+    a table's header) are left out.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) >= 2:
+        # A table's first cell is often its row number (序号).
+        rows = [
+            " ".join(
+                cell
+                for index, cell in enumerate(_RE_CELL.split(line))
+                if cell.strip() and not (index == 0 and cell.strip().isdigit())
+            )
+            for line in lines
+        ]
+        items = [_RE_ITEM_MARK.sub("", row).strip() for row in rows]
+        projects = [item for item in items if _names_a_project(item)]
+        if len(projects) >= 2:
+            return projects
+    clauses = [part.strip() for part in _RE_CLAUSE_SPLIT.split(text) if part.strip()]
+    if len(clauses) >= 2:
+        projects = [_RE_ITEM_MARK.sub("", part).strip() for part in clauses if _names_a_project(part)]
+        if len(projects) >= 2:
+            return projects
+    return [text.strip()]
+
+
+def looks_like_a_lead(text: str, min_chars: int) -> bool:
+    """A pasted text worth offering as a lead: long enough, and about investment."""
+    return len(text.strip()) >= min_chars and _RE_CAPTURE_CUE.search(text) is not None

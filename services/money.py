@@ -363,3 +363,21 @@ def format_money(yuan: int, locale: str) -> str:
 def yuan_to_wan(yuan: int) -> Decimal:
     """Yuan as 万元, exactly (four decimal places), for spreadsheets kept in 万元."""
     return Decimal(yuan).scaleb(-4)
+
+
+_FOREIGN_SCALES: dict[str, tuple[tuple[int, str], ...]] = {
+    "zh": ((10**8, "money.foreign.yi"), (10**4, "money.foreign.wan")),
+    "en": ((10**9, "money.foreign.billion"), (10**6, "money.foreign.million")),
+}
+CURRENCIES = ("USD", "HKD", "EUR", "JPY", "GBP")
+
+
+def format_foreign(value: int, currency: str, locale: str) -> str:
+    """An amount in another currency as a reader says it: ``1.29亿美元`` / ``129 million US dollars``."""
+    locale = normalize_locale(locale)
+    name = translate(locale, f"money.currency.{currency.lower()}") if currency in CURRENCIES else currency
+    for scale, key in _FOREIGN_SCALES[locale]:
+        if value >= scale:
+            amount = (Decimal(value) / scale).quantize(_PLACES, rounding=ROUND_HALF_UP)
+            return translate(locale, key, amount=_number(amount, locale), currency=name)
+    return translate(locale, "money.foreign.unit", amount=_number(Decimal(value), locale), currency=name)

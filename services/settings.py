@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from bot.db import Database
@@ -33,3 +34,18 @@ async def put(db: Database, key: str, value: Any, *, by: int | None = None, now:
         row = await session.get(Setting, key) or Setting(key=key, value=value)
         row.value, row.updated_by, row.updated_at = value, by, now or utcnow()
         session.add(row)
+
+
+async def exchange_rates(db: Database) -> dict[str, Decimal]:
+    """Yuan per unit of each foreign currency the bureau set a rate for."""
+    value = await get(db, "exchange_rates")
+    rates: dict[str, Decimal] = {}
+    if isinstance(value, dict):
+        for code, rate in value.items():
+            try:
+                number = Decimal(str(rate))
+            except ArithmeticError:
+                continue
+            if number > 0:
+                rates[str(code).upper()] = number
+    return rates
