@@ -157,22 +157,33 @@ _RE_PLAN_START = re.compile(
 )
 _NAME_MIN = 2
 # Words that join the investor to what comes before it: 县政府与X, 由X投资, 携手X.
-_RE_JOINER = re.compile(r"与|同|由|携手|联合|和|及|的|引进")
+_RE_JOINER = re.compile(r"与|同|由|携手|联合|和|及|的|引进|下属|旗下")
 _RE_LEADING_PARTICLE = re.compile(r"^(?:由|与|同|和|及|经|被|对|向|为|是|对)+")
-_RE_TRAILING_VERB = re.compile(r"(?:发布公告称|发布公告|公告称|公告|宣布|表示|称|消息|发布)+$")
+_RE_TRAILING_VERB = re.compile(
+    r"(?:发布公告称|发布公告|公告称|公告|宣布|表示|称|消息|发布|晚间|早间|今日|今天|昨日|昨天|日前|近日|近期|当天|今年)+$"
+)
 # A stock code or a reporter's byline in brackets; (集团) and (中国) are part of the name.
 _RE_BRACKETED = re.compile(r"[(（][^)）]{0,24}?(?:\d|代码|记者|简称)[^)）]{0,24}[)）]|[(（][^)）]*$")
 _RE_SUBJECT = re.compile(
     r"([\u4e00-\u9fffA-Za-z0-9·&]{2,16}?)(?:[(（][^)）]{0,24}[)）])?"
     r"(?:拟|将|计划|准备|打算|决定|有意|已|正式|公告|发布|宣布|表示|称|投资|落户|签约|签订|携手|联合)"
 )
-# What an investor's name never is.
+# What an investor's name never is; the second list only when no legal form ends the name
+# (山东临工工程机械有限公司 is a name, 临泽县工程 is not).
 _RE_NOT_A_NAME = re.compile(
-    r"项目|企业|客商|政府|管委会|人民|我市|我县|我区|该|本报|记者|年产|产值|达产|万吨|基地|园区|工程|生产线"
-    r"|仪式|开工|投产|竣工|规模|合同|协议|一家|某|双方|有关|相关|当地|外地|南方|北方|全市|全县|消息"
-    r"|招商|捷报|他们|我们|说"
+    r"企业|客商|政府|管委会|人民|我市|我县|我区|该|本报|记者|一家|某|双方|有关|相关|当地|外地|南方|北方"
+    r"|全市|全县|他们|我们|今年|去年|明年|目前"
 )
-_RE_PLACE_OR_OFFICE = re.compile(r"(?:省|市|县|区|州|旗|镇|乡|村|局|委|办|处|厅|部|政府|管委会)$")
+_RE_NOT_A_NAME_UNLESS_LEGAL = re.compile(
+    r"项目|年产|产值|达产|万吨|基地|园区|工程|生产线|仪式|开工|投产|竣工|规模|合同|协议|消息|招商|捷报|说"
+)
+_RE_ENDS_LEGAL = re.compile(rf"{_ORG_SUFFIX}$")
+_RE_PLACE_OR_OFFICE = re.compile(r"(?:省|市|县|区|州|旗|镇|乡|村|局|委|办|处|厅|部|联|政府|管委会)$")
+# An organisation that is the subject of an investment, or the partner a government signs with.
+_RE_INVESTOR_AFTER = re.compile(
+    r"[(（)）0-9A-Za-z.:：\s]{0,16}(?:拟|将|计划|准备|决定|已|正式|投资|落户|签约|签订|签署|共建|合作|公告|宣布)"
+)
+_RE_INVESTOR_BEFORE = re.compile(r"(?:与|同|和|由|携手|联合|引进)$")
 _GENERIC_ORG = re.compile(r"^(?:公司|集团|股份|该公司|本公司|子公司|分公司|合资公司|新公司|银行)$")
 
 
@@ -392,6 +403,15 @@ def _name_length(token: str) -> int:
     return legal.end() if legal is not None else len(token)
 
 
+def _whole_org(work: str, end: int) -> int:
+    """Extend a name that ends in a legal form over the unit it names (集团…研究院有限公司, …甘肃分公司)."""
+    if not _RE_ENDS_LEGAL.search(work, 0, end):
+        return end
+    while (tail := _RE_ORG_TAIL.match(work, end)) is not None and not _RE_NOT_IN_TAIL.search(tail[0]):
+        end = tail.end()
+    return end
+
+
 def _clean(candidate: str) -> str | None:
     """The investor's name inside a candidate span, or ``None`` when it names none."""
     name = _RE_BRACKETED.sub("", candidate).strip()
@@ -400,7 +420,7 @@ def _clean(candidate: str) -> str | None:
     for joiner in reversed(joiners):
         left, right = name[: joiner.start()], name[joiner.end() :]
         if len(right) >= 3 and (
-            joiner[0] in ("与", "同", "由", "携手", "联合", "的", "引进")
+            joiner[0] in ("与", "同", "由", "携手", "联合", "的", "引进", "下属", "旗下")
             or _RE_PLACE_OR_OFFICE.search(left)
             or _RE_NOT_A_NAME.search(left)
         ):
@@ -411,6 +431,8 @@ def _clean(candidate: str) -> str | None:
     if len(name) < _NAME_MIN or len(name) > 60 or name[0].isdigit():
         return None
     if _RE_NOT_A_NAME.search(name) or _RE_PLACE_OR_OFFICE.search(name) or _GENERIC_ORG.match(name):
+        return None
+    if not _RE_ENDS_LEGAL.search(name) and _RE_NOT_A_NAME_UNLESS_LEGAL.search(name):
         return None
     if _RE_PLAN_START.match(name):
         return None
@@ -438,19 +460,28 @@ def find_enterprise(
     first = next((m for m in _RE_TOKEN.finditer(work, begin) if _fold(m[0]) not in bare_tags), None)
     if first is not None:
         length = _name_length(first[0])
-        name = _clean(original[first.start() : first.start() + length]) if length else None
+        end = _whole_org(work, first.start() + length) if length else 0
+        name = _clean(original[first.start() : end]) if length else None
         if name is not None:
             span = _locate(original, name, first.start())
             return name, span, span is not None and span[0] == first.start()
 
+    organisations = []
+    # Read around a name in the text as written: the amount blanked out took 拟投资 with it.
+    half = original.translate(_HALF_WIDTH)
     for match in _RE_ORG.finditer(work, begin):
-        end = match.end()
-        # 中国电建集团西北勘测设计研究院有限公司: a unit of a group is named in full.
-        while (tail := _RE_ORG_TAIL.match(work, end)) is not None and not _RE_NOT_IN_TAIL.search(tail[0]):
-            end = tail.end()
+        end = _whole_org(work, match.end())
         name = _clean(original[match.start() : end])
         if name is not None:
-            return name, _locate(original, name, match.start()), False
+            span = _locate(original, name, match.start())
+            start = span[0] if span else match.start()
+            invests = _RE_INVESTOR_AFTER.match(half, end) is not None or bool(
+                _RE_INVESTOR_BEFORE.search(half, 0, start)
+            )
+            organisations.append((not invests, match.start(), name, span))
+    if organisations:
+        _, _, name, span = min(organisations, key=lambda item: (item[0], item[1]))
+        return name, span, False
 
     clause_start = begin
     for end in [*(m.start() for m in _RE_CLAUSE_END.finditer(work, begin)), len(work)]:

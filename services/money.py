@@ -223,7 +223,7 @@ _RE_RANGE_BEFORE = re.compile(rf"([0-9.]+|[{_CN_NUMERAL}]+)\s*(?:-|~|—|–|至
 # number, not across a space: in "投资5亿 年产10GWh" the 年 starts the next phrase.
 _RE_MEASURE = re.compile(
     r"(?:吨|平方|平米|㎡|亩|公顷|千瓦|瓦|度|台|套|辆|人|名|个|家|户|件|只|头|株|箱|张|片|颗|支"
-    r"|米|公里|千米|立方|方|座|栋|条|层|倍|%|‰|℃|[a-z])",
+    r"|米|公里|千米|立方|方|座|栋|条|层|倍|%|‰|℃|千升|升|千伏|伏|标箱|床|羽|车位|[a-z])",
     re.IGNORECASE,
 )
 # Dates, phases and ordinals, which only a bare number can be.
