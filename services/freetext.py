@@ -132,7 +132,9 @@ _LEAD_INS = [
         r"^\d{4}年(?:以来|初|底)?",
         r"^(?:今年以来|近年来|今年|去年|年初|近年|当天|当日|日前|近日|近期|目前|此前|此外|另外|同时|其中|据悉"
         r"|据了解|据介绍|据报道|据统计|记者获悉|记者了解到|消息称|听说|据称|会上|活动中|会议期间|期间|随后|最近)",
-        r"^(?:记者|本报记者)(?:从[^\s,，]{0,14}?)?(?:获悉|了解到|得知)",
+        r"^(?:记者|本报记者)(?:\d{1,2}日)?(?:从[^\s,，]{0,14}?)?(?:获悉|了解到|得知)",
+        r"^(?:今天|昨天|今日|昨日|当天|当日|本周|上周)(?:上午|下午|晚间|晚上|早上)?",
+        r"^[^\s,，]{0,8}?(?:指出|强调|透露|提到|要求)",
         r"^[^\s,，]{0,8}?(?:仪式|大会|会议|推介会|洽谈会|活动|现场)(?:上|中|期间)",
         r"^据[^\s,，]{0,14}?(?:消息|报道|介绍|了解|悉)",
         r"^[^,，:：。]{2,20}?(?:捷报|消息|项目|名单|清单|动态|快讯|简讯|一览|情况)[:：]",
@@ -157,7 +159,7 @@ _RE_PLAN_START = re.compile(
 )
 _NAME_MIN = 2
 # Words that join the investor to what comes before it: 县政府与X, 由X投资, 携手X.
-_RE_JOINER = re.compile(r"与|同|由|携手|联合|和|及|的|引进|下属|旗下")
+_RE_JOINER = re.compile(r"与|同|由|携手|联合|和|及|的|引进|引入|招引|签约|签下|下属|旗下")
 _RE_LEADING_PARTICLE = re.compile(r"^(?:由|与|同|和|及|经|被|对|向|为|是|对)+")
 _RE_TRAILING_VERB = re.compile(
     r"(?:发布公告称|发布公告|公告称|公告|宣布|表示|称|消息|发布|晚间|早间|今日|今天|昨日|昨天|日前|近日|近期|当天|今年)+$"
@@ -183,7 +185,13 @@ _RE_PLACE_OR_OFFICE = re.compile(r"(?:省|市|县|区|州|旗|镇|乡|村|局|�
 _RE_INVESTOR_AFTER = re.compile(
     r"[(（)）0-9A-Za-z.:：\s]{0,16}(?:拟|将|计划|准备|决定|已|正式|投资|落户|签约|签订|签署|共建|合作|公告|宣布)"
 )
-_RE_INVESTOR_BEFORE = re.compile(r"(?:与|同|和|由|携手|联合|引进)$")
+_RE_INVESTOR_BEFORE = re.compile(r"(?:与|同|和|由|携手|联合|引进|引入|招引|签约|签下)$")
+_RE_TRAILING_ADVERB = re.compile(r"(?:成功|正式|顺利|再次|共同|已经|已)+$")
+# Latin legal forms typed after a name: "Tesla Inc.", "Siemens AG".
+_RE_LATIN_FORM = re.compile(
+    r"(?:\s+(?:inc|ltd|co|corp|corporation|llc|gmbh|ag|plc|group|limited|holdings?|s\.a|n\.v)\b\.?,?)+",
+    re.IGNORECASE,
+)
 _GENERIC_ORG = re.compile(r"^(?:公司|集团|股份|该公司|本公司|子公司|分公司|合资公司|新公司|银行)$")
 
 
@@ -420,14 +428,13 @@ def _clean(candidate: str) -> str | None:
     for joiner in reversed(joiners):
         left, right = name[: joiner.start()], name[joiner.end() :]
         if len(right) >= 3 and (
-            joiner[0] in ("与", "同", "由", "携手", "联合", "的", "引进", "下属", "旗下")
-            or _RE_PLACE_OR_OFFICE.search(left)
-            or _RE_NOT_A_NAME.search(left)
+            joiner[0] not in ("和", "及") or _RE_PLACE_OR_OFFICE.search(left) or _RE_NOT_A_NAME.search(left)
         ):
             name = right
             break
     name = _RE_LEADING_PARTICLE.sub("", name)
     name = _RE_TRAILING_VERB.sub("", name).strip()
+    name = _RE_TRAILING_ADVERB.sub("", name).strip()
     if len(name) < _NAME_MIN or len(name) > 60 or name[0].isdigit():
         return None
     if _RE_NOT_A_NAME.search(name) or _RE_PLACE_OR_OFFICE.search(name) or _GENERIC_ORG.match(name):
@@ -461,6 +468,8 @@ def find_enterprise(
     if first is not None:
         length = _name_length(first[0])
         end = _whole_org(work, first.start() + length) if length else 0
+        if length and first[0].isascii() and (latin := _RE_LATIN_FORM.match(work, end)) is not None:
+            end = latin.end()
         name = _clean(original[first.start() : end]) if length else None
         if name is not None:
             span = _locate(original, name, first.start())
