@@ -135,6 +135,8 @@ _LEAD_INS = [
         r"^(?:记者|本报记者)(?:\d{1,2}日)?(?:从[^\s,，]{0,14}?)?(?:获悉|了解到|得知)",
         r"^(?:今天|昨天|今日|昨日|当天|当日|本周|上周)(?:上午|下午|晚间|晚上|早上)?",
         r"^[^\s,，]{0,8}?(?:指出|强调|透露|提到|要求)",
+        r"^(?:明天|后天|上午|下午|刚才|刚刚|已)?(?:去|又|再)?(?:拜访了?|见了|走访了?|联系了?|考察了?|约了|对接了?)",
+        r"^(?:和|跟|同)(?=[^\s,，]{2,12}?(?:对接|洽谈|见面|座谈|交流|合作|签))",
         r"^[^\s,，]{0,8}?(?:仪式|大会|会议|推介会|洽谈会|活动|现场)(?:上|中|期间)",
         r"^据[^\s,，]{0,14}?(?:消息|报道|介绍|了解|悉)",
         r"^[^,，:：。]{2,20}?(?:捷报|消息|项目|名单|清单|动态|快讯|简讯|一览|情况)[:：]",
@@ -155,12 +157,17 @@ _RE_LEGAL_FORM = re.compile(
 )
 _RE_PLAN_START = re.compile(
     r"拟|计划|准备|打算|预计|意向|有意|将|投资|在|落户|新建|扩建|扩产|布局|欲|已|签约|签订|签署|决定"
-    r"|发布|宣布|公告|表示|与|携手|联合|分两期|分期|举行"
+    r"|发布|宣布|公告|表示|与|携手|联合|分两期|分期|举行|要|想|搞|对接|洽谈|考察"
 )
 _NAME_MIN = 2
 # Words that join the investor to what comes before it: 县政府与X, 由X投资, 携手X.
 _RE_JOINER = re.compile(r"与|同|由|携手|联合|和|及|的|引进|引入|招引|签约|签下|下属|旗下")
-_RE_LEADING_PARTICLE = re.compile(r"^(?:由|与|同|和|及|经|被|对|向|为|是|对)+")
+# 同 and 和 begin names (同仁堂, 和林格尔乳业): only a joiner with something before it is cut.
+_RE_LEADING_PARTICLE = re.compile(r"^(?:由|与|经|被|对|向|为|是)+")
+# Words that start a plan but also begin names (想念食品, 要发集团): not at the very start.
+_WEAK_PLAN = frozenset({"要", "想", "搞", "已", "对接", "洽谈", "考察"})
+_RE_WEAK_THEN_PLAN = re.compile(r"(?:要|想|搞|已)(?:在|到|去|来|把|将|拟|投|建|做|搞|落|签|开)")
+_RE_DIGIT_NAME = re.compile(r"\d+(?![0-9.,万亿千百十吨年月日期个号兆米亩%])[A-Za-z\u4e00-\u9fff]")
 _RE_TRAILING_VERB = re.compile(
     r"(?:发布公告称|发布公告|公告称|公告|宣布|表示|称|消息|发布|晚间|早间|今日|今天|昨日|昨天|日前|近日|近期|当天|今年)+$"
 )
@@ -186,6 +193,8 @@ _RE_INVESTOR_AFTER = re.compile(
     r"[(（)）0-9A-Za-z.:：\s]{0,16}(?:拟|将|计划|准备|决定|已|正式|投资|落户|签约|签订|签署|共建|合作|公告|宣布)"
 )
 _RE_INVESTOR_BEFORE = re.compile(r"(?:与|同|和|由|携手|联合|引进|引入|招引|签约|签下)$")
+# 牧原的王总: the enterprise, not the person met there.
+_RE_PERSON_OF = re.compile(r"的[^的]{0,4}(?:总|董事长|总经理|经理|负责人|老板|主任|书记)$")
 _RE_TRAILING_ADVERB = re.compile(r"(?:成功|正式|顺利|再次|共同|已经|已)+$")
 # Latin legal forms typed after a name: "Tesla Inc.", "Siemens AG".
 _RE_LATIN_FORM = re.compile(
@@ -402,6 +411,8 @@ def _name_length(token: str) -> int:
         if legal is not None and start.start() >= legal.start():
             break
         if start.start() == 0:
+            if start[0] in _WEAK_PLAN:
+                continue
             return 0
         # "XX投资(管理)有限公司" is a name, not "XX" planning to invest.
         if start[0] == "投资" and legal is not None and legal.start() - start.end() <= 4:
@@ -427,21 +438,26 @@ def _clean(candidate: str) -> str | None:
     joiners = list(_RE_JOINER.finditer(name))
     for joiner in reversed(joiners):
         left, right = name[: joiner.start()], name[joiner.end() :]
-        if len(right) >= 3 and (
-            joiner[0] not in ("和", "及") or _RE_PLACE_OR_OFFICE.search(left) or _RE_NOT_A_NAME.search(left)
+        if (
+            len(left) >= 2
+            and len(right) >= 3
+            and (joiner[0] not in ("和", "及") or _RE_PLACE_OR_OFFICE.search(left) or _RE_NOT_A_NAME.search(left))
         ):
             name = right
             break
     name = _RE_LEADING_PARTICLE.sub("", name)
     name = _RE_TRAILING_VERB.sub("", name).strip()
     name = _RE_TRAILING_ADVERB.sub("", name).strip()
-    if len(name) < _NAME_MIN or len(name) > 60 or name[0].isdigit():
+    name = _RE_PERSON_OF.sub("", name)
+    if len(name) < _NAME_MIN or len(name) > 60 or (name[0].isdigit() and not _RE_DIGIT_NAME.match(name)):
         return None
     if _RE_NOT_A_NAME.search(name) or _RE_PLACE_OR_OFFICE.search(name) or _GENERIC_ORG.match(name):
         return None
     if not _RE_ENDS_LEGAL.search(name) and _RE_NOT_A_NAME_UNLESS_LEGAL.search(name):
         return None
-    if _RE_PLAN_START.match(name):
+    if (plan := _RE_PLAN_START.match(name)) is not None and plan[0] not in _WEAK_PLAN:
+        return None
+    if _RE_WEAK_THEN_PLAN.match(name):
         return None
     return name
 
