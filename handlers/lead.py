@@ -37,8 +37,8 @@ FIELDS = ("enterprise", "chain", "plan", "amount", "source")
 # Telegram's own limit on a message: a forwarded one is kept whole.
 MAX_ORIGINAL = 4096
 CAPTURE = "_capture"
-PASTED = "pasted"
-FORWARDED = "forwarded:"
+PASTED = leads.PASTED
+FORWARDED = leads.FORWARDED
 AMOUNT_KEYS = ("amount", "currency", "amount_original", "approximate")
 
 
@@ -114,10 +114,7 @@ async def offer_capture(ctx: Context, msg: Incoming) -> None:
 
 
 def origin_label(ctx: Context, origin: str) -> str:
-    if origin.startswith(FORWARDED):
-        name = origin[len(FORWARDED) :]
-        return ctx._("lead.origin.forwarded", name=name) if name else ctx._("lead.origin.forwarded_unnamed")
-    return ctx._("lead.origin.pasted")
+    return leads.origin_text(origin or leads.PASTED, ctx.locale)
 
 
 async def ask_offer(ctx: Context) -> None:

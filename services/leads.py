@@ -11,9 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversation import Member
 from bot.db import Database
+from bot.i18n import translate
 from models import Chain, Enterprise, Lead, LeadSource, LeadStatus, utcnow
 from services import audit
 from services.enterprises import resolve_draft
+from services.money import format_foreign, format_money
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,30 @@ async def recent_by(db: Database, user_id: int, *, limit: int = 10) -> list[Lead
             .limit(limit)
         )
         return [LeadRow(lead, name, zh, en) for lead, name, zh, en in rows.all()]
+
+
+PASTED = "pasted"
+FORWARDED = "forwarded:"
+
+
+def origin_text(origin: str, locale: str) -> str:
+    """Where a captured lead's message came from, in words (``forwarded:王五`` → 转发自王五的消息)."""
+    if origin.startswith(FORWARDED):
+        name = origin[len(FORWARDED) :]
+        return (
+            translate(locale, "lead.origin.forwarded", name=name)
+            if name
+            else translate(locale, "lead.origin.forwarded_unnamed")
+        )
+    return translate(locale, "lead.origin.pasted") if origin else ""
+
+
+def stated_amount(lead: Lead, locale: str) -> str:
+    """The amount as the message stated it, when that says more than the yuan figure (a currency, a bound)."""
+    if lead.amount_original is not None and lead.currency != "CNY":
+        text = format_foreign(lead.amount_original, lead.currency, locale)
+    elif lead.amount_approximate and lead.amount_yuan is not None:
+        text = format_money(lead.amount_yuan, locale)
+    else:
+        return ""
+    return translate(locale, "lead.amount.approximate", amount=text) if lead.amount_approximate else text

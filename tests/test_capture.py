@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.app import App
@@ -194,3 +197,22 @@ async def test_another_message_instead_of_an_answer_replaces_the_offer(officer: 
     await officer.send(NAMELESS)
     await officer.send("好的")
     assert officer.last_text == heard("core.idle")
+
+
+async def test_the_export_shows_the_stated_amount_and_the_message(officer: Chat, admin: Chat, app: App) -> None:
+    await settings.put(app.db, "exchange_rates", {"USD": 7.0})
+    await officer.forward(DOLLARS, "王五")
+    await officer.press(heard("lead.capture.one"))
+    await officer.press("确认保存")
+    await admin.send("/export")
+    await admin.press("线索")
+    await admin.press("本月")
+    ws = load_workbook(io.BytesIO(admin.files()[-1].content)).active
+    assert ws is not None
+    head = [c.value for c in ws[1]]
+    [row] = [[c.value for c in r] for r in ws.iter_rows(min_row=2)]
+    by_column = dict(zip(head, row, strict=True))
+    assert by_column[heard("desk.col.amount")] == 90300  # 万元
+    assert by_column[heard("desk.col.amount_stated")] == "1.29亿美元"
+    assert by_column[heard("desk.col.origin")] == heard("lead.origin.forwarded", name="王五")
+    assert by_column[heard("desk.col.original_text")] == DOLLARS
