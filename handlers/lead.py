@@ -106,7 +106,9 @@ async def offer_capture(ctx: Context, msg: Incoming) -> None:
     """Text sent outside a conversation: offer a forwarded or investment-looking one as a lead."""
     text = msg.text.strip()
     min_chars = await settings.get_int(ctx.app.db, "capture_min_chars", 40)
-    if not text or not (msg.forwarded_from is not None or looks_like_a_lead(text, min_chars)):
+    # In a group every long message would be offered; a private chat is where a person means it.
+    private = msg.chat_id == msg.user_id
+    if not private or not text or not (msg.forwarded_from is not None or looks_like_a_lead(text, min_chars)):
         ctx.say(ctx._("core.idle"))
         return
     origin = PASTED if msg.forwarded_from is None else FORWARDED + msg.forwarded_from[:150]

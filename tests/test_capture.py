@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
 from bot.app import App
+from bot.core import Kind
 from bot.i18n import translate
 from models import Enterprise, Lead
 from services import settings
@@ -216,3 +218,19 @@ async def test_the_export_shows_the_stated_amount_and_the_message(officer: Chat,
     assert by_column[heard("desk.col.amount_stated")] == "1.29亿美元"
     assert by_column[heard("desk.col.origin")] == heard("lead.origin.forwarded", name="王五")
     assert by_column[heard("desk.col.original_text")] == DOLLARS
+
+
+async def test_a_list_typed_after_lead_is_offered_as_several(officer: Chat, app: App) -> None:
+    await officer.send("/lead " + SIGNING_LIST)
+    assert heard("lead.capture.many", count=3) in officer.labels()
+    await officer.press(heard("lead.capture.many", count=3))
+    await officer.press(heard("lead.batch.drop", number=3))
+    await officer.press(heard("lead.batch.save", count=2))
+    assert len(await leads(app)) == 2
+
+
+async def test_in_a_group_a_long_message_is_not_offered(officer: Chat, app: App) -> None:
+    group = Chat(officer.router, OFFICER)
+    message = group._incoming(Kind.TEXT, text=NEWS)
+    await group.deliver(replace(message, chat_id=-100_555))
+    assert group.last_text == heard("core.idle") and group.labels() == []
