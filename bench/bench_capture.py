@@ -9,7 +9,9 @@ of text, whether each goal of the issue is reached, and with ``-v`` every miss.
 
 from __future__ import annotations
 
+import statistics
 import sys
+import time
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -92,6 +94,14 @@ def main() -> None:
             f"{sum(v.right[f] for v in group):>{w}d}" for f, w in (("enterprise", 10), ("amount", 7), ("chain", 6))
         ]
         print(f"  {shape:<15} {len(group):5d} " + " ".join(cells))
+    rounds = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for entry in entries:
+            parse_lead_text(entry["text"], hints)
+        rounds.append((time.perf_counter() - started) / total * 1e6)
+    spread = max(rounds) - min(rounds)
+    print(f"  reading one text: median {statistics.median(rounds):.0f} µs over 5 rounds (spread {spread:.0f} µs)")
     if verbose:
         for verdict in verdicts:
             wrong = [f for f, ok in verdict.right.items() if not ok]

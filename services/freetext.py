@@ -34,6 +34,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from services.credit_code import is_valid_credit_code, normalize_credit_code
 from services.money import find_all_money
@@ -324,6 +325,13 @@ class _Mention:
     strength: tuple[int, int]  # (own name, length)
 
 
+@lru_cache(maxsize=4096)
+def _keyword_pattern(key: str) -> re.Pattern[str]:
+    if key.isascii():
+        return re.compile(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])")
+    return re.compile(re.escape(key))
+
+
 def _mentions(folded: str, chains: Sequence[ChainHint]) -> list[_Mention]:
     found: list[_Mention] = []
     for chain in chains:
@@ -331,10 +339,7 @@ def _mentions(folded: str, chains: Sequence[ChainHint]) -> list[_Mention]:
             key = _fold(name).strip()
             if not key:
                 continue
-            if key.isascii():
-                pattern = re.compile(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])")
-            else:
-                pattern = re.compile(re.escape(key))
+            pattern = _keyword_pattern(key)
             strength = (1 if index < chain.named else 0, len(key))
             found.extend(_Mention(chain.id, m.start(), m.end(), strength) for m in pattern.finditer(folded))
     # 电池 inside 负极材料's neighbour 锂电池负极材料 is one thing said once: the longer keyword speaks.
@@ -352,6 +357,7 @@ def _mentions(folded: str, chains: Sequence[ChainHint]) -> list[_Mention]:
     return list(unique.values())
 
 
+@lru_cache(maxsize=4096)
 def _bounded(name: str) -> re.Pattern[str]:
     """``name`` as a whole token (or run of tokens), in any case."""
     words = [re.escape(word) for word in unicodedata.normalize("NFKC", name).split()]
