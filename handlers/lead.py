@@ -454,7 +454,27 @@ async def mine(ctx: Context, msg: Incoming) -> None:
     ctx.say("\n".join(lines))
 
 
+# -- /rates (bureau) --------------------------------------------------------------------
+async def rates_command(ctx: Context, msg: Incoming) -> None:
+    """Show the exchange rates captured leads use; ``/rates USD 7.1`` sets one."""
+    currency, _, rate = msg.args.strip().partition(" ")
+    if currency:
+        try:
+            value = await settings.set_exchange_rate(ctx.app.db, currency, rate, by=ctx.user.id, now=ctx.now())
+        except settings.BadRate:
+            ctx.say(ctx._("lead.rates.err", currency=currency, rate=rate))
+            return
+        ctx.say(ctx._("lead.rates.saved", currency=currency.strip().upper(), rate=value))
+        return
+    rates = await settings.exchange_rates(ctx.app.db)
+    lines = [ctx._("lead.rates.header")]
+    lines += [ctx._("lead.rates.item", currency=code, rate=rate) for code, rate in sorted(rates.items())]
+    lines.append(ctx._("lead.rates.usage"))
+    ctx.say("\n".join(lines))
+
+
 def register(registry: Registry) -> None:
     registry.add_flow(LEAD)
     registry.add_command(Command("mine", mine, roles=LEAD_ROLES, help_key="help.mine"))
+    registry.add_command(Command("rates", rates_command, roles=frozenset({Role.BUREAU}), help_key="help.rates"))
     registry.texts = TextHandler(offer_capture, roles=LEAD_ROLES)

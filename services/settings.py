@@ -49,3 +49,26 @@ async def exchange_rates(db: Database) -> dict[str, Decimal]:
             if number > 0:
                 rates[str(code).upper()] = number
     return rates
+
+
+class BadRate(ValueError):
+    """A currency code or a rate that cannot be used."""
+
+
+async def set_exchange_rate(
+    db: Database, currency: str, rate: str, *, by: int | None = None, now: datetime | None = None
+) -> Decimal:
+    """Set how many yuan one unit of ``currency`` is worth; leads saved from then on use it."""
+    code = currency.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha() or code == "CNY":
+        raise BadRate(currency)
+    try:
+        value = Decimal(rate.strip())
+    except ArithmeticError as error:
+        raise BadRate(rate) from error
+    if not value.is_finite() or value <= 0 or value >= 1000:
+        raise BadRate(rate)
+    rates = {key: str(number) for key, number in (await exchange_rates(db)).items()}
+    rates[code] = str(value)
+    await put(db, "exchange_rates", rates, by=by, now=now)
+    return value

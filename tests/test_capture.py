@@ -234,3 +234,19 @@ async def test_in_a_group_a_long_message_is_not_offered(officer: Chat, app: App)
     message = group._incoming(Kind.TEXT, text=NEWS)
     await group.deliver(replace(message, chat_id=-100_555))
     assert group.last_text == heard("core.idle") and group.labels() == []
+
+
+async def test_the_bureau_sets_a_rate_and_later_leads_use_it(officer: Chat, admin: Chat, app: App) -> None:
+    await admin.send("/rates")
+    assert heard("lead.rates.item", currency="USD", rate="7.1") in admin.last_text
+    await admin.send("/rates usd abc")
+    assert heard("lead.rates.err", currency="usd", rate="abc") in admin.last_text
+    await admin.send("/rates usd 7.2")
+    assert heard("lead.rates.saved", currency="USD", rate="7.2") in admin.last_text
+    await officer.send("/rates USD 1")
+    assert heard("core.not_allowed", command="rates") in officer.last_text
+    await officer.send(DOLLARS)
+    await officer.press(heard("lead.capture.one"))
+    await officer.press("确认保存")
+    [lead] = await leads(app)
+    assert lead.amount_yuan == 928_800_000
