@@ -164,8 +164,9 @@ async def take_projects(ctx: Context, projects: list[str]) -> Next:
     items: list[dict[str, Any]] = []
     for text in projects:
         guess = await read_text(ctx, text)
-        item: dict[str, Any] = {"text": text[:MAX_PLAN]}
+        item: dict[str, Any] = {}
         fill(item, guess)
+        item.setdefault("plan", text[:MAX_PLAN])
         if guess.enterprise:
             existing = await enterprises.by_name(ctx.app.db, guess.enterprise[:MAX_NAME])
             item["enterprise_name"] = existing.name if existing is not None else guess.enterprise[:MAX_NAME]

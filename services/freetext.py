@@ -12,15 +12,16 @@ the way a person reads them:
    (其中, 土建投资, 设备投资) or what was done this year counts only when nothing else is
    there. 过亿, 超亿 and 近亿 read as 1亿 and, like 超10亿 or 20多亿, are marked approximate.
 3. **Chain** — from the whole text before anything is cut out. A keyword found inside a
-   longer keyword of another chain is not counted (负极材料 is not 电池); a mention inside
-   the enterprise's own name counts half; a chain named as a word of its own (a tag) wins;
+   longer keyword matched at the same place is not counted again; a mention inside the
+   enterprise's own name counts half; a chain named as a word of its own (a tag) wins;
    ties go to the chain with the strongest mention (its own name, then the longest
-   keyword), then to the earliest.
+   keyword: 锂电池负极材料 is 负极材料 before it is 电池), then to the earliest.
 4. **Enterprise** — leading dates (3月10日, 17日上午), datelines (…讯, …电, 【…】) and opening
    phrases (据悉, 近日, 其中, 活动中 …) are skipped; the candidates, in order, are a name
    of the register found in the text, the first word (up to a legal form or a word that
-   starts a plan), a span shaped like an organisation (…有限公司, …集团, …股份, …商会), and
-   the subject of 拟/将/计划/投资/签约/公告. Each is trimmed of particles (与, 由, 同 …) and
+   starts a plan), a span shaped like an organisation (…有限公司, …集团, …股份, …商会) —
+   one that invests or signs (followed by 拟/将/投资/签约 …, or after 与/由/引进) before one
+   only mentioned — and the subject of 拟/将/计划/投资/签约/公告. Each is trimmed of particles (与, 由, 同 …) and
    bracketed stock codes and refused when it is a government, a place, a project or an
    anonymous "一家企业". When every candidate is refused the text names no enterprise, and
    the guess says so rather than inventing one.
