@@ -28,6 +28,7 @@ from bot.core.conversation import (
     DocumentHandler,
     Flow,
     Next,
+    TextHandler,
 )
 from bot.core.db import is_unavailable
 from bot.core.i18n import normalize_locale, translate
@@ -48,6 +49,7 @@ class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
     documents: DocumentHandler | None = None
+    texts: TextHandler | None = None
     # Shown to people who are not registered, whatever they send (except /start <code>).
     public_commands: frozenset[str] = frozenset({"start"})
 
@@ -234,6 +236,9 @@ class Router:
         elif msg.kind is Kind.DOCUMENT and self.registry.documents and allowed(self.registry.documents.roles, member):
             await self.registry.documents.run(ctx, msg)
             new_state = None
+        elif msg.kind is Kind.TEXT and self.registry.texts and allowed(self.registry.texts.roles, member):
+            await self.registry.texts.run(ctx, msg)
+            new_state = await self._begin(ctx, msg, None)
         else:
             ctx.say(ctx._("core.idle"))
             new_state = None
@@ -332,6 +337,10 @@ class Router:
             ctx.notice(ctx._("core.expired"))
             return state
         await action.run(ctx, msg, arg)
+        return await self._begin(ctx, msg, state)
+
+    async def _begin(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
+        """Open the flow a handler asked for with ``Context.start_flow``, if it did."""
         if ctx.begin is None:
             return state
         name, draft = ctx.begin

@@ -98,6 +98,8 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
         return None
     base = {"chat_id": int(message["chat"]["id"]), "message_id": message.get("message_id")}
     base.update(_person(message["from"], update_id))
+    if message.get("forward_origin") is not None:
+        base["forwarded_from"] = forwarded_from(message["forward_origin"])
     text = message.get("text")
     if text is not None:
         command = parse_command(text, bot_username)
@@ -118,6 +120,20 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
         ref = FileRef(str(doc["file_id"]), doc.get("file_name"), doc.get("mime_type"), doc.get("file_size"))
         return Incoming(Kind.DOCUMENT, file=ref, text=caption, **base), None
     return Incoming(Kind.OTHER, **base), None
+
+
+def forwarded_from(origin: Json) -> str:
+    """Who a forwarded message came from, as Telegram's ``forward_origin`` names them."""
+    kind = origin.get("type")
+    if kind == "user":
+        user = origin.get("sender_user") or {}
+        return " ".join(part for part in (user.get("first_name"), user.get("last_name")) if part)
+    if kind == "hidden_user":
+        return str(origin.get("sender_user_name") or "")
+    chat = origin.get("sender_chat") if kind == "chat" else origin.get("chat")
+    title = str((chat or {}).get("title") or "")
+    signature = origin.get("author_signature")
+    return f"{title} ({signature})" if title and signature else title
 
 
 def _person(user: Json, update_id: int) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from models import (
 )
 from services import settings
 from services.access import scope, sees_everything
+from services.leads import origin_text, stated_amount
 from services.library import coverage_of
 from services.network_export import write_networks
 from services.sheets import sheet_title, to_bytes, write_table
@@ -147,6 +148,7 @@ class Exporter:
             ("number", "int"), ("date", "date"), ("name", "text"), ("credit_code", "text"), ("chain", "text"),
             ("plan", "text"), ("amount", "wan"), ("source", "text"), ("unit", "text"), ("person", "text"),
             ("status", "text"), ("contact_name", "text"), ("contact_phone", "text"),
+            ("amount_stated", "text"), ("origin", "text"), ("original_text", "text"),
         ]  # fmt: skip
         data = []
         for lead, enterprise in rows:
@@ -157,6 +159,7 @@ class Exporter:
                     chains.get(lead.chain_id or 0, ""), lead.plan, lead.amount_yuan,
                     self._(f"source.{lead.source}"), units.get(lead.unit_id, ""), people.get(lead.submitted_by, ""),
                     self._(f"lead.status.{lead.status}"), contact, phone,
+                    stated_amount(lead, self.req.locale), origin_text(lead.origin, self.req.locale), lead.original_text,
                 ]
             )  # fmt: skip
         self._sheet(self._("desk.export.sheet.leads"), columns, data)

@@ -98,6 +98,10 @@ class Chat:
             return await self.deliver(self._incoming(Kind.COMMAND, command=command, args=args.strip(), text=text))
         return await self.deliver(self._incoming(Kind.TEXT, text=text))
 
+    async def forward(self, text: str, origin: str = "") -> Response:
+        """Forward someone else's message (``origin`` names them, as Telegram does)."""
+        return await self.deliver(self._incoming(Kind.TEXT, text=text, forwarded_from=origin))
+
     async def press(self, label: str, *, keyboard: Keyboard | None = None) -> Response:
         """Press the button whose label contains ``label`` on the latest keyboard."""
         button = self.button(label, keyboard)

@@ -58,6 +58,9 @@ class Incoming:
     message_text: str = ""  # that message's text, so a press can leave the choice visible
     location: Location | None = None
     file: FileRef | None = None
+    # A forwarded message: whom it was forwarded from as Telegram names them ("" when it
+    # does not say); None when the person wrote or pasted it themselves.
+    forwarded_from: str | None = None
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,14 @@ class DocumentHandler:
     roles: frozenset[Role] | None = None
 
 
+@dataclass(frozen=True)
+class TextHandler:
+    """Receives text sent outside any conversation (a pasted or forwarded news item)."""
+
+    run: Callable[[Context, Incoming], Awaitable[None]]
+    roles: frozenset[Role] | None = None
+
+
 def action_data(prefix: str, arg: str | int = "") -> str:
     return f"{ACTION_PREFIX}{prefix}:{arg}"
 
