@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Command, Context, Flow, Next, Step
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import read_money
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import MAX_NAME, EnterpriseLookup, enterprise_label
