@@ -98,13 +98,19 @@ class Router:
             trace = _Trace()
             try:
                 async with self.app.db.unit() as unit:
-                    if msg.update_id is not None and not await _claim(unit.session, msg.update_id):
-                        outcome = "duplicate"
-                        log.info("update %s already handled; ignoring the redelivery", msg.update_id)
-                        return Response(queued=True)
+                    if msg.update_id is not None and await _handled(unit.session, msg.update_id):
+                        raise _Redelivered
                     response = await self._handle(msg, trace)
                     await self._queue(msg, response)
+                    # Claimed last, so that on SQLite the transaction (and its write lock)
+                    # starts as late as it can; a twin handled meanwhile rolls this one back.
+                    if msg.update_id is not None and not await _claim(unit.session, msg.update_id):
+                        raise _Redelivered
                 return response
+            except _Redelivered:
+                outcome = "duplicate"
+                log.info("update %s already handled; ignoring the redelivery", msg.update_id)
+                return Response(queued=True)
             except Exception as error:
                 if is_unavailable(error):
                     outcome = "unavailable"
@@ -447,6 +453,14 @@ class Router:
     def _command_of(self, flow_name: str) -> str:
         flow = self.registry.flows.get(flow_name)
         return flow.command if flow else flow_name
+
+
+class _Redelivered(Exception):
+    """The update was handled before (Telegram sent it again, or to two processes)."""
+
+
+async def _handled(session: AsyncSession, update_id: int) -> bool:
+    return (await session.get(ProcessedUpdate, update_id)) is not None
 
 
 async def _claim(session: AsyncSession, update_id: int) -> bool:

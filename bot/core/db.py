@@ -111,6 +111,12 @@ class Unit:
 _unit: ContextVar[Unit | None] = ContextVar("investbot_unit", default=None)
 
 
+async def _writing(session: AsyncSession) -> bool:
+    """Whether this SQLite session's transaction has begun, i.e. holds the write lock."""
+    connection = await (await session.connection()).get_raw_connection()
+    return bool(connection.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
 class Database:
     """The engine and its sessions. Services open a session per call; handlers never do."""
 
@@ -147,13 +153,24 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: committed when the block ends, rolled back on an exception.
 
-        Inside a :meth:`unit` the block joins that transaction instead, and a savepoint lets
-        an exception undo this block's writes alone, as its own transaction would have.
+        Inside a :meth:`unit` the block joins that transaction instead, and an exception
+        undoes this block's writes alone, as its own transaction would have: through a
+        savepoint, or on SQLite before the unit's first write, by rolling back (there is
+        nothing else to lose, and a savepoint there would open the transaction too early).
         """
         unit = self.current_unit()
         if unit is not None:
-            async with unit.session.begin_nested():
-                yield unit.session
+            session = unit.session
+            if self.is_sqlite and not await _writing(session):
+                try:
+                    yield session
+                    await session.flush()
+                except BaseException:
+                    await session.rollback()
+                    raise
+                return
+            async with session.begin_nested():
+                yield session
             return
         async with self._sessions() as session:
             try:
@@ -165,19 +182,20 @@ class Database:
 
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
-        """One transaction for a whole piece of work (an update), committed once at the end."""
+        """One transaction for a whole piece of work (an update), committed once at the end.
+
+        On SQLite the transaction begins at its first write (reads before it see the latest
+        commit), so a person whose handler waits on something slow before writing does not
+        hold up everyone else's.
+        """
         current = self.current_unit()
         if current is not None:
             yield current
             return
-        async with self.writing(), self._sessions() as session:
+        async with self._sessions() as session:
             unit = Unit(self, session)
             token = _unit.set(unit)
             try:
-                if self.is_sqlite:
-                    # The write lock up front: a transaction that read first could not wait
-                    # for another process's writer when it came to write, only fail.
-                    await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
                 yield unit
                 await session.commit()
             except BaseException:
