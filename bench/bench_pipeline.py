@@ -42,8 +42,7 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import App
-from bot.core import Button, Keyboard, Reply
-from bot.core import migrate
+from bot.core import Button, Keyboard, Reply, migrate
 from bot.core.config import Settings
 from bot.core.db import Database
 from bot.delivery import Limits, Outbox
@@ -129,7 +128,7 @@ def aiogram_bot(calls: Calls) -> Any:
         async def close(self) -> None:
             pass
 
-        async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:
+        async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
             self.build_form_data(bot, method)  # the serialization a real request does
             params = {"chat_id": getattr(method, "chat_id", 0) or 0, "text": getattr(method, "text", "")}
             result = calls.answer(method.__api_method__, params)
@@ -306,13 +305,13 @@ async def register_officers(db: Database, count: int) -> list[int]:
             unit = (await session.exec(select(Unit))).first()
         assert unit is not None and unit.id is not None
         ids = [FIRST_OFFICER + n for n in range(count)]
-        await session.exec(  # type: ignore[call-overload]
+        await session.execute(
             insert(User),
             [
                 {
                     "telegram_id": telegram_id,
                     "full_name": f"联络员{n}",
-                    "role": Role.LIAISON,
+                    "role": Role.LIAISON.value,
                     "unit_id": unit.id,
                     "active": True,
                     "language_code": "zh-hans",
@@ -460,7 +459,9 @@ async def adapter_overhead(framework: str, iterations: int) -> str:
         async def bare() -> None:
             update = Update.model_validate(data, context={"bot": bot})
             assert update.message is not None
-            markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="确认保存", callback_data="1|save")]])
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text="确认保存", callback_data="1|save")]]
+            )
             await bot(SendMessage(chat_id=update.message.chat.id, text="宁德时代 20亿元", reply_markup=markup))
 
     async def adapter() -> None:

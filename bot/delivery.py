@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, func, or_, update
@@ -233,15 +233,19 @@ class Outbox:
             return list(result.all())
 
     async def _head(self, chat_id: int) -> Delivery | None:
-        """The chat's next row, if it is due now."""
+        """The chat's oldest unfinished row (only it may be sent), if it is due now."""
         query = (
             select(Delivery)
-            .where(Delivery.chat_id == chat_id, self._due_clause(self.clock()), self._head_clause())  # type: ignore[arg-type]
+            .where(Delivery.chat_id == chat_id, col(Delivery.status).in_([PENDING, SENDING]))
             .order_by(col(Delivery.id))
             .limit(1)
         )
         async with self.db.session() as session:
-            return (await session.exec(query)).first()
+            row = (await session.exec(query)).first()
+        if row is None or row.not_before is None:
+            return row if row is not None and row.status == PENDING else None
+        not_before = row.not_before if row.not_before.tzinfo else row.not_before.replace(tzinfo=UTC)
+        return row if not_before <= self.clock() else None
 
     async def flush(self) -> int:
         """Send everything due now, in order per chat; returns how many rows were delivered."""
@@ -312,7 +316,8 @@ class Outbox:
         """Send one chat's rows in order; stop at the first that must wait."""
         sent = 0
         try:
-            if await self._known_unreachable(chat_id):
+            # Someone who just wrote is reachable (their message cleared the mark).
+            if not urgent and await self._known_unreachable(chat_id):
                 # Until the person writes again (which clears the mark), asking is pointless.
                 await self._give_up_chat(chat_id)
                 return sent

@@ -136,6 +136,7 @@ class TelegramRunner:
             # Without a configured secret anyone who finds the URL could post updates.
             secret = secrets.token_urlsafe(32)
             log.warning("WEBHOOK_SECRET is not set; using a random one for this run")
+
         async def feed(data: dict[str, Any]) -> None:
             # The update's JSON is all the core needs: no detour through the framework's objects.
             translated = incoming(data, app.bot_username)

@@ -119,7 +119,9 @@ async def test_a_chat_waiting_for_its_retry_costs_nothing_while_it_waits(app: ob
     await outbox.enqueue(chat, [Reply("first")], kind="notice")
     await outbox.enqueue(chat, [Reply("second")], kind="notice")
     async with app.db.session() as session:
-        first = (await session.exec(select(Delivery).where(Delivery.chat_id == chat).order_by(col(Delivery.id)))).first()
+        first = (
+            await session.exec(select(Delivery).where(Delivery.chat_id == chat).order_by(col(Delivery.id)))
+        ).first()
         assert first is not None
         # As a failed try leaves it: waiting an hour for its next one, the second behind it.
         await session.exec(
