@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert
+from sqlalchemy import BigInteger, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -64,7 +64,7 @@ class PeerNote(SQLModel, table=True):
 
     __tablename__ = "bench_peer_note"
     id: int | None = Field(default=None, primary_key=True)
-    chat_id: int
+    chat_id: int = Field(sa_type=BigInteger)  # Telegram ids exceed 32 bits
     text: str
 
 
@@ -129,7 +129,9 @@ def aiogram_bot(calls: Calls) -> Any:
             pass
 
         async def make_request(self, bot: Any, method: Any, timeout: int | None = None) -> Any:  # noqa: ASYNC109
-            self.build_form_data(bot, method)  # the serialization a real request does
+            # The serialization a real request does, minus the wire.
+            fields = method.model_dump(warnings=False)
+            {key: self.prepare_value(value, bot, {}) for key, value in fields.items() if value is not None}
             params = {"chat_id": getattr(method, "chat_id", 0) or 0, "text": getattr(method, "text", "")}
             result = calls.answer(method.__api_method__, params)
             content = json.dumps({"ok": True, "result": result})
@@ -348,7 +350,7 @@ async def fresh_database(backend: str, tmp: Path, name: str) -> tuple[str, Calla
     from tests import pg
 
     url = pg.server_url()
-    available, line = pg.availability()
+    available, line = await asyncio.to_thread(pg.availability)
     if not available or url is None:
         raise RuntimeError(line)
     server = pg.PgServer(url)
