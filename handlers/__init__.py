@@ -6,7 +6,7 @@ most comes first.
 
 from __future__ import annotations
 
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers import (
     capital,
     contacts,

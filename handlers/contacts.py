@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.app import App
+from bot.core.app import App
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.core.conversation import Command, Context, Flow, Next, Step
 from bot.core.i18n import Translator
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.notify import tell
 from models import Role
 from services import contacts, members

@@ -10,7 +10,7 @@ import logging
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Action, Command, Context, DocumentHandler, action_data
-from bot.router import Registry
+from bot.core.registry import Registry
 from models import Role
 from services import enterprises, imports, library
 from services.imports import Checked, Row, SheetError

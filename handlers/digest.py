@@ -14,7 +14,7 @@ from typing import TypeVar
 from bot.core import FileReply, Incoming, Outgoing, Reply
 from bot.core.conversation import Command, Context
 from bot.core.i18n import Translator
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.networks import network_lines
 from models import Role
 from services import digests, targets

@@ -10,7 +10,7 @@ from datetime import date
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Context, Flow, Next, Step
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import today
 from models import Role
 from services.export import Period, Request, What, export, period_dates

@@ -13,7 +13,7 @@ from datetime import date
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Context, Flow, Next, Step
 from bot.core.i18n import Translator
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import today
 from models import Expo, Role
 from services import expos, projects

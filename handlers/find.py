@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.core import Incoming
 from bot.core.conversation import Command, Context
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.networks import found_lines
 from models import Stage
 from services import networks, search

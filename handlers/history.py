@@ -11,7 +11,7 @@ from typing import Any
 from bot.core import Incoming
 from bot.core.conversation import Command, Context
 from bot.core.i18n import catalog
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.networks import NETWORK_FIELDS
 from models import Role
 from services import history

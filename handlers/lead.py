@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.core import Button, Incoming, Keyboard, Kind
 from bot.core.conversation import Command, Context, Flow, Next, Step, TextHandler
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import read_money
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import MAX_NAME, EnterpriseLookup, enterprise_label

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Context, Flow, Next, Step
-from bot.router import Registry
+from bot.core.registry import Registry
 from models import Role
 from services import enterprises, merge, search
 

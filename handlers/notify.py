@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from bot.app import App
 from bot.core import Outgoing
+from bot.core.app import App
 from bot.core.i18n import Translator, person_locale
 from models import Role, User
 from services import members

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Context, Flow, Next, Step
-from bot.router import Registry
+from bot.core.registry import Registry
 from models import OriginKind, Role
 from services import contacts, expos, origins
 

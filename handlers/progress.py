@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Context, Flow, Next, Step
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import read_money, today
 from handlers.project import (
     MAX_DESCRIPTION,

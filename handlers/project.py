@@ -17,7 +17,7 @@ from typing import Any
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.core.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core.i18n import Translator
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import ask_past_day, read_money, read_past_day, today
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import EnterpriseLookup, enterprise_label

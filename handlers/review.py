@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.core.conversation import Context, Flow, Next, Step
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.notify import translator_in
 from models import Role
 from services import review

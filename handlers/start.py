@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Action, Command, Context, Flow, Next, Step, action_data
-from bot.router import Registry
+from bot.core.registry import Registry
 from models import LeaderLevel, Role, UnitKind
 from services import members
 from services.members import InviteError

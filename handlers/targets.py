@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Command, Context, Flow, Next, Step
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import read_money
 from handlers.digest import metric_name, pace_text
 from models import Role, Target

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.core import Button, Incoming, Keyboard, Reply
 from bot.core.conversation import Context, Flow, Next, Step
 from bot.core.i18n import Translator
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.confirm import field_to_correct
 from handlers.notify import tell
 from handlers.project import (

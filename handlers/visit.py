@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from bot.app import App
 from bot.core import Button, Incoming, Keyboard, Kind, Reply
+from bot.core.app import App
 from bot.core.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core.i18n import Translator
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers.answers import ask_past_day, read_past_day, today
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.lookup import EnterpriseLookup, enterprise_label

@@ -101,6 +101,8 @@ class Reply:
     edit: bool = False
     # Remove a reply keyboard (e.g. the share-location one) once it has served.
     remove_keyboard: bool = False
+    # Which message an edit replaces (the pressed one), once the reply is queued.
+    message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,9 @@ class Response:
     """Everything one incoming event produced, in order."""
 
     items: list[Outgoing] = field(default_factory=list)
+    # Whether the replies were put in the delivery queue with the update's records; when
+    # not (the database failed), the adapter sends them itself.
+    queued: bool = False
 
     @property
     def texts(self) -> list[str]:
@@ -144,7 +149,15 @@ def to_payload(item: Outgoing) -> dict[str, object]:
             if item.keyboard
             else None
         )
-        return {"type": "reply", "text": item.text, "keyboard": rows, "remove_keyboard": item.remove_keyboard}
+        payload: dict[str, object] = {
+            "type": "reply",
+            "text": item.text,
+            "keyboard": rows,
+            "remove_keyboard": item.remove_keyboard,
+        }
+        if item.edit and item.message_id is not None:
+            payload["edit"] = item.message_id
+        return payload
     if isinstance(item, FileReply):
         return {
             "type": "file",
@@ -176,7 +189,14 @@ def from_payload(payload: dict[str, object]) -> Outgoing:
                     for row in rows
                 )
             )
-        return Reply(str(payload["text"]), keyboard, remove_keyboard=bool(payload.get("remove_keyboard")))
+        edit = payload.get("edit")
+        return Reply(
+            str(payload["text"]),
+            keyboard,
+            edit=isinstance(edit, int),
+            remove_keyboard=bool(payload.get("remove_keyboard")),
+            message_id=edit if isinstance(edit, int) else None,
+        )
     if kind == "file":
         return FileReply(
             str(payload["filename"]),

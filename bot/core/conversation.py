@@ -17,7 +17,7 @@ from bot.core.i18n import Translator
 from models import Member, Role
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.core.app import App
 
 # Longest free-text answer a step accepts unless it says otherwise: a pasted article is
 # not a plan, and Telegram's own limit on a message is 4096.

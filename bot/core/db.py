@@ -1,9 +1,16 @@
-"""One engine per process, a session per unit of work, migrations on start."""
+"""One engine per process, a session per unit of work, migrations on start.
+
+An update is one :meth:`Database.unit`: every ``session()`` opened while it runs joins its
+transaction (through a savepoint, so a failing service undoes only its own writes), and it
+commits once at the end.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import event
@@ -39,6 +46,8 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL stays consistent at NORMAL; a power cut may lose the last commits, never corrupt.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -81,6 +90,33 @@ _ASYNCPG_GONE = frozenset(
 )
 
 
+class Unit:
+    """One transaction that every ``Database.session()`` opened inside it joins.
+
+    An update runs in one: its records, audit rows, conversation state and queued replies
+    are committed together or not at all. What must wait for the commit (waking the
+    delivery worker) waits in :meth:`after_commit`.
+    """
+
+    def __init__(self, db: Database, session: AsyncSession) -> None:
+        self.db = db
+        self.session = session
+        self.open = True
+        self.hooks: list[Callable[[], object]] = []
+
+    def after_commit(self, hook: Callable[[], object]) -> None:
+        self.hooks.append(hook)
+
+
+_unit: ContextVar[Unit | None] = ContextVar("investbot_unit", default=None)
+
+
+async def _writing(session: AsyncSession) -> bool:
+    """Whether this SQLite session's transaction has begun, i.e. holds the write lock."""
+    connection = await (await session.connection()).get_raw_connection()
+    return bool(connection.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
 class Database:
     """The engine and its sessions. Services open a session per call; handlers never do."""
 
@@ -101,14 +137,41 @@ class Database:
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite has one writer at a time: this process's writers queue here, in the event
+        # loop, instead of in SQLite's busy handler, which sleeps in coarse steps.
+        self._writer = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
 
+    def current_unit(self) -> Unit | None:
+        unit = _unit.get()
+        return unit if unit is not None and unit.open and unit.db is self else None
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: committed when the block ends, rolled back on an exception."""
+        """A unit of work: committed when the block ends, rolled back on an exception.
+
+        Inside a :meth:`unit` the block joins that transaction instead, and an exception
+        undoes this block's writes alone, as its own transaction would have: through a
+        savepoint, or on SQLite before the unit's first write, by rolling back (there is
+        nothing else to lose, and a savepoint there would open the transaction too early).
+        """
+        unit = self.current_unit()
+        if unit is not None:
+            session = unit.session
+            if self.is_sqlite and not await _writing(session):
+                try:
+                    yield session
+                    await session.flush()
+                except BaseException:
+                    await session.rollback()
+                    raise
+                return
+            async with session.begin_nested():
+                yield session
+            return
         async with self._sessions() as session:
             try:
                 yield session
@@ -116,6 +179,50 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """One transaction for a whole piece of work (an update), committed once at the end.
+
+        On SQLite the transaction begins at its first write (reads before it see the latest
+        commit), so a person whose handler waits on something slow before writing does not
+        hold up everyone else's.
+        """
+        current = self.current_unit()
+        if current is not None:
+            yield current
+            return
+        async with self._sessions() as session:
+            unit = Unit(self, session)
+            token = _unit.set(unit)
+            try:
+                yield unit
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                unit.open = False
+                _unit.reset(token)
+        for hook in unit.hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` once the current unit commits (at once outside one)."""
+        unit = self.current_unit()
+        if unit is None:
+            hook()
+        else:
+            unit.after_commit(hook)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Around a short write outside a unit: on SQLite, wait for this process's other writer."""
+        if self._writer is None or self.current_unit() is not None:
+            yield
+            return
+        async with self._writer:
+            yield
 
     async def dispose(self) -> None:
         await self.engine.dispose()
