@@ -37,6 +37,10 @@ class FileRef:
     size: int | None = None
 
 
+#: Telegram's type of a one-to-one chat; groups, supergroups and channels are the others.
+PRIVATE = "private"
+
+
 @dataclass(frozen=True)
 class Incoming:
     kind: Kind
@@ -54,6 +58,7 @@ class Incoming:
     message_text: str = ""  # that message's text, so a press can leave the choice visible
     location: Location | None = None
     file: FileRef | None = None
+    chat_type: str = PRIVATE
 
 
 @dataclass(frozen=True)

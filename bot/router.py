@@ -29,11 +29,12 @@ from bot.conversation import (
     Member,
     Next,
 )
-from bot.core import Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
+from bot.core import PRIVATE, Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
 from bot.db import is_unavailable
 from bot.i18n import normalize_locale, translate
 from models import ConversationState, ParkedDraft, ProcessedUpdate, Role, utcnow
 from services import members
+from services.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ class Router:
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
+        # Hidden characters (controls, bidi overrides, zero-width) never reach a handler.
+        msg = replace(msg, text=clean_text(msg.text), args=clean_text(msg.args), full_name=clean_text(msg.full_name))
         async with lock:
             started = time.perf_counter()
             outcome = "ok"
@@ -158,7 +161,7 @@ class Router:
                     return self._unavailable(msg)
                 outcome = "error"
                 log.exception("update %s from user %s failed", msg.update_id, msg.user_id)
-                return self._failure(msg)
+                return self._failure(msg, kept=trace.conversation not in (None, RESUME_FLOW))
             finally:
                 log.info(
                     "update handled",
@@ -175,12 +178,23 @@ class Router:
                     },
                 )
 
-    def _failure(self, msg: Incoming) -> Response:
+    def _failure(self, msg: Incoming, *, kept: bool) -> Response:
+        """Apologise; mention what was filled in only when a conversation was under way."""
         ctx = Context(self.app, msg, None, normalize_locale(msg.language_code, self.app.settings.default_locale))
+        key = "core.error" if kept else "core.error.nothing_kept"
         items: list[Outgoing] = []
         if msg.kind is Kind.BUTTON:
-            items.append(Notice(ctx._("core.error")))
-        items.append(Reply(ctx._("core.error")))
+            items.append(Notice(ctx._(key)))
+        items.append(Reply(ctx._(key)))
+        return Response(items)
+
+    def _group(self, msg: Incoming) -> Response:
+        locale = normalize_locale(msg.language_code, self.app.settings.default_locale)
+        items: list[Outgoing] = []
+        if msg.kind is Kind.BUTTON:
+            items.append(Notice(translate(locale, "core.private_only.short")))
+        elif msg.kind is Kind.COMMAND:
+            items.append(Reply(translate(locale, "core.private_only")))
         return Response(items)
 
     def _unavailable(self, msg: Incoming) -> Response:
@@ -202,6 +216,9 @@ class Router:
         return True
 
     async def _handle(self, msg: Incoming, trace: _Trace) -> Response:
+        if msg.chat_type != PRIVATE:
+            # Records are not for a group's eyes: the bot works in private chats only.
+            return self._group(msg)
         member = await members.load_member(
             self.app.db,
             msg.user_id,

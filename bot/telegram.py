@@ -89,6 +89,7 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
                 text=_pressed_label(message, data),
                 message_id=message.get("message_id"),
                 message_text=str(message.get("text") or message.get("caption") or ""),
+                chat_type=str((message.get("chat") or {}).get("type") or "private"),
                 **_person(query["from"], update_id),
             ),
             str(query["id"]),
@@ -96,7 +97,11 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
     message = update.get("message")
     if message is None or message.get("from") is None:
         return None
-    base = {"chat_id": int(message["chat"]["id"]), "message_id": message.get("message_id")}
+    base = {
+        "chat_id": int(message["chat"]["id"]),
+        "message_id": message.get("message_id"),
+        "chat_type": str(message["chat"].get("type") or "private"),
+    }
     base.update(_person(message["from"], update_id))
     text = message.get("text")
     if text is not None:
