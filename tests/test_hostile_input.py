@@ -245,3 +245,45 @@ async def test_a_group_gets_no_data(chat: ChatFactory, app: App) -> None:
         assert "宁德" not in shown and "20亿" not in shown
         expected = "core.private_only" if kind is Kind.COMMAND else "core.private_only.short"
         assert translate("zh", expected) in shown
+
+
+# -- 10. small ones -------------------------------------------------------------------------------
+async def test_a_deeply_nested_body_with_the_right_secret_is_a_bad_request() -> None:
+    import aiohttp
+
+    from bot.webhook import SECRET_HEADER, WebhookServer
+
+    fed: list[object] = []
+
+    async def feed(update: dict[str, object]) -> None:
+        fed.append(update)
+
+    server = WebhookServer(feed, secret="s3cret", path="/hook", host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/hook"
+        async with aiohttp.ClientSession() as http:
+            deep = "[" * 100_000 + "]" * 100_000
+            async with http.post(url, data=deep, headers={SECRET_HEADER: "s3cret"}) as answer:
+                assert answer.status == 400
+            async with http.post(url, json={"update_id": 1}, headers={SECRET_HEADER: "s3cret"}) as answer:
+                assert answer.status == 200
+    finally:
+        await server.stop()
+    assert fed == [{"update_id": 1}]
+
+
+async def test_wrong_start_codes_are_throttled_per_person(chat: ChatFactory, clock: object, join: object) -> None:
+    from datetime import timedelta
+
+    stranger, other = chat(800_000_000_001), chat(800_000_000_002)
+    for attempt in range(5):
+        await stranger.send(f"/start guess{attempt}")
+        assert stranger.last_text == translate("zh", "start.invite.unknown")
+    await stranger.send("/start guess5")
+    assert stranger.last_text == translate("zh", "start.invite.throttled", minutes=15)
+    await other.send("/start guess")  # someone else is not held up
+    assert other.last_text == translate("zh", "start.invite.unknown")
+    clock.now += timedelta(minutes=15, seconds=1)  # type: ignore[attr-defined]
+    await stranger.send("/start guess6")
+    assert stranger.last_text == translate("zh", "start.invite.unknown")
