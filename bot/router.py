@@ -58,7 +58,11 @@ class Registry:
         that buttons open with a prefilled draft, see ``Context.start_flow``)."""
         self.flows[flow.name] = flow
         self.commands[flow.command] = Command(
-            name=flow.command, run=_never, roles=flow.roles, help_key=f"help.{flow.command}" if listed else None
+            name=flow.command,
+            run=_never,
+            roles=flow.roles,
+            help_key=f"help.{flow.command}" if listed else None,
+            admin=flow.admin,
         )
 
     def add_command(self, command: Command) -> None:
@@ -70,12 +74,12 @@ class Registry:
     def flow_for_command(self, name: str) -> Flow | None:
         return next((f for f in self.flows.values() if f.command == name), None)
 
-    def commands_for(self, role: Role | None) -> list[Command]:
-        """The commands a person of ``role`` may use, in registration order."""
+    def commands_for(self, role: Role | None, *, admin: bool = False) -> list[Command]:
+        """The commands a person of ``role`` (an administrator: ``admin``) may use, in registration order."""
         return [
             c
             for c in self.commands.values()
-            if c.help_key and (c.roles is None or (role is not None and role in c.roles))
+            if c.help_key and (c.roles is None or (role is not None and role in c.roles)) and (admin or not c.admin)
         ]
 
 
@@ -83,8 +87,9 @@ async def _never(ctx: Context, msg: Incoming) -> None:  # pragma: no cover - flo
     raise AssertionError("flow commands are started by the router")
 
 
-def allowed(roles: frozenset[Role] | None, member: Member | None) -> bool:
-    return member is not None and (roles is None or member.role in roles)
+def allowed(roles: frozenset[Role] | None, member: Member | None, admin: bool = False) -> bool:
+    """Whether ``member`` has one of ``roles`` (any role: ``None``) and, for ``admin``, is an administrator."""
+    return member is not None and (roles is None or member.role in roles) and (member.is_admin or not admin)
 
 
 @dataclass
@@ -300,7 +305,7 @@ class Router:
         if command is None:
             ctx.say(ctx._("core.unknown_command", command=name))
             return state
-        if not allowed(command.roles, ctx.member):
+        if not allowed(command.roles, ctx.member, command.admin):
             ctx.say(ctx._("core.not_allowed", command=name))
             return state
         flow = self.registry.flow_for_command(name)
@@ -346,7 +351,7 @@ class Router:
     async def _action(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
         prefix, _, arg = msg.data[len(ACTION_PREFIX) :].partition(":")
         action = self.registry.actions.get(prefix)
-        if action is None or not allowed(action.roles, ctx.member):
+        if action is None or not allowed(action.roles, ctx.member, action.admin):
             ctx.notice(ctx._("core.expired"))
             return state
         await action.run(ctx, msg, arg)
@@ -354,7 +359,7 @@ class Router:
             return state
         name, draft = ctx.begin
         flow = self.registry.flows.get(name)
-        if flow is None or not allowed(flow.roles, ctx.member):
+        if flow is None or not allowed(flow.roles, ctx.member, flow.admin):
             ctx.say(ctx._("core.not_allowed", command=flow.command if flow else name))
             return state
         # Like a command: whatever the person was in is parked, and the new flow starts
@@ -401,7 +406,7 @@ class Router:
             log.warning("dropping state of unknown flow/step %s/%s", state.flow, state.step)
             ctx.say(ctx._("core.idle"))
             return None
-        if not allowed(flow.roles, ctx.member):
+        if not allowed(flow.roles, ctx.member, flow.admin):
             return None
         ctx.flow, ctx.step, ctx.draft = state.flow, state.step, dict(state.draft)
         nxt = await step.handle(ctx, msg)

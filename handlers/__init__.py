@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.router import Registry
 from handlers import (
+    admin,
     desk_import,
     digest,
     export,
@@ -43,4 +44,5 @@ def build_registry() -> Registry:
     transfer.register(registry)  # /transfer (bureau)
     merge.register(registry)  # /merge (bureau)
     history.register(registry)  # /history (bureau)
+    admin.register(registry)  # /members, /invites (administrators)
     return registry

@@ -29,7 +29,7 @@ def help_text(ctx: Context, registry: Registry) -> str:
             role=role_name(ctx, member.role),
         )
     ]
-    for command in registry.commands_for(member.role):
+    for command in registry.commands_for(member.role, admin=member.is_admin):
         assert command.help_key is not None
         lines.append(f"/{command.name} — {ctx._(command.help_key)}")
     lines.append(f"/cancel — {ctx._('help.cancel')}")
@@ -230,6 +230,7 @@ INVITE = Flow(
     name="invite",
     command="invite",
     roles=BUREAU,
+    admin=True,
     start=invite_start,
     title_key="flow.invite",
     steps={
