@@ -6,6 +6,7 @@ matching (``services.imports.match``).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -258,7 +259,7 @@ async def check(db: Database, member: Member, content: bytes) -> Checked:
     sheet = await read_file(content, header_words(), REQUIRED)
     chains = await _chains(db)
     allowed = {int(c.id) for c in await library.chains_for(db, member) if c.id is not None}
-    checked = rows_of(sheet, chains, allowed)
+    checked = await asyncio.to_thread(rows_of, sheet, chains, allowed)
     await match(db, checked)
     return checked
 

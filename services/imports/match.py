@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from typing import Any
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import Database
 from models import Enterprise, LibraryEntry
@@ -18,6 +20,7 @@ from services.imports.check import Checked, Row
 from services.names import best_matches, normalize_name
 
 FUZZY_CUTOFF = 90.0
+PARTITION = 5000
 
 
 def _bigrams(stem: str) -> set[str]:
@@ -51,47 +54,48 @@ class NearIndex:
         return best_matches(name, [(k, self._names[k]) for k in sorted(pool)], limit=limit, cutoff=cutoff)
 
 
+async def _rows(session: AsyncSession, query: Any) -> list[Any]:
+    """All rows of ``query``, fetched in partitions: the event loop gets a turn between them."""
+    result = await session.stream(query.execution_options(yield_per=PARTITION))
+    rows: list[Any] = []
+    async for part in result.partitions():
+        rows.extend(tuple(row) for row in part)
+    return rows
+
+
 async def match(db: Database, checked: Checked) -> None:
     """Match good rows to enterprises in the register and to earlier rows of the same file."""
     async with db.session() as session:
-        registered = (
-            await session.exec(
-                select(Enterprise.id, Enterprise.name, Enterprise.normalized_name, Enterprise.credit_code).where(
-                    col(Enterprise.merged_into).is_(None)
-                )
-            )
-        ).all()
+        registered = await _rows(
+            session,
+            select(Enterprise.id, Enterprise.name, Enterprise.normalized_name, Enterprise.credit_code).where(
+                col(Enterprise.merged_into).is_(None)
+            ),
+        )
         libraries = {
-            (c, e)
-            for c, e in (
-                await session.exec(
-                    select(LibraryEntry.chain_id, LibraryEntry.enterprise_id).where(
-                        col(LibraryEntry.removed_at).is_(None)
-                    )
-                )
-            ).all()
+            (int(c), int(e))
+            for c, e in await _rows(
+                session,
+                select(LibraryEntry.chain_id, LibraryEntry.enterprise_id).where(col(LibraryEntry.removed_at).is_(None)),
+            )
         }
         merged = {
             int(i): int(into)
-            for i, into in (
-                await session.exec(
-                    select(Enterprise.id, Enterprise.merged_into).where(col(Enterprise.merged_into).is_not(None))
-                )
-            ).all()
+            for i, into in await _rows(
+                session, select(Enterprise.id, Enterprise.merged_into).where(col(Enterprise.merged_into).is_not(None))
+            )
             if i is not None and into is not None
         }
         coded = {
-            code: int(i)
-            for i, code in (
-                await session.exec(
-                    select(Enterprise.id, Enterprise.credit_code).where(col(Enterprise.credit_code).is_not(None))
-                )
-            ).all()
+            str(code): int(i)
+            for i, code in await _rows(
+                session, select(Enterprise.id, Enterprise.credit_code).where(col(Enterprise.credit_code).is_not(None))
+            )
             if code and i is not None
         }
     # Matching is CPU work over the whole register: off the event loop, so that other
     # people's messages are answered meanwhile.
-    await asyncio.to_thread(_match_rows, checked, list(registered), libraries, merged, coded)
+    await asyncio.to_thread(_match_rows, checked, registered, libraries, merged, coded)
 
 
 def _match_rows(
