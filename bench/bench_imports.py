@@ -29,7 +29,7 @@ from sqlmodel import select
 from bench.bench_names import synthetic_names
 from bot.conversation import Member
 from bot.db import Database
-from models import Chain, Enterprise, Unit, User, utcnow
+from models import Chain, Enterprise, utcnow
 from services import enterprises, imports, library, members, seed
 from services.names import normalize_name
 from services.sheets import to_bytes
@@ -135,8 +135,6 @@ async def main(argv: list[str] | None = None) -> None:
         assert member is not None
         async with db.session() as session:
             chain = (await session.exec(select(Chain).where(Chain.code == "new_energy"))).one()
-            assert (await session.exec(select(Unit))).first() is not None
-            assert (await session.exec(select(User))).first() is not None
         registered = [name for _, name in synthetic_names(count)]
         fresh = iter(name for _, name in synthetic_names(count + 2 * rows * (args.rounds + 1), seed=99))
         ticker = Ticker()
