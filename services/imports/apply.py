@@ -45,6 +45,13 @@ def _chunks(items: list[Any]) -> Iterator[list[Any]]:
         yield items[first : first + CHUNK]
 
 
+async def _breathe(session: AsyncSession, count: int) -> None:
+    """Every ``CHUNK`` changes: write them, and let the event loop answer others meanwhile."""
+    if count % CHUNK == 0:
+        await session.flush()
+        await asyncio.sleep(0)
+
+
 async def _resolve(session: AsyncSession, wanted: set[int]) -> dict[int, Enterprise]:
     """The enterprises of these ids, each followed to the one it was merged into."""
     found: dict[int, Enterprise] = {}
@@ -129,7 +136,8 @@ async def _enterprises_for(
         session.add_all(chunk)
         await session.flush()
         await asyncio.sleep(0)
-    for enterprise in new:
+    for count, enterprise in enumerate(new, 1):
+        await _breathe(session, count)
         audit.record(
             session,
             actor_id=member.id,
@@ -150,7 +158,8 @@ async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[
     for chunk in _chunks(codes):
         query = select(Enterprise.credit_code).where(col(Enterprise.credit_code).in_(chunk))
         taken.update(str(code) for code in (await session.exec(query)).all())
-    for row, enterprise in zip(rows, picked, strict=True):
+    for count, (row, enterprise) in enumerate(zip(rows, picked, strict=True), 1):
+        await _breathe(session, count)
         code = row.get("credit_code")
         if code and not enterprise.credit_code and code not in taken:
             enterprise.credit_code = code
@@ -199,7 +208,8 @@ async def _libraries(
         session.add_all(chunk)
         await session.flush()
         await asyncio.sleep(0)
-    for entry in added:
+    for count, entry in enumerate(added, 1):
+        await _breathe(session, count)
         audit.record(
             session,
             actor_id=member.id,

@@ -41,9 +41,10 @@ class NearIndex:
         self._grams: dict[str, list[int]] = defaultdict(list)
         self._names: dict[int, str] = {}
 
-    def add(self, key: int, name: str) -> None:
+    def add(self, key: int, name: str, stem: str | None = None) -> None:
+        """``stem``: the name normalized, when the register already holds it."""
         self._names[key] = name
-        for gram in _bigrams(normalize_name(name)):
+        for gram in _bigrams(normalize_name(name) if stem is None else stem):
             self._grams[gram].append(key)
 
     def near(self, name: str, *, cutoff: float, limit: int = 3) -> list[tuple[int, str, float]]:
@@ -110,8 +111,8 @@ def _match_rows(
     for i, (_name, stem, _code) in sorted(by_id.items()):
         by_stem.setdefault(stem, i)
     index = NearIndex()
-    for i, (name, _stem, _code) in by_id.items():
-        index.add(i, name)
+    for i, (name, stem, _code) in by_id.items():
+        index.add(i, name, stem)
     in_file = NearIndex()
     seen: dict[tuple[str, int | None], int] = {}
     accepted: dict[int, Row] = {}
