@@ -77,7 +77,7 @@ class EnterpriseLookup:
         if existing is not None:
             return await self.found(ctx, existing)
         ctx.draft["enterprise_name"] = name
-        candidates = await enterprises.similar(ctx.app.db, name, member=ctx.user)
+        candidates = await enterprises.similar(ctx.app.db, name)
         if candidates:
             ctx.draft["candidates"] = [[c.id, c.name] for c in candidates]
             return ctx.goto("enterprise_pick")

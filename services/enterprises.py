@@ -8,15 +8,13 @@ from datetime import datetime
 from functools import reduce
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, text, true
+from sqlalchemy import ColumnElement, and_, case, func, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
 from bot.db import Database
 from models import Chain, Enterprise, utcnow
 from services import audit
-from services.access import scope
 from services.credit_code import normalize_credit_code
 from services.names import PARTIAL_SCALE, best_matches, normalize_name, pinyin_full, pinyin_initials
 
@@ -58,22 +56,16 @@ async def by_name(db: Database, name: str) -> Enterprise | None:
         return await _by_normalized(session, normalize_name(name))
 
 
-async def similar(
-    db: Database, name: str, *, member: Member | None = None, limit: int = 5, cutoff: float = 70.0
-) -> list[Candidate]:
-    """Near matches to offer as "did you mean …?" — among what ``member`` may see, as /find and exports.
-
-    Without ``member``, the whole register (for the bureau's own tools and benchmarks).
-    """
+async def similar(db: Database, name: str, *, limit: int = 5, cutoff: float = 70.0) -> list[Candidate]:
+    """Near matches to offer as "did you mean …?"."""
     stem = normalize_name(name)
     if not stem:
         return []
-    visible = scope(member, Enterprise) if member is not None else true()
     async with db.session() as session:
         rows = (
             await session.exec(
                 select(Enterprise.id, Enterprise.name).where(
-                    col(Enterprise.merged_into).is_(None), _may_match(stem, cutoff), visible
+                    col(Enterprise.merged_into).is_(None), _may_match(stem, cutoff)
                 )
             )
         ).all()

@@ -287,22 +287,3 @@ async def test_wrong_start_codes_are_throttled_per_person(chat: ChatFactory, clo
     clock.now += timedelta(minutes=15, seconds=1)  # type: ignore[attr-defined]
     await stranger.send("/start guess6")
     assert stranger.last_text == translate("zh", "start.invite.unknown")
-
-
-# -- 8. names across units --------------------------------------------------------------------------
-async def test_did_you_mean_offers_only_what_the_person_may_see(chat: ChatFactory, app: App) -> None:
-    longi = await k.enterprise(app, "隆基绿能科技股份有限公司")
-    assert longi.id is not None
-    await k.visit(app, longi.id, k.GANZHOU, on=datetime(2026, 11, 20).date())  # 甘州区's, not Beijing's
-    officer = chat(k.LIAISON)
-    await officer.send("/find 隆基")
-    assert "隆基绿能" not in officer.last_text
-    await officer.send("/lead")
-    await officer.send("隆基绿能")
-    assert officer.last_text == translate("zh", "lead.ask.chain")  # no "did you mean" button
-    assert "隆基绿能科技股份有限公司" not in " ".join(officer.labels())
-
-    county = chat(k.GANZHOU)
-    await county.send("/visit")
-    await county.send("隆基绿能")
-    assert "隆基绿能科技股份有限公司" in county.labels()
