@@ -48,8 +48,7 @@ async def test_chain_lead_sees_coverage_and_the_minimum_warning(chat: ChatFactor
 
 
 async def test_add_tag_and_remove_with_a_reason(chat: ChatFactory, app: App) -> None:
-    # Registered under the chain, so in the chain lead's view (a near name outside it is not offered).
-    await k.enterprise(app, "隆基绿能科技股份有限公司", chain_id=(await k.chain(app, "new_energy")).id)
+    await k.enterprise(app, "隆基绿能科技股份有限公司")
     lead = chat(k.GXJ)
     await lead.send("/library")
     await lead.press("新能源")
