@@ -12,6 +12,7 @@ from bot.delivery import Outbox, Transport
 from bot.locks import STARTUP, AdvisoryLock
 from bot.router import Router
 from handlers import build_registry
+from services import members
 from services import seed as seeding
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ async def prepare_database(settings: Settings) -> Database:
         if not await seeding.is_seeded(db):
             report = await seeding.seed(db)
             log.info("first start: seeded %s units and %s chains", report.units_added, report.chains_added)
+        if revoked := await members.follow_admin_list(db, settings.bot_admin_ids):
+            log.info("%s people are no longer in BOT_ADMIN_IDS: no longer administrators", revoked)
     return db
 
 

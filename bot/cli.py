@@ -17,7 +17,7 @@ log = logging.getLogger("investbot")
 
 def _settings() -> Settings:
     settings = Settings()
-    secrets = [settings.bot_token.get_secret_value()] if settings.bot_token else []
+    secrets = logs.secret_forms(settings.bot_token.get_secret_value()) if settings.bot_token else []
     if settings.webhook_secret:
         secrets.append(settings.webhook_secret.get_secret_value())
     logs.setup(level=settings.log_level, json_lines=settings.log_json, secrets=secrets)
@@ -184,4 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_health(settings))
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # However start-up fails (a wrong BOT_API_SERVER, a refused token), the traceback
+        # goes through the log's filter: the token never reaches the terminal.
+        log.critical("investbot %s failed", command, exc_info=True)
+        return 1
     return 0

@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import App
-from bot.core import Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
+from bot.core import PRIVATE, Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
 from bot.core.conversation import ACTION_PREFIX, Context, Flow, Next, Step
 from bot.core.db import is_unavailable
 from bot.core.i18n import normalize_locale, translate
@@ -34,6 +34,7 @@ from bot.delivery import REPLY
 from bot.store import ConversationStore, State
 from models import Member, ProcessedUpdate, utcnow
 from services import members
+from services.text import clean_text
 
 __all__ = ["RESUME_STEP", "Registry", "Router", "every_role", "preview", "roles"]
 
@@ -92,6 +93,8 @@ class Router:
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
+        # Hidden characters (controls, bidi overrides, zero-width) never reach a handler.
+        msg = replace(msg, text=clean_text(msg.text), args=clean_text(msg.args), full_name=clean_text(msg.full_name))
         async with lock:
             started = time.perf_counter()
             outcome = "ok"
@@ -123,7 +126,7 @@ class Router:
                     return self._unavailable(msg)
                 outcome = "error"
                 log.exception("update %s from user %s failed", msg.update_id, msg.user_id)
-                return await self._failure(msg)
+                return await self._failure(msg, kept=trace.conversation is not None and trace.step != RESUME_STEP)
             finally:
                 log.info(
                     "update handled",
@@ -156,10 +159,11 @@ class Router:
             await self.app.outbox.enqueue(msg.chat_id, items, kind=REPLY)
         response.queued = True
 
-    async def _failure(self, msg: Incoming) -> Response:
-        """One apology, queued with the update's claim so that a redelivery does not fail again."""
+    async def _failure(self, msg: Incoming, *, kept: bool) -> Response:
+        """One apology, queued with the update's claim so that a redelivery does not fail again;
+        it mentions what was filled in only when a conversation was under way."""
         locale = normalize_locale(msg.language_code, self.app.settings.default_locale)
-        text = translate(locale, "core.error")
+        text = translate(locale, "core.error" if kept else "core.error.nothing_kept")
         items: list[Outgoing] = [Notice(text)] if msg.kind is Kind.BUTTON else []
         response = Response([*items, Reply(text)])
         if not self.queue_replies:
@@ -181,7 +185,19 @@ class Router:
         items.append(Reply(translate(locale, "ops.db_unavailable")))
         return Response(items)
 
+    def _group(self, msg: Incoming) -> Response:
+        locale = normalize_locale(msg.language_code, self.app.settings.default_locale)
+        items: list[Outgoing] = []
+        if msg.kind is Kind.BUTTON:
+            items.append(Notice(translate(locale, "core.private_only.short")))
+        elif msg.kind is Kind.COMMAND:
+            items.append(Reply(translate(locale, "core.private_only")))
+        return Response(items)
+
     async def _handle(self, msg: Incoming, trace: _Trace) -> Response:
+        if msg.chat_type != PRIVATE:
+            # Records are not for a group's eyes: the bot works in private chats only.
+            return self._group(msg)
         member = await members.load_member(
             self.app.db,
             msg.user_id,
@@ -270,7 +286,7 @@ class Router:
         if command is None:
             ctx.say(ctx._("core.unknown_command", command=name))
             return state
-        if not allowed(command.roles, ctx.member):
+        if not allowed(command.roles, ctx.member, command.admin):
             ctx.say(ctx._("core.not_allowed", command=name))
             return state
         flow = self.registry.flow_for_command(name)
@@ -338,7 +354,7 @@ class Router:
     async def _action(self, ctx: Context, msg: Incoming, state: State | None) -> State | None:
         prefix, _, arg = msg.data[len(ACTION_PREFIX) :].partition(":")
         action = self.registry.actions.get(prefix)
-        if action is None or not allowed(action.roles, ctx.member):
+        if action is None or not allowed(action.roles, ctx.member, action.admin):
             ctx.notice(ctx._("core.expired"))
             return state
         await action.run(ctx, msg, arg)
@@ -350,7 +366,7 @@ class Router:
             return state
         name, draft = ctx.begin
         flow = self.registry.flows.get(name)
-        if flow is None or not allowed(flow.roles, ctx.member):
+        if flow is None or not allowed(flow.roles, ctx.member, flow.admin):
             ctx.say(ctx._("core.not_allowed", command=flow.command if flow else name))
             return state
         # Like a command: whatever the person was in is parked, and the new flow starts
@@ -380,7 +396,7 @@ class Router:
             log.warning("dropping state of unknown flow/step %s/%s", state.flow, state.step)
             ctx.say(ctx._("core.idle"))
             return None
-        if not allowed(flow.roles, ctx.member):
+        if not allowed(flow.roles, ctx.member, flow.admin):
             return None
         ctx.flow, ctx.step, ctx.draft = state.flow, state.step, dict(state.draft)
         nxt = await step.handle(ctx, msg)

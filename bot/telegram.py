@@ -88,6 +88,7 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
                 text=_pressed_label(message, data),
                 message_id=message.get("message_id"),
                 message_text=str(message.get("text") or message.get("caption") or ""),
+                chat_type=str((message.get("chat") or {}).get("type") or "private"),
                 **_person(query["from"], update_id),
             ),
             str(query["id"]),
@@ -95,7 +96,11 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
     message = update.get("message")
     if message is None or message.get("from") is None:
         return None
-    base = {"chat_id": int(message["chat"]["id"]), "message_id": message.get("message_id")}
+    base = {
+        "chat_id": int(message["chat"]["id"]),
+        "message_id": message.get("message_id"),
+        "chat_type": str(message["chat"].get("type") or "private"),
+    }
     base.update(_person(message["from"], update_id))
     if message.get("forward_origin") is not None:
         base["forwarded_from"] = forwarded_from(message["forward_origin"])
@@ -205,13 +210,14 @@ class CommandMenus:
         self.registry = registry
         self.db = db
         self.default_locale = default_locale
-        self._published: dict[int, tuple[str, str]] = {}
+        self._published: dict[int, tuple[str, str, bool]] = {}
 
-    def menu(self, role: Role | None, locale: str) -> list[tuple[str, str]]:
+    def menu(self, role: Role | None, locale: str, *, admin: bool = False) -> list[tuple[str, str]]:
         if role is None:
             # Before joining only /help answers anything useful (how to get an invitation).
             return [("help", translate(locale, "help.help"))]
-        items = [(c.name, translate(locale, c.help_key)) for c in self.registry.commands_for(role) if c.help_key]
+        commands = self.registry.commands_for(role, admin=admin)
+        items = [(c.name, translate(locale, c.help_key)) for c in commands if c.help_key]
         items.append(("cancel", translate(locale, "help.cancel")))
         return items
 
@@ -239,11 +245,13 @@ class CommandMenus:
 
     async def _publish(self, user: User) -> None:
         locale = user.locale or normalize_locale(user.language_code, self.default_locale)
-        wanted = (user.role, locale)
+        # An administrator (kept in step with BOT_ADMIN_IDS) also sees the administrators' commands.
+        wanted = (user.role, locale, user.admin_granted)
         if self._published.get(user.telegram_id) == wanted:
             return
         # The chat scope has no language of its own: the person's choice wins over the app's.
-        await self.port.set_commands(self.menu(Role(user.role), locale), language="", chat_id=user.telegram_id)
+        menu = self.menu(Role(user.role), locale, admin=user.admin_granted)
+        await self.port.set_commands(menu, language="", chat_id=user.telegram_id)
         self._published[user.telegram_id] = wanted
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.core.registry import Registry
 from handlers import (
+    admin,
     capital,
     contacts,
     desk_import,
@@ -53,4 +54,5 @@ def build_registry() -> Registry:
     origins.register(registry)  # /source: the contact or event a saved record came from
     capital.register(registry)  # /capital: fund backing (§11), foreign capital (§13)
     opportunities.register(registry)  # /opportunities: scenario lists (§12)
+    admin.register(registry)  # /members, /invites (administrators)
     return registry

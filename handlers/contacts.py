@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.core.app import App
 from bot.core import Button, Incoming, Keyboard, Reply
+from bot.core.app import App
 from bot.core.conversation import Command, Context, Flow, Next, Step
 from bot.core.i18n import Translator
 from bot.core.registry import Registry

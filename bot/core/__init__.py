@@ -41,6 +41,10 @@ class FileRef:
     size: int | None = None
 
 
+#: Telegram's type of a one-to-one chat; groups, supergroups and channels are the others.
+PRIVATE = "private"
+
+
 @dataclass(frozen=True)
 class Incoming:
     kind: Kind
@@ -61,6 +65,7 @@ class Incoming:
     # A forwarded message: whom it was forwarded from as Telegram names them ("" when it
     # does not say); None when the person wrote or pasted it themselves.
     forwarded_from: str | None = None
+    chat_type: str = PRIVATE
 
 
 @dataclass(frozen=True)

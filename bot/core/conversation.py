@@ -56,6 +56,7 @@ class Flow:
     steps: Mapping[str, Step]
     title_key: str  # catalog key naming the flow ("lead" → "a lead")
     describe: Callable[[dict[str, Any]], str] | None = None
+    admin: bool = False  # for administrators (BOT_ADMIN_IDS) only, whatever their role
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class Command:
     run: Callable[[Context, Incoming], Awaitable[None]]
     roles: frozenset[Role] | None = None  # None: every registered person
     help_key: str | None = None  # listed in /help and the command menu when set
+    admin: bool = False  # for administrators (BOT_ADMIN_IDS) only, whatever their role
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Action:
     prefix: str
     run: Callable[[Context, Incoming, str], Awaitable[None]]
     roles: frozenset[Role] | None = None
+    admin: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ commits once at the end.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -37,6 +38,21 @@ def async_url(url: str) -> URL:
 
 def is_sqlite(url: str | URL) -> bool:
     return make_url(str(url) if isinstance(url, URL) else url).get_backend_name() == "sqlite"
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (and its directory) readable by the bot's user alone, whatever the umask.
+
+    The database and its backups hold people's names, phone numbers and the city's plans.
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o700)
+        directory.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        path.chmod(0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
@@ -123,7 +139,7 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = async_url(url)
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(self.url.database))
         # pre_ping replaces a pooled connection the server dropped (a restart, a failover,
         # pg_terminate_backend) before it is handed out, so the bot recovers by itself.
         kwargs: dict[str, object] = {

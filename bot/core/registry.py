@@ -30,7 +30,11 @@ class Registry:
         that buttons open with a prefilled draft, see ``Context.start_flow``)."""
         self.flows[flow.name] = flow
         self.commands[flow.command] = Command(
-            name=flow.command, run=_never, roles=flow.roles, help_key=f"help.{flow.command}" if listed else None
+            name=flow.command,
+            run=_never,
+            roles=flow.roles,
+            help_key=f"help.{flow.command}" if listed else None,
+            admin=flow.admin,
         )
 
     def add_command(self, command: Command) -> None:
@@ -42,12 +46,12 @@ class Registry:
     def flow_for_command(self, name: str) -> Flow | None:
         return next((f for f in self.flows.values() if f.command == name), None)
 
-    def commands_for(self, role: Role | None) -> list[Command]:
-        """The commands a person of ``role`` may use, in registration order."""
+    def commands_for(self, role: Role | None, *, admin: bool = False) -> list[Command]:
+        """The commands a person of ``role`` (an administrator: ``admin``) may use, in registration order."""
         return [
             c
             for c in self.commands.values()
-            if c.help_key and (c.roles is None or (role is not None and role in c.roles))
+            if c.help_key and (c.roles is None or (role is not None and role in c.roles)) and (admin or not c.admin)
         ]
 
 
@@ -55,8 +59,9 @@ async def _never(ctx: Context, msg: Incoming) -> None:  # pragma: no cover - flo
     raise AssertionError("flow commands are started by the router")
 
 
-def allowed(roles: frozenset[Role] | None, member: Member | None) -> bool:
-    return member is not None and (roles is None or member.role in roles)
+def allowed(roles: frozenset[Role] | None, member: Member | None, admin: bool = False) -> bool:
+    """Whether ``member`` has one of ``roles`` (any role: ``None``) and, for ``admin``, is an administrator."""
+    return member is not None and (roles is None or member.role in roles) and (member.is_admin or not admin)
 
 
 def roles(*items: Role) -> frozenset[Role]:

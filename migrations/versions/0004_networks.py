@@ -1,7 +1,7 @@
 """networks: directories and contacts, events, opportunity lists, fund and foreign capital
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004_networks
+Revises: 0003
 Create Date: 2026-12-03 10:28:17.878932
 
 The lists the seed file holds (contact kinds, events, scenarios) are loaded by seeding.
@@ -15,8 +15,8 @@ from alembic import op
 
 import models.base
 
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = '0004_networks'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

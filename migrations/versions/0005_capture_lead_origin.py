@@ -1,7 +1,7 @@
 """capture: a lead's currency, approximate amount, original text and origin
 
 Revision ID: 0003_capture
-Revises: 0002
+Revises: 0004_networks
 Create Date: 2026-12-03 10:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision: str = '0003_capture'
-down_revision: str | None = '0003'
+down_revision: str | None = '0004_networks'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
