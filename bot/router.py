@@ -49,6 +49,8 @@ class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     actions: dict[str, Action] = field(default_factory=dict)
     documents: DocumentHandler | None = None
+    # What a location or a photo sent outside any conversation starts (a visit, there).
+    outside: dict[Kind, DocumentHandler] = field(default_factory=dict)
     # Shown to people who are not registered, whatever they send (except /start <code>).
     public_commands: frozenset[str] = frozenset({"start"})
 
@@ -235,6 +237,9 @@ class Router:
         elif msg.kind is Kind.DOCUMENT and self.registry.documents and allowed(self.registry.documents.roles, member):
             await self.registry.documents.run(ctx, msg)
             new_state = None
+        elif state is None and (outside := self.registry.outside.get(msg.kind)) and allowed(outside.roles, member):
+            await outside.run(ctx, msg)
+            new_state = await self._begin(ctx, msg, state)
         else:
             ctx.say(ctx._("core.idle"))
             new_state = None
@@ -333,6 +338,10 @@ class Router:
             ctx.notice(ctx._("core.expired"))
             return state
         await action.run(ctx, msg, arg)
+        return await self._begin(ctx, msg, state)
+
+    async def _begin(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
+        """Open the flow a handler asked for with ``Context.start_flow``, if it did."""
         if ctx.begin is None:
             return state
         name, draft = ctx.begin
@@ -370,7 +379,7 @@ class Router:
         if msg.data == "resume" and parked is not None:
             resumed = _State(flow.name, parked.step, dict(parked.draft), state.version)
             ctx.flow, ctx.step, ctx.draft = flow.name, parked.step, resumed.draft
-            return await self._apply(ctx, flow, Next(goto=parked.step), resumed, state)
+            return await self._apply(ctx, flow, Next.to(parked.step), resumed, state)
         return await self._start(ctx, flow, msg, state)
 
     # -- answers within a flow ----------------------------------------------------------

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
@@ -27,11 +27,29 @@ SOURCES = tuple(LeadSource)
 FIELDS = ("enterprise", "chain", "plan", "amount", "source")
 
 
+class LeadDraftFields(TypedDict, total=False):
+    """What a lead conversation has gathered so far; a key is there once its step was answered."""
+
+    enterprise_id: int
+    enterprise_name: str
+    credit_code: str
+    candidates: list[list[Any]]
+    chain_id: int | None
+    plan: str
+    amount: int | None
+    source: str
+
+
+def lead_draft(ctx: Context) -> LeadDraftFields:
+    return cast(LeadDraftFields, ctx.draft)
+
+
 # -- entry ------------------------------------------------------------------------------
 async def start(ctx: Context, msg: Incoming) -> Next:
     """Start a lead: guided, or prefilled from one message."""
+    draft = lead_draft(ctx)
     if ctx.user.role is Role.LIAISON:
-        ctx.draft["source"] = LeadSource.LIAISON.value
+        draft["source"] = LeadSource.LIAISON.value
     text = " ".join(msg.args.split())
     if not text:
         return ctx.goto("enterprise")
@@ -42,11 +60,11 @@ async def start(ctx: Context, msg: Incoming) -> Next:
     hints = [ChainHint(c.id, (c.name_zh, c.name_en, *c.keyword_list())) for c in chains if c.id is not None]
     guess = parse_lead_text(text, hints)
     if guess.amount_yuan is not None:
-        ctx.draft["amount"] = guess.amount_yuan
+        draft["amount"] = guess.amount_yuan
     if guess.chain_id is not None:
-        ctx.draft["chain_id"] = guess.chain_id
+        draft["chain_id"] = guess.chain_id
     if guess.plan:
-        ctx.draft["plan"] = guess.plan[:MAX_PLAN]
+        draft["plan"] = guess.plan[:MAX_PLAN]
     ctx.say(ctx._("lead.prefilled"))
     if guess.credit_code:
         return await LOOKUP.take_code(ctx, guess.credit_code)
@@ -55,13 +73,19 @@ async def start(ctx: Context, msg: Incoming) -> Next:
     return ctx.goto("enterprise")
 
 
+# Which draft key each step fills, in the order they are asked.
+ORDER = (
+    ("enterprise_name", "enterprise"),
+    ("chain_id", "chain"),
+    ("plan", "plan"),
+    ("amount", "amount"),
+    ("source", "source"),
+)
+
+
 async def next_missing(ctx: Context) -> Next:
-    """After the enterprise: ask only for what the draft still lacks."""
-    draft = ctx.draft
-    for field, step in (("chain_id", "chain"), ("plan", "plan"), ("amount", "amount"), ("source", "source")):
-        if field not in draft:
-            return ctx.then(step)
-    return ctx.then("confirm")
+    """The lead's one next-step rule: ask only for what the draft still lacks, then the summary."""
+    return ctx.missing(ORDER)
 
 
 # -- enterprise -------------------------------------------------------------------------
@@ -83,8 +107,8 @@ async def on_chain(ctx: Context, msg: Incoming) -> Next:
     chain_id = int(data[1:])
     if chain_id and await enterprises.get_chain(ctx.app.db, chain_id) is None:
         return ctx.again("core.err.use_buttons")
-    ctx.draft["chain_id"] = chain_id or None
-    return ctx.then("plan" if "plan" not in ctx.draft else "amount" if "amount" not in ctx.draft else "source")
+    lead_draft(ctx)["chain_id"] = chain_id or None
+    return await next_missing(ctx)
 
 
 async def ask_plan(ctx: Context) -> None:
@@ -95,8 +119,8 @@ async def on_plan(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_PLAN)
     if isinstance(answer, Next):
         return answer
-    ctx.draft["plan"] = answer
-    return ctx.then("amount" if "amount" not in ctx.draft else "source" if "source" not in ctx.draft else "confirm")
+    lead_draft(ctx)["plan"] = answer
+    return await next_missing(ctx)
 
 
 async def ask_amount(ctx: Context) -> None:
@@ -105,13 +129,13 @@ async def ask_amount(ctx: Context) -> None:
 
 async def on_amount(ctx: Context, msg: Incoming) -> Next:
     if ctx.choice(msg) == "unknown":
-        ctx.draft["amount"] = None
+        lead_draft(ctx)["amount"] = None
     else:
         amount = read_money(ctx, msg)
         if isinstance(amount, Next):
             return amount
-        ctx.draft["amount"] = amount
-    return ctx.then("source" if "source" not in ctx.draft else "confirm")
+        lead_draft(ctx)["amount"] = amount
+    return await next_missing(ctx)
 
 
 async def ask_source(ctx: Context) -> None:
@@ -123,8 +147,8 @@ async def on_source(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg) or ""
     if not data.startswith("s") or data[1:] not in {s.value for s in SOURCES}:
         return ctx.again("core.err.use_buttons")
-    ctx.draft["source"] = data[1:]
-    return ctx.then("confirm")
+    lead_draft(ctx)["source"] = data[1:]
+    return await next_missing(ctx)
 
 
 # -- summary ----------------------------------------------------------------------------
@@ -162,7 +186,7 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         return ctx.goto(field)
     if data != "save":
         return ctx.again("lead.err.confirm_buttons")
-    draft = ctx.draft
+    draft = lead_draft(ctx)
     lead = await leads.create_lead(
         ctx.app.db,
         member=ctx.user,

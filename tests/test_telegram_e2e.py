@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from bot import bootstrap
 from bot.config import Settings
-from bot.conversation import Context, DocumentHandler, Flow, Next, Step
+from bot.conversation import Context, DocumentHandler, Flow, Move, Next, Step
 from bot.core import Button, FileReply, Incoming, Keyboard, Kind, Reply
 from bot.delivery import Limits, Outbox
 from bot.router import Registry
@@ -175,7 +175,7 @@ def _field_registry() -> Registry:
         elif ctx.choice(msg) == "skip":
             ctx.say("skipped", remove_keyboard=True)
         else:
-            return Next(error="share or skip")
+            return Next(Move.AGAIN, "share or skip")
         return ctx.goto("photo")
 
     async def ask_photo(ctx: Context) -> None:
@@ -183,7 +183,7 @@ def _field_registry() -> Registry:
 
     async def on_photo(ctx: Context, msg: Incoming) -> Next:
         if msg.kind is not Kind.PHOTO or msg.file is None:
-            return Next(error="a photo please")
+            return Next(Move.AGAIN, "a photo please")
         content = await ctx.app.download(msg.file.file_id)
         ctx.send_file("same.png", content, caption=f"{len(content)} bytes", photo=True)
         return ctx.done()
