@@ -183,6 +183,10 @@ class ProjectDraft:
     first_talk_date: date
     stage: Stage
     description: str
+    # Another unit's active projects with this enterprise the person said this one is not,
+    # and why: kept in the history, for the bureau to judge.
+    different_from: tuple[int, ...] = ()
+    why_different: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,37 @@ async def _similar(session: AsyncSession, enterprise_id: int, name: str) -> Regi
                 project.first_talk_date,
             )
     return None
+
+
+async def active_of_others(db: Database, *, enterprise_id: int, unit_id: int) -> list[Registered]:
+    """Other units' active projects with an enterprise, whatever they are called (first registered first)."""
+    async with db.session() as session:
+        rows = await session.exec(
+            select(Project, Unit.name_zh, Unit.name_en)
+            .join(Unit, col(Unit.id) == Project.first_talk_unit_id)
+            .where(
+                Project.enterprise_id == enterprise_id,
+                Project.first_talk_unit_id != unit_id,
+                Project.executing_unit_id != unit_id,
+                col(Project.stage).in_([s.value for s in ACTIVE_STAGES]),
+            )
+            .order_by(col(Project.created_at), col(Project.id))
+        )
+        found = []
+        for project, zh, en in rows.all():
+            assert project.id is not None
+            found.append(
+                Registered(
+                    project.id,
+                    project.name,
+                    project.first_talk_unit_id,
+                    zh,
+                    en,
+                    project.created_at,
+                    project.first_talk_date,
+                )
+            )
+        return found
 
 
 async def registered_first(db: Database, *, enterprise_id: int, name: str) -> Registered | None:
@@ -319,6 +354,11 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             unit_id=member.unit_id,
             planned_yuan=draft.planned_yuan,
             stage=stage.value,
+            **(
+                {"different_from": list(draft.different_from), "reason": draft.why_different}
+                if draft.different_from
+                else {}
+            ),
         )
         if level is not None:
             _log(session, member, project.id, action="leader_needed", at=now, level=level)
