@@ -346,6 +346,51 @@ async def test_progress_stage_funds_planned_note(chat: ChatFactory, app: App, cl
     assert stage_entries[1].detail["reason"] == "签约主体变更，需重新谈"
 
 
+async def test_progress_within_budget_answers_with_what_changed(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await register(c)
+    mark = len(c.history)
+    await c.send("/progress")
+    await c.press("储能电池基地项目")
+    assert "承办单位" in c.last_text  # the card, once, when the project is chosen
+    await c.press("推进阶段")
+    await c.press("签约")
+    assert c.touches_since(mark) <= 4
+    assert "阶段已更新为：签约" in c.last_text and "承办单位" not in c.last_text and "还要更新什么" in c.last_text
+    [project] = await all_projects(app)
+    assert project.stage == "signed"
+
+
+async def test_progress_in_one_message(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await register(c)
+    mark = len(c.history)
+    await c.send("/progress 1 签约 到位3000万 企业董事会已批准")
+    shown = c.last_text
+    assert "首谈 → 签约" in shown and "0元 → 3000万元" in shown and "企业董事会已批准" in shown
+    [project] = await all_projects(app)
+    assert project.stage == "first_talk"  # nothing recorded before "save"
+    await c.press("保存")
+    assert c.touches_since(mark) <= 2
+    assert "签约" in c.last_text and "3000万元" in c.last_text and "承办单位" not in c.last_text
+    [project] = await all_projects(app)
+    assert project.stage == "signed" and project.funds_in_place_yuan == 30_000_000
+    actions = [e.action for e in await projects.history(app.db, 1)]
+    assert actions[-3:] == ["stage", "funds", "note"]
+    # Going back a stage needs a reason, in one message too.
+    await c.send("/progress 1 洽谈")
+    await c.press("保存")
+    assert "需要说明原因" in c.last_text
+    await c.send("签约主体变更")
+    [project] = await all_projects(app)
+    assert project.stage == "negotiation"
+    # Another unit's project is not found, whatever the message says.
+    zone = chat(ZONE)
+    await zone.send("/progress 1 投产")
+    assert "没有找到" in zone.last_text
+    assert (await all_projects(app))[0].stage == "negotiation"
+
+
 async def test_progress_needs_a_project_of_ones_own(chat: ChatFactory, app: App) -> None:
     zone = chat(ZONE)
     await zone.send("/progress")
