@@ -10,6 +10,7 @@ from bot.router import Registry
 from handlers import (
     desk_import,
     digest,
+    disputes,
     export,
     find,
     history,
@@ -41,6 +42,7 @@ def build_registry() -> Registry:
     export.register(registry)  # /export
     review.register(registry)  # /review (bureau)
     transfer.register(registry)  # /transfer (bureau)
+    disputes.register(registry)  # /disputes (bureau); ruling buttons
     merge.register(registry)  # /merge (bureau)
     history.register(registry)  # /history (bureau)
     return registry

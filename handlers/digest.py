@@ -27,6 +27,7 @@ from services.digests import (
     LaggingProject,
     LeaderDigest,
     LiaisonDigest,
+    StaleDispute,
     Window,
 )
 from services.money import format_money
@@ -200,6 +201,26 @@ def _behind_lines(_: Translator, behind: list[BehindLine]) -> list[str]:
     return [_("digest.bureau.behind.header", count=len(behind)), *_listed(_, behind, item)]
 
 
+def _stale_dispute_lines(_: Translator, digest: BureauDigest) -> list[str]:
+    """Disputes left without a ruling longer than the bureau's setting: each by number, for /disputes."""
+    if not digest.stale_disputes:
+        return []
+
+    def item(d: StaleDispute) -> str:
+        return _(
+            "digest.bureau.stale_dispute",
+            number=d.dispute_id,
+            project=d.project_id,
+            name=d.project,
+            first=d.first.name(_.locale),
+            claimant=d.claimant.name(_.locale),
+            days=d.days_open,
+        )
+
+    header = _("digest.bureau.stale_disputes", count=len(digest.stale_disputes), days=digest.stale_after_days)
+    return [header, *_listed(_, digest.stale_disputes, item)]
+
+
 def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> list[Outgoing]:
     _ = Translator(locale)
     lines = [_("digest.bureau.title.now" if now else "digest.bureau.title", month=digest.period.key)]
@@ -220,6 +241,7 @@ def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> li
     lines.extend(_behind_lines(_, digest.behind))
     lines.extend(_lagging_lines(_, digest.lagging_count, digest.lagging))
     lines.append(_("digest.bureau.disputes", disputes=digest.open_disputes, flagged=digest.flagged_visits))
+    lines.extend(_stale_dispute_lines(_, digest))
     out: list[Outgoing] = [Reply("\n".join(lines))]
     out.append(_photo("bureau.png", bureau_chart(digest, locale)))
     return out

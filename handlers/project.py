@@ -22,6 +22,7 @@ from bot.i18n import Translator, translate
 from bot.router import Registry
 from handlers.answers import ask_past_day, read_money, read_past_day, today
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
+from handlers.disputes import ruling_keyboard
 from handlers.lookup import MAX_NAME as LOOKUP_MAX
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell, tell_bureau
@@ -271,7 +272,9 @@ async def check_first(ctx: Context, name: str) -> Next | None:
     enterprise_id = project_draft(ctx).get("enterprise_id")
     if not enterprise_id:
         return None
-    first = await projects.registered_first(ctx.app.db, enterprise_id=int(enterprise_id), name=name)
+    first = await projects.registered_first(
+        ctx.app.db, enterprise_id=int(enterprise_id), name=name, unit_id=ctx.user.unit_id
+    )
     return refuse(ctx, first) if first is not None else None
 
 
@@ -493,7 +496,9 @@ async def on_dispute(ctx: Context, msg: Incoming) -> Next:
         return answer
     project_id = int(ctx.draft["first"]["project_id"])
     dispute = await projects.dispute(ctx.app.db, member=ctx.user, project_id=project_id, reason=answer, now=ctx.now())
-    user, name = ctx.user, str(ctx.draft.get("name", ""))
+    dispute_id = dispute.id
+    assert dispute_id is not None
+    user, name = ctx.user, str(ctx.draft.get("name") or ctx.draft.get("enterprise_name", ""))
     row = await projects.card_of(ctx.app.db, project_id)
 
     def build(_: Translator) -> list[Reply]:
@@ -510,11 +515,12 @@ async def on_dispute(ctx: Context, msg: Incoming) -> Next:
                     person=user.full_name,
                     name=name,
                     reason=answer,
-                )
+                ),
+                ruling_keyboard(_, dispute_id),
             )
         ]
 
-    await tell_bureau(ctx.app, build, kind="dispute", key=f"dispute:{dispute.id}")
+    await tell_bureau(ctx.app, build, kind="dispute", key=f"dispute:{dispute_id}")
     ctx.say(ctx._("project.dispute.sent", number=dispute.id))
     return ctx.done()
 
@@ -673,6 +679,14 @@ async def event_line(ctx: Context, event: projects.Event) -> str:
     elif event.action == "disputed":
         unit = await members.get_unit(ctx.app.db, int(d["unit_id"]))
         params = {"unit": unit.name(ctx.locale) if unit else "", "reason": d.get("reason", "")}
+    elif event.action == "dispute_ruled":
+        units = await projects.unit_names(ctx.app.db, {int(d["first_unit_id"]), int(d["claimant_unit_id"])})
+        ruling = ctx._(
+            f"dispute.ruling.{d.get('ruling')}",
+            first=units[int(d["first_unit_id"])].name(ctx.locale),
+            claimant=units[int(d["claimant_unit_id"])].name(ctx.locale),
+        )
+        params = {"number": d.get("dispute_id", ""), "ruling": ruling, "reason": d.get("reason", "")}
     elif event.action == "note":
         params = {"text": d.get("text", "")}
     elif event.action == "leader_needed":

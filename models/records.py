@@ -163,8 +163,9 @@ class Project(SQLModel, table=True):
 
 class DisputeStatus(StrEnum):
     OPEN = "open"
-    UPHELD = "upheld"
-    DISMISSED = "dismissed"
+    UPHELD = "upheld"  # the claimant had the first talk: the project is theirs
+    DISMISSED = "dismissed"  # the first registration stands
+    SEPARATE = "separate"  # two projects: the claimant may register its own
 
 
 class Dispute(SQLModel, table=True):

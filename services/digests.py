@@ -42,6 +42,7 @@ from models import (
     UnitKind,
     Visit,
 )
+from services import disputes
 from services import settings as bureau_settings
 from services.periods import Period, local_midnight, year_of
 from services.targets import Line, progress
@@ -152,6 +153,16 @@ class BehindLine(Named):
 
 
 @dataclass(frozen=True)
+class StaleDispute:
+    dispute_id: int
+    project_id: int
+    project: str
+    first: Named
+    claimant: Named
+    days_open: int
+
+
+@dataclass(frozen=True)
 class BureauDigest:
     period: Period
     rows: list[UnitRow]
@@ -161,6 +172,9 @@ class BureauDigest:
     lagging: list[LaggingProject]
     open_disputes: int
     flagged_visits: int
+    # Open disputes older than the bureau's ``dispute_stale_after_days``, oldest first.
+    stale_disputes: list[StaleDispute] = field(default_factory=list)
+    stale_after_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -511,8 +525,29 @@ async def build_bureau_digest(
         sum(r.signed for r in ordered),
         sum(r.started for r in ordered),
     )
+    stale_after = await disputes.stale_days(db)
+    stale = [
+        StaleDispute(
+            d.id,
+            d.project.id or 0,
+            d.project.name,
+            Named(d.first.name_zh, d.first.name_en),
+            Named(d.claimant.name_zh, d.claimant.name_en),
+            (as_of - d.dispute.created_at).days,
+        )
+        for d in await disputes.open_disputes(db, before=as_of - timedelta(days=stale_after))
+    ]
     return BureauDigest(
-        period, ordered, total, behind, lag_counts.get(0, 0), lag_lists.get(0, []), open_disputes, flagged
+        period,
+        ordered,
+        total,
+        behind,
+        lag_counts.get(0, 0),
+        lag_lists.get(0, []),
+        open_disputes,
+        flagged,
+        stale,
+        stale_after,
     )
 
 

@@ -41,6 +41,7 @@ from models import (
 )
 from services import audit, settings
 from services.access import Purpose, scope
+from services.disputes import ruled_separate
 from services.enterprises import resolve_draft
 from services.names import name_similarity, normalize_name
 
@@ -211,7 +212,11 @@ class AlreadyRegistered(Exception):
         self.first = first
 
 
-async def _similar(session: AsyncSession, enterprise_id: int, name: str) -> Registered | None:
+async def _similar(
+    session: AsyncSession, enterprise_id: int, name: str, unit_id: int | None = None
+) -> Registered | None:
+    # A project the bureau ruled is not the one this unit claimed no longer stands in its way.
+    separate = await ruled_separate(session, enterprise_id=enterprise_id, unit_id=unit_id) if unit_id else set()
     rows = await session.exec(
         select(Project, Unit.name_zh, Unit.name_en)
         .join(Unit, col(Unit.id) == Project.first_talk_unit_id)
@@ -219,7 +224,7 @@ async def _similar(session: AsyncSession, enterprise_id: int, name: str) -> Regi
         .order_by(col(Project.created_at), col(Project.id))
     )
     for project, zh, en in rows.all():
-        if same_project(project.name, name):
+        if project.id not in separate and same_project(project.name, name):
             assert project.id is not None
             return Registered(
                 project.id,
@@ -247,9 +252,12 @@ async def active_of_others(db: Database, *, enterprise_id: int, unit_id: int) ->
             )
             .order_by(col(Project.created_at), col(Project.id))
         )
+        separate = await ruled_separate(session, enterprise_id=enterprise_id, unit_id=unit_id)
         found = []
         for project, zh, en in rows.all():
             assert project.id is not None
+            if project.id in separate:
+                continue
             found.append(
                 Registered(
                     project.id,
@@ -264,10 +272,12 @@ async def active_of_others(db: Database, *, enterprise_id: int, unit_id: int) ->
         return found
 
 
-async def registered_first(db: Database, *, enterprise_id: int, name: str) -> Registered | None:
+async def registered_first(
+    db: Database, *, enterprise_id: int, name: str, unit_id: int | None = None
+) -> Registered | None:
     """The same project, if some unit has registered it (checked early, and again when saving)."""
     async with db.session() as session:
-        return await _similar(session, enterprise_id, name)
+        return await _similar(session, enterprise_id, name, unit_id)
 
 
 async def leader_level_for(db: Database, planned_yuan: int | None, industrial: bool) -> LeaderLevel | None:
@@ -316,7 +326,7 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             .where(col(Enterprise.id) == enterprise.id)
             .values(registration_seq=col(Enterprise.registration_seq) + 1)
         )
-        first = await _similar(session, enterprise.id, draft.name)
+        first = await _similar(session, enterprise.id, draft.name, member.unit_id)
         if first is not None:
             raise AlreadyRegistered(first)
         stage = draft.stage
