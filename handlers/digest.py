@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from fractions import Fraction
 from typing import TypeVar
 
 from bot.conversation import Command, Context
@@ -165,14 +166,21 @@ def render_liaison(digest: LiaisonDigest, locale: str, unit: str, *, kind: str |
     return [Reply("\n".join(lines))]
 
 
-def _pace(_: Translator, day: int, actual: int, value: int, expected: int) -> str:
+def count_text(count: Fraction | int) -> str:
+    """A count that may be fractional, as people read it: 6.7, 0.9, 10."""
+    return f"{float(count):.1f}".removesuffix(".0")
+
+
+def _pace(_: Translator, day: int, actual: int, value: int, expected: Fraction) -> str:
+    """Where a count stands against the share of its target due by ``day`` (said, not only judged)."""
+    params = {"day": day, "actual": actual, "value": value, "expected": count_text(expected)}
     if actual >= value:
-        return _("quota.pace.met", day=day, actual=actual, value=value)
+        return _("quota.pace.met", **params)
     if actual < expected:
-        return _("quota.pace.behind", day=day, actual=actual, value=value, behind=expected - actual)
-    if actual > expected:
-        return _("quota.pace.ahead", day=day, actual=actual, value=value, ahead=actual - expected)
-    return _("quota.pace.on", day=day, actual=actual, value=value)
+        return _("quota.pace.behind", behind=count_text(expected - actual), **params)
+    if actual - expected >= 1:
+        return _("quota.pace.ahead", ahead=count_text(actual - expected), **params)
+    return _("quota.pace.on", **params)
 
 
 def pace_text(_: Translator, line: targets.Line) -> str:
@@ -195,7 +203,7 @@ def _behind_lines(_: Translator, behind: list[BehindLine]) -> list[str]:
             target=name,
             actual=line.actual,
             value=line.value,
-            expected=line.expected,
+            expected=count_text(line.expected),
         )
 
     return [_("digest.bureau.behind.header", count=len(behind)), *_listed(_, behind, item)]

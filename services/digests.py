@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -129,12 +130,13 @@ class LiaisonDigest:
     rejected: list[RejectedLead]
 
     @property
-    def expected(self) -> int:
-        return self.target * self.day // self.period.days
+    def expected(self) -> Fraction:
+        """As :attr:`services.targets.Line.expected`: a fraction, never rounded down to zero."""
+        return Fraction(self.target * self.day, self.period.days)
 
     @property
-    def behind(self) -> int:
-        return max(0, self.expected - self.effective)
+    def behind(self) -> Fraction:
+        return max(Fraction(0), self.expected - self.effective)
 
 
 @dataclass(frozen=True)
