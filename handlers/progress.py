@@ -57,6 +57,11 @@ def progress_draft(ctx: Context) -> ProgressFields:
     return cast(ProgressFields, ctx.draft)
 
 
+def menu(ctx: Context) -> Next:
+    """The progress flow's one next-step rule: after any change (or going back), the menu."""
+    return ctx.goto("action")
+
+
 async def progress_start(ctx: Context, msg: Incoming) -> Next:
     """Pick one of the unit's projects, or ``/progress <number> [what changed]``."""
     number = typed_number(msg.args)
@@ -139,7 +144,7 @@ async def ask_new_stage(ctx: Context) -> None:
 async def on_new_stage(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg) or ""
     if data == "back":
-        return ctx.goto("action")
+        return menu(ctx)
     if not data.startswith("s") or data[1:] not in {s.value for s in Stage}:
         return ctx.again("core.err.use_buttons")
     stage = Stage(data[1:])
@@ -274,9 +279,9 @@ async def apply_stage(ctx: Context, reason: str | None) -> Next:
         )
     except ProjectError as exc:
         ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))
-        return ctx.goto("action")
+        return menu(ctx)
     ctx.say(ctx._("project.stage.moved", stage=stage_name(ctx._, stage.value)))
-    return ctx.goto("action")
+    return menu(ctx)
 
 
 async def ask_funds(ctx: Context) -> None:
@@ -333,9 +338,9 @@ async def apply_funds(ctx: Context) -> Next:
         )
     except ProjectError as exc:
         ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))
-        return ctx.goto("action")
+        return menu(ctx)
     ctx.say(ctx._("project.funds.recorded", amount=money(ctx._, amount)))
-    return ctx.goto("action")
+    return menu(ctx)
 
 
 async def ask_planned(ctx: Context) -> None:
@@ -357,7 +362,7 @@ async def on_planned(ctx: Context, msg: Incoming) -> Next:
     if level is not None:
         await ask_bureau_for_leader(ctx, project_id, level)
         ctx.say(ctx._("project.leader.asked", level=ctx._(f"leader_level.{level.value}")))
-    return ctx.goto("action")
+    return menu(ctx)
 
 
 async def ask_note(ctx: Context) -> None:
@@ -375,7 +380,7 @@ async def on_note(ctx: Context, msg: Incoming) -> Next:
     except ProjectError as exc:
         return ctx.again(f"project.err.{exc.code}", number=ctx.draft["project_id"])
     ctx.say(ctx._("project.note.recorded"))
-    return ctx.goto("action")
+    return menu(ctx)
 
 
 PROGRESS = Flow(
