@@ -352,13 +352,41 @@ def summary(ctx: Context, draft: VisitFields) -> str:
     )
 
 
+def quick_fixes(ctx: Context) -> list[Button]:
+    """One press corrects a default: the visit was yesterday; the follow-up is sooner or later."""
+    draft, now = visit_draft(ctx), today(ctx)
+    buttons = []
+    if draft.get("date") == now.isoformat():
+        buttons.append(Button(ctx._("visit.quick.yesterday"), "q:d1"))
+    for days in (7, 30):
+        if draft.get("follow_up") != (now + timedelta(days=days)).isoformat():
+            buttons.append(Button(ctx._("visit.quick.follow_up", days=days), f"q:f{days}"))
+    return buttons
+
+
+def quick_fix(ctx: Context, data: str) -> Next:
+    draft, now = visit_draft(ctx), today(ctx)
+    if data == "q:d1":
+        day = now - timedelta(days=1)
+        draft["date"] = day.isoformat()
+        return ctx.goto("confirm")
+    days = int(data[3:])
+    follow_up = now + timedelta(days=days)
+    refused = check_follow_up(ctx, follow_up, date.fromisoformat(draft["date"]))
+    if refused is not None:
+        return refused
+    draft["follow_up"] = follow_up.isoformat()
+    return ctx.goto("confirm")
+
+
 async def ask_confirm(ctx: Context) -> None:
     save = Button(ctx._("visit.confirm.save"), "save")
     discard = Button(ctx._("visit.confirm.discard"), "discard")
-    ctx.say(
-        summary(ctx, visit_draft(ctx)) + "\n\n" + ctx._("visit.ask.confirm", max=MAX_PHOTOS),
-        summary_keyboard(save, edit_buttons(ctx, "visit", FIELDS), discard),
-    )
+    keyboard = summary_keyboard(save, edit_buttons(ctx, "visit", FIELDS), discard)
+    quick = quick_fixes(ctx)
+    if quick:
+        keyboard = Keyboard((keyboard.rows[0], tuple(quick), *keyboard.rows[1:]))
+    ctx.say(summary(ctx, visit_draft(ctx)) + "\n\n" + ctx._("visit.ask.confirm", max=MAX_PHOTOS), keyboard)
 
 
 def draft_of(draft: VisitFields) -> VisitDraft:
@@ -388,6 +416,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         return ctx.done()
     if (field := field_to_correct(ctx, data, FIELDS)) is not None:
         return ctx.goto("where" if field == "where" else field)
+    if data in ("q:d1", "q:f7", "q:f30"):
+        return quick_fix(ctx, data)
     if data != "save":
         return ctx.again("visit.err.confirm_buttons")
     return await save(ctx)

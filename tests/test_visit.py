@@ -442,3 +442,18 @@ async def test_saved_records_take_the_apps_clock(chat: ChatFactory, app: App, cl
         lead = (await session.exec(select(Lead))).one()
     assert visit.created_at == clock.now and enterprise.created_at == clock.now and lead.created_at == clock.now
     assert {e.at for e in entries if e.entity in ("visit", "enterprise", "lead")} == {clock.now}
+
+
+async def test_a_default_is_corrected_from_the_summary_in_one_press(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await c.share_location(38.93, 100.45)
+    await c.send("比亚迪")
+    await c.send("谈了电池项目")
+    await c.send("报方案")
+    await c.press("昨天去的")
+    assert "日期：2026-11-27" in c.last_text
+    await c.press("30天后跟进")
+    assert "跟进日期：2026-12-28" in c.last_text
+    await c.press("确认保存")
+    [visit] = await all_visits(app)
+    assert visit.visit_date == date(2026, 11, 27) and visit.follow_up_date == date(2026, 12, 28)
