@@ -132,6 +132,7 @@ class ProjectFields(TypedDict, total=False):
     others: list[list[Any]]
     different_from: list[int]
     why_different: str
+    different_for: int  # the enterprise they were said of
     first: dict[str, Any]  # the project disputed: see :func:`refuse`
 
 
@@ -193,6 +194,11 @@ async def after_enterprise(ctx: Context) -> Next:
     draft = project_draft(ctx)
     enterprise_id = draft.get("enterprise_id")
     draft.pop("others", None)
+    if draft.get("different_for") != enterprise_id:
+        # What was said about another enterprise's projects does not carry over.
+        draft.pop("different_for", None)
+        draft.pop("different_from", None)
+        draft.pop("why_different", None)
     if "name" in draft and enterprise_id:
         # A name that is the other unit's project: say who was first, plainly.
         refused = await check_first(ctx, draft["name"])
@@ -255,6 +261,8 @@ async def on_why_different(ctx: Context, msg: Incoming) -> Next:
     draft = project_draft(ctx)
     draft["why_different"] = answer
     draft["different_from"] = [int(o[0]) for o in draft.pop("others", [])]
+    if "enterprise_id" in draft:
+        draft["different_for"] = draft["enterprise_id"]
     if "name" in draft:
         refused = await check_first(ctx, draft["name"])
         if refused is not None:

@@ -65,6 +65,7 @@ class VisitFields(TypedDict, total=False):
     # The guard's warnings the person went on past: [unit_zh, unit_en, kind, day].
     conflicts: list[list[Any]]
     accepted: list[list[Any]]
+    accepted_for: int  # the enterprise they were about
 
 
 def visit_draft(ctx: Context) -> VisitFields:
@@ -148,6 +149,9 @@ async def after_enterprise(ctx: Context) -> Next:
     """Warn of other units' recent contact as soon as the enterprise is known, not at the end."""
     draft = visit_draft(ctx)
     enterprise_id = draft.get("enterprise_id")
+    if draft.get("accepted_for") != enterprise_id:
+        # Going on past the warning was about another enterprise.
+        draft.pop("accepted", None)
     if enterprise_id and ctx.user.unit_id is not None:
         found = await visits.repeat_conflicts(
             ctx.app.db,
@@ -472,6 +476,8 @@ async def on_guard(ctx: Context, msg: Incoming) -> Next:
     draft = visit_draft(ctx)
     accepted = draft.setdefault("accepted", [])
     accepted.extend(row for row in draft.get("conflicts", []) if row not in accepted)
+    if "enterprise_id" in draft:
+        draft["accepted_for"] = draft["enterprise_id"]
     return await next_missing(ctx)
 
 
