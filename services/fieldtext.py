@@ -7,9 +7,10 @@
 ``/project 宁德时代 储能电池基地 投资20亿 新能源 洽谈``
     the enterprise is the first token, the amount and chain are read as a lead's are, a
     token naming a stage is the stage; whatever is left is the project's name.
-``/progress 12 签约 到位3亿 备注…``
-    the project's number, a stage, ``到位<amount>`` the funds in place now, ``计划<amount>``
-    the planned investment; whatever is left is a note.
+``/progress 12 签约 到位3亿 备注…`` (``/progress 12 signed funds 300 million``)
+    the project's number, a stage, ``到位<amount>`` (``funds``) the funds in place now,
+    ``计划投资<amount>`` (``planned``) the planned investment; whatever is left is a note
+    (so "企业计划扩产" stays a note).
 
 Each reader only fills what it finds; the conversation asks for the rest.
 """
@@ -149,8 +150,8 @@ class ProgressGuess:
     unreadable: str | None  # an amount after 到位/计划 that is not one: said back to the person
 
 
-_RE_FUNDS = re.compile(r"(?:资金)?到位(?:资金)?[:：]?\s*")
-_RE_PLANNED = re.compile(r"计划(?:投资)?(?:额)?[:：]?\s*")
+_RE_FUNDS = re.compile(r"(?:(?:资金)?到位(?:资金)?|\bfunds(?: in place)?)[:：=]?\s*", re.IGNORECASE)
+_RE_PLANNED = re.compile(r"(?:计划投资额?|\bplanned)[:：=]?\s*", re.IGNORECASE)
 
 
 def _amount_after(text: str, marker: re.Pattern[str]) -> tuple[int | None, str | None, str]:

@@ -48,3 +48,6 @@ def test_progress_in_one_message() -> None:
     guess = parse_progress_text("#7 计划投资5亿 企业董事会已通过", STAGES)
     assert (guess.project_id, guess.planned_yuan, guess.note) == (7, 500_000_000, "企业董事会已通过")
     assert parse_progress_text("12 到位很多", STAGES).unreadable == "很多"
+    assert parse_progress_text("12 企业计划扩产", STAGES).note == "企业计划扩产"
+    english = parse_progress_text("12 signed funds 300 million", {"signed": "signed"})
+    assert (english.stage, english.funds_yuan, english.note) == ("signed", 300_000_000, None)
