@@ -234,6 +234,9 @@ class Router:
         elif msg.kind is Kind.TEXT and self.registry.texts and allowed(self.registry.texts.roles, member):
             await self.registry.texts.run(ctx, msg)
             new_state = await self._begin(ctx, msg, None)
+        elif state is None and (outside := self.registry.outside.get(msg.kind)) and allowed(outside.roles, member):
+            await outside.run(ctx, msg)
+            new_state = await self._begin(ctx, msg, state)
         else:
             ctx.say(ctx._("core.idle"))
             new_state = None
@@ -298,7 +301,7 @@ class Router:
         await self._set_aside(ctx, msg, state)
         if await self.store.parked(msg.chat_id, msg.user_id, flow.name) is not None:
             ctx.flow, ctx.draft = flow.name, {}
-            return await self._apply(ctx, flow, Next(goto=RESUME_STEP), None, state)
+            return await self._apply(ctx, flow, Next.to(RESUME_STEP), None, state)
         return await self._start(ctx, flow, msg, state)
 
     async def _set_aside(self, ctx: Context, msg: Incoming, state: State | None) -> None:
@@ -346,7 +349,7 @@ class Router:
         await self.store.unpark(msg.chat_id, msg.user_id, flow.name)
         if choice == "resume" and parked is not None and parked.step in flow.steps:
             ctx.step, ctx.draft = parked.step, dict(parked.draft)
-            return Next(goto=parked.step)
+            return Next.to(parked.step)
         ctx.draft = {}
         return await flow.start(ctx, msg)
 

@@ -13,6 +13,7 @@ from handlers import (
     contacts,
     desk_import,
     digest,
+    disputes,
     export,
     expos,
     find,
@@ -47,6 +48,7 @@ def build_registry() -> Registry:
     export.register(registry)  # /export
     review.register(registry)  # /review (bureau)
     transfer.register(registry)  # /transfer (bureau)
+    disputes.register(registry)  # /disputes (bureau); ruling buttons
     merge.register(registry)  # /merge (bureau)
     history.register(registry)  # /history (bureau)
     contacts.register(registry)  # /contacts, /contacted (§9)

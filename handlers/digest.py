@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from fractions import Fraction
 from typing import TypeVar
 
 from bot.core import FileReply, Incoming, Outgoing, Reply
@@ -28,6 +29,7 @@ from services.digests import (
     LaggingProject,
     LeaderDigest,
     LiaisonDigest,
+    StaleDispute,
     Window,
 )
 from services.money import format_money
@@ -165,14 +167,21 @@ def render_liaison(digest: LiaisonDigest, locale: str, unit: str, *, kind: str |
     return [Reply("\n".join(lines))]
 
 
-def _pace(_: Translator, day: int, actual: int, value: int, expected: int) -> str:
+def count_text(count: Fraction | int) -> str:
+    """A count that may be fractional, as people read it: 6.7, 0.9, 10."""
+    return f"{float(count):.1f}".removesuffix(".0")
+
+
+def _pace(_: Translator, day: int, actual: int, value: int, expected: Fraction) -> str:
+    """Where a count stands against the share of its target due by ``day`` (said, not only judged)."""
+    params = {"day": day, "actual": actual, "value": value, "expected": count_text(expected)}
     if actual >= value:
-        return _("quota.pace.met", day=day, actual=actual, value=value)
+        return _("quota.pace.met", **params)
     if actual < expected:
-        return _("quota.pace.behind", day=day, actual=actual, value=value, behind=expected - actual)
-    if actual > expected:
-        return _("quota.pace.ahead", day=day, actual=actual, value=value, ahead=actual - expected)
-    return _("quota.pace.on", day=day, actual=actual, value=value)
+        return _("quota.pace.behind", behind=count_text(expected - actual), **params)
+    if actual - expected >= 1:
+        return _("quota.pace.ahead", ahead=count_text(actual - expected), **params)
+    return _("quota.pace.on", **params)
 
 
 def pace_text(_: Translator, line: targets.Line) -> str:
@@ -195,10 +204,30 @@ def _behind_lines(_: Translator, behind: list[BehindLine]) -> list[str]:
             target=name,
             actual=line.actual,
             value=line.value,
-            expected=line.expected,
+            expected=count_text(line.expected),
         )
 
     return [_("digest.bureau.behind.header", count=len(behind)), *_listed(_, behind, item)]
+
+
+def _stale_dispute_lines(_: Translator, digest: BureauDigest) -> list[str]:
+    """Disputes left without a ruling longer than the bureau's setting: each by number, for /disputes."""
+    if not digest.stale_disputes:
+        return []
+
+    def item(d: StaleDispute) -> str:
+        return _(
+            "digest.bureau.stale_dispute",
+            number=d.dispute_id,
+            project=d.project_id,
+            name=d.project,
+            first=d.first.name(_.locale),
+            claimant=d.claimant.name(_.locale),
+            days=d.days_open,
+        )
+
+    header = _("digest.bureau.stale_disputes", count=len(digest.stale_disputes), days=digest.stale_after_days)
+    return [header, *_listed(_, digest.stale_disputes, item)]
 
 
 def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> list[Outgoing]:
@@ -223,6 +252,7 @@ def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> li
     lines.append(_("digest.bureau.disputes", disputes=digest.open_disputes, flagged=digest.flagged_visits))
     if digest.networks is not None:
         lines.extend(network_lines(_, digest.networks))
+    lines.extend(_stale_dispute_lines(_, digest))
     out: list[Outgoing] = [Reply("\n".join(lines))]
     out.append(_photo("bureau.png", bureau_chart(digest, locale)))
     return out

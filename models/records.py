@@ -184,8 +184,9 @@ class FundMode(StrEnum):
 
 class DisputeStatus(StrEnum):
     OPEN = "open"
-    UPHELD = "upheld"
-    DISMISSED = "dismissed"
+    UPHELD = "upheld"  # the claimant had the first talk: the project is theirs
+    DISMISSED = "dismissed"  # the first registration stands
+    SEPARATE = "separate"  # two projects: the claimant may register its own
 
 
 class Dispute(SQLModel, table=True):

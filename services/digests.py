@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,7 +43,7 @@ from models import (
     UnitKind,
     Visit,
 )
-from services import networks
+from services import disputes, networks
 from services import settings as bureau_settings
 from services.networks import NetworksOverview
 from services.periods import Period, local_midnight, year_of
@@ -130,12 +131,13 @@ class LiaisonDigest:
     rejected: list[RejectedLead]
 
     @property
-    def expected(self) -> int:
-        return self.target * self.day // self.period.days
+    def expected(self) -> Fraction:
+        """As :attr:`services.targets.Line.expected`: a fraction, never rounded down to zero."""
+        return Fraction(self.target * self.day, self.period.days)
 
     @property
-    def behind(self) -> int:
-        return max(0, self.expected - self.effective)
+    def behind(self) -> Fraction:
+        return max(Fraction(0), self.expected - self.effective)
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,16 @@ class BehindLine(Named):
 
 
 @dataclass(frozen=True)
+class StaleDispute:
+    dispute_id: int
+    project_id: int
+    project: str
+    first: Named
+    claimant: Named
+    days_open: int
+
+
+@dataclass(frozen=True)
 class BureauDigest:
     period: Period
     rows: list[UnitRow]
@@ -165,6 +177,9 @@ class BureauDigest:
     flagged_visits: int
     # §9–§13: foreign investment, funds, events' follow-through, directories, scenario lists.
     networks: NetworksOverview | None = None
+    # Open disputes older than the bureau's ``dispute_stale_after_days``, oldest first.
+    stale_disputes: list[StaleDispute] = field(default_factory=list)
+    stale_after_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -524,9 +539,21 @@ async def build_bureau_digest(
         now=as_of,
         lagging_days=days,
     )
+    stale_after = await disputes.stale_days(db)
+    stale = [
+        StaleDispute(
+            d.id,
+            d.project.id or 0,
+            d.project.name,
+            Named(d.first.name_zh, d.first.name_en),
+            Named(d.claimant.name_zh, d.claimant.name_en),
+            (as_of - d.dispute.created_at).days,
+        )
+        for d in await disputes.open_disputes(db, before=as_of - timedelta(days=stale_after))
+    ]
     return BureauDigest(
         period, ordered, total, behind, lag_counts.get(0, 0), lag_lists.get(0, []), open_disputes, flagged,
-        network_figures,
+        network_figures, stale, stale_after,
     )  # fmt: skip
 
 

@@ -97,6 +97,7 @@ class Exporter:
     def __init__(self, db: Database, member: Member, request: Request) -> None:
         self.db, self.member, self.req = db, member, request
         self.taken: set[str] = set()
+        self._library: tuple[set[int], set[int]] | None = None
         self.wb = Workbook()
         self.wb.remove(self.wb.active)
 
@@ -112,10 +113,47 @@ class Exporter:
     def _local(self, moment: datetime | None) -> datetime | None:
         return moment.astimezone(self.req.tz).replace(tzinfo=None) if moment else None
 
+    async def _own_library(self) -> tuple[set[int], set[int]]:
+        """The chains the reader's unit leads, and the enterprises in their libraries.
+
+        A chain lead department keeps those enterprises' contacts itself: it sees them in
+        full, and its own intended investment and library dates; nobody else but the
+        bureau does.
+        """
+        if self._library is None:
+            async with self.db.session() as session:
+                chains = (
+                    set((await session.exec(select(Chain.id).where(Chain.lead_unit_id == self.member.unit_id))).all())
+                    if self.member.unit_id is not None
+                    else set()
+                )
+                enterprises = (
+                    set(
+                        (
+                            await session.exec(
+                                select(LibraryEntry.enterprise_id).where(
+                                    col(LibraryEntry.chain_id).in_(chains), col(LibraryEntry.removed_at).is_(None)
+                                )
+                            )
+                        ).all()
+                    )
+                    if chains
+                    else set()
+                )
+            self._library = ({c for c in chains if c is not None}, enterprises)
+        return self._library
+
     def _contact(self, enterprise: Enterprise) -> tuple[str, str]:
-        if sees_everything(self.member):
+        """The contact in full for the bureau and for the chain lead whose library holds the enterprise."""
+        own = self._library[1] if self._library is not None else set()
+        if sees_everything(self.member) or enterprise.id in own:
             return enterprise.contact_name, enterprise.contact_phone
         return mask_name(enterprise.contact_name), mask_phone(enterprise.contact_phone)
+
+    def _library_entry_shown(self, entry: LibraryEntry | None) -> bool:
+        """A library's intended investment and date are its chain lead's (and the bureau's) to see."""
+        own = self._library[0] if self._library is not None else set()
+        return entry is not None and (sees_everything(self.member) or entry.chain_id in own)
 
     def _sheet(self, title: str, columns: list[tuple[str, str]], rows: list[list[Any]]) -> None:
         ws = self.wb.create_sheet(sheet_title(title, self.taken))
@@ -280,15 +318,16 @@ class Exporter:
         pairs: list[tuple[LibraryEntry | None, Enterprise]] = [*entries, *((None, e) for e in others)]
         for entry, enterprise in pairs:
             contact, phone = self._contact(enterprise)
+            shown = self._library_entry_shown(entry)
             chain_id = entry.chain_id if entry else enterprise.chain_id
             data.append(
                 [
                     enterprise.name, enterprise.credit_code or "", chains.get(chain_id or 0, ""),
                     "、".join(self._(f"tag.{t}") for t in enterprise.tags) if self.req.locale == "zh"
                     else ", ".join(self._(f"tag.{t}") for t in enterprise.tags),
-                    entry.expected_yuan if entry else None,
+                    entry.expected_yuan if entry and shown else None,
                     self._(f"coverage.{covered[int(enterprise.id or 0)].value}"),
-                    enterprise.region, contact, phone, self._local(entry.added_at) if entry else None,
+                    enterprise.region, contact, phone, self._local(entry.added_at) if entry and shown else None,
                 ]
             )  # fmt: skip
         self._sheet(self._("desk.export.sheet.enterprises"), columns, data)
@@ -367,6 +406,7 @@ class Exporter:
         return int((await session.exec(query)).one() or 0)
 
     async def build(self) -> bytes:
+        await self._own_library()
         await getattr(self, self.req.what.value)()
         return to_bytes(self.wb)
 

@@ -130,8 +130,8 @@ class Chat:
     async def share_location(self, latitude: float, longitude: float) -> Response:
         return await self.deliver(self._incoming(Kind.LOCATION, location=Location(latitude, longitude)))
 
-    async def send_photo(self, file_id: str = "photo-1") -> Response:
-        return await self.deliver(self._incoming(Kind.PHOTO, file=FileRef(file_id)))
+    async def send_photo(self, file_id: str = "photo-1", caption: str = "") -> Response:
+        return await self.deliver(self._incoming(Kind.PHOTO, file=FileRef(file_id), text=caption))
 
     async def send_document(
         self, file_id: str, file_name: str, mime_type: str | None = None, size: int | None = None
@@ -140,6 +140,10 @@ class Chat:
 
     async def send_sticker(self) -> Response:
         return await self.deliver(self._incoming(Kind.OTHER))
+
+    def touches_since(self, mark: int) -> int:
+        """Messages sent and buttons pressed since ``mark`` (a length of :attr:`history`)."""
+        return len(self.history) - mark
 
     @property
     def last(self) -> Response:

@@ -47,16 +47,28 @@ async def add_leads(app: App, unit_code: str, submitter_tg: int, statuses: list[
 
 
 async def test_quota_shows_pacing_for_a_liaison_office(app: App, chat: ChatFactory, clock: object) -> None:
-    # 20 November: 4 effective leads of 10; the pace wants 10 × 20/30 = 6, so 2 behind.
+    # 20 November: 4 effective leads of 10; the pace wants 10 × 20/30 ≈ 6.7, so 2.7 behind.
     await add_leads(app, "liaison_beijing", 1002, ["effective"] * 4 + ["pending", "rejected"], date(2026, 11, 5))
     app.clock = lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
     liaison = chat(1002)
     await liaison.send("/quota")
     assert "有效线索" in liaison.last_text
-    assert "第 20 天：4 / 10，落后进度 2" in liaison.last_text
+    assert "第 20 天：4 / 10，此时应完成 6.7，落后 2.7" in liaison.last_text
     english = chat(1002, language_code="en")
     await english.send("/quota")
-    assert "day 20: 4 of 10, 2 behind pace" in english.last_text
+    assert "day 20: 4 of 10; 6.7 due by now, 2.7 behind pace" in english.last_text
+
+
+async def test_a_yearly_target_of_one_with_nothing_done_is_behind(app: App, chat: ChatFactory) -> None:
+    """Rounded down, 1 × 332/365 was 0 expected: "on pace" until 31 December, and never in the bureau's list."""
+    county = chat(1003)
+    await county.send("/quota")
+    assert "重大项目" in county.last_text
+    assert "第 332 天：0 / 1，此时应完成 0.9，落后 0.9" in county.last_text
+    assert "符合进度" not in county.last_text
+    bureau = chat(1001)
+    await bureau.send("/digest")
+    assert "甘州区：" in bureau.last_text and "（此时应完成 0.9）" in bureau.last_text
 
 
 async def test_quota_of_a_chain_lead_and_the_zone(app: App, chat: ChatFactory) -> None:

@@ -7,9 +7,10 @@ and step a person is in, and the draft, in the database between messages.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Button, FileReply, Incoming, Keyboard, Kind, Notice, Outgoing, Reply
@@ -25,14 +26,50 @@ MAX_TEXT = 500
 ACTION_PREFIX = "!"
 
 
+class Move(Enum):
+    GOTO = "goto"  # ask the question of another step
+    AGAIN = "again"  # stay on the step: say what was wrong, then ask again
+    STAY = "stay"  # stay on the step without asking again
+    DONE = "done"  # the conversation is over
+
+
 @dataclass(frozen=True)
 class Next:
-    """Where a flow goes after a step handled a message."""
+    """Where a flow goes after a step handled a message: one move, and its step or error text."""
 
-    goto: str | None = None
-    error: str | None = None  # stay on the step: say this, then ask again
-    done: bool = False
-    stay: bool = False  # stay on the step without asking again
+    move: Move
+    arg: str = ""
+
+    @classmethod
+    def to(cls, step: str) -> Next:
+        return cls(Move.GOTO, step)
+
+    # What the router reads; each is set for exactly one move.
+    @property
+    def goto(self) -> str | None:
+        return self.arg if self.move is Move.GOTO else None
+
+    @property
+    def error(self) -> str | None:
+        return self.arg if self.move is Move.AGAIN else None
+
+    @property
+    def done(self) -> bool:
+        return self.move is Move.DONE
+
+    @property
+    def stay(self) -> bool:
+        return self.move is Move.STAY
+
+
+def first_missing(draft: Mapping[str, object], order: Sequence[tuple[str, str]], end: str) -> str:
+    """The step of the first draft key in ``order`` not yet answered, or ``end`` when all are.
+
+    A flow routes every answer through this one rule, so a field filled ahead (from one
+    message, a shared location, a default) is never asked, and a correction made from the
+    summary comes back to it — unless it emptied another field, which is then asked first.
+    """
+    return next((step for key, step in order if key not in draft), end)
 
 
 Asker = Callable[["Context"], Awaitable[None]]
@@ -148,21 +185,26 @@ class Context:
 
     # -- where next --------------------------------------------------------------
     def goto(self, step: str) -> Next:
-        return Next(goto=step)
+        return Next.to(step)
 
     def then(self, step: str) -> Next:
         """Go on to ``step`` — or back to the summary when the person was correcting a field."""
         back = self.draft.pop("_back", None)
-        return Next(goto=back if isinstance(back, str) else step)
+        return Next.to(back if isinstance(back, str) else step)
+
+    def missing(self, order: Sequence[tuple[str, str]], end: str = "confirm") -> Next:
+        """Ask for the first field of ``order`` the draft lacks; the summary once none is missing."""
+        self.draft.pop("_back", None)
+        return Next.to(first_missing(self.draft, order, end))
 
     def again(self, key: str, **params: object) -> Next:
-        return Next(error=self._(key, **params))
+        return Next(Move.AGAIN, self._(key, **params))
 
     def done(self) -> Next:
-        return Next(done=True)
+        return Next(Move.DONE)
 
     def stay(self) -> Next:
-        return Next(stay=True)
+        return Next(Move.STAY)
 
     # -- reading answers -----------------------------------------------------------
     def text_answer(self, msg: Incoming, *, max_len: int = MAX_TEXT) -> str | Next:

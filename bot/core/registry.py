@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bot.core import Incoming
+from bot.core import Incoming, Kind
 from bot.core.conversation import Action, Command, Context, DocumentHandler, Flow, TextHandler
 from models import Member, Role
 
@@ -22,6 +22,8 @@ class Registry:
     documents: DocumentHandler | None = None
     # Text sent outside any conversation (a pasted news item, a forwarded message).
     texts: TextHandler | None = None
+    # What a location or a photo sent outside any conversation starts (a visit, there).
+    outside: dict[Kind, DocumentHandler] = field(default_factory=dict)
     # Shown to people who are not registered, whatever they send (except /start <code>).
     public_commands: frozenset[str] = frozenset({"start"})
 
