@@ -18,13 +18,18 @@ from bot.db import Database
 from bot.delivery import Outbox
 from bot.scheduler import Scheduler, send_due, triggers
 from models import Delivery
-from services import schedule
+from services import charts, schedule
 from services.money import format_money
 from services.periods import first_working_day, last_day_of_month, month_of, week_of
 from tests.fixtures_year import TZ, YearData, build_year
 from tests.kit import RecordingTransport
 
+UNITS_WITH_YEARLY_TARGETS = (1003, 1004, 1005, 1006, 1007)
 PNG_STUB = b"\x89PNG stub"
+
+
+async def stub_draw(chart: charts.Chart) -> bytes:
+    return PNG_STUB
 CHECKS = (time(9, 30), time(17, 30))
 DOWN_FROM = datetime(2026, 6, 29, 12, 0, tzinfo=TZ)
 DOWN_UNTIL = datetime(2026, 7, 2, 0, 0, tzinfo=TZ)
@@ -52,6 +57,10 @@ def expected_keys(year: YearData) -> set[str]:
         keys.add(f"bureau_overview:2026-{m:02d}:{bureau}")
     # Leaders: 20 December 2025 is caught up; 30 June falls in the downtime and is caught up.
     keys |= {f"leader_summary:{p}:{leader}" for p in ("2025-H2", "2026-H1", "2026-H2")}
+    # Every unit with a yearly target (a county, the zone, a chain lead department, a
+    # department, a state-owned company): one note on the 10th of each month.
+    for telegram_id in UNITS_WITH_YEARLY_TARGETS:
+        keys |= {f"unit_targets:2026-{m:02d}:{year.users[telegram_id].id}" for m in range(1, 13)}
     return keys
 
 
@@ -71,8 +80,11 @@ def text_of(row: Delivery) -> str:
 
 
 async def test_a_year_of_scheduled_sends(
-    app: App, settings: Settings, transport: RecordingTransport, clock: Any
+    app: App, settings: Settings, transport: RecordingTransport, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A year draws some 140 charts; what they show is tested in test_charts.py.
+    monkeypatch.setattr(charts, "render_png", lambda chart: PNG_STUB)
+    monkeypatch.setattr(charts, "draw", stub_draw)
     year = await build_year(app.db)
     current, restarted = app, None
     day = date(2026, 1, 1)
@@ -103,7 +115,7 @@ async def test_a_year_of_scheduled_sends(
     assert all(r.status == "sent" for r in rows)
     assert sum(first_pass_counts) == len(rows)
     # Nobody else got anything, and each queued message reached the chat exactly once.
-    recipients = {year.users[t].telegram_id for t in (1001, 1002, 1005, 1008)}
+    recipients = {year.users[t].telegram_id for t in (1001, 1002, 1008, *UNITS_WITH_YEARLY_TARGETS)}
     assert {chat for chat, _ in transport.sent} == recipients
     for row in rows:
         assert sum(1 for chat, _ in transport.sent if chat == row.chat_id) >= 1
@@ -114,10 +126,18 @@ async def test_a_year_of_scheduled_sends(
 
 
 async def check_numbers(rows: list[Delivery], year: YearData) -> None:
+    zone_user = year.users[1004].id
     for row in rows:
         assert row.dedupe_key is not None
-        kind, period, _ = row.dedupe_key.split(":")
+        kind, period, recipient = row.dedupe_key.split(":")
         text = text_of(row)
+        if kind == "unit_targets" and int(recipient) == zone_user:
+            # The zone's ten projects of ≥ 1亿 a year (§8), as they stand on the 10th.
+            as_of = date(2026, int(period[5:]), 10)
+            landed = year.landed_over("zone", 100_000_000, date(2026, 1, 1), as_of + timedelta(days=1))
+            day = as_of.timetuple().tm_yday
+            assert f"第 {day} 天：{landed} / 10" in text, text
+            assert ("还差" in text) == (landed < 10)
         if kind in ("liaison_reminder", "liaison_close") and period.startswith("2026"):
             month = month_of(date(2026, int(period[5:]), 1))
             as_of = month.last_day if kind == "liaison_close" else month.last_day - timedelta(days=3)
