@@ -30,6 +30,8 @@ PNG_STUB = b"\x89PNG stub"
 
 async def stub_draw(chart: charts.Chart) -> bytes:
     return PNG_STUB
+
+
 CHECKS = (time(9, 30), time(17, 30))
 DOWN_FROM = datetime(2026, 6, 29, 12, 0, tzinfo=TZ)
 DOWN_UNTIL = datetime(2026, 7, 2, 0, 0, tzinfo=TZ)
