@@ -4,6 +4,7 @@ with the right numbers — across a restart in the middle and a second process."
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -315,3 +316,46 @@ async def test_digests_speak_the_recipients_language(app: App) -> None:
     figures = year.liaison_figures("liaison_beijing", date(2026, 11, 1), date(2026, 11, 27))
     assert f"Effective leads this month: {figures['effective']} of 10" in text
     assert "day 27:" in text
+
+
+def test_working_days_follow_the_official_calendar(caplog: pytest.LogCaptureFixture) -> None:
+    # 1-3 January 2026 are New Year holidays and Sunday the 4th is a make-up working day (调休).
+    assert first_working_day(2026, 1) == date(2026, 1, 4)
+    # National Day: 1-7 October off, the 8th (a Thursday) the first working day.
+    assert first_working_day(2026, 10) == date(2026, 10, 8)
+    assert first_working_day(2026, 8) == date(2026, 8, 3)
+    # A year the calendar does not know yet: Monday to Friday, and the log says so.
+    with caplog.at_level(logging.WARNING, logger="services.periods"):
+        assert first_working_day(2031, 1) == date(2031, 1, 1)  # a Wednesday
+        assert first_working_day(2031, 2) == date(2031, 2, 3)  # 1 February 2031 is a Saturday
+    assert "does not cover 2031" in caplog.text
+
+
+async def test_the_october_overview_waits_for_the_first_working_day(app: App) -> None:
+    await build_year(app.db)
+    holiday = datetime(2026, 10, 2, 10, 0, tzinfo=TZ).astimezone(UTC)  # a Friday, but National Day
+    assert not [i for i in await schedule.due(app.db, holiday, TZ) if i.kind == "bureau_overview"]
+    back = datetime(2026, 10, 8, 9, 30, tzinfo=TZ).astimezone(UTC)
+    [overview] = [i for i in await schedule.due(app.db, back, TZ) if i.kind == "bureau_overview"]
+    assert overview.key.startswith("bureau_overview:2026-09:")
+    # The job wakes on each of the first fifteen days; ``due`` decides which is the day.
+    trigger = triggers(await schedule.load_times(app.db), TZ)["bureau_overview"]
+    fire = trigger.get_next_fire_time(None, datetime(2026, 10, 7, 12, 0, tzinfo=TZ))
+    assert fire == datetime(2026, 10, 8, 9, 0, tzinfo=TZ)
+
+
+async def test_the_bureau_moves_the_monthly_targets_note(app: App) -> None:
+    year = await build_year(app.db)
+    assert await schedule.set_time(app.db, "unit_targets_note", "5 08:15", by=None) == "05 08:15"
+    with pytest.raises(schedule.BadScheduleValue):
+        await schedule.set_time(app.db, "unit_targets_note", "31 08:15", by=None)  # not every month has it
+    times = await schedule.load_times(app.db)
+    early = datetime(2026, 11, 5, 8, 0, tzinfo=TZ).astimezone(UTC)
+    assert not [i for i in await schedule.due(app.db, early, TZ, times=times) if i.kind == "unit_targets"]
+    on_time = datetime(2026, 11, 5, 8, 15, tzinfo=TZ).astimezone(UTC)
+    notes = [i for i in await schedule.due(app.db, on_time, TZ, times=times) if i.kind == "unit_targets"]
+    # Every person of a unit with a yearly target, and nobody else (not the liaison office,
+    # whose target is monthly, nor the bureau or the leaders).
+    assert sorted(i.telegram_id for i in notes) == [1003, 1004, 1005, 1006, 1007]
+    assert {i.occurrence.as_of for i in notes} == {date(2026, 11, 5)}
+    assert year.users[1002].id not in {i.user_id for i in notes}
