@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import digest_cli
 from bot.core import logs, migrate
 from bot.core.config import Settings
 
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("path")
     restore.add_argument("--replace", action="store_true", help="overwrite a database that already has data")
     sub.add_parser("health", help="exit 0 when the database (and in webhook mode /healthz) answers")
+    digest_cli.add_parser(sub)
     return parser
 
 
@@ -182,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_restore(settings, args.path, args.replace))
         elif command == "health":
             return asyncio.run(_health(settings))
+        elif command == "digest":
+            return asyncio.run(digest_cli.run(settings, args))
     except KeyboardInterrupt:
         return 130
     except Exception:

@@ -171,7 +171,7 @@ async def test_the_weekly_chain_digest_arrives_with_its_chart(settings: Settings
         before = len(api.messages(CHAIN_LEAD))
 
         # Monday morning: the chain digest's own job fires (APScheduler, in the process holding the lock).
-        # The chart's first upload fails: the retry sends the chart alone, not the text again.
+        # The first chart's upload fails: the retry sends the charts alone, not the text again.
         api.error_next("sendPhoto", BotAPIError(500, "Internal Server Error"))
         app.clock = lambda: due
         jobs.scheduler.modify_job(CHAIN_DIGEST, next_run_time=datetime.now(tz))
@@ -181,10 +181,10 @@ async def test_the_weekly_chain_digest_arrives_with_its_chart(settings: Settings
         async with app.db.session() as session:  # as if the pause before the retry were over
             await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(not_before=None))
         await app.outbox.flush()
-        await api.wait_for(lambda: len(api.messages(CHAIN_LEAD)) == before + 2, timeout=5, what="the chart")
-        text, photo = api.messages(CHAIN_LEAD)[before:]
-        assert [c.status for c in api.calls_to("sendPhoto")][-2:] == [500, 200]
-        assert text.method == "sendMessage" and photo.method == "sendPhoto"
+        await api.wait_for(lambda: len(api.messages(CHAIN_LEAD)) == before + 3, timeout=5, what="the charts")
+        text, photo, stages = api.messages(CHAIN_LEAD)[before:]
+        assert [c.status for c in api.calls_to("sendPhoto")][-3:] == [500, 200, 200]
+        assert text.method == "sendMessage" and photo.method == stages.method == "sendPhoto"
         assert text.text.startswith(f"📊 市工信局产业链周报（{start:%Y-%m-%d} 至 {last_day:%Y-%m-%d}）")
         sections = dict(part.split("】", 1) for part in text.text.split("【")[1:])
         assert list(sections) == ["新能源", "新材料", "装备制造", "绿色化工"]
@@ -198,7 +198,7 @@ async def test_the_weekly_chain_digest_arrives_with_its_chart(settings: Settings
         # Firing again (a second process, a restart) sends nothing more.
         assert await jobs.tick() == 0
         await app.outbox.flush()
-        assert len(api.messages(CHAIN_LEAD)) == before + 2
+        assert len(api.messages(CHAIN_LEAD)) == before + 3
         async with app.db.session() as session:
             rows = (await session.exec(select(Delivery).where(Delivery.dedupe_key == key))).all()
         assert [(r.chat_id, r.kind, r.status, r.attempts) for r in rows] == [(CHAIN_LEAD, CHAIN_DIGEST, "sent", 2)]
