@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, literal
 from sqlmodel import col, select
 
 from bot.db import Database
-from models import Chain, Enterprise, Lead, LibraryEntry, Project, Unit, User, Visit
+from models import Chain, Enterprise, FundsEntry, Lead, LibraryEntry, Project, Unit, User, Visit
 from services import digests, seed
 from services.digests import Window
 from services.periods import half_of, month_of
@@ -169,6 +169,19 @@ async def _grow(db: Database, scale: float, seed_value: int) -> None:
         ):
             for start in range(0, len(rows), 5000):
                 await conn.execute(insert(table), rows[start : start + 5000])
+        # Each total as one entry on the first-talk day, as the migration does for old totals.
+        await conn.execute(
+            insert(FundsEntry).from_select(
+                ["project_id", "on_date", "amount_yuan", "recorded_at", "origin"],
+                select(
+                    col(Project.id),
+                    col(Project.first_talk_date),
+                    col(Project.funds_in_place_yuan),
+                    col(Project.created_at),
+                    literal(""),
+                ).where(col(Project.funds_in_place_yuan) != 0),
+            )
+        )
 
 
 async def build_every_digest(db: Database) -> dict[str, Any]:

@@ -188,7 +188,12 @@ async def apply_funds(ctx: Context) -> Next:
     amount = int(ctx.draft.pop("funds"))
     try:
         await projects.set_funds(
-            ctx.app.db, member=ctx.user, project_id=int(ctx.draft["project_id"]), total_yuan=amount, now=ctx.now()
+            ctx.app.db,
+            member=ctx.user,
+            project_id=int(ctx.draft["project_id"]),
+            total_yuan=amount,
+            now=ctx.now(),
+            on=today(ctx),
         )
     except ProjectError as exc:
         ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))

@@ -2,6 +2,7 @@
 
 from models.base import UTCDateTime, utcnow
 from models.desk import ImportBatch, ImportStatus
+from models.landing import FundsEntry
 from models.ops import (
     AuditEntry,
     ConversationState,
@@ -42,6 +43,7 @@ __all__ = [
     "DisputeStatus",
     "Enterprise",
     "EnterpriseTag",
+    "FundsEntry",
     "ImportBatch",
     "ImportStatus",
     "Invite",

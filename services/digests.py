@@ -5,8 +5,8 @@ Every figure comes from one set-based query over all the chains or units a diges
 Zhangye's size costs the same number of queries. Everything is "as of" the end of the
 digest's window: records dated later do not count, whenever the digest is built.
 
-Funds in place: projects keep only their current cumulative amount, not its history, so a
-year's funds are those of the projects first talked that year (dropped ones left out).
+Funds in place: a year's funds are the entries (``FundsEntry``) dated in that year, whenever
+the project was first talked; projects dropped since are left out.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from models import (
     Dispute,
     DisputeStatus,
     Enterprise,
+    FundsEntry,
     Lead,
     LeadStatus,
     LibraryEntry,
@@ -347,24 +348,21 @@ async def _coverage(
 async def _funds_by(
     session: AsyncSession, by: Any, keys: Sequence[int] | None, this_year: Period, last_year: Period, end: date
 ) -> dict[int, tuple[int, int]]:
-    """Funds in place of projects first talked this year and last year, per key, in one pass."""
+    """Funds in place that arrived this year (up to ``end``) and last year, per key, in one pass."""
 
     def in_year(period: Period) -> Any:
         upper = min(period.end, end)
+        day = col(FundsEntry.on_date)
         return func.coalesce(
-            func.sum(
-                case(
-                    (
-                        and_(col(Project.first_talk_date) >= period.start, col(Project.first_talk_date) < upper),
-                        col(Project.funds_in_place_yuan),
-                    ),
-                    else_=0,
-                )
-            ),
-            0,
+            func.sum(case((and_(day >= period.start, day < upper), col(FundsEntry.amount_yuan)), else_=0)), 0
         )
 
-    q = select(by, in_year(this_year), in_year(last_year)).where(col(Project.stage) != Stage.DROPPED)
+    q = (
+        select(by, in_year(this_year), in_year(last_year))
+        .select_from(FundsEntry)
+        .join(Project, col(Project.id) == FundsEntry.project_id)
+        .where(col(Project.stage) != Stage.DROPPED)
+    )
     if keys is not None:
         q = q.where(by.in_(keys))
     rows = await session.exec(q.group_by(by))
@@ -436,10 +434,10 @@ async def _unit_rows(session: AsyncSession, units: Sequence[Unit], period: Perio
         return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
     in_year = and_(ftd >= year.start, ftd < period.end, col(Project.stage) != Stage.DROPPED)
+    funds = await _funds_by(session, col(Project.first_talk_unit_id), ids, year, year, period.end)
     q = (
         sa_select(
             col(Project.first_talk_unit_id),
-            total(in_year, col(Project.funds_in_place_yuan)),
             total(and_(in_year, func.coalesce(col(Project.planned_yuan), 0) >= BIG_PROJECT_YUAN)),
             total(and_(ftd >= period.start, ftd < period.end)),
             total(and_(col(Project.signed_on) >= period.start, col(Project.signed_on) < period.end)),
@@ -452,8 +450,9 @@ async def _unit_rows(session: AsyncSession, units: Sequence[Unit], period: Perio
     rows = {}
     for unit in units:
         assert unit.id is not None
-        funds, big, new, signed, started = found.get(unit.id, (0, 0, 0, 0, 0))
-        rows[unit.id] = UnitRow(unit.name_zh, unit.name_en, unit.id, funds, big, new, signed, started)
+        big, new, signed, started = found.get(unit.id, (0, 0, 0, 0))
+        year_funds = funds.get(unit.id, (0, 0))[0]
+        rows[unit.id] = UnitRow(unit.name_zh, unit.name_en, unit.id, year_funds, big, new, signed, started)
     return rows
 
 

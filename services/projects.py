@@ -31,6 +31,7 @@ from models import (
     Chain,
     Dispute,
     Enterprise,
+    FundsEntry,
     LeaderLevel,
     Project,
     Role,
@@ -394,8 +395,14 @@ async def set_stage(
         return project
 
 
-async def set_funds(db: Database, *, member: Member, project_id: int, total_yuan: int, now: datetime) -> Project:
-    """Record funds in place to date (the cumulative total, not an increment)."""
+async def set_funds(
+    db: Database, *, member: Member, project_id: int, total_yuan: int, now: datetime, on: date
+) -> Project:
+    """Record funds in place to date (the cumulative total people report, not an increment).
+
+    The change is kept as a dated entry (``FundsEntry``) so a year's funds are exact; the
+    project's total is kept equal to the sum of its entries in the same transaction.
+    """
     if total_yuan < 0:
         raise ProjectError("negative")
     async with db.session() as session:
@@ -403,11 +410,31 @@ async def set_funds(db: Database, *, member: Member, project_id: int, total_yuan
         before = project.funds_in_place_yuan
         if total_yuan == before:
             raise ProjectError("same_funds")
+        session.add(
+            FundsEntry(
+                project_id=project_id,
+                on_date=on,
+                amount_yuan=total_yuan - before,
+                recorded_by=member.id,
+                recorded_at=now,
+            )
+        )
         project.funds_in_place_yuan = total_yuan
         project.last_progress_at = now
         session.add(project)
         _log(session, member, project_id, action="funds", at=now, before=before, after=total_yuan)
         return project
+
+
+async def funds_entries(db: Database, project_id: int) -> list[FundsEntry]:
+    """A project's funds in place as they came, oldest first."""
+    async with db.session() as session:
+        rows = await session.exec(
+            select(FundsEntry)
+            .where(FundsEntry.project_id == project_id)
+            .order_by(col(FundsEntry.on_date), col(FundsEntry.id))
+        )
+        return list(rows.all())
 
 
 async def set_planned(
