@@ -19,6 +19,7 @@ from handlers import (
     progress,
     project,
     review,
+    signing,
     start,
     targets,
     transfer,
@@ -33,6 +34,7 @@ def build_registry() -> Registry:
     visit.register(registry)  # /visit, /visits; follow-up reminder buttons
     progress.register(registry)  # /progress (more often than a new project)
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
+    signing.register(registry)  # /reviews: §17 reviews before a major project is signed
     find.register(registry)  # /find
     targets.register(registry)  # /quota, /targets, /schedule
     digest.register(registry)  # /digest

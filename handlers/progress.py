@@ -132,7 +132,7 @@ async def apply_stage(ctx: Context, reason: str | None) -> Next:
             today=today(ctx),
         )
     except ProjectError as exc:
-        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))
+        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"], **exc.words(ctx._)))
         return ctx.goto("action")
     ctx.say(ctx._("project.stage.moved", stage=stage_name(ctx._, stage.value)))
     return ctx.goto("action")

@@ -487,6 +487,16 @@ async def event_line(ctx: Context, event: projects.Event) -> str:
         params = {"text": d.get("text", "")}
     elif event.action == "leader_needed":
         params = {"level": ctx._(f"leader_level.{d.get('level')}")}
+    elif event.action == "review":
+        params = {
+            "kind": ctx._(f"signing.kind.{d.get('kind')}"),
+            "reviewer": d.get("reviewer", ""),
+            "date": d.get("reviewed_on", ""),
+            "conclusion": d.get("conclusion", ""),
+        }
+    elif event.action == "signing_exception":
+        missing = ctx._("signing.list_sep").join(ctx._(f"signing.kind.{k}") for k in d.get("missing", []))
+        params = {"missing": missing, "reason": d.get("reason", "")}
     elif event.action == "leader_assigned":
         leader = await members.get_user(ctx.app.db, int(d["after"]))
         params = {"leader": leader.full_name if leader else ""}

@@ -2,7 +2,7 @@
 
 from models.base import UTCDateTime, utcnow
 from models.desk import ImportBatch, ImportStatus
-from models.landing import FundsEntry
+from models.landing import FundsEntry, ProjectReview, ReviewKind, SigningException
 from models.ops import (
     AuditEntry,
     ConversationState,
@@ -55,8 +55,11 @@ __all__ = [
     "ParkedDraft",
     "ProcessedUpdate",
     "Project",
+    "ProjectReview",
+    "ReviewKind",
     "Role",
     "Setting",
+    "SigningException",
     "Stage",
     "Target",
     "UTCDateTime",

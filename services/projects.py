@@ -24,8 +24,10 @@ from sqlmodel.sql.expression import Select
 
 from bot.conversation import Member
 from bot.db import Database
+from bot.i18n import Translator
 from models import (
     ACTIVE_STAGES,
+    LANDED_STAGES,
     STAGE_ORDER,
     AuditEntry,
     Chain,
@@ -34,13 +36,14 @@ from models import (
     FundsEntry,
     LeaderLevel,
     Project,
+    ReviewKind,
     Role,
     Stage,
     Unit,
     User,
     utcnow,
 )
-from services import audit, settings
+from services import audit, settings, signing
 from services.access import Purpose, scope
 from services.enterprises import resolve_draft
 from services.names import name_similarity, normalize_name
@@ -64,6 +67,21 @@ class ProjectError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+    def words(self, _: Translator) -> dict[str, str]:
+        """What the message says besides the project's number, in the reader's language."""
+        return {}
+
+
+class ReviewsMissing(ProjectError):
+    """§17: a major project cannot be signed before its reviews (``services.signing``)."""
+
+    def __init__(self, missing: list[ReviewKind]) -> None:
+        super().__init__("reviews_missing")
+        self.missing = missing
+
+    def words(self, _: Translator) -> dict[str, str]:
+        return {"missing": _("signing.list_sep").join(_(f"signing.kind.{kind.value}") for kind in self.missing)}
 
 
 def project_key(name: str) -> str:
@@ -374,6 +392,7 @@ def needs_reason(current: Stage, new: Stage) -> bool:
 async def set_stage(
     db: Database, *, member: Member, project_id: int, stage: Stage, reason: str | None, now: datetime, today: date
 ) -> Project:
+    review_threshold = await signing.threshold(db)
     async with db.session() as session:
         project = await _load(session, member, project_id, Purpose.WORK)
         current = Stage(project.stage)
@@ -381,6 +400,10 @@ async def set_stage(
             raise ProjectError("same_stage")
         if needs_reason(current, stage) and not reason:
             raise ProjectError("reason_needed")
+        if stage in LANDED_STAGES and current not in LANDED_STAGES:
+            owed = await signing.missing(session, project, review_threshold)
+            if owed:
+                raise ReviewsMissing(owed)
         project.stage = stage
         project.drop_reason = reason if stage is Stage.DROPPED else None
         if stage is Stage.SIGNED and project.signed_on is None:
