@@ -66,14 +66,15 @@ async def send_due(app: App, now: datetime | None = None) -> int:
 
 
 async def run_follow_up_hook(app: App, now: datetime, times: Times | None = None) -> int:
-    """Once the day's follow-up time has come, queue the day's visit reminders (each once)."""
+    """Once the day's follow-up time has come, queue the day's visit and task-force reminders (each once)."""
     times = times or await schedule.load_times(app.db)
     local = now.astimezone(app.tz)
     if local.time() < times.follow_up_time:
         return 0
+    from handlers.taskforce import send_task_notices
     from handlers.visit import send_follow_up_reminders
 
-    return await send_follow_up_reminders(app, local.date())
+    return await send_follow_up_reminders(app, local.date()) + await send_task_notices(app, local.date())
 
 
 class _Renderer:

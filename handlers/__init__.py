@@ -22,6 +22,7 @@ from handlers import (
     signing,
     start,
     targets,
+    taskforce,
     transfer,
     visit,
 )
@@ -35,6 +36,7 @@ def build_registry() -> Registry:
     progress.register(registry)  # /progress (more often than a new project)
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
     signing.register(registry)  # /reviews: §17 reviews before a major project is signed
+    taskforce.register(registry)  # /taskforce: §15 task force, its tasks and approvals
     find.register(registry)  # /find
     targets.register(registry)  # /quota, /targets, /schedule
     digest.register(registry)  # /digest

@@ -2,7 +2,20 @@
 
 from models.base import UTCDateTime, utcnow
 from models.desk import ImportBatch, ImportStatus
-from models.landing import FundsEntry, ProjectReview, ReviewKind, SigningException
+from models.landing import (
+    ApprovalItem,
+    ApprovalKind,
+    ApprovalMode,
+    ApprovalState,
+    ForceTask,
+    FundsEntry,
+    ProjectReview,
+    ReviewKind,
+    SigningException,
+    TaskForce,
+    TaskForceMember,
+    TaskState,
+)
 from models.ops import (
     AuditEntry,
     ConversationState,
@@ -35,6 +48,10 @@ __all__ = [
     "LANDED_STAGES",
     "ROLE_FOR_UNIT_KIND",
     "STAGE_ORDER",
+    "ApprovalItem",
+    "ApprovalKind",
+    "ApprovalMode",
+    "ApprovalState",
     "AuditEntry",
     "Chain",
     "ConversationState",
@@ -43,6 +60,7 @@ __all__ = [
     "DisputeStatus",
     "Enterprise",
     "EnterpriseTag",
+    "ForceTask",
     "FundsEntry",
     "ImportBatch",
     "ImportStatus",
@@ -62,6 +80,9 @@ __all__ = [
     "SigningException",
     "Stage",
     "Target",
+    "TaskForce",
+    "TaskForceMember",
+    "TaskState",
     "UTCDateTime",
     "Unit",
     "UnitKind",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, money_field
@@ -57,3 +58,89 @@ class SigningException(SQLModel, table=True):
     reason: str = Field(max_length=1000)
     granted_by: int = Field(foreign_key="user.id")
     granted_at: datetime = created_at_field()
+
+
+class TaskForce(SQLModel, table=True):
+    """§15 组建专班: the unit that pushes a project with an agreed intention, and who helps it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", unique=True)
+    # 谁考察谁负责谁推进: the unit that registered it, unless the bureau names another.
+    responsible_unit_id: int = Field(foreign_key="unit.id", index=True)
+    formed_by: int | None = Field(default=None, foreign_key="user.id")
+    formed_at: datetime = created_at_field()
+
+
+class TaskForceMember(SQLModel, table=True):
+    """A department on a project's task force."""
+
+    __table_args__ = (UniqueConstraint("project_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    added_at: datetime = created_at_field()
+
+
+class TaskState(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class ForceTask(SQLModel, table=True):
+    """A task of a project's task force: what, who, by when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    title: str = Field(max_length=300)
+    owner_user_id: int = Field(foreign_key="user.id", index=True)
+    due_on: date = Field(index=True)
+    state: str = Field(default=TaskState.OPEN, max_length=16, index=True)
+    done_on: date | None = None
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = created_at_field()
+
+
+class ApprovalKind(SQLModel, table=True):
+    """An approval a project may need (立项/备案, 用地预审 …): seeded, editable by the bureau."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    name_zh: str = Field(max_length=64)
+    name_en: str = Field(max_length=128)
+    position: int = 0
+    active: bool = True
+
+    def name(self, locale: str) -> str:
+        return self.name_en if locale == "en" and self.name_en else self.name_zh
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"  # 未启动
+    IN_PROGRESS = "in_progress"  # 办理中
+    DONE = "done"  # 已办结
+    NOT_NEEDED = "not_needed"  # 不需要
+
+
+class ApprovalMode(StrEnum):
+    """§15 全程代办: how an approval is handled."""
+
+    STANDARD = "standard"
+    SHORTFALL = "shortfall"  # 容缺受理
+    PARALLEL = "parallel"  # 并联审批
+    PLEDGE = "pledge"  # 承诺制
+
+
+class ApprovalItem(SQLModel, table=True):
+    """One approval on a project's checklist: who handles it, how, by when, where it stands."""
+
+    __table_args__ = (UniqueConstraint("project_id", "kind_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    kind_code: str = Field(max_length=32)
+    handler: str = Field(default="", max_length=200)
+    mode: str = Field(default=ApprovalMode.STANDARD, max_length=16)
+    due_on: date | None = Field(default=None, index=True)
+    done_on: date | None = None
+    state: str = Field(default=ApprovalState.PENDING, max_length=16, index=True)
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_at: datetime = created_at_field()

@@ -1,5 +1,9 @@
 """Projects under first-talk first-report 首谈首报 (§14), their progress, transfers and leaders (§15).
 
+A stage change is where §15 and §17 meet it: reaching 洽谈 forms the project's task force
+(``services.taskforce``), and a major project reaches 签约 only after its reviews
+(``services.signing``).
+
 The first registration of a project owns it. Two registrations of one project (the same
 enterprise and a similar name) are serialized per enterprise inside the transaction:
 before looking for the project, the registration bumps ``Enterprise.registration_seq``,
@@ -43,7 +47,7 @@ from models import (
     User,
     utcnow,
 )
-from services import audit, settings, signing
+from services import audit, settings, signing, taskforce
 from services.access import Purpose, scope
 from services.enterprises import resolve_draft
 from services.names import name_similarity, normalize_name
@@ -341,6 +345,8 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
         )
         if level is not None:
             _log(session, member, project.id, action="leader_needed", at=now, level=level)
+        if _reached(stage, Stage.NEGOTIATION):
+            await taskforce.form(session, project, by=member.id, now=now)
         return project
 
 
@@ -415,6 +421,8 @@ async def set_stage(
         _log(
             session, member, project_id, action="stage", at=now, before=current.value, after=stage.value, reason=reason
         )
+        if _reached(stage, Stage.NEGOTIATION):
+            await taskforce.form(session, project, by=member.id, now=now)
         return project
 
 

@@ -1,4 +1,4 @@
-"""Load the bureau's seed file (``seed/zhangye.toml``): units, chains, targets, settings.
+"""Load the bureau's seed file (``seed/zhangye.toml``): units, chains, targets, settings, approval kinds.
 
 Units and chains follow the file (matched by ``code``): editing a name there and seeding
 again renames it. Targets and settings are only added when missing, because the bureau
@@ -16,7 +16,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.db import ROOT, Database
-from models import Chain, Setting, Target, Unit
+from models import ApprovalKind, Chain, Setting, Target, Unit
 
 SEED_FILE = ROOT / "seed" / "zhangye.toml"
 
@@ -27,10 +27,13 @@ class SeedReport:
     chains_added: int
     targets_added: int
     settings_added: int
+    approval_kinds_added: int = 0
 
     @property
     def changed(self) -> bool:
-        return any((self.units_added, self.chains_added, self.targets_added, self.settings_added))
+        return any(
+            (self.units_added, self.chains_added, self.targets_added, self.settings_added, self.approval_kinds_added)
+        )
 
 
 def read_seed(path: Path = SEED_FILE) -> dict[str, Any]:
@@ -45,7 +48,8 @@ async def seed(db: Database, path: Path = SEED_FILE) -> SeedReport:
         chains = await _chains(session, data.get("chains", []), units)
         targets = await _targets(session, data.get("targets", []), units)
         settings = await _settings(session, data.get("settings", {}))
-    return SeedReport(units, chains, targets, settings)
+        approvals = await _approval_kinds(session, data.get("approval_kinds", []))
+    return SeedReport(units, chains, targets, settings, approvals)
 
 
 async def is_seeded(db: Database) -> bool:
@@ -123,6 +127,24 @@ async def _targets(session: AsyncSession, rows: list[dict[str, Any]], _units_add
         )
         existing.add(key)
         added += 1
+    return added
+
+
+async def _approval_kinds(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """The §15 approvals checklist follows the file, matched by code, in the file's order."""
+    added = 0
+    existing = {k.code: k for k in (await session.exec(select(ApprovalKind))).all()}
+    for position, row in enumerate(rows):
+        kind = existing.get(row["code"])
+        if kind is None:
+            kind = ApprovalKind(code=row["code"], name_zh=row["name_zh"], name_en=row.get("name_en", ""))
+            added += 1
+        kind.name_zh = row["name_zh"]
+        kind.name_en = row.get("name_en", "")
+        kind.position = position
+        kind.active = bool(row.get("active", True))
+        session.add(kind)
+    await session.flush()
     return added
 
 

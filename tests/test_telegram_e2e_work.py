@@ -118,6 +118,7 @@ async def test_a_project_from_registration_to_signing(bot: Bot) -> None:
         ("leader_needed", None),
         ("leader_assigned", leader.id),
         ("stage", "negotiation"),
+        ("task_force_formed", None),
         ("signing_exception", None),
         ("stage", "signed"),
     ]
