@@ -16,6 +16,7 @@ from handlers import (
     lead,
     library,
     merge,
+    needs,
     progress,
     project,
     review,
@@ -37,6 +38,7 @@ def build_registry() -> Registry:
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
     signing.register(registry)  # /reviews: §17 reviews before a major project is signed
     taskforce.register(registry)  # /taskforce: §15 task force, its tasks and approvals
+    needs.register(registry)  # /need, /needs: §19 element needs; the departments' answer buttons
     find.register(registry)  # /find
     targets.register(registry)  # /quota, /targets, /schedule
     digest.register(registry)  # /digest

@@ -513,6 +513,15 @@ async def event_line(ctx: Context, event: projects.Event) -> str:
             "kind": names.get(str(d.get("kind")), d.get("kind")),
             "state": ctx._(f"approval.state.{d.get('after')}"),
         }
+    elif event.action in ("need_raised", "need_answered"):
+        reason = d.get("reason")
+        params = {
+            "kind": ctx._(f"need.kind.{d.get('kind')}"),
+            "size": d.get("size", ""),
+            "needed_by": d.get("needed_by", ""),
+            "state": ctx._(f"need.state.{d.get('after')}"),
+            "reason": ctx._("project.event.reason", reason=reason) if reason else "",
+        }
     elif event.action == "leader_assigned":
         leader = await members.get_user(ctx.app.db, int(d["after"]))
         params = {"leader": leader.full_name if leader else ""}

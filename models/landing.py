@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at_field, money_field
+from models.base import created_at_field, money_field, time_field
 
 
 class FundsEntry(SQLModel, table=True):
@@ -144,3 +144,38 @@ class ApprovalItem(SQLModel, table=True):
     state: str = Field(default=ApprovalState.PENDING, max_length=16, index=True)
     updated_by: int | None = Field(default=None, foreign_key="user.id")
     updated_at: datetime = created_at_field()
+
+
+class NeedKind(StrEnum):
+    """§19 要素保障: what a project needs secured."""
+
+    LAND = "land"  # 用地
+    ENERGY = "energy"  # 用能
+    ENVIRONMENT = "environment"  # 环境容量
+    FINANCING = "financing"  # 融资
+    OTHER = "other"
+
+
+class NeedState(StrEnum):
+    OPEN = "open"  # waiting for the department
+    ACCEPTED = "accepted"
+    NEEDS_INFO = "needs_info"
+    REFUSED = "refused"  # cannot be secured, with a reason
+
+
+class ElementNeed(SQLModel, table=True):
+    """A unit's request that a department secure land, energy, capacity or financing for a project."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    kind: str = Field(max_length=16)
+    size: str = Field(max_length=200)  # as typed: 200亩, 5万吨标煤, 3亿元
+    needed_by: date
+    department_unit_id: int = Field(foreign_key="unit.id", index=True)
+    raised_by: int = Field(foreign_key="user.id")
+    raised_unit_id: int = Field(foreign_key="unit.id", index=True)
+    raised_at: datetime = created_at_field()
+    state: str = Field(default=NeedState.OPEN, max_length=16, index=True)
+    answer: str = Field(default="", max_length=1000)
+    answered_by: int | None = Field(default=None, foreign_key="user.id")
+    answered_at: datetime | None = time_field()
