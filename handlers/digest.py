@@ -15,6 +15,7 @@ from bot.conversation import Command, Context
 from bot.core import FileReply, Incoming, Outgoing, Reply
 from bot.i18n import Translator
 from bot.router import Registry
+from handlers import landing_digest
 from models import Role
 from services import digests, targets
 from services.charts import Bars, bar_chart, chart_locale
@@ -220,6 +221,7 @@ def render_bureau(digest: BureauDigest, locale: str, *, now: bool = False) -> li
     lines.extend(_behind_lines(_, digest.behind))
     lines.extend(_lagging_lines(_, digest.lagging_count, digest.lagging))
     lines.append(_("digest.bureau.disputes", disputes=digest.open_disputes, flagged=digest.flagged_visits))
+    lines.extend(landing_digest.bureau_lines(_, digest))
     out: list[Outgoing] = [Reply("\n".join(lines))]
     out.append(_photo("bureau.png", bureau_chart(digest, locale)))
     return out
@@ -268,6 +270,7 @@ def render_leader(digest: LeaderDigest, locale: str) -> list[Outgoing]:
         lines.append(_("digest.leader.no_projects"))
     lines.append(_("digest.leader.targets", met=digest.targets_met, total=digest.targets_total))
     lines.extend(_behind_lines(_, digest.behind))
+    lines.extend(landing_digest.ranking_lines(_, digest.rankings))
     return [Reply("\n".join(lines))]
 
 

@@ -43,9 +43,13 @@ from models import (
     UnitKind,
     Visit,
 )
+from services import needs, rankings, taskforce
 from services import settings as bureau_settings
+from services.needs import NeedRow
 from services.periods import Period, local_midnight, year_of
+from services.rankings import Rankings
 from services.targets import Line, progress
+from services.taskforce import OverdueApproval
 
 BIG_PROJECT_YUAN = 100_000_000  # 亿元以上项目 (§8)
 COVERAGE = ("landed", "in_talks", "visited", "contacted", "untouched")
@@ -162,6 +166,11 @@ class BureauDigest:
     lagging: list[LaggingProject]
     open_disputes: int
     flagged_visits: int
+    # Landing a project (§15–§19): the rankings and, for the bureau only, its candidate lists;
+    # approvals past their date; element needs waiting for a department.
+    rankings: Rankings | None = None
+    overdue_approvals: list[OverdueApproval] = field(default_factory=list)
+    open_needs: list[NeedRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,7 @@ class LeaderDigest:
     targets_met: int
     targets_total: int
     behind: list[BehindLine] = field(default_factory=list)
+    rankings: Rankings | None = None
 
     @property
     def landed(self) -> int:
@@ -510,8 +520,25 @@ async def build_bureau_digest(
         sum(r.signed for r in ordered),
         sum(r.started for r in ordered),
     )
+    ranks = await rankings.build(db, [_figures(r) for r in ordered], last, tz, bureau=True)
     return BureauDigest(
-        period, ordered, total, behind, lag_counts.get(0, 0), lag_lists.get(0, []), open_disputes, flagged
+        period,
+        ordered,
+        total,
+        behind,
+        lag_counts.get(0, 0),
+        lag_lists.get(0, []),
+        open_disputes,
+        flagged,
+        ranks,
+        await taskforce.overdue_approvals(db, last),
+        await needs.visible_to_bureau(db),
+    )
+
+
+def _figures(row: UnitRow) -> rankings.UnitFigures:
+    return rankings.UnitFigures(
+        row.unit_id, row.name_zh, row.name_en, row.funds_year, row.big_projects, row.new_first_talk
     )
 
 
@@ -525,6 +552,12 @@ async def build_leader_digest(db: Database, user_id: int, period: Period, today:
             for p in (await session.exec(q.order_by(col(Project.id)))).all()
         ]
         names = {u.id: u for u in (await session.exec(select(Unit))).all()}
+        counties = [u for u in names.values() if u.kind in (UnitKind.COUNTY, UnitKind.ZONE) and u.active]
+        counties.sort(key=lambda u: (u.kind == UnitKind.ZONE, u.id or 0))
+        rows = await _unit_rows(session, counties, period, today + timedelta(days=1))
+    ranks = await rankings.build(
+        db, [_figures(rows[u.id]) for u in counties if u.id is not None], today, tz, bureau=False
+    )
     lines = await progress(db, today=today, tz=tz)
     all_lines = [line for unit_lines in lines.values() for line in unit_lines]
     behind = [
@@ -532,4 +565,5 @@ async def build_leader_digest(db: Database, user_id: int, period: Period, today:
         for line in all_lines
         if line.behind > 0
     ]
-    return LeaderDigest(user_id, period, projects, sum(1 for line in all_lines if line.met), len(all_lines), behind)
+    met = sum(1 for line in all_lines if line.met)
+    return LeaderDigest(user_id, period, projects, met, len(all_lines), behind, ranks)

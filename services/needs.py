@@ -186,3 +186,11 @@ async def unanswered(db: Database, now: datetime) -> list[NeedRow]:
     async with db.session() as session:
         rows = await session.exec(query.order_by(col(ElementNeed.raised_at), col(ElementNeed.id)))
         return [NeedRow(*r) for r in rows.all()]
+
+
+async def visible_to_bureau(db: Database) -> list[NeedRow]:
+    """Every need still waiting for a department (or for information), for the bureau's overview."""
+    query = _rows().where(col(ElementNeed.state).in_((NeedState.OPEN, NeedState.NEEDS_INFO)))
+    async with db.session() as session:
+        rows = await session.exec(query.order_by(col(ElementNeed.needed_by), col(ElementNeed.id)))
+        return [NeedRow(*r) for r in rows.all()]
