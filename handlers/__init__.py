@@ -22,6 +22,7 @@ from handlers import (
     review,
     signing,
     start,
+    supervision,
     targets,
     taskforce,
     transfer,
@@ -39,6 +40,7 @@ def build_registry() -> Registry:
     signing.register(registry)  # /reviews: §17 reviews before a major project is signed
     taskforce.register(registry)  # /taskforce: §15 task force, its tasks and approvals
     needs.register(registry)  # /need, /needs: §19 element needs; the departments' answer buttons
+    supervision.register(registry)  # /ask (leaders), /supervise (bureau): §16; the answer button
     find.register(registry)  # /find
     targets.register(registry)  # /quota, /targets, /schedule
     digest.register(registry)  # /digest

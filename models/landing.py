@@ -179,3 +179,42 @@ class ElementNeed(SQLModel, table=True):
     answer: str = Field(default="", max_length=1000)
     answered_by: int | None = Field(default=None, foreign_key="user.id")
     answered_at: datetime | None = time_field()
+
+
+class LeaderQuestion(SQLModel, table=True):
+    """§16 点题询问: a city leader asks a unit about a project or an indicator, to answer by a day."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    asked_by: int = Field(foreign_key="user.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id")
+    question: str = Field(max_length=1000)
+    due_on: date = Field(index=True)
+    asked_at: datetime = created_at_field()
+    answer: str = Field(default="", max_length=2000)
+    answered_by: int | None = Field(default=None, foreign_key="user.id")
+    answered_at: datetime | None = time_field()
+    late: bool = False
+
+
+class SupervisionItem(SQLModel, table=True):
+    """§16 联合督导: a lagging project or a slow unit the bureau supervises with the offices."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(default=None, foreign_key="project.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    issue: str = Field(max_length=1000)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = created_at_field()
+    closed_at: datetime | None = time_field()
+
+
+class SupervisionAction(SQLModel, table=True):
+    """What was done about a supervised project or unit, and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="supervisionitem.id", index=True)
+    action: str = Field(max_length=1000)
+    on_date: date
+    recorded_by: int = Field(foreign_key="user.id")
+    recorded_at: datetime = created_at_field()
