@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, literal
 from sqlmodel import col, select
 
 from bot.app import App
@@ -33,7 +33,7 @@ from bot.core.config import Settings
 from bot.core.db import Database
 from bot.delivery import Outbox
 from bot.scheduler import send_due
-from models import Chain, Delivery, Enterprise, Lead, LibraryEntry, Project, Unit, User, Visit
+from models import Chain, Delivery, Enterprise, FundsEntry, Lead, LibraryEntry, Project, Unit, User, Visit
 from services import charts, schedule, seed
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -205,6 +205,19 @@ async def _grow(db: Database, scale: float, seed_value: int) -> None:
         ):
             for start in range(0, len(rows), 5000):
                 await conn.execute(insert(table), rows[start : start + 5000])
+        # Each total as one entry on the first-talk day, as the migration does for old totals.
+        await conn.execute(
+            insert(FundsEntry).from_select(
+                ["project_id", "on_date", "amount_yuan", "recorded_at", "origin"],
+                select(
+                    col(Project.id),
+                    col(Project.first_talk_date),
+                    col(Project.funds_in_place_yuan),
+                    col(Project.created_at),
+                    literal(""),
+                ).where(col(Project.funds_in_place_yuan) != 0),
+            )
+        )
 
 
 RUN_AT = datetime(2026, 12, 1, 10, 0, tzinfo=TZ).astimezone(UTC)

@@ -100,7 +100,8 @@ async def _seed(settings: Settings, demo_people: bool) -> None:
             report = await seed.seed(db)
         print(
             f"units +{report.units_added}, chains +{report.chains_added}, "
-            f"targets +{report.targets_added}, settings +{report.settings_added}"
+            f"targets +{report.targets_added}, settings +{report.settings_added}, "
+            f"approval kinds +{report.approval_kinds_added}"
         )
         if demo_people:
             print(f"demo people +{await demo.seed_demo_people(db)}")

@@ -62,16 +62,29 @@ async def send_due(app: App, now: datetime | None = None) -> int:
 
 
 async def run_follow_up_hook(app: App, now: datetime, times: Times | None = None) -> int:
-    """Once the day's follow-up time has come, queue the day's visit reminders and the overdue
-    directory contacts (each once)."""
+    """Once the day's follow-up time has come, queue the day's reminders (each once).
+
+    Visits' follow-ups, overdue directory contacts (§9), task-force tasks (§15), leaders'
+    questions past their deadline (§16) and unanswered element needs (§19).
+    """
     times = times or await schedule.load_times(app.db)
     local = now.astimezone(app.tz)
     if local.time() < times.follow_up_time:
         return 0
     from handlers.contacts import send_contact_reminders
+    from handlers.needs import send_need_escalations
+    from handlers.supervision import send_question_escalations
+    from handlers.taskforce import send_task_notices
     from handlers.visit import send_follow_up_reminders
 
-    return await send_follow_up_reminders(app, local.date()) + await send_contact_reminders(app, now)
+    day = local.date()
+    return (
+        await send_follow_up_reminders(app, day)
+        + await send_contact_reminders(app, now)
+        + await send_task_notices(app, day)
+        + await send_need_escalations(app, now, day)
+        + await send_question_escalations(app, day)
+    )
 
 
 def triggers(times: Times, tz: Any) -> dict[str, CronTrigger]:

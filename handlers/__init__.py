@@ -21,13 +21,17 @@ from handlers import (
     lead,
     library,
     merge,
+    needs,
     opportunities,
     origins,
     progress,
     project,
     review,
+    signing,
     start,
+    supervision,
     targets,
+    taskforce,
     transfer,
     visit,
 )
@@ -40,6 +44,10 @@ def build_registry() -> Registry:
     visit.register(registry)  # /visit, /visits; follow-up reminder buttons
     progress.register(registry)  # /progress (more often than a new project)
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
+    signing.register(registry)  # /reviews: §17 reviews before a major project is signed
+    taskforce.register(registry)  # /taskforce: §15 task force, its tasks and approvals
+    needs.register(registry)  # /need, /needs: §19 element needs; the departments' answer buttons
+    supervision.register(registry)  # /ask (leaders), /supervise (bureau): §16; the answer button
     find.register(registry)  # /find
     targets.register(registry)  # /quota, /targets, /schedule
     digest.register(registry)  # /digest

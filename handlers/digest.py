@@ -19,6 +19,7 @@ from bot.core.app import App
 from bot.core.conversation import Command, Context
 from bot.core.i18n import Translator
 from bot.core.registry import Registry
+from handlers import landing_digest
 from handlers.networks import network_lines
 from models import Role, Unit
 from services import charts, digests, schedule, targets
@@ -335,6 +336,7 @@ def bureau_text(digest: BureauDigest, locale: str, *, now: bool = False) -> str:
     if digest.networks is not None:
         lines.extend(network_lines(_, digest.networks))
     lines.extend(_stale_dispute_lines(_, digest))
+    lines.extend(landing_digest.bureau_lines(_, digest))
     return "\n".join(lines)
 
 
@@ -423,6 +425,7 @@ async def render_leader(digest: LeaderDigest, locale: str) -> list[Outgoing]:
         lines.append(_("digest.leader.no_projects"))
     lines.append(_("digest.leader.targets", met=digest.targets_met, total=digest.targets_total))
     lines.extend(_behind_lines(_, digest.behind))
+    lines.extend(landing_digest.ranking_lines(_, digest.rankings))
     return [Reply("\n".join(lines))]
 
 

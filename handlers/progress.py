@@ -247,7 +247,9 @@ async def apply_pending(ctx: Context, reason: str | None) -> Next:
             )
             ctx.say(ctx._("project.stage.moved", stage=stage_name(ctx._, stage.value)))
         if "funds" in pending and row is not None and pending["funds"] != row.project.funds_in_place_yuan:
-            await projects.set_funds(db, member=member, project_id=project_id, total_yuan=pending["funds"], now=now)
+            await projects.set_funds(
+                db, member=member, project_id=project_id, total_yuan=pending["funds"], now=now, on=today(ctx)
+            )
             ctx.say(ctx._("project.funds.recorded", amount=money(ctx._, pending["funds"])))
         if "planned" in pending:
             _project, level = await projects.set_planned(
@@ -278,7 +280,7 @@ async def apply_stage(ctx: Context, reason: str | None) -> Next:
             today=today(ctx),
         )
     except ProjectError as exc:
-        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))
+        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"], **exc.words(ctx._)))
         return menu(ctx)
     ctx.say(ctx._("project.stage.moved", stage=stage_name(ctx._, stage.value)))
     return menu(ctx)
@@ -334,7 +336,12 @@ async def apply_funds(ctx: Context) -> Next:
     amount = int(ctx.draft.pop("funds"))
     try:
         await projects.set_funds(
-            ctx.app.db, member=ctx.user, project_id=int(ctx.draft["project_id"]), total_yuan=amount, now=ctx.now()
+            ctx.app.db,
+            member=ctx.user,
+            project_id=int(ctx.draft["project_id"]),
+            total_yuan=amount,
+            now=ctx.now(),
+            on=today(ctx),
         )
     except ProjectError as exc:
         ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))

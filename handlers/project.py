@@ -23,11 +23,12 @@ from bot.core.registry import Registry
 from handlers.answers import ask_past_day, read_money, read_past_day, today
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
 from handlers.disputes import ruling_keyboard
+from handlers.landing_card import force_lines
 from handlers.lookup import MAX_NAME as LOOKUP_MAX
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell, tell_bureau
 from models import STAGE_ORDER, LeaderLevel, Role, Stage
-from services import enterprises, members, projects
+from services import enterprises, members, projects, taskforce
 from services.access import Purpose
 from services.fieldtext import parse_project_text
 from services.freetext import ChainHint
@@ -649,7 +650,11 @@ async def show_card(ctx: Context, project_id: int) -> None:
         ctx.say(ctx._("project.err.not_found", number=project_id))
         return
     events = await projects.history(ctx.app.db, project_id)
-    lines = [card(ctx._, row), "", ctx._("project.history.header")]
+    lines = [card(ctx._, row)]
+    force = await taskforce.summary_of(ctx.app.db, project_id)
+    if force is not None and force.force is not None:
+        lines += ["", *force_lines(ctx._, force, today(ctx), full=False)]
+    lines += ["", ctx._("project.history.header")]
     lines += [await event_line(ctx, e) for e in events]
     ctx.say("\n".join(lines))
 
@@ -699,6 +704,36 @@ async def event_line(ctx: Context, event: projects.Event) -> str:
         params = {"text": d.get("text", "")}
     elif event.action == "leader_needed":
         params = {"level": ctx._(f"leader_level.{d.get('level')}")}
+    elif event.action == "review":
+        params = {
+            "kind": ctx._(f"signing.kind.{d.get('kind')}"),
+            "reviewer": d.get("reviewer", ""),
+            "date": d.get("reviewed_on", ""),
+            "conclusion": d.get("conclusion", ""),
+        }
+    elif event.action == "signing_exception":
+        missing = ctx._("signing.list_sep").join(ctx._(f"signing.kind.{k}") for k in d.get("missing", []))
+        params = {"missing": missing, "reason": d.get("reason", "")}
+    elif event.action in ("task_force_formed", "task_force_member"):
+        unit = await members.get_unit(ctx.app.db, int(d["unit_id"]))
+        params = {"unit": unit.name(ctx.locale) if unit else ""}
+    elif event.action in ("task_added", "task_done"):
+        params = {"title": d.get("title", ""), "owner": d.get("owner", ""), "due": d.get("due_on", "")}
+    elif event.action == "approval":
+        names = await taskforce.approval_kind_names(ctx.app.db, ctx.locale)
+        params = {
+            "kind": names.get(str(d.get("kind")), d.get("kind")),
+            "state": ctx._(f"approval.state.{d.get('after')}"),
+        }
+    elif event.action in ("need_raised", "need_answered"):
+        reason = d.get("reason")
+        params = {
+            "kind": ctx._(f"need.kind.{d.get('kind')}"),
+            "size": d.get("size", ""),
+            "needed_by": d.get("needed_by", ""),
+            "state": ctx._(f"need.state.{d.get('after')}"),
+            "reason": ctx._("project.event.reason", reason=reason) if reason else "",
+        }
     elif event.action == "leader_assigned":
         leader = await members.get_user(ctx.app.db, int(d["after"]))
         params = {"leader": leader.full_name if leader else ""}

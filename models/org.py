@@ -19,6 +19,9 @@ class UnitKind(StrEnum):
     SOE = "soe"
     BUREAU = "bureau"
     LEADERSHIP = "leadership"
+    # §19: departments that secure land, energy and environmental capacity for projects and
+    # carry no investment target of their own (市自然资源局, 市生态环境局).
+    SUPPORT = "support"
 
 
 class Role(StrEnum):
@@ -50,6 +53,7 @@ ROLE_FOR_UNIT_KIND: dict[UnitKind, Role] = {
     UnitKind.SOE: Role.SOE,
     UnitKind.BUREAU: Role.BUREAU,
     UnitKind.LEADERSHIP: Role.LEADER,
+    UnitKind.SUPPORT: Role.DEPARTMENT,
 }
 
 

@@ -5,8 +5,8 @@ Every figure comes from one set-based query over all the chains or units a diges
 Zhangye's size costs the same number of queries. Everything is "as of" the end of the
 digest's window: records dated later do not count, whenever the digest is built.
 
-Funds in place: projects keep only their current cumulative amount, not its history, so a
-year's funds are those of the projects first talked that year (dropped ones left out).
+Funds in place: a year's funds are the entries (``FundsEntry``) dated in that year, whenever
+the project was first talked; projects dropped since are left out.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from models import (
     Dispute,
     DisputeStatus,
     Enterprise,
+    FundsEntry,
     Lead,
     LeadStatus,
     LibraryEntry,
@@ -43,11 +44,14 @@ from models import (
     UnitKind,
     Visit,
 )
-from services import disputes, networks
+from services import disputes, needs, networks, rankings, taskforce
 from services import settings as bureau_settings
+from services.needs import NeedRow
 from services.networks import NetworksOverview
 from services.periods import Period, local_midnight, year_of
+from services.rankings import Rankings
 from services.targets import Line, progress
+from services.taskforce import OverdueApproval
 
 BIG_PROJECT_YUAN = 100_000_000  # 亿元以上项目 (§8)
 COVERAGE = ("landed", "in_talks", "visited", "contacted", "untouched")
@@ -194,6 +198,11 @@ class BureauDigest:
     big_landed: list[AgainstTarget] = field(default_factory=list)
     # Each liaison office's effective leads of the month against its 10 (§5).
     leads_by_office: list[AgainstTarget] = field(default_factory=list)
+    # Landing a project (§15–§19): the rankings and, for the bureau only, its candidate lists;
+    # approvals past their date; element needs waiting for a department.
+    rankings: Rankings | None = None
+    overdue_approvals: list[OverdueApproval] = field(default_factory=list)
+    open_needs: list[NeedRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,7 @@ class LeaderDigest:
     targets_met: int
     targets_total: int
     behind: list[BehindLine] = field(default_factory=list)
+    rankings: Rankings | None = None
 
     @property
     def landed(self) -> int:
@@ -386,24 +396,21 @@ async def _coverage(
 async def _funds_by(
     session: AsyncSession, by: Any, keys: Sequence[int] | None, this_year: Period, last_year: Period, end: date
 ) -> dict[int, tuple[int, int]]:
-    """Funds in place of projects first talked this year and last year, per key, in one pass."""
+    """Funds in place that arrived this year (up to ``end``) and last year, per key, in one pass."""
 
     def in_year(period: Period) -> Any:
         upper = min(period.end, end)
+        day = col(FundsEntry.on_date)
         return func.coalesce(
-            func.sum(
-                case(
-                    (
-                        and_(col(Project.first_talk_date) >= period.start, col(Project.first_talk_date) < upper),
-                        col(Project.funds_in_place_yuan),
-                    ),
-                    else_=0,
-                )
-            ),
-            0,
+            func.sum(case((and_(day >= period.start, day < upper), col(FundsEntry.amount_yuan)), else_=0)), 0
         )
 
-    q = select(by, in_year(this_year), in_year(last_year)).where(col(Project.stage) != Stage.DROPPED)
+    q = (
+        select(by, in_year(this_year), in_year(last_year))
+        .select_from(FundsEntry)
+        .join(Project, col(Project.id) == FundsEntry.project_id)
+        .where(col(Project.stage) != Stage.DROPPED)
+    )
     if keys is not None:
         q = q.where(by.in_(keys))
     rows = await session.exec(q.group_by(by))
@@ -508,10 +515,10 @@ async def _unit_rows(session: AsyncSession, units: Sequence[Unit], period: Perio
         return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
     in_year = and_(ftd >= year.start, ftd < period.end, col(Project.stage) != Stage.DROPPED)
+    funds = await _funds_by(session, col(Project.first_talk_unit_id), ids, year, year, period.end)
     q = (
         sa_select(
             col(Project.first_talk_unit_id),
-            total(in_year, col(Project.funds_in_place_yuan)),
             total(and_(in_year, func.coalesce(col(Project.planned_yuan), 0) >= BIG_PROJECT_YUAN)),
             total(and_(ftd >= period.start, ftd < period.end)),
             total(and_(col(Project.signed_on) >= period.start, col(Project.signed_on) < period.end)),
@@ -524,8 +531,9 @@ async def _unit_rows(session: AsyncSession, units: Sequence[Unit], period: Perio
     rows = {}
     for unit in units:
         assert unit.id is not None
-        funds, big, new, signed, started = found.get(unit.id, (0, 0, 0, 0, 0))
-        rows[unit.id] = UnitRow(unit.name_zh, unit.name_en, unit.id, funds, big, new, signed, started)
+        big, new, signed, started = found.get(unit.id, (0, 0, 0, 0))
+        year_funds = funds.get(unit.id, (0, 0))[0]
+        rows[unit.id] = UnitRow(unit.name_zh, unit.name_en, unit.id, year_funds, big, new, signed, started)
     return rows
 
 
@@ -603,6 +611,7 @@ async def build_bureau_digest(
         now=as_of,
         lagging_days=days,
     )
+    ranks = await rankings.build(db, [_figures(r) for r in ordered], last, tz, bureau=True)
     stale_after = await disputes.stale_days(db)
     stale = [
         StaleDispute(
@@ -620,7 +629,16 @@ async def build_bureau_digest(
         network_figures, stale, stale_after,
         big_landed=[_against(u, lines, ("projects_over_threshold", "major_project")) for u in units],
         leads_by_office=[_against(u, lines, ("effective_leads",)) for u in offices],
+        rankings=ranks,
+        overdue_approvals=await taskforce.overdue_approvals(db, last),
+        open_needs=await needs.visible_to_bureau(db),
     )  # fmt: skip
+
+
+def _figures(row: UnitRow) -> rankings.UnitFigures:
+    return rankings.UnitFigures(
+        row.unit_id, row.name_zh, row.name_en, row.funds_year, row.big_projects, row.new_first_talk
+    )
 
 
 def _against(unit: Unit, lines: dict[int, list[Line]], metrics: Sequence[str]) -> AgainstTarget:
@@ -651,6 +669,12 @@ async def build_leader_digest(
             for p in (await session.exec(q.order_by(col(Project.id)))).all()
         ]
         names = {u.id: u for u in (await session.exec(select(Unit))).all()}
+        counties = [u for u in names.values() if u.kind in (UnitKind.COUNTY, UnitKind.ZONE) and u.active]
+        counties.sort(key=lambda u: (u.kind == UnitKind.ZONE, u.id or 0))
+        rows = await _unit_rows(session, counties, period, today + timedelta(days=1))
+    ranks = await rankings.build(
+        db, [_figures(rows[u.id]) for u in counties if u.id is not None], today, tz, bureau=False
+    )
     if lines is None:
         lines = await progress(db, today=today, tz=tz)
     all_lines = [line for unit_lines in lines.values() for line in unit_lines]
@@ -659,7 +683,8 @@ async def build_leader_digest(
         for line in all_lines
         if line.behind > 0
     ]
-    return LeaderDigest(user_id, period, projects, sum(1 for line in all_lines if line.met), len(all_lines), behind)
+    met = sum(1 for line in all_lines if line.met)
+    return LeaderDigest(user_id, period, projects, met, len(all_lines), behind, ranks)
 
 
 # -- every unit with a yearly target, monthly --------------------------------------------------

@@ -1,5 +1,9 @@
 """Projects under first-talk first-report 首谈首报 (§14), their progress, transfers and leaders (§15).
 
+A stage change is where §15 and §17 meet it: reaching 洽谈 forms the project's task force
+(``services.taskforce``), and a major project reaches 签约 only after its reviews
+(``services.signing``).
+
 The first registration of a project owns it. Two registrations of one project (the same
 enterprise and a similar name) are serialized per enterprise inside the transaction:
 before looking for the project, the registration bumps ``Enterprise.registration_seq``,
@@ -23,23 +27,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from bot.core.db import Database
+from bot.core.i18n import Translator
 from models import (
     ACTIVE_STAGES,
+    LANDED_STAGES,
     STAGE_ORDER,
     AuditEntry,
     Chain,
     Dispute,
     Enterprise,
+    FundsEntry,
     LeaderLevel,
     Member,
     Project,
+    ReviewKind,
     Role,
     Stage,
     Unit,
     User,
     utcnow,
 )
-from services import audit, settings
+from services import audit, settings, signing, taskforce
 from services.access import Purpose, scope
 from services.disputes import ruled_separate
 from services.enterprises import resolve_draft
@@ -64,6 +72,21 @@ class ProjectError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+    def words(self, _: Translator) -> dict[str, str]:
+        """What the message says besides the project's number, in the reader's language."""
+        return {}
+
+
+class ReviewsMissing(ProjectError):
+    """§17: a major project cannot be signed before its reviews (``services.signing``)."""
+
+    def __init__(self, missing: list[ReviewKind]) -> None:
+        super().__init__("reviews_missing")
+        self.missing = missing
+
+    def words(self, _: Translator) -> dict[str, str]:
+        return {"missing": _("signing.list_sep").join(_(f"signing.kind.{kind.value}") for kind in self.missing)}
 
 
 def project_key(name: str) -> str:
@@ -372,6 +395,8 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
         )
         if level is not None:
             _log(session, member, project.id, action="leader_needed", at=now, level=level)
+        if _reached(stage, Stage.NEGOTIATION):
+            await taskforce.form(session, project, by=member.id, now=now)
         return project
 
 
@@ -423,6 +448,7 @@ def needs_reason(current: Stage, new: Stage) -> bool:
 async def set_stage(
     db: Database, *, member: Member, project_id: int, stage: Stage, reason: str | None, now: datetime, today: date
 ) -> Project:
+    review_threshold = await signing.threshold(db)
     async with db.session() as session:
         project = await _load(session, member, project_id, Purpose.WORK)
         current = Stage(project.stage)
@@ -430,6 +456,10 @@ async def set_stage(
             raise ProjectError("same_stage")
         if needs_reason(current, stage) and not reason:
             raise ProjectError("reason_needed")
+        if stage in LANDED_STAGES and current not in LANDED_STAGES:
+            owed = await signing.missing(session, project, review_threshold)
+            if owed:
+                raise ReviewsMissing(owed)
         project.stage = stage
         project.drop_reason = reason if stage is Stage.DROPPED else None
         if stage is Stage.SIGNED and project.signed_on is None:
@@ -441,11 +471,19 @@ async def set_stage(
         _log(
             session, member, project_id, action="stage", at=now, before=current.value, after=stage.value, reason=reason
         )
+        if _reached(stage, Stage.NEGOTIATION):
+            await taskforce.form(session, project, by=member.id, now=now)
         return project
 
 
-async def set_funds(db: Database, *, member: Member, project_id: int, total_yuan: int, now: datetime) -> Project:
-    """Record funds in place to date (the cumulative total, not an increment)."""
+async def set_funds(
+    db: Database, *, member: Member, project_id: int, total_yuan: int, now: datetime, on: date
+) -> Project:
+    """Record funds in place to date (the cumulative total people report, not an increment).
+
+    The change is kept as a dated entry (``FundsEntry``) so a year's funds are exact; the
+    project's total is kept equal to the sum of its entries in the same transaction.
+    """
     if total_yuan < 0:
         raise ProjectError("negative")
     async with db.session() as session:
@@ -453,11 +491,31 @@ async def set_funds(db: Database, *, member: Member, project_id: int, total_yuan
         before = project.funds_in_place_yuan
         if total_yuan == before:
             raise ProjectError("same_funds")
+        session.add(
+            FundsEntry(
+                project_id=project_id,
+                on_date=on,
+                amount_yuan=total_yuan - before,
+                recorded_by=member.id,
+                recorded_at=now,
+            )
+        )
         project.funds_in_place_yuan = total_yuan
         project.last_progress_at = now
         session.add(project)
         _log(session, member, project_id, action="funds", at=now, before=before, after=total_yuan)
         return project
+
+
+async def funds_entries(db: Database, project_id: int) -> list[FundsEntry]:
+    """A project's funds in place as they came, oldest first."""
+    async with db.session() as session:
+        rows = await session.exec(
+            select(FundsEntry)
+            .where(FundsEntry.project_id == project_id)
+            .order_by(col(FundsEntry.on_date), col(FundsEntry.id))
+        )
+        return list(rows.all())
 
 
 async def set_planned(

@@ -1,5 +1,5 @@
-"""Load the bureau's seed file (``seed/zhangye.toml``): units, chains, targets, settings, and
-the networks' lists (contact kinds, events, scenarios).
+"""Load the bureau's seed file (``seed/zhangye.toml``): units, chains, targets, settings, approval
+kinds, and the networks' lists (contact kinds, events, scenarios).
 
 Units, chains and events follow the file (matched by ``code``): editing a name there and
 seeding again renames it; an event's dates set in the bot are kept unless the file gives
@@ -19,7 +19,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.db import ROOT, Database
-from models import Chain, Expo, Setting, Target, Unit
+from models import ApprovalKind, Chain, Expo, Setting, Target, Unit
 
 SEED_FILE = ROOT / "seed" / "zhangye.toml"
 # Setting keys of the networks' lists; the file's copy replaces them at every seeding.
@@ -34,10 +34,20 @@ class SeedReport:
     targets_added: int
     settings_added: int
     events_added: int = 0
+    approval_kinds_added: int = 0
 
     @property
     def changed(self) -> bool:
-        return any((self.units_added, self.chains_added, self.targets_added, self.settings_added, self.events_added))
+        return any(
+            (
+                self.units_added,
+                self.chains_added,
+                self.targets_added,
+                self.settings_added,
+                self.events_added,
+                self.approval_kinds_added,
+            )
+        )
 
 
 def read_seed(path: Path = SEED_FILE) -> dict[str, Any]:
@@ -54,7 +64,8 @@ async def seed(db: Database, path: Path = SEED_FILE) -> SeedReport:
         settings = await _settings(session, data.get("settings", {}))
         events = await _events(session, data.get("events", []))
         await _lists(session, data)
-    return SeedReport(units, chains, targets, settings, events)
+        approvals = await _approval_kinds(session, data.get("approval_kinds", []))
+    return SeedReport(units, chains, targets, settings, events, approvals)
 
 
 async def is_seeded(db: Database) -> bool:
@@ -132,6 +143,24 @@ async def _targets(session: AsyncSession, rows: list[dict[str, Any]], _units_add
         )
         existing.add(key)
         added += 1
+    return added
+
+
+async def _approval_kinds(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """The §15 approvals checklist follows the file, matched by code, in the file's order."""
+    added = 0
+    existing = {k.code: k for k in (await session.exec(select(ApprovalKind))).all()}
+    for position, row in enumerate(rows):
+        kind = existing.get(row["code"])
+        if kind is None:
+            kind = ApprovalKind(code=row["code"], name_zh=row["name_zh"], name_en=row.get("name_en", ""))
+            added += 1
+        kind.name_zh = row["name_zh"]
+        kind.name_en = row.get("name_en", "")
+        kind.position = position
+        kind.active = bool(row.get("active", True))
+        session.add(kind)
+    await session.flush()
     return added
 
 

@@ -29,6 +29,7 @@ from models import (
     Chain,
     Enterprise,
     EnterpriseTag,
+    FundsEntry,
     Lead,
     LeadStatus,
     LibraryEntry,
@@ -174,7 +175,14 @@ async def _count(
             .group_by(col(Project.first_talk_unit_id))
         )
         if ratio:
-            q = q.where(col(Project.funds_in_place_yuan) * 100 >= func.coalesce(col(Project.planned_yuan), 0) * ratio)
+            # §4: funds in place within the year, from the entries dated in the period.
+            arrived = (
+                select(func.coalesce(func.sum(col(FundsEntry.amount_yuan)), 0))
+                .where(col(FundsEntry.project_id) == col(Project.id))
+                .where(col(FundsEntry.on_date) >= period.start, col(FundsEntry.on_date) < until)
+                .scalar_subquery()
+            )
+            q = q.where(arrived * 100 >= func.coalesce(col(Project.planned_yuan), 0) * ratio)
     elif metric == "library_size":
         end_utc = local_midnight(until, tz)
         q = (

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlmodel import select
 
 from bot.app import App
-from models import Chain, Enterprise, Lead, LibraryEntry, Project, Stage, Unit, User, Visit, utcnow
+from models import Chain, Enterprise, FundsEntry, Lead, LibraryEntry, Project, Stage, Unit, User, Visit, utcnow
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
 BUREAU, LIAISON, GANZHOU, ZONE, GXJ, CZJ, SOE, LEADER = 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008
@@ -135,6 +135,9 @@ async def project(
         )
         session.add(row)
         await session.flush()
+        if funds:
+            assert row.id is not None
+            session.add(FundsEntry(project_id=row.id, on_date=first_talk, amount_yuan=funds))
         return row
 
 

@@ -19,6 +19,7 @@ from models import (
     Chain,
     Dispute,
     Enterprise,
+    FundsEntry,
     Lead,
     LibraryEntry,
     Project,
@@ -56,6 +57,7 @@ class YearData:
     leads: list[Lead] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
     projects: list[Project] = field(default_factory=list)
+    funds: list[FundsEntry] = field(default_factory=list)
     disputes: list[Dispute] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
 
@@ -104,16 +106,10 @@ class YearData:
             and p.created_at < e
         ]
         year = (end - timedelta(days=1)).year
-        this_year = sum(
-            p.funds_in_place_yuan
-            for p in self.projects
-            if p.chain_id == chain_id and p.stage != "dropped" and date(year, 1, 1) <= p.first_talk_date < end
-        )
-        last_year = sum(
-            p.funds_in_place_yuan
-            for p in self.projects
-            if p.chain_id == chain_id and p.stage != "dropped" and p.first_talk_date.year == year - 1
-        )
+        kept = {p.id for p in self.projects if p.chain_id == chain_id and p.stage != "dropped"}
+        mine = [f for f in self.funds if f.project_id in kept]
+        this_year = sum(f.amount_yuan for f in mine if date(year, 1, 1) <= f.on_date < end)
+        last_year = sum(f.amount_yuan for f in mine if f.on_date.year == year - 1)
         return {
             "new_leads": leads,
             "new_visits": visits,
@@ -140,8 +136,10 @@ class YearData:
         in_year = [
             p for p in mine if date(month_start.year, 1, 1) <= p.first_talk_date < month_end and p.stage != "dropped"
         ]
+        kept = {p.id for p in mine if p.stage != "dropped"}
+        year_start = date(month_start.year, 1, 1)
         return (
-            sum(p.funds_in_place_yuan for p in in_year),
+            sum(f.amount_yuan for f in self.funds if f.project_id in kept and year_start <= f.on_date < month_end),
             sum(1 for p in in_year if (p.planned_yuan or 0) >= BIG),
             sum(1 for p in mine if month_start <= p.first_talk_date < month_end),
             sum(1 for p in mine if p.signed_on is not None and month_start <= p.signed_on < month_end),
@@ -160,8 +158,11 @@ class YearData:
             and p.stage in LANDED
             and (p.planned_yuan or 0) >= threshold
             and start <= self.landed_on(p) < until
-            and p.funds_in_place_yuan * 100 >= (p.planned_yuan or 0) * ratio
+            and self.funds_between(p, start, until) * 100 >= (p.planned_yuan or 0) * ratio
         )
+
+    def funds_between(self, p: Project, start: date, until: date) -> int:
+        return sum(f.amount_yuan for f in self.funds if f.project_id == p.id and start <= f.on_date < until)
 
     def library_size(self, chain_id: int, until: date) -> int:
         e = utc_midnight(until)
@@ -300,6 +301,21 @@ async def build_year(db: Database, *, seed: int = 5) -> YearData:
             )
             session.add(project)
             data.projects.append(project)
+        await session.flush()
+        for p in data.projects:
+            if not p.funds_in_place_yuan:
+                continue
+            # Funds come in parts, some in the year after the first talk; a part above the
+            # total is followed by a correction, as people fix a typed figure.
+            first_part = p.funds_in_place_yuan * rng.choice([30, 100, 120]) // 100
+            day = p.first_talk_date + timedelta(days=rng.randrange(0, 300))
+            later = day + timedelta(days=rng.randrange(1, 200))
+            parts = [(day, first_part), (later, p.funds_in_place_yuan - first_part)]
+            for on_date, amount in parts:
+                if amount:
+                    entry = FundsEntry(project_id=p.id, on_date=on_date, amount_yuan=amount, recorded_at=local(on_date))
+                    session.add(entry)
+                    data.funds.append(entry)
         await session.flush()
         for i in range(6):
             p = data.projects[i * 7]

@@ -41,7 +41,7 @@ def test_migrate_then_seed_twice(tmp_path: Path) -> None:
     assert "revision" in migrated.stdout
     first = investbot("seed", "--demo", db=db)
     assert first.returncode == 0, first.stderr
-    assert "units +23" in first.stdout and "demo people +8" in first.stdout
+    assert "units +25" in first.stdout and "approval kinds +6" in first.stdout and "demo people +8" in first.stdout
     again = investbot("seed", "--demo", db=db)
     assert "units +0, chains +0, targets +0, settings +0" in again.stdout and "demo people +0" in again.stdout
 

@@ -332,6 +332,7 @@ async def test_progress_stage_funds_planned_note(chat: ChatFactory, app: App, cl
     assert actions == [
         ("registered", None),
         ("stage", "signed"),
+        ("task_force_formed", None),
         ("stage", "negotiation"),
         ("funds", 30_000_000),
         ("funds", 20_000_000),

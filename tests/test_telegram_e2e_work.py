@@ -20,7 +20,7 @@ from sqlmodel import col, select, update
 from bot.app import App
 from bot.core.config import Settings
 from models import AuditEntry, Chain, Delivery, Enterprise, LibraryEntry, Project, User
-from services import library, members, projects, schedule
+from services import library, members, projects, schedule, signing
 from services.credit_code import make_credit_code
 from services.periods import week_of
 from services.schedule import CHAIN_DIGEST
@@ -89,6 +89,13 @@ async def test_a_project_from_registration_to_signing(bot: Bot) -> None:
     assert moved == "阶段已更新为：洽谈。" and "还要更新什么" in menu and "承办单位" not in menu
     await press(county, "推进阶段")
     await press(county, "签约")
+    # §17: 12亿 is a major project, signed only after its reviews or the bureau's exception.
+    assert "合法性审查" in county.texts()[-2] and "/reviews 1" in county.texts()[-2]
+    director = await members.load_member(bot.app.db, BUREAU, admin_ids=frozenset())
+    assert director is not None
+    await signing.grant_exception(bot.app.db, member=director, project_id=1, reason="市政府常务会议同意", now=NOW)
+    await press(county, "推进阶段")
+    await press(county, "签约")
     assert county.texts()[-2] == "阶段已更新为：签约。"
     await press(county, "完成")
     assert all_answered(county)
@@ -110,10 +117,15 @@ async def test_a_project_from_registration_to_signing(bot: Bot) -> None:
         ("leader_needed", None),
         ("leader_assigned", leader.id),
         ("stage", "negotiation"),
+        ("task_force_formed", None),
+        ("signing_exception", None),
         ("stage", "signed"),
     ]
     assert {e.actor_id for e in entries if e.action == "stage"} == {county_user.id}
-    assert [e.action for e in await projects.history(bot.app.db, project.id or 0)][-2:] == ["stage", "stage"]
+    assert [e.action for e in await projects.history(bot.app.db, project.id or 0)][-2:] == [
+        "signing_exception",
+        "stage",
+    ]
 
 
 # -- issue 5: the weekly chain digest and its chart, from the scheduled job -----------------
