@@ -282,7 +282,7 @@ async def on_chain(ctx: Context, msg: Incoming) -> Next:
     if chain_id and await enterprises.get_chain(ctx.app.db, chain_id) is None:
         return ctx.again("core.err.use_buttons")
     ctx.draft["chain_id"] = chain_id or None
-    return ctx.then("plan" if "plan" not in ctx.draft else "amount" if "amount" not in ctx.draft else "source")
+    return await next_missing(ctx)
 
 
 async def ask_plan(ctx: Context) -> None:
@@ -294,7 +294,7 @@ async def on_plan(ctx: Context, msg: Incoming) -> Next:
     if isinstance(answer, Next):
         return answer
     ctx.draft["plan"] = answer
-    return ctx.then("amount" if "amount" not in ctx.draft else "source" if "source" not in ctx.draft else "confirm")
+    return await next_missing(ctx)
 
 
 async def ask_amount(ctx: Context) -> None:
@@ -311,7 +311,7 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
         ctx.draft["amount"] = amount
     for key in AMOUNT_KEYS[1:]:
         ctx.draft.pop(key, None)
-    return ctx.then("source" if "source" not in ctx.draft else "confirm")
+    return await next_missing(ctx)
 
 
 async def ask_source(ctx: Context) -> None:
