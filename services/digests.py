@@ -250,10 +250,6 @@ async def chains_led_by(db: Database, unit_id: int) -> list[Chain]:
         return list((await session.exec(q)).all())
 
 
-async def _lagging_days(db: Database) -> int:
-    return await bureau_settings.get_int(db, "lagging_after_days", 30)
-
-
 async def _lagging(
     session: AsyncSession, *, by: Any, keys: Sequence[int] | None, as_of: datetime, days: int, shown: int
 ) -> tuple[dict[int, int], dict[int, list[LaggingProject]]]:
@@ -299,7 +295,7 @@ async def chain_sections(
         return []
     start_utc, end_utc = window.utc(tz)
     as_of = as_of or end_utc
-    days = await _lagging_days(db)
+    days = await bureau_settings.lagging_days(db)
     this_year = year_of(window.last_day)
     last_year = year_of(this_year.start - timedelta(days=1))
     async with db.session() as session:
@@ -556,7 +552,7 @@ async def build_bureau_digest(
     until = last + timedelta(days=1)
     start_utc, end_utc = local_midnight(period.start, tz), local_midnight(until, tz)
     as_of = as_of or end_utc
-    days = await _lagging_days(db)
+    days = await bureau_settings.lagging_days(db)
     async with db.session() as session:
         units_q = (
             select(Unit)

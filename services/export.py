@@ -334,7 +334,7 @@ class Exporter:
 
     async def overview(self) -> None:
         start, end = self._bounds()
-        lagging_days = await settings.get_int(self.db, "lagging_after_days", 30)
+        lagging_days = await settings.lagging_days(self.db)
         stale = end - timedelta(days=lagging_days)
         async with self.db.session() as session:
             query = select(Unit).where(col(Unit.active)).order_by(col(Unit.id))

@@ -55,8 +55,6 @@ from services.names import name_similarity, normalize_name
 
 #: Two project names of one enterprise scoring this or more (0–100) are one project.
 SAME_PROJECT = 85.0
-LAGGING_SETTING = "lagging_after_days"
-DEFAULT_LAGGING_DAYS = 30
 # §15: the policy's thresholds, as defaults the bureau may change.
 MUNICIPAL_SETTING, DEFAULT_MUNICIPAL = "leader_municipal_from_yuan", 100_000_000
 PRINCIPAL_SETTING, DEFAULT_PRINCIPAL = "leader_principal_from_yuan", 1_000_000_000
@@ -191,8 +189,7 @@ async def lagging(db: Database, now: datetime, days: int, member: Member | None 
         return [ProjectRow(*row) for row in rows.all()]
 
 
-async def lagging_days(db: Database) -> int:
-    return await settings.get_int(db, LAGGING_SETTING, DEFAULT_LAGGING_DAYS)
+lagging_days = settings.lagging_days
 
 
 # -- registering ------------------------------------------------------------------------

@@ -72,3 +72,8 @@ async def set_exchange_rate(
     rates[code] = str(value)
     await put(db, "exchange_rates", rates, by=by, now=now)
     return value
+
+
+async def lagging_days(db: Database) -> int:
+    """How long a project may go without moving its stage or funds before it counts as lagging."""
+    return await get_int(db, "lagging_after_days", 30)
