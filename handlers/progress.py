@@ -263,7 +263,7 @@ async def apply_pending(ctx: Context, reason: str | None) -> Next:
             await projects.add_note(db, member=member, project_id=project_id, text=pending["note"], now=now)
             ctx.say(ctx._("project.note.recorded"))
     except ProjectError as exc:
-        ctx.say(ctx._(f"project.err.{exc.code}", number=project_id))
+        ctx.say(ctx._(f"project.err.{exc.code}", number=project_id, **exc.words(ctx._)))
     return ctx.done()
 
 
@@ -344,7 +344,7 @@ async def apply_funds(ctx: Context) -> Next:
             on=today(ctx),
         )
     except ProjectError as exc:
-        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"]))
+        ctx.say(ctx._(f"project.err.{exc.code}", number=ctx.draft["project_id"], **exc.words(ctx._)))
         return menu(ctx)
     ctx.say(ctx._("project.funds.recorded", amount=money(ctx._, amount)))
     return menu(ctx)
@@ -364,7 +364,7 @@ async def on_planned(ctx: Context, msg: Incoming) -> Next:
             ctx.app.db, member=ctx.user, project_id=project_id, planned_yuan=amount, now=ctx.now()
         )
     except ProjectError as exc:
-        return ctx.again(f"project.err.{exc.code}", number=project_id)
+        return ctx.again(f"project.err.{exc.code}", number=project_id, **exc.words(ctx._))
     ctx.say(ctx._("project.planned.recorded", amount=money(ctx._, amount)))
     if level is not None:
         await ask_bureau_for_leader(ctx, project_id, level)
@@ -385,7 +385,7 @@ async def on_note(ctx: Context, msg: Incoming) -> Next:
             ctx.app.db, member=ctx.user, project_id=int(ctx.draft["project_id"]), text=answer, now=ctx.now()
         )
     except ProjectError as exc:
-        return ctx.again(f"project.err.{exc.code}", number=ctx.draft["project_id"])
+        return ctx.again(f"project.err.{exc.code}", number=ctx.draft["project_id"], **exc.words(ctx._))
     ctx.say(ctx._("project.note.recorded"))
     return menu(ctx)
 

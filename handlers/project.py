@@ -595,7 +595,7 @@ async def assign(ctx: Context, msg: Incoming, arg: str) -> None:
             ctx.app.db, member=ctx.user, project_id=int(head), leader_user_id=int(tail), now=ctx.now()
         )
     except ProjectError as exc:
-        ctx.notice(ctx._(f"project.err.{exc.code}", number=head), alert=True)
+        ctx.notice(ctx._(f"project.err.{exc.code}", number=head, **exc.words(ctx._)), alert=True)
         return
     assert project.id is not None
     row = await projects.get(ctx.app.db, ctx.user, project.id)

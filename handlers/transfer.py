@@ -164,7 +164,7 @@ async def on_transfer_confirm(ctx: Context, msg: Incoming) -> Next:
             now=ctx.now(),
         )
     except ProjectError as exc:
-        return ctx.again(f"project.err.{exc.code}", number=project_id)
+        return ctx.again(f"project.err.{exc.code}", number=project_id, **exc.words(ctx._))
     row = await projects.get(ctx.app.db, ctx.user, project_id)
     assert row is not None and moved.from_unit.id is not None and moved.to_unit.id is not None
     reason = draft["reason"]

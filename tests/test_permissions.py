@@ -55,6 +55,26 @@ COMMANDS: dict[str, tuple[frozenset[Role], bool]] = {
     "history": (BUREAU, False),
     "library": (DESK, False),
     "template": (DESK, False),
+    "rates": (frozenset({Role.BUREAU}), False),
+    "reviews": (frozenset({Role.BUREAU, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
+    "taskforce": (frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
+    "need": (frozenset({Role.BUREAU, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
+    "need_answer": (frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.DEPARTMENT}), False),
+    "needs": (frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
+    "ask": (frozenset({Role.BUREAU, Role.LEADER}), False),
+    "question_answer": (frozenset({Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
+    "supervise": (frozenset({Role.BUREAU}), False),
+    "disputes": (frozenset({Role.BUREAU}), False),
+    "dispute_rule": (frozenset({Role.BUREAU}), False),
+    "contacts": (frozenset({Role.BUREAU, Role.COUNTY, Role.LIAISON}), False),
+    "contacted": (frozenset({Role.BUREAU, Role.COUNTY, Role.LIAISON}), False),
+    "events": (frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.LIAISON, Role.SOE}), False),
+    "source": (frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.LIAISON, Role.SOE}), False),
+    "capital": (frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
+    "opportunities": (
+        frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.LIAISON, Role.SOE}),
+        False,
+    ),
 }
 #: button prefix → (roles that may press it, administrators only)
 ACTIONS: dict[str, tuple[frozenset[Role], bool]] = {
@@ -65,6 +85,10 @@ ACTIONS: dict[str, tuple[frozenset[Role], bool]] = {
     "asg": (BUREAU, False),
     "imp": (DESK, False),
     "inv": (BUREAU, ADMIN),
+    "nda": (frozenset({Role.BUREAU, Role.CHAIN_LEAD, Role.DEPARTMENT}), False),
+    "qa": (frozenset({Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
+    "dsp": (frozenset({Role.BUREAU}), False),
+    "drl": (frozenset({Role.BUREAU}), False),
 }
 PEOPLE: dict[str, tuple[int, Role]] = {
     "bureau": (k.BUREAU, Role.BUREAU),

@@ -14,6 +14,7 @@ from bot.core import Reply
 from bot.core.db import Database
 from models import AuditEntry, Dispute, Enterprise, Member, Project, Unit, User
 from services import members, projects
+from services import settings as bureau_settings
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
 from tests.kit import Chat, RecordingTransport
@@ -347,6 +348,8 @@ async def test_progress_stage_funds_planned_note(chat: ChatFactory, app: App, cl
 
 
 async def test_progress_within_budget_answers_with_what_changed(chat: ChatFactory, app: App) -> None:
+    # Below §17's threshold: signing needs no reviews (tests/test_landing_reviews.py has them).
+    await bureau_settings.put(app.db, "major_review_from_yuan", 10_000_000_000)
     c = chat(COUNTY)
     await register(c)
     mark = len(c.history)
@@ -362,6 +365,8 @@ async def test_progress_within_budget_answers_with_what_changed(chat: ChatFactor
 
 
 async def test_progress_in_one_message(chat: ChatFactory, app: App) -> None:
+    # Below §17's threshold: signing needs no reviews (tests/test_landing_reviews.py has them).
+    await bureau_settings.put(app.db, "major_review_from_yuan", 10_000_000_000)
     c = chat(COUNTY)
     await register(c)
     mark = len(c.history)
@@ -376,7 +381,9 @@ async def test_progress_in_one_message(chat: ChatFactory, app: App) -> None:
     [project] = await all_projects(app)
     assert project.stage == "signed" and project.funds_in_place_yuan == 30_000_000
     actions = [e.action for e in await projects.history(app.db, 1)]
-    assert actions[-3:] == ["stage", "funds", "note"]
+    # Reaching 签约 also forms the task force (§15), recorded between the stage and the funds.
+    assert [a for a in actions if a != "task_force_formed"][-3:] == ["stage", "funds", "note"]
+    assert "task_force_formed" in actions
     # Going back a stage needs a reason, in one message too.
     await c.send("/progress 1 洽谈")
     await c.press("保存")

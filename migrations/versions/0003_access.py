@@ -20,11 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('user', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('admin_granted', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.add_column(sa.Column('role_before_admin', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
-    with op.batch_alter_table('invite', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('revoked_at', models.base.UTCDateTime(timezone=True), nullable=True))
+    # Plain ADD COLUMN on every backend: SQLite's batch mode would copy and drop "user",
+    # which the foreign keys of a database with records in it refuse.
+    op.add_column('user', sa.Column('admin_granted', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('user', sa.Column('role_before_admin', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
+    op.add_column('invite', sa.Column('revoked_at', models.base.UTCDateTime(timezone=True), nullable=True))
     # Who the list made an administrator before this revision: registered on sight, as the
     # audit says; they are checked against the list at the next start like everyone else.
     op.execute(
