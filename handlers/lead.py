@@ -20,6 +20,7 @@ from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads
 from services.freetext import ChainHint, parse_lead_text
 from services.money import format_money
+from services.names import has_letters
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
 MAX_PLAN = 500
@@ -50,7 +51,7 @@ async def start(ctx: Context, msg: Incoming) -> Next:
     ctx.say(ctx._("lead.prefilled"))
     if guess.credit_code:
         return await LOOKUP.take_code(ctx, guess.credit_code)
-    if guess.enterprise:
+    if guess.enterprise and has_letters(guess.enterprise):
         return await LOOKUP.take_name(ctx, guess.enterprise[:MAX_NAME])
     return ctx.goto("enterprise")
 

@@ -26,6 +26,7 @@ from models import Role
 from services import visits
 from services.access import Purpose
 from services.dates import InvalidDate, parse_day
+from services.names import has_letters
 from services.visits import MAX_PHOTOS, RepeatVisit, VisitDraft
 
 VISIT_ROLES = frozenset({Role.COUNTY, Role.LIAISON, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE})
@@ -123,6 +124,8 @@ async def on_who(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_WHO)
     if isinstance(answer, Next):
         return answer
+    if not has_letters(answer):
+        return ctx.again("visit.err.who_no_letters", text=answer)
     ctx.draft["who"] = answer
     return ctx.then("outcome")
 

@@ -15,13 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib import font_manager
-from matplotlib.figure import Figure
+from types import ModuleType
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +31,31 @@ CJK_FAMILIES = (
 )
 
 
+# matplotlib is some fifty megabytes once imported: it comes in with the first chart drawn,
+# not when the bot starts.
+@cache
+def _font_manager() -> ModuleType:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+
+    return font_manager
+
+
 @cache
 def _register_bundled_font() -> None:
     try:
         from noto_cjk_sans_otc import FONT_PATH
     except ImportError:
         return
-    font_manager.fontManager.addfont(str(FONT_PATH))
+    _font_manager().fontManager.addfont(str(FONT_PATH))
 
 
 def find_cjk_font() -> str | None:
     """The family name of an installed font with Chinese glyphs, if any."""
     _register_bundled_font()
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    installed = {entry.name for entry in _font_manager().fontManager.ttflist}
     return next((family for family in CJK_FAMILIES if family in installed), None)
 
 
@@ -80,6 +86,9 @@ class Bars:
 
 def bar_chart(bars: Bars, *, family: str | None) -> bytes:
     """A horizontal bar chart (grouped, or stacked) as PNG bytes."""
+    font_manager = _font_manager()
+    from matplotlib.figure import Figure
+
     per_label = 1 if bars.stacked else max(1, len(bars.series))
     height = max(2.5, 0.45 * len(bars.labels) * per_label + 1.8)
     fig = Figure(figsize=(7, height), dpi=100)

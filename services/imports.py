@@ -19,23 +19,24 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.worksheet.datavalidation import DataValidation
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.conversation import Member
 from bot.db import Database
 from bot.i18n import catalog, translate
-from models import Chain, Enterprise, EnterpriseTag, ImportBatch, ImportStatus, LibraryEntry, utcnow
+from models import Chain, Enterprise, EnterpriseName, EnterpriseTag, ImportBatch, ImportStatus, LibraryEntry, utcnow
 from services import audit, library
 from services.credit_code import is_valid_credit_code, normalize_credit_code
-from services.enterprises import find_or_create, take_register
+from services.enterprises import find_or_create, remember_alias, take_register
 from services.money import InvalidMoney, parse_money
-from services.names import best_matches, normalize_name
+from services.names import best_matches, has_letters, normalize_name
 from services.sheets import to_bytes, write_table
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 MAX_BYTES = 50 * 1024 * 1024
 #: A library is tens of enterprises a chain; a file of thousands is a register dump, not an import.
@@ -173,6 +174,8 @@ def _column_for(title: object) -> tuple[str | None, int | None]:
 
 
 def _open(content: bytes, *, data_only: bool) -> Workbook:
+    from openpyxl import load_workbook
+
     return load_workbook(io.BytesIO(content), data_only=data_only)
 
 
@@ -312,6 +315,8 @@ def _check(
     row.name = row.values.get("name", "")
     if not row.name:
         row.reject("desk.import.reason.no_name")
+    elif not has_letters(row.name):
+        row.reject("desk.import.reason.name_no_letters", name=row.name)
     elif len(row.name) > MAX_TEXT["name"]:
         row.reject("desk.import.reason.too_long", column="name", max=MAX_TEXT["name"])
     code = row.values.get("credit_code", "")
@@ -366,27 +371,42 @@ class NearIndex:
     """Near-name lookup over many names without comparing against every one of them.
 
     A name one or two typed characters away from another still shares all but a few of its
-    character pairs; candidates are the names holding one of the query's three rarest pairs,
-    so a common pair (科技, 能源) never drags in a large part of the register.
+    character pairs; candidates are the names holding one of the query's three rarest pairs
+    (of those any name holds: a pair no name has finds nothing), so a common pair (科技, 能源)
+    never drags in a large part of the register. A registered name found whole inside the
+    query (宁德时代 in 宁德时代新能源科技股份有限公司) is always a candidate, however common
+    its pairs.
     """
 
     RAREST = 3
 
     def __init__(self) -> None:
         self._grams: dict[str, list[int]] = defaultdict(list)
-        self._names: dict[int, str] = {}
+        self._stems: dict[str, list[int]] = defaultdict(list)
+        self._names: dict[int, list[str]] = defaultdict(list)
 
     def add(self, key: int, name: str) -> None:
-        self._names[key] = name
-        for gram in _bigrams(normalize_name(name)):
+        """Index ``name`` under ``key``; a key may have several names (an enterprise's aliases)."""
+        self._names[key].append(name)
+        stem = normalize_name(name)
+        self._stems[stem].append(key)
+        for gram in _bigrams(stem):
             self._grams[gram].append(key)
 
     def near(self, name: str, *, cutoff: float, limit: int = 3) -> list[tuple[int, str, float]]:
-        grams = sorted(_bigrams(normalize_name(name)), key=lambda g: len(self._grams.get(g, ())))
+        stem = normalize_name(name)
+        held = [gram for gram in _bigrams(stem) if gram in self._grams]
         pool: set[int] = set()
-        for gram in grams[: self.RAREST]:
-            pool.update(self._grams.get(gram, ()))
-        return best_matches(name, [(k, self._names[k]) for k in sorted(pool)], limit=limit, cutoff=cutoff)
+        for gram in sorted(held, key=lambda g: len(self._grams[g]))[: self.RAREST]:
+            pool.update(self._grams[gram])
+        for start in range(len(stem) - 1):
+            for end in range(start + 2, len(stem) + 1):
+                pool.update(self._stems.get(stem[start:end], ()))
+        candidates = [(k, known) for k in sorted(pool) for known in self._names[k]]
+        found: dict[int, tuple[int, str, float]] = {}
+        for key, known, score in best_matches(name, candidates, limit=len(candidates), cutoff=cutoff):
+            found.setdefault(key, (key, known, score))
+        return list(found.values())[:limit]
 
 
 async def match(db: Database, checked: Checked) -> None:
@@ -427,9 +447,17 @@ async def match(db: Database, checked: Checked) -> None:
             ).all()
             if code and i is not None
         }
+        aliases = [
+            (int(i), stem)
+            for i, stem in (
+                await session.exec(
+                    select(EnterpriseName.enterprise_id, EnterpriseName.normalized).where(col(EnterpriseName.alias))
+                )
+            ).all()
+        ]
     # Matching is CPU work over the whole register: off the event loop, so that other
     # people's messages are answered meanwhile.
-    await asyncio.to_thread(_match_rows, checked, list(registered), libraries, merged, coded)
+    await asyncio.to_thread(_match_rows, checked, list(registered), libraries, merged, coded, aliases)
 
 
 def _match_rows(
@@ -438,6 +466,7 @@ def _match_rows(
     libraries: set[tuple[int, int]],
     merged: dict[int, int],
     coded: dict[str, int],
+    aliases: list[tuple[int, str]],
 ) -> None:
     by_id = {int(i): (name, stem, code) for i, name, stem, code in registered if i is not None}
     by_stem: dict[str, int] = {}
@@ -446,6 +475,11 @@ def _match_rows(
     index = NearIndex()
     for i, (name, _stem, _code) in by_id.items():
         index.add(i, name)
+    # A name the register knows only as an alias (BYD for 比亚迪) matches that enterprise.
+    for i, stem in sorted(aliases):
+        if i in by_id:
+            by_stem.setdefault(stem, i)
+            index.add(i, stem)
     in_file = NearIndex()
     seen: dict[tuple[str, int | None], int] = {}
     accepted: dict[int, Row] = {}
@@ -568,6 +602,10 @@ async def _apply_row(
             turn_taken=True,
             now=now,
         )
+    elif not created:
+        # The row named it another way (宁德时代新能源科技股份有限公司 for 宁德时代): the
+        # register keeps that name, so a lead or visit typing it finds the same enterprise.
+        remember_alias(enterprise, row["name"])
     code = row.get("credit_code")
     if code and not enterprise.credit_code:
         taken = (await session.exec(select(Enterprise.id).where(Enterprise.credit_code == code))).first()
@@ -655,6 +693,8 @@ def reason_text(locale: str, row: Row) -> str:
 
 
 def rejects_sheet(locale: str, rows: list[Row]) -> bytes:
+    from openpyxl import Workbook
+
     wb = Workbook()
     ws = wb.active
     ws.title = translate(locale, "desk.import.rejects_sheet")[:31]
@@ -666,6 +706,9 @@ def rejects_sheet(locale: str, rows: list[Row]) -> bytes:
 
 def template(locale: str, chains: list[Chain]) -> bytes:
     """The empty spreadsheet: its columns, a sheet explaining them, drop-downs for chain and tag."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     wb = Workbook()
     ws = wb.active
     ws.title = translate(locale, "desk.template.sheet")[:31]

@@ -1,0 +1,202 @@
+"""Every name an enterprise answers to, and finding enterprises by them through indexes.
+
+Each enterprise not merged away has one :class:`EnterpriseName` row per name it is known
+by — its own and each alias — normalized, with pinyin and initials. The rows are rewritten
+whenever an enterprise's name, aliases or merge change, by whatever code changes them (a
+mapper event, so a new writer cannot forget), and resolving or searching a typed name reads
+only them:
+
+- exact names and aliases, and initials or pinyin prefixes, through B-tree indexes;
+- substrings of a name or of its pinyin through a trigram index: FTS5's trigram tokenizer
+  on SQLite (``enterprisename_fts``, filled by triggers), ``pg_trgm`` GIN indexes on
+  PostgreSQL (both created by migration 0003);
+- near names (a typo, a longer or shorter form) through the same trigram index, ranked by
+  the database so that only a few hundred candidates reach rapidfuzz.
+
+The stored pinyin is what makes pinyin searchable without loading pypinyin's dictionary: it
+is loaded only when a name is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Integer, and_, column, delete, event, func, insert, inspect, or_, text
+from sqlalchemy.orm import InstanceState, Mapper
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import Enterprise, EnterpriseName
+from services.names import normalize_name, pinyin_full, pinyin_initials
+
+FTS_TABLE = "enterprisename_fts"
+#: Candidates the database hands over for one search or near-name check: enough for any real
+#: query, and what keeps rapidfuzz's share of the time small.
+POOL = 200
+#: pg_trgm similarity below which a name is not a near-name candidate (its default is 0.3;
+#: a four-character Chinese name with one character wrong scores 0.33, with two 0.14).
+PG_NEAR_THRESHOLD = 0.2
+_ESCAPE = "!"
+# FTS5 tokenizes the stored name between these marks, so a name's first and last characters
+# make trigrams of their own: 比亚迪 typed 比亚笛 still shares "^比亚" with it.
+_START, _END = "^", "$"
+
+
+@dataclass(frozen=True)
+class Form:
+    """One indexed name of an enterprise as a search reads it."""
+
+    enterprise_id: int
+    normalized: str
+    pinyin: str
+    initials: str
+    alias: bool
+
+
+def forms_of(enterprise: Enterprise) -> list[dict[str, Any]]:
+    """The index rows of an enterprise: its own name first, then each alias not already covered."""
+    if enterprise.id is None or enterprise.merged_into is not None:
+        return []
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for alias, name in [(False, enterprise.name), *((True, str(a)) for a in enterprise.aliases)]:
+        stem = normalize_name(name)
+        if not stem or stem in seen:
+            continue
+        seen.add(stem)
+        own = not alias and enterprise.pinyin and enterprise.normalized_name == stem
+        rows.append(
+            {
+                "enterprise_id": enterprise.id,
+                "normalized": stem[:256],
+                "pinyin": (enterprise.pinyin if own else pinyin_full(name))[:512],
+                "initials": (enterprise.initials if own else pinyin_initials(name))[:128],
+                "alias": alias,
+            }
+        )
+    return rows
+
+
+def reindex(connection: Connection, enterprise: Enterprise) -> None:
+    """Rewrite an enterprise's index rows on ``connection`` (inside the caller's transaction)."""
+    connection.execute(delete(EnterpriseName).where(col(EnterpriseName.enterprise_id) == enterprise.id))
+    rows = forms_of(enterprise)
+    if rows:
+        connection.execute(insert(EnterpriseName), rows)
+
+
+_INDEXED = ("name", "aliases", "merged_into")
+
+
+@event.listens_for(Enterprise, "after_insert")
+def _indexed_on_insert(_mapper: Mapper[Any], connection: Connection, target: Enterprise) -> None:
+    reindex(connection, target)
+
+
+@event.listens_for(Enterprise, "after_update")
+def _indexed_on_update(_mapper: Mapper[Any], connection: Connection, target: Enterprise) -> None:
+    state: InstanceState[Enterprise] = inspect(target)
+    if any(state.attrs[key].history.has_changes() for key in _INDEXED):
+        reindex(connection, target)
+
+
+def fill_rows(enterprises: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Index rows for enterprises written in bulk (``id``, ``name``, ``aliases`` and stored pinyin)."""
+    rows: list[dict[str, Any]] = []
+    for values in enterprises:
+        probe = Enterprise(
+            id=values["id"],
+            name=values["name"],
+            normalized_name=values.get("normalized_name") or normalize_name(values["name"]),
+            aliases=list(values.get("aliases") or []),
+            pinyin=values.get("pinyin") or "",
+            initials=values.get("initials") or "",
+        )
+        rows.extend(forms_of(probe))
+    return rows
+
+
+# -- reading ---------------------------------------------------------------------------------
+def _like(text_: str) -> str:
+    escaped = text_.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    return f"%{escaped}%"
+
+
+def _phrase(text_: str) -> str:
+    return '"' + text_.replace('"', '""') + '"'
+
+
+def _prefix(column: Any, letters: str) -> ColumnElement[bool]:
+    """``column`` starts with ``letters``, as a range a B-tree index answers on either backend."""
+    return and_(column >= letters, column < letters + "\U0010ffff")
+
+
+async def _dialect(session: AsyncSession) -> str:
+    return (await session.connection()).dialect.name
+
+
+async def _contains(session: AsyncSession, field: str, part: str) -> ColumnElement[bool]:
+    """``field`` of the index contains ``part``: through the trigram index when it can help."""
+    stored = getattr(EnterpriseName, field)
+    if len(part) >= 3 and await _dialect(session) == "sqlite":
+        matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q").bindparams(
+            q=f"{field} : {_phrase(part)}"
+        )
+        return col(EnterpriseName.id).in_(matching.columns(column("rowid", Integer)))
+    return col(stored).like(_like(part), escape=_ESCAPE)
+
+
+async def with_name(session: AsyncSession, stem: str) -> list[int]:
+    """Enterprises whose name or an alias normalizes to ``stem``: own names first, then by id."""
+    rows = await session.exec(
+        select(EnterpriseName.enterprise_id)
+        .where(EnterpriseName.normalized == stem)
+        .order_by(col(EnterpriseName.alias), col(EnterpriseName.enterprise_id))
+    )
+    return list(dict.fromkeys(int(i) for i in rows.all()))
+
+
+async def _forms(session: AsyncSession, where: ColumnElement[bool], order: list[Any]) -> list[Form]:
+    rows = await session.exec(select(EnterpriseName).where(where).order_by(*order).limit(POOL))
+    return [Form(r.enterprise_id, r.normalized, r.pinyin, r.initials, r.alias) for r in rows.all()]
+
+
+async def by_stem(session: AsyncSession, stem: str) -> list[Form]:
+    """Names and aliases equal to or containing ``stem``, the closest in length first."""
+    where = or_(col(EnterpriseName.normalized) == stem, await _contains(session, "normalized", stem))
+    length = func.length(EnterpriseName.normalized)
+    return await _forms(session, where, [length, col(EnterpriseName.alias), col(EnterpriseName.enterprise_id)])
+
+
+async def by_letters(session: AsyncSession, letters: str, stem: str) -> list[Form]:
+    """Initials or pinyin beginning with ``letters``, pinyin containing them, Latin names containing ``stem``."""
+    conditions = [_prefix(col(EnterpriseName.initials), letters), _prefix(col(EnterpriseName.pinyin), letters)]
+    if len(letters) >= 3:
+        conditions.append(await _contains(session, "pinyin", letters))
+    if stem and stem != letters:
+        conditions.append(await _contains(session, "normalized", stem))
+    length = func.length(EnterpriseName.initials)
+    return await _forms(
+        session, or_(*conditions), [length, col(EnterpriseName.alias), col(EnterpriseName.enterprise_id)]
+    )
+
+
+async def near(session: AsyncSession, stem: str) -> list[Form]:
+    """Names sharing the most (and the rarest) trigrams with ``stem``: candidates for a near match."""
+    if not stem:
+        return []
+    if await _dialect(session) == "postgresql":
+        connection = await session.connection()
+        await connection.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {PG_NEAR_THRESHOLD}"))
+        similarity = func.similarity(EnterpriseName.normalized, stem)
+        where = col(EnterpriseName.normalized).op("%")(stem)
+        return await _forms(session, where, [similarity.desc(), col(EnterpriseName.enterprise_id)])
+    bounded = _START + stem + _END
+    grams = sorted({bounded[i : i + 3] for i in range(len(bounded) - 2)})
+    query = "normalized : (" + " OR ".join(_phrase(g) for g in grams) + ")"
+    ranked = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q ORDER BY rank LIMIT {POOL}").bindparams(
+        q=query
+    )
+    where = col(EnterpriseName.id).in_(ranked.columns(column("rowid", Integer)))
+    return await _forms(session, where, [col(EnterpriseName.id)])
