@@ -22,8 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, and_, column, delete, event, func, insert, inspect, or_, text
-from sqlalchemy.orm import InstanceState, Mapper
+from sqlalchemy import ColumnElement, Connection, Integer, and_, column, delete, event, func, insert, or_, text
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm.attributes import get_history
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -96,8 +97,7 @@ def _indexed_on_insert(_mapper: Mapper[Any], connection: Connection, target: Ent
 
 @event.listens_for(Enterprise, "after_update")
 def _indexed_on_update(_mapper: Mapper[Any], connection: Connection, target: Enterprise) -> None:
-    state: InstanceState[Enterprise] = inspect(target)
-    if any(state.attrs[key].history.has_changes() for key in _INDEXED):
+    if any(get_history(target, key).has_changes() for key in _INDEXED):
         reindex(connection, target)
 
 

@@ -113,10 +113,13 @@ async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -
         order = {eid: n for n, eid in enumerate(ids)}
         enterprises: list[Enterprise] = []
         if ids:
-            rows = (
-                await session.exec(select(Enterprise).where(col(Enterprise.id).in_(ids), scope(member, Enterprise)))
+            # Which may be seen is asked of ids alone; only the few shown are loaded whole.
+            visible = (
+                await session.exec(select(Enterprise.id).where(col(Enterprise.id).in_(ids), scope(member, Enterprise)))
             ).all()
-            enterprises = sorted(rows, key=lambda e: order.get(int(e.id or 0), 0))[:limit]
+            shown = sorted((int(i) for i in visible if i is not None), key=order.__getitem__)[:limit]
+            rows = (await session.exec(select(Enterprise).where(col(Enterprise.id).in_(shown)))).all()
+            enterprises = sorted(rows, key=lambda e: order[int(e.id or 0)])
         leads = (
             (
                 await session.exec(
