@@ -22,7 +22,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, and_, column, delete, event, func, insert, or_, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    column,
+    delete,
+    event,
+    false,
+    func,
+    insert,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import get_history
 from sqlmodel import col, select
@@ -38,6 +52,10 @@ POOL = 200
 #: pg_trgm similarity below which a name is not a near-name candidate (its default is 0.3;
 #: a four-character Chinese name with one character wrong scores 0.33, with two 0.14).
 PG_NEAR_THRESHOLD = 0.2
+#: Names the rare trigrams of a near-name search may hold between them (see _rare_trigrams).
+POSTINGS = 3000
+# A typed name longer than this is cut before its stretches are looked up (a few hundred).
+_LONGEST = 40
 _ESCAPE = "!"
 # FTS5 tokenizes the stored name between these marks, so a name's first and last characters
 # make trigrams of their own: 比亚迪 typed 比亚笛 still shares "^比亚" with it.
@@ -139,12 +157,28 @@ async def _dialect(session: AsyncSession) -> str:
 async def _contains(session: AsyncSession, field: str, part: str) -> ColumnElement[bool]:
     """``field`` of the index contains ``part``: through the trigram index when it can help."""
     stored = getattr(EnterpriseName, field)
-    if len(part) >= 3 and await _dialect(session) == "sqlite":
-        matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q").bindparams(
-            q=f"{field} : {_phrase(part)}"
-        )
-        return col(EnterpriseName.id).in_(matching.columns(column("rowid", Integer)))
-    return col(stored).like(_like(part), escape=_ESCAPE)
+    if await _dialect(session) != "sqlite" or len(part) < 2:
+        return col(stored).like(_like(part), escape=_ESCAPE)
+    if len(part) >= 3:
+        phrases = [part]
+    else:
+        # Two characters make no trigram, but every place they occur starts one (the stored
+        # name ends with a mark), so the names holding them are those of the trigrams they begin.
+        phrases = await _trigrams_starting(session, field, part)
+        if not phrases:
+            return false()
+    query = f"{field} : (" + " OR ".join(_phrase(p) for p in phrases) + ")"
+    matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q").bindparams(q=query)
+    return col(EnterpriseName.id).in_(matching.columns(column("rowid", Integer)))
+
+
+async def _trigrams_starting(session: AsyncSession, field: str, part: str) -> list[str]:
+    connection = await session.connection()
+    rows = await connection.execute(
+        text(f"SELECT term FROM {FTS_TABLE}_vocab WHERE col = :field AND term >= :low AND term < :high"),
+        {"field": field, "low": part, "high": part + "\U0010ffff"},
+    )
+    return [str(term) for (term,) in rows.all()]
 
 
 async def with_name(session: AsyncSession, stem: str) -> list[int]:
@@ -182,21 +216,62 @@ async def by_letters(session: AsyncSession, letters: str, stem: str) -> list[For
     )
 
 
+def _inside(stem: str) -> list[str]:
+    """Every stretch of two or more characters of ``stem``: the names it may hold whole."""
+    stem = stem[:_LONGEST]
+    return sorted({stem[i:j] for i in range(len(stem) - 1) for j in range(i + 2, len(stem) + 1)})
+
+
 async def near(session: AsyncSession, stem: str) -> list[Form]:
-    """Names sharing the most (and the rarest) trigrams with ``stem``: candidates for a near match."""
+    """Candidates for a near match: names sharing rare trigrams with ``stem``, and names inside it.
+
+    A registered name found whole inside the typed one (宁德时代 in 宁德时代新能源科技) is always
+    a candidate, however common its characters; the others are ranked by the database.
+    """
     if not stem:
         return []
+    inside = await _forms(
+        session, col(EnterpriseName.normalized).in_(_inside(stem)), [col(EnterpriseName.enterprise_id)]
+    )
     if await _dialect(session) == "postgresql":
         connection = await session.connection()
         await connection.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {PG_NEAR_THRESHOLD}"))
         similarity = func.similarity(EnterpriseName.normalized, stem)
         where = col(EnterpriseName.normalized).op("%")(stem)
-        return await _forms(session, where, [similarity.desc(), col(EnterpriseName.enterprise_id)])
-    bounded = _START + stem + _END
-    grams = sorted({bounded[i : i + 3] for i in range(len(bounded) - 2)})
+        return inside + await _forms(session, where, [similarity.desc(), col(EnterpriseName.enterprise_id)])
+    grams = await _rare_trigrams(session, _START + stem + _END)
+    if not grams:
+        return inside
     query = "normalized : (" + " OR ".join(_phrase(g) for g in grams) + ")"
     ranked = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q ORDER BY rank LIMIT {POOL}").bindparams(
         q=query
     )
     where = col(EnterpriseName.id).in_(ranked.columns(column("rowid", Integer)))
-    return await _forms(session, where, [col(EnterpriseName.id)])
+    return inside + await _forms(session, where, [col(EnterpriseName.id)])
+
+
+async def _rare_trigrams(session: AsyncSession, bounded: str) -> list[str]:
+    """The text's trigrams that some name holds, rarest first, up to :data:`POSTINGS` names in all.
+
+    A name one character off still shares most trigrams with the typed one; asking for the
+    rare ones finds it without ranking the thousands of names a common one (科技, 宁德) is in.
+    The rarest is always asked, so a text made of common trigrams still gets candidates.
+    """
+    grams = sorted({bounded[i : i + 3] for i in range(len(bounded) - 2)})
+    connection = await session.connection()
+    held = (
+        await connection.execute(
+            text(f"SELECT term, doc FROM {FTS_TABLE}_vocab WHERE col = 'normalized' AND term IN :grams").bindparams(
+                bindparam("grams", expanding=True)
+            ),
+            {"grams": grams},
+        )
+    ).all()
+    chosen: list[str] = []
+    total = 0
+    for term, count in sorted(held, key=lambda row: (row[1], row[0])):
+        if chosen and total + count > POSTINGS:
+            break
+        chosen.append(str(term))
+        total += int(count)
+    return chosen

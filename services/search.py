@@ -120,16 +120,19 @@ async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -
             shown = sorted((int(i) for i in visible if i is not None), key=order.__getitem__)[:limit]
             rows = (await session.exec(select(Enterprise).where(col(Enterprise.id).in_(shown)))).all()
             enterprises = sorted(rows, key=lambda e: order[int(e.id or 0)])
+        # Leads and projects are read on their own and their enterprises' names after: joined,
+        # SQLite may walk the whole register to find a handful of projects.
         leads = (
-            (
-                await session.exec(
-                    select(Lead, Enterprise.name)
-                    .join(Enterprise, col(Enterprise.id) == Lead.enterprise_id)
-                    .where(col(Lead.enterprise_id).in_(ids), scope(member, Lead))
-                    .order_by(col(Lead.created_at).desc())
-                    .limit(limit)
-                )
-            ).all()
+            list(
+                (
+                    await session.exec(
+                        select(Lead)
+                        .where(col(Lead.enterprise_id).in_(ids), scope(member, Lead))
+                        .order_by(col(Lead.created_at).desc())
+                        .limit(limit)
+                    )
+                ).all()
+            )
             if ids
             else []
         )
@@ -138,22 +141,28 @@ async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -
         project_match = col(Project.enterprise_id).in_(ids) if ids else None
         conditions = [c for c in (by_name, project_match) if c is not None]
         projects = (
-            (
-                await session.exec(
-                    select(Project, Enterprise.name)
-                    .join(Enterprise, col(Enterprise.id) == Project.enterprise_id)
-                    .where(or_(*conditions), scope(member, Project))
-                    .order_by(col(Project.created_at).desc())
-                    .limit(limit)
-                )
-            ).all()
+            list(
+                (
+                    await session.exec(
+                        select(Project)
+                        .where(or_(*conditions), scope(member, Project))
+                        .order_by(col(Project.created_at).desc())
+                        .limit(limit)
+                    )
+                ).all()
+            )
             if conditions
             else []
         )
+        named = {r.enterprise_id for r in leads} | {p.enterprise_id for p in projects}
+        names: dict[int, str] = {}
+        if named:
+            pairs = await session.exec(select(Enterprise.id, Enterprise.name).where(col(Enterprise.id).in_(named)))
+            names = {int(i): n for i, n in pairs.all() if i is not None}
     return Found(
         enterprises,
-        [(lead, name) for lead, name in leads],
-        [(project, name) for project, name in projects],
+        [(lead, names.get(lead.enterprise_id, "")) for lead in leads],
+        [(project, names.get(project.enterprise_id, "")) for project in projects],
     )
 
 

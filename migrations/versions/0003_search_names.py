@@ -21,6 +21,8 @@ depends_on: str | Sequence[str] | None = None
 # the values it indexed, which the triggers repeat from the old row.
 _SQLITE_INDEX = (
     "CREATE VIRTUAL TABLE enterprisename_fts USING fts5(normalized, pinyin, content='', tokenize='trigram')",
+    # How many names hold each trigram: a near-name search asks the rare ones only.
+    "CREATE VIRTUAL TABLE enterprisename_fts_vocab USING fts5vocab(enterprisename_fts, 'col')",
     """CREATE TRIGGER enterprisename_fts_insert AFTER INSERT ON enterprisename BEGIN
         INSERT INTO enterprisename_fts(rowid, normalized, pinyin)
         VALUES (new.id, '^' || new.normalized || '$', new.pinyin);
@@ -82,6 +84,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == 'sqlite':
+        op.execute("DROP TABLE enterprisename_fts_vocab")
         op.execute("DROP TABLE enterprisename_fts")
     with op.batch_alter_table('enterprisename', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enterprisename_pinyin'))
