@@ -83,7 +83,15 @@ async def fill(db: Database, rows: list[dict[str, Any]]) -> None:
         if db.engine.dialect.name == "postgresql":
             # Rows written with their ids leave the sequence behind; the planner wants statistics.
             await conn.execute(text("SELECT setval('enterprise_id_seq', (SELECT max(id) FROM enterprise))"))
-        await conn.execute(text("ANALYZE"))
+        else:
+            await conn.execute(text("ANALYZE"))
+    if db.engine.dialect.name == "postgresql":
+        # A bulk load leaves the trigram index's new entries in its pending list, which every
+        # search reads through until autovacuum merges it; a running bot's trickle of writes
+        # does not. Merge it now, as autovacuum would.
+        async with db.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text("VACUUM ANALYZE"))
 
 
 @asynccontextmanager

@@ -49,11 +49,11 @@ FTS_TABLE = "enterprisename_fts"
 #: Candidates the database hands over for one search or near-name check: enough for any real
 #: query, and what keeps rapidfuzz's share of the time small.
 POOL = 200
-#: pg_trgm similarity below which a name is not a near-name candidate (its default is 0.3;
-#: a four-character Chinese name with one character wrong scores 0.33, with two 0.14).
-PG_NEAR_THRESHOLD = 0.2
 #: Names the rare trigrams of a near-name search may hold between them (see _rare_trigrams).
 POSTINGS = 3000
+# A typed name this short may be one wrong character from another with no three in a row
+# in common (宁得时代 / 宁德时代): its first and last two characters find candidates too.
+_SHORT = 5
 # A typed name longer than this is cut before its stretches are looked up (a few hundred).
 _LONGEST = 40
 _ESCAPE = "!"
@@ -136,9 +136,12 @@ def fill_rows(enterprises: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # -- reading ---------------------------------------------------------------------------------
+def _escaped(text_: str) -> str:
+    return text_.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+
+
 def _like(text_: str) -> str:
-    escaped = text_.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
-    return f"%{escaped}%"
+    return f"%{_escaped(text_)}%"
 
 
 def _phrase(text_: str) -> str:
@@ -234,11 +237,7 @@ async def near(session: AsyncSession, stem: str) -> list[Form]:
         session, col(EnterpriseName.normalized).in_(_inside(stem)), [col(EnterpriseName.enterprise_id)]
     )
     if await _dialect(session) == "postgresql":
-        connection = await session.connection()
-        await connection.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {PG_NEAR_THRESHOLD}"))
-        similarity = func.similarity(EnterpriseName.normalized, stem)
-        where = col(EnterpriseName.normalized).op("%")(stem)
-        return inside + await _forms(session, where, [similarity.desc(), col(EnterpriseName.enterprise_id)])
+        return inside + await _forms(session, _pg_near(stem), [func.similarity(EnterpriseName.normalized, stem).desc()])
     grams = await _rare_trigrams(session, _START + stem + _END)
     if not grams:
         return inside
@@ -248,6 +247,20 @@ async def near(session: AsyncSession, stem: str) -> list[Form]:
     )
     where = col(EnterpriseName.id).in_(ranked.columns(column("rowid", Integer)))
     return inside + await _forms(session, where, [col(EnterpriseName.id)])
+
+
+def _pg_near(stem: str) -> ColumnElement[bool]:
+    """Names holding any three characters of ``stem`` in a row, or (a short stem) its first or last two.
+
+    pg_trgm's similarity operator would read the index entries of the word's start and end,
+    which thousands of names share (宁德…, …科技); a pattern inside the word reads only the
+    entries of its own trigram, a few names each. The database ranks them by similarity.
+    """
+    stored = col(EnterpriseName.normalized)
+    patterns = [_like(stem[i : i + 3]) for i in range(len(stem) - 2)]
+    if len(stem) <= _SHORT:
+        patterns += [_escaped(stem[:2]) + "%", "%" + _escaped(stem[-2:])]
+    return or_(*(stored.like(pattern, escape=_ESCAPE) for pattern in patterns))
 
 
 async def _rare_trigrams(session: AsyncSession, bounded: str) -> list[str]:
