@@ -10,8 +10,10 @@ only them:
 - substrings of a name or of its pinyin through a trigram index: FTS5's trigram tokenizer
   on SQLite (``enterprisename_fts``, filled by triggers), ``pg_trgm`` GIN indexes on
   PostgreSQL (both created by migration 0003);
-- near names (a typo, a longer or shorter form) through the same trigram index, ranked by
-  the database so that only a few hundred candidates reach rapidfuzz.
+- near names (a typo, a longer or shorter form) through the same index, asking only for
+  trigrams few names hold (FTS5's vocabulary counts them; on PostgreSQL, runs of three
+  characters inside a name), plus the registered names found whole inside the typed one, so
+  that at most a few hundred candidates reach rapidfuzz.
 
 The stored pinyin is what makes pinyin searchable without loading pypinyin's dictionary: it
 is loaded only when a name is written.
