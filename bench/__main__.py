@@ -1,4 +1,8 @@
-"""Run every benchmark in this folder (``make bench``); each prints its own figures."""
+"""Run every benchmark in this folder (``make bench``); each prints its own figures.
+
+``python -m bench bench_imports`` runs only the named ones (bench_digests, bench_find,
+bench_imports).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ def main() -> None:
         if only and script.stem not in only:
             continue
         print(f"== {script.stem}")
+        # Each benchmark reads its own arguments (bench_imports: --scale, --rounds); none here.
+        sys.argv = [str(script)]
         runpy.run_path(str(script), run_name="__main__")
 
 

@@ -1,12 +1,14 @@
-"""Build every digest for a city ten times Zhangye's, then for twice that, on SQLite.
+"""A scheduled send of every digest for a city ten times Zhangye's, then for twice that, on SQLite.
 
-    .venv/bin/python -m bench.bench_digests [--scale 1.0] [--keep PATH]
+    .venv/bin/python -m bench.bench_digests [--scale 1.0] [--rounds 5] [--keep PATH]
 
-At scale 1: 100,000 leads, 50,000 visits, 20,000 projects, 30 chains (and 20,000
-enterprises, 1,500 library entries). ``--scale 0.05`` is a quick run for CI. Prints the
-time to build every scheduled digest once (each chain lead's week, each liaison office's
-month, the bureau's month with every unit's targets, each leader's half-year), then the
-same after the data doubles, and the ratio.
+At scale 1: 500 units (100 liaison offices), 100,000 leads, 50,000 visits, 20,000
+projects, 30 chains (and 20,000 enterprises, 1,500 library entries). ``--scale 0.05`` is a
+quick run for CI. Times ``send_due`` at a moment when every kind is due (each chain lead's
+week, each liaison office's month close, the bureau's month, each leader's half-year,
+every unit's targets note): the whole run, charts drawn in the worker included, and
+interleaved with it the same run without drawing (data, text and queueing: goal < 1 s).
+Median and spread over the rounds, then the same after the data doubles, and the ratio.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import statistics
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -21,14 +24,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlmodel import col, select
 
-from bot.db import Database
-from models import Chain, Enterprise, Lead, LibraryEntry, Project, Unit, User, Visit
-from services import digests, seed
-from services.digests import Window
-from services.periods import half_of, month_of
+from bot.app import App
+from bot.core import migrate
+from bot.core.config import Settings
+from bot.core.db import Database
+from bot.delivery import Outbox
+from bot.scheduler import send_due
+from models import Chain, Delivery, Enterprise, Lead, LibraryEntry, Project, Unit, User, Visit
+from services import charts, schedule, seed
 
 TZ = ZoneInfo("Asia/Shanghai")
 TODAY = date(2026, 11, 30)
@@ -36,9 +42,29 @@ STAGES = ("first_talk", "negotiation", "signed", "started", "operating", "droppe
 BASE = {"leads": 100_000, "visits": 50_000, "projects": 20_000, "enterprises": 20_000, "library": 50}
 
 
+ROLE_OF_KIND = {
+    "county": "county",
+    "zone": "county",
+    "liaison": "liaison",
+    "chain_dept": "chain_lead",
+    "department": "department",
+    "soe": "soe",
+    "bureau": "bureau",
+    "leadership": "leader",
+}
+# Ten times Zhangye: 500 units, among them 100 liaison offices.
+EXTRA_UNITS = {"liaison": 97, "county": 63, "department": 200, "soe": 117}
+
+
 async def _setup(db: Database) -> None:
-    await db.migrate()
+    await migrate.upgrade(db)
     await seed.seed(db)
+    async with db.session() as session:
+        for kind, count in EXTRA_UNITS.items():
+            for index in range(count):
+                session.add(
+                    Unit(code=f"bench_{kind}_{index}", kind=kind, name_zh=f"{kind}{index}", name_en=f"{kind} {index}")
+                )
     async with db.session() as session:
         units = list((await session.exec(select(Unit).order_by(col(Unit.id)))).all())
         chains = list((await session.exec(select(Chain))).all())
@@ -53,10 +79,20 @@ async def _setup(db: Database) -> None:
                     lead_unit_id=leads_by[index % len(leads_by)].id,
                 )
             )
+        joined = datetime(2025, 1, 1, tzinfo=UTC)
         for index, unit in enumerate(units):
-            session.add(User(telegram_id=5_000_000 + index, full_name=unit.name_zh, unit_id=unit.id, role="county"))
+            role = ROLE_OF_KIND.get(unit.kind, "county")
+            session.add(
+                User(
+                    telegram_id=5_000_000 + index, full_name=unit.name_zh, unit_id=unit.id, role=role, created_at=joined
+                )
+            )
         for index in range(5):
-            session.add(User(telegram_id=6_000_000 + index, full_name=f"领导{index}", role="leader"))
+            session.add(User(telegram_id=6_000_000 + index, full_name=f"领导{index}", role="leader", created_at=joined))
+    # Every kind of digest falls due at one moment (RUN_AT): the chain week, the liaison
+    # close, the bureau's overview, a leader summary and every unit's targets note.
+    await schedule.set_time(db, "unit_targets_note", "01 08:00", by=None)
+    await schedule.set_time(db, "leader_summary_dates", "06-30 12-01", by=None)
 
 
 async def _grow(db: Database, scale: float, seed_value: int) -> None:
@@ -171,61 +207,85 @@ async def _grow(db: Database, scale: float, seed_value: int) -> None:
                 await conn.execute(insert(table), rows[start : start + 5000])
 
 
-async def build_every_digest(db: Database) -> dict[str, Any]:
-    async with db.session() as session:
-        chain_leads = sorted(
-            {c.lead_unit_id for c in (await session.exec(select(Chain))).all() if c.lead_unit_id is not None}
-        )
-        liaisons = [u.id for u in (await session.exec(select(Unit).where(Unit.kind == "liaison"))).all()]
-        leaders = [u.id for u in (await session.exec(select(User).where(User.role == "leader"))).all()]
-    week = Window(TODAY - timedelta(days=7), TODAY)
-    month = month_of(TODAY)
-    built: dict[str, Any] = {}
-    built["chain"] = [await digests.build_chain_digest(db, unit, week, TZ) for unit in chain_leads]
-    built["liaison"] = [await digests.build_liaison_digest(db, unit or 0, month, TODAY, TZ) for unit in liaisons]
-    built["bureau"] = await digests.build_bureau_digest(db, month, TZ)
-    built["leader"] = [await digests.build_leader_digest(db, user or 0, half_of(TODAY), TODAY, TZ) for user in leaders]
-    return built
+RUN_AT = datetime(2026, 12, 1, 10, 0, tzinfo=TZ).astimezone(UTC)
 
 
-async def timed(db: Database) -> float:
-    await build_every_digest(db)  # warm the caches as a running bot would have them
+async def _forget_sent(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(delete(Delivery))
+
+
+async def scheduled_run(app: App) -> tuple[float, int]:
+    """One scheduled send of every digest due at RUN_AT: data, text, charts, queueing."""
+    await _forget_sent(app.db)
     started = time.perf_counter()
-    built = await build_every_digest(db)
-    elapsed = time.perf_counter() - started
-    sections = sum(len(d.sections) for d in built["chain"])
-    print(
-        f"  every digest: {elapsed * 1000:8.1f} ms  "
-        f"({len(built['chain'])} chain leads / {sections} chains, {len(built['liaison'])} liaison offices, "
-        f"1 bureau, {len(built['leader'])} leaders)"
-    )
-    return elapsed
+    queued = await send_due(app, RUN_AT)
+    return time.perf_counter() - started, queued
 
 
-async def main(scale: float, keep: Path | None) -> None:
+async def _stub_draw(chart: charts.Chart) -> bytes:
+    return b"\x89PNG stub"
+
+
+async def timed(app: App, rounds: int) -> dict[str, list[float]]:
+    """Interleaved rounds: the whole run, and the same run with charts not drawn (data and text)."""
+    real_draw = charts.draw
+    await scheduled_run(app)  # warm: the chart worker started, the caches as a running bot has them
+    times: dict[str, list[float]] = {"whole run": [], "data, text, queue": []}
+    queued = 0
+    for _ in range(rounds):
+        elapsed, queued = await scheduled_run(app)
+        times["whole run"].append(elapsed)
+        charts.draw = _stub_draw  # type: ignore[assignment]
+        try:
+            elapsed, _queued = await scheduled_run(app)
+        finally:
+            charts.draw = real_draw  # type: ignore[assignment]
+        times["data, text, queue"].append(elapsed)
+    print(f"  {queued} messages queued per run")
+    for name, values in times.items():
+        print(f"  {name:18s} median {statistics.median(values) * 1000:8.1f} ms  spread {spread(values)}")
+    return times
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values) * 1000:.1f}-{max(values) * 1000:.1f} ms"
+
+
+async def big_city(scale: float, keep: Path | None) -> tuple[App, Path]:
     directory = Path(tempfile.mkdtemp(prefix="bench_digests_")) if keep is None else keep
     path = directory / "bench.sqlite3"
     path.unlink(missing_ok=True)
-    db = Database(f"sqlite:///{path}")
+    settings = Settings(_env_file=None, database_url=f"sqlite:///{path}")  # type: ignore[call-arg]
+    db = Database(settings.database_url)
+    await _setup(db)
+    started = time.perf_counter()
+    await _grow(db, scale, 1)
+    print(f"  data loaded in {time.perf_counter() - started:.1f} s")
+    return App(settings=settings, db=db, outbox=Outbox(db)), path
+
+
+async def main(scale: float, keep: Path | None, rounds: int) -> None:
+    sizes = {k: int(v * scale) for k, v in BASE.items() if k != "library"}
+    print(f"scale {scale}: {sizes}, 500 units, 30 chains")
+    app, _ = await big_city(scale, keep)
     try:
-        await _setup(db)
-        sizes = {k: int(v * scale) for k, v in BASE.items() if k != "library"}
-        print(f"scale {scale}: {sizes}, 30 chains")
-        started = time.perf_counter()
-        await _grow(db, scale, 1)
-        print(f"  data loaded in {time.perf_counter() - started:.1f} s")
-        first = await timed(db)
-        await _grow(db, scale, 2)
+        first = await timed(app, rounds)
+        await _grow(app.db, scale, 2)
         print(f"doubled: { ({k: 2 * v for k, v in sizes.items()}) }")
-        second = await timed(db)
-        print(f"growth when the data doubles: x{second / first:.2f}")
+        second = await timed(app, rounds)
+        name = "data, text, queue"
+        ratio = statistics.median(second[name]) / statistics.median(first[name])
+        print(f"growth of {name} when the data doubles: x{ratio:.2f}")
     finally:
-        await db.dispose()
+        charts.shutdown()
+        await app.db.dispose()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = ten times Zhangye (100,000 leads)")
     parser.add_argument("--keep", type=Path, default=None, help="directory for the database (default: a temp dir)")
+    parser.add_argument("--rounds", type=int, default=5)
     args, _ = parser.parse_known_args()
-    asyncio.run(main(args.scale, args.keep))
+    asyncio.run(main(args.scale, args.keep, args.rounds))

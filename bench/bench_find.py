@@ -21,9 +21,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.register import CATL_CODE, enterprise_rows, fill, postgres, synthetic_names
-from bot.conversation import Member
-from bot.db import Database
-from models import Role
+from bot.core.db import Database
+from models import Member, Role
 from services import enterprises, imports, search
 from services.sheets import to_bytes
 

@@ -53,12 +53,13 @@ async def prepare_investbot(path: Path, people: int) -> None:
     from sqlalchemy import insert
     from sqlmodel import select
 
-    from bot.db import Database
+    from bot.core import migrate
+    from bot.core.db import Database
     from models import Unit, User
     from services import seed
 
     db = Database(f"sqlite:///{path}")
-    await db.migrate()
+    await migrate.upgrade(db)
     await seed.seed(db)
     async with db.session() as session:
         office = (await session.exec(select(Unit).where(Unit.kind == "liaison"))).first()

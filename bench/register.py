@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
-from bot.db import Database
+from bot.core import migrate
+from bot.core.db import Database
 from models import Enterprise, EnterpriseName, utcnow
 from services import seed
 from services.name_index import fill_rows
@@ -71,7 +72,7 @@ def enterprise_rows(count: int) -> list[dict[str, Any]]:
 
 
 async def fill(db: Database, rows: list[dict[str, Any]]) -> None:
-    await db.migrate()
+    await migrate.upgrade(db)
     await seed.seed(db)
     names = fill_rows(rows)
     async with db.session() as session:

@@ -1,37 +1,17 @@
-"""The composition root: everything a handler may need, built once at start-up."""
+"""The composition root's product: the base's :class:`~bot.core.app.App` with the runtime's outbox."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
-from bot.config import Settings
-from bot.db import Database
+from bot.core import app as base
 from bot.delivery import Outbox
-from models import utcnow
 
 
 @dataclass
-class App:
-    settings: Settings
-    db: Database
+class App(base.App):
     outbox: Outbox
-    # The bot's @username from getMe; invite links need it. The console has none.
-    bot_username: str | None = None
-    clock: Callable[[], datetime] = field(default=utcnow)
-    # Fetches the bytes of a file a person sent (by its file id); set by the adapter.
-    fetch_file: Callable[[str], Awaitable[bytes]] | None = None
 
-    def now(self) -> datetime:
-        return self.clock()
-
-    async def download(self, file_id: str) -> bytes:
-        if self.fetch_file is None:
-            raise RuntimeError("this adapter cannot fetch files")
-        return await self.fetch_file(file_id)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return self.settings.tz
+    def __post_init__(self) -> None:
+        # Delivery times follow the app's clock, so a test can let hours pass.
+        self.outbox.clock = lambda: self.clock()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
 
-from bot.db import is_sqlite
+from bot.core.db import is_sqlite, private_file
 from models import utcnow
 
 BACKUP_DIR = Path("backups")
@@ -41,10 +41,15 @@ async def backup(database_url: str, path: Path | None = None, *, directory: Path
     """Write a consistent copy of the database to ``path`` (a fresh file); return the path."""
     target = path or default_path(database_url, directory)
     _fresh_file(target)
-    if is_sqlite(database_url):
-        await asyncio.to_thread(_sqlite_copy, _sqlite_file(database_url), target)
-    else:
-        await _pg_run("pg_dump", ["--format=custom", "--no-owner", "--no-privileges", f"--file={target}"], database_url)
+    try:
+        if is_sqlite(database_url):
+            await asyncio.to_thread(_sqlite_copy, _sqlite_file(database_url), target)
+        else:
+            args = ["--format=custom", "--no-owner", "--no-privileges", f"--file={target}"]
+            await _pg_run("pg_dump", args, database_url)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
     return target
 
 
@@ -70,7 +75,8 @@ async def restore(database_url: str, path: Path, *, replace: bool = False) -> No
 def _fresh_file(target: Path) -> None:
     if target.exists():
         raise BackupError(f"{target} already exists; choose another path")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # Created before pg_dump or SQLite write into it, so it is never readable by others.
+    private_file(target)
 
 
 def _existing_file(path: Path) -> None:
@@ -81,7 +87,7 @@ def _existing_file(path: Path) -> None:
 def _restorable(target: Path, *, replace: bool) -> None:
     if target.exists() and target.stat().st_size > 0 and not replace:
         raise BackupError(f"{target} exists; pass --replace to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target)
 
 
 def _sqlite_file(database_url: str) -> Path:
@@ -109,7 +115,7 @@ def _sqlite_copy(source: Path, target: Path) -> None:
 async def _pg_has_tables(database_url: str) -> bool:
     from sqlalchemy import inspect
 
-    from bot.db import Database
+    from bot.core.db import Database
 
     db = Database(database_url)
     try:

@@ -9,15 +9,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import logs
-from bot.config import Settings
+from bot import digest_cli
+from bot.core import logs, migrate
+from bot.core.config import Settings
 
 log = logging.getLogger("investbot")
 
 
 def _settings() -> Settings:
     settings = Settings()
-    secrets = [settings.bot_token.get_secret_value()] if settings.bot_token else []
+    secrets = logs.secret_forms(settings.bot_token.get_secret_value()) if settings.bot_token else []
     if settings.webhook_secret:
         secrets.append(settings.webhook_secret.get_secret_value())
     logs.setup(level=settings.log_level, json_lines=settings.log_json, secrets=secrets)
@@ -71,9 +72,9 @@ async def _scheduler(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:
-    from bot.db import Database
+    from bot.core.db import Database
+    from bot.core.migrate import current, downgrade, upgrade
     from bot.locks import STARTUP, AdvisoryLock
-    from bot.migrate import current, downgrade, upgrade
 
     db = Database(settings.database_url)
     try:
@@ -88,14 +89,14 @@ async def _migrate(settings: Settings, revision: str, down: bool) -> None:
 
 
 async def _seed(settings: Settings, demo_people: bool) -> None:
-    from bot.db import Database
+    from bot.core.db import Database
     from bot.locks import STARTUP, AdvisoryLock
     from services import demo, seed
 
     db = Database(settings.database_url)
     try:
         async with AdvisoryLock(db, STARTUP):
-            await db.migrate()
+            await migrate.upgrade(db)
             report = await seed.seed(db)
         print(
             f"units +{report.units_added}, chains +{report.chains_added}, "
@@ -146,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs in this process")
     sub.add_parser("scheduler", help="run only the scheduled jobs (pair with `run --no-scheduler`)")
     sub.add_parser("console", help="chat with the bot in the terminal on the embedded database")
-    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
-    migrate.add_argument("revision", nargs="?", default="heads")
-    migrate.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
+    migrate_cmd = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate_cmd.add_argument("revision", nargs="?", default="heads")
+    migrate_cmd.add_argument("--down", action="store_true", help="downgrade to REVISION instead")
     seed = sub.add_parser("seed", help="load seed/zhangye.toml (safe to run again)")
     seed.add_argument("--demo", action="store_true", help="also add the console's demo people")
     backup = sub.add_parser("backup", help="write a consistent copy of the database while the bot runs")
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("path")
     restore.add_argument("--replace", action="store_true", help="overwrite a database that already has data")
     sub.add_parser("health", help="exit 0 when the database (and in webhook mode /healthz) answers")
+    digest_cli.add_parser(sub)
     return parser
 
 
@@ -182,6 +184,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_restore(settings, args.path, args.replace))
         elif command == "health":
             return asyncio.run(_health(settings))
+        elif command == "digest":
+            return asyncio.run(digest_cli.run(settings, args))
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # However start-up fails (a wrong BOT_API_SERVER, a refused token), the traceback
+        # goes through the log's filter: the token never reaches the terminal.
+        log.critical("investbot %s failed", command, exc_info=True)
+        return 1
     return 0

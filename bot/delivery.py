@@ -1,13 +1,20 @@
-"""The one outbound path: everything the bot says outside a reply goes through here.
+"""The one way out: every reply, edit and notification is a row here before it is sent.
 
-Messages are first written to the ``delivery`` table (so a crash loses nothing and a
-dedupe key makes a scheduled send happen once), then handed to the transport of the
-running adapter by :meth:`Outbox.flush` or the background worker.
+A row is written in the same transaction as whatever caused it (an update's records, a
+scheduled job's decision), so a crash loses nothing and a dedupe key makes a scheduled send
+happen once. The delivery worker is woken the moment that transaction commits; a person who
+just wrote is served at once by the update's own task (:meth:`Outbox.serve`), ahead of any
+broadcast.
 
-Under Telegram's limits (:class:`Limits`) the worker sends at most ~30 messages a second
-overall and one a second per chat, in order per chat, waits out a 429's ``retry_after``,
-and gives up on a chat that blocked the bot or no longer exists. A row is claimed with a
-compare-and-set before it is sent, so two workers sharing the database never send it twice.
+Under Telegram's limits (:class:`Limits`) at most ``per_second`` messages leave in any
+second, one a second to a chat (a reply to someone who just wrote may come in a burst), in
+order per chat. A 429's ``retry_after`` holds every sender of the process: the pause is
+checked in the same step that takes a slot, so nobody who waited for a slot slips through.
+Transient failures (5xx, timeouts, lost connections) are retried with back-off for as long
+as they last; only a permanent answer (blocked, chat not found, bad request) stops a
+message, and it is recorded. Rows are claimed with a compare-and-set, only the oldest
+unfinished row of a chat can be claimed, and a worker with nothing sendable sleeps until
+the next row falls due or a commit wakes it.
 """
 
 from __future__ import annotations
@@ -16,12 +23,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from aiolimiter import AsyncLimiter
 from sqlalchemy import and_, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -31,7 +38,7 @@ from bot.core import Outgoing, from_payload, to_payload
 from models import Delivery, User, utcnow
 
 if TYPE_CHECKING:
-    from bot.db import Database
+    from bot.core.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -78,49 +85,90 @@ class Limits:
     chat_interval: float = 1.0
     # A 429 asking for longer than this puts the row back in the queue instead of waiting.
     max_wait: float = 60.0
+    # Counted from our side of the wire; the margin absorbs the network's jitter so that the
+    # server, too, never sees more than ``per_second`` within one second.
+    window: float = 1.02
 
 
 class Pacer:
-    """Spaces messages: overall through a leaky bucket, per chat by the last send time."""
+    """When a message may leave: a sliding one-second window, a gap per chat, a 429's pause.
+
+    ``slot`` decides and counts in one step (no ``await`` between), so a pause that starts
+    while a sender waits holds that sender too.
+    """
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
-        # A bucket of one: evenly spaced sends, never a burst on top of the rate.
-        self._bucket = AsyncLimiter(1, 1.0 / limits.per_second)
+        self._capacity = max(1, int(limits.per_second))
+        self._recent: deque[float] = deque(maxlen=self._capacity)
         self._next: dict[int, float] = {}
         self._paused_until = 0.0
+        self._urgent = 0
 
-    async def slot(self, chat_id: int, *, spaced: bool = True) -> None:
+    def _ready_at(self, chat_id: int, now: float, *, spaced: bool, urgent: bool) -> float:
+        ready = self._paused_until
+        if spaced:
+            ready = max(ready, self._next.get(chat_id, 0.0))
+        if len(self._recent) >= self._capacity:
+            ready = max(ready, self._recent[0] + self.limits.window)
+        if self._urgent and not urgent:
+            # Someone who just wrote is waiting for a slot: they go first.
+            ready = max(ready, now + 0.002)
+        return ready
+
+    async def slot(self, chat_id: int, *, spaced: bool = True, urgent: bool = False) -> None:
         """Wait until a message to ``chat_id`` may go out, and count it as sent."""
-        while True:
-            wait = self._paused_until - time.monotonic()
-            if spaced:
-                wait = max(wait, self._next.get(chat_id, 0.0) - time.monotonic())
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
-        await self._bucket.acquire()
+        if urgent:
+            self._urgent += 1
+        try:
+            while True:
+                now = time.monotonic()
+                ready = self._ready_at(chat_id, now, spaced=spaced, urgent=urgent)
+                if ready <= now:
+                    break
+                await asyncio.sleep(ready - now)
+        finally:
+            if urgent:
+                self._urgent -= 1
+        self._recent.append(now)
         self.sent(chat_id)
 
     def sent(self, chat_id: int) -> None:
-        self._next[chat_id] = time.monotonic() + self.limits.chat_interval
+        now = time.monotonic()
+        self._next[chat_id] = now + self.limits.chat_interval
+        if len(self._next) > 10_000:
+            self._next = {chat: at for chat, at in self._next.items() if at > now}
 
     def pause(self, seconds: float) -> None:
         """A 429 is about the bot as a whole: hold every sender for ``seconds``."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - time.monotonic())
+
 
 SENT, PENDING, SENDING, FAILED, UNREACHABLE = "sent", "pending", "sending", "failed", "unreachable"
-MAX_ATTEMPTS = 8
+REPLY = "reply"  # the kind of a row holding an update's answer
 LEASE = timedelta(minutes=5)
+MAX_BACKOFF = 60.0  # an outage's end is noticed within this many seconds
 MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
+IDLE = 60.0  # a worker with nothing due looks again after this long anyway
 
 
 class Outbox:
-    def __init__(self, db: Database, transport: Transport | None = None, *, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport | None = None,
+        *,
+        limits: Limits | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.transport = transport
         self.pacer = Pacer(limits) if limits is not None else None
+        self.clock = clock
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._draining: dict[int, asyncio.Task[int]] = {}
@@ -131,66 +179,103 @@ class Outbox:
         self.transport = transport
         self.pacer = Pacer(limits) if limits is not None else None
 
+    def wake(self) -> None:
+        self._wake.set()
+
     async def enqueue(self, chat_id: int, items: Sequence[Outgoing], *, kind: str, key: str | None = None) -> bool:
-        """Queue a message; ``False`` when one with the same ``key`` was queued before."""
+        """Queue a message; ``False`` when one with the same ``key`` was queued before.
+
+        Inside an update (or any unit of work) the row is part of its transaction and the
+        worker is woken when that commits; outside one it is committed at once.
+        """
         row = Delivery(
             chat_id=chat_id,
             kind=kind,
             dedupe_key=key,
             payload={"items": [to_payload(item) for item in items]},
+            created_at=self.clock(),
         )
         try:
             async with self.db.session() as session:
                 session.add(row)
         except IntegrityError:
             return False
-        self._wake.set()
+        self.db.after_commit(self._wake.set)
         return True
 
-    def _due_clause(self) -> object:
-        now = utcnow()
+    def _due_clause(self, now: datetime) -> object:
         return or_(
             and_(
-                col(Delivery.status) == "pending",
+                col(Delivery.status) == PENDING,
                 or_(col(Delivery.not_before).is_(None), col(Delivery.not_before) <= now),
             ),
             # A worker that died mid-send left its claim; it lapses with the lease.
-            and_(col(Delivery.status) == "sending", col(Delivery.not_before) <= now),
+            and_(col(Delivery.status) == SENDING, col(Delivery.not_before) <= now),
+        )
+
+    @staticmethod
+    def _head_clause() -> object:
+        """The oldest unfinished row of its chat: only it may be sent, so order holds."""
+        earlier = aliased(Delivery)
+        return ~(
+            select(earlier.id)
+            .where(
+                earlier.chat_id == Delivery.chat_id,
+                col(earlier.id) < col(Delivery.id),
+                col(earlier.status).in_([PENDING, SENDING]),
+            )
+            .exists()
         )
 
     async def pending(self) -> list[Delivery]:
         async with self.db.session() as session:
-            result = await session.exec(select(Delivery).where(Delivery.status == "pending").order_by(col(Delivery.id)))
+            result = await session.exec(select(Delivery).where(Delivery.status == PENDING).order_by(col(Delivery.id)))
             return list(result.all())
 
-    async def _due(self, chat_id: int | None = None, limit: int = 500) -> list[Delivery]:
-        query = select(Delivery).where(self._due_clause())  # type: ignore[arg-type]
-        if chat_id is not None:
-            query = query.where(Delivery.chat_id == chat_id)
+    async def _head(self, chat_id: int) -> Delivery | None:
+        """The chat's oldest unfinished row (only it may be sent), if it is due now."""
+        query = (
+            select(Delivery)
+            .where(Delivery.chat_id == chat_id, col(Delivery.status).in_([PENDING, SENDING]))
+            .order_by(col(Delivery.id))
+            .limit(1)
+        )
         async with self.db.session() as session:
-            result = await session.exec(query.order_by(col(Delivery.id)).limit(limit))
-            return list(result.all())
+            row = (await session.exec(query)).first()
+        if row is None or row.not_before is None:
+            return row if row is not None and row.status == PENDING else None
+        not_before = row.not_before if row.not_before.tzinfo else row.not_before.replace(tzinfo=UTC)
+        return row if not_before <= self.clock() else None
 
     async def flush(self) -> int:
-        """Send everything due, in order per chat; returns how many were delivered."""
+        """Send everything due now, in order per chat; returns how many rows were delivered."""
         if self.transport is None:
             return 0
         async with self._lock:
-            if self.pacer is None:
-                sent = 0
-                for row in await self._due():
-                    if await self._claim(row) and await self._send(row) == SENT:
-                        sent += 1
-                return sent
             sent = 0
             while True:
                 tasks = await self._pump()
                 if not tasks:
                     return sent
                 results = await asyncio.gather(*tasks, return_exceptions=True)
-                sent += sum(r for r in results if isinstance(r, int))
-                if not any(isinstance(r, int) and r for r in results):
+                done = sum(r for r in results if isinstance(r, int))
+                sent += done
+                if not done:
                     return sent
+
+    async def serve(self, chat_id: int) -> int:
+        """Send what is due for one chat now, ahead of broadcasts: the answer to an update."""
+        if self.transport is None:
+            return 0
+        sent = 0
+        while (task := self._draining.get(chat_id)) is not None:
+            # Another sender holds the chat (the worker, woken by the same commit): let it
+            # finish, then look again, so this update's rows are out when we return.
+            with contextlib.suppress(Exception):
+                sent += await asyncio.shield(task)
+        task = asyncio.create_task(self._drain(chat_id, urgent=True), name=f"outbox:{chat_id}")
+        self._draining[chat_id] = task
+        return sent + await asyncio.shield(task)
 
     async def _pump(self) -> list[asyncio.Task[int]]:
         """Start a sender for every chat with something due that has none running."""
@@ -203,70 +288,66 @@ class Outbox:
         return list(self._draining.values())
 
     async def _due_chats(self) -> list[int]:
-        """Chats with something due, those waiting longest first."""
+        """Chats whose next row is due, those waiting longest first."""
         query = (
             select(Delivery.chat_id)
-            .where(self._due_clause())  # type: ignore[arg-type]
-            .group_by(col(Delivery.chat_id))
-            .order_by(func.min(Delivery.id))
+            .where(self._due_clause(self.clock()), self._head_clause())  # type: ignore[arg-type]
+            .order_by(col(Delivery.id))
             .limit(MAX_CHATS + len(self._draining))
         )
         async with self.db.session() as session:
             return list((await session.exec(query)).all())
 
-    async def _drain(self, chat_id: int) -> int:
-        """Send one chat's due rows in order; stop at the first that must wait."""
+    async def _next_due(self) -> float | None:
+        """Seconds until the earliest waiting row falls due (``None``: nothing waits)."""
+        now = self.clock()
+        query = select(func.min(Delivery.not_before)).where(
+            col(Delivery.status).in_([PENDING, SENDING]), col(Delivery.not_before) > now
+        )
+        async with self.db.session() as session:
+            at = (await session.exec(query)).first()
+        if at is None:
+            return None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=now.tzinfo)
+        return max(0.0, (at - now).total_seconds())
+
+    async def _drain(self, chat_id: int, *, urgent: bool = False) -> int:
+        """Send one chat's rows in order; stop at the first that must wait."""
         sent = 0
         try:
-            if await self._known_unreachable(chat_id):
+            # Someone who just wrote is reachable (their message cleared the mark).
+            if not urgent and await self._known_unreachable(chat_id):
                 # Until the person writes again (which clears the mark), asking is pointless.
                 await self._give_up_chat(chat_id)
                 return sent
             while not self._stopping:
-                rows = await self._due(chat_id, limit=50)
-                if not rows:
+                row = await self._head(chat_id)
+                if row is None or not await self._claim(row):
+                    break  # nothing due, or another worker holds this chat for now
+                outcome = await self._send(row, urgent=urgent)
+                if outcome == SENT:
+                    sent += 1
+                elif outcome == PENDING:
+                    break  # waiting on a retry: later rows must not overtake it
+                elif outcome == UNREACHABLE:
+                    await self._give_up_chat(chat_id)
                     break
-                for row in rows:
-                    if self._stopping:
-                        return sent
-                    if not await self._claim(row):
-                        return sent  # another worker holds this chat for now
-                    outcome = await self._send(row)
-                    if outcome == SENT:
-                        sent += 1
-                    elif outcome == PENDING:
-                        return sent  # waiting on a retry: later rows must not overtake it
-                    elif outcome == UNREACHABLE:
-                        await self._give_up_chat(chat_id)
-                        return sent
         except Exception:
             log.exception("sending to chat %s failed; will retry", chat_id)
         finally:
-            self._draining.pop(chat_id, None)
+            if self._draining.get(chat_id) is asyncio.current_task():
+                del self._draining[chat_id]
             self._wake.set()
         return sent
 
     async def _claim(self, row: Delivery) -> bool:
-        """Take the row for this worker: pending → sending, only if nobody else did.
-
-        Only a chat's oldest unfinished row can be taken, so workers sharing the database
-        keep each chat's messages in order too.
-        """
-        now = utcnow()
-        earlier = aliased(Delivery)
-        unfinished_before = (
-            select(earlier.id)
-            .where(
-                earlier.chat_id == row.chat_id,
-                col(earlier.id) < row.id,
-                col(earlier.status).in_([PENDING, SENDING]),
-            )
-            .exists()
-        )
-        async with self.db.session() as session:
+        """Take the row for this worker: pending → sending, only if nobody else did."""
+        now = self.clock()
+        async with self.db.writing(), self.db.session() as session:
             result = await session.exec(
                 update(Delivery)
-                .where(col(Delivery.id) == row.id, self._due_clause(), ~unfinished_before)  # type: ignore[arg-type]
+                .where(col(Delivery.id) == row.id, self._due_clause(now), self._head_clause())  # type: ignore[arg-type]
                 .values(status=SENDING, not_before=now + LEASE, attempts=col(Delivery.attempts) + 1)
             )
             claimed = bool(result.rowcount == 1)
@@ -274,27 +355,29 @@ class Outbox:
             row.status, row.attempts = SENDING, row.attempts + 1
         return claimed
 
-    async def _send(self, row: Delivery) -> str:
+    async def _send(self, row: Delivery, *, urgent: bool = False) -> str:
         """Deliver a claimed row; returns its outcome (SENT, PENDING, FAILED or UNREACHABLE)."""
         assert self.transport is not None
         items = [from_payload(p) for p in row.payload.get("items", [])]
         done = int(row.payload.get("done", 0))
         status, error, not_before = SENT, None, None
         unreachable = False
+        # The answer to an update may come as a burst; anything else keeps a chat's gap.
+        spaced = row.kind != REPLY
         try:
             while done < len(items):
                 try:
                     if self.pacer is not None:
-                        await self.pacer.slot(row.chat_id)
+                        await self.pacer.slot(row.chat_id, spaced=spaced, urgent=urgent)
                     await self.transport.deliver(row.chat_id, items[done])
                     done += 1
                     if self.pacer is not None:
                         # Counted from the answer, so the server never sees two closer than the interval.
                         self.pacer.sent(row.chat_id)
                 except RetryAfter as exc:
-                    if self.pacer is None or exc.seconds > self.pacer.limits.max_wait:
+                    if self.pacer is None or urgent or exc.seconds > self.pacer.limits.max_wait:
                         raise
-                    log.info("chat %s: 429, waiting %ss", row.chat_id, exc.seconds)
+                    log.info("chat %s: 429, holding every sender %ss", row.chat_id, exc.seconds)
                     self.pacer.pause(exc.seconds)
         except ChatUnreachable as exc:
             status, error = FAILED, str(exc)[:500]
@@ -304,16 +387,20 @@ class Outbox:
             status, error = FAILED, str(exc)[:500]
             log.error("delivery %s to chat %s refused: %s", row.id, row.chat_id, exc)
         except Exception as exc:
-            # Network trouble, or a bug in a transport: retry later with a growing pause.
+            # Network trouble, a 5xx, a 429 to wait out, or a bug in a transport: try again
+            # later, for as long as it takes, with a growing pause.
             if not isinstance(exc, DeliveryError):
                 log.exception("delivery %s to chat %s: transport error", row.id, row.chat_id)
-            error = str(exc)[:500]
-            seconds = exc.seconds if isinstance(exc, RetryAfter) else min(2.0**row.attempts, 300.0)
-            if row.attempts >= MAX_ATTEMPTS:
-                status = FAILED
-                log.error("delivery %s to chat %s failed %s times: %s", row.id, row.chat_id, row.attempts, exc)
             else:
-                status, not_before = PENDING, utcnow() + timedelta(seconds=seconds)
+                log.warning("delivery %s to chat %s: %s (attempt %s)", row.id, row.chat_id, exc, row.attempts)
+            error = str(exc)[:500]
+            if isinstance(exc, RetryAfter):
+                seconds = exc.seconds
+                if self.pacer is not None:
+                    self.pacer.pause(seconds)
+            else:
+                seconds = min(2.0 ** max(row.attempts - 1, 0), MAX_BACKOFF)
+            status, not_before = PENDING, self.clock() + timedelta(seconds=seconds)
         except asyncio.CancelledError:
             await self._finish(row, PENDING, "interrupted", None, done, len(items))
             raise
@@ -333,19 +420,21 @@ class Outbox:
     ) -> None:
         values: dict[str, object] = {"status": status, "last_error": error, "not_before": not_before}
         if status == SENT:
-            values["sent_at"] = utcnow()
+            values["sent_at"] = self.clock()
         if 0 < done < total:
             # Items already delivered are not sent again when the row is retried.
             values["payload"] = {**row.payload, "done": done}
-        async with self.db.session() as session:
+        async with self.db.writing(), self.db.session() as session:
             await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
             if unreachable:
                 await session.exec(
                     update(User)
                     .where(col(User.telegram_id) == row.chat_id, col(User.unreachable_at).is_(None))
-                    .values(unreachable_at=utcnow())
+                    .values(unreachable_at=self.clock())
                 )
         row.status, row.last_error = status, error
+        if status == PENDING:
+            self._wake.set()  # the worker's sleep must end when this row falls due
 
     async def _known_unreachable(self, chat_id: int) -> bool:
         async with self.db.session() as session:
@@ -356,30 +445,29 @@ class Outbox:
 
     async def _give_up_chat(self, chat_id: int) -> None:
         """The chat is gone: what else is queued for it fails now instead of hitting the server."""
-        async with self.db.session() as session:
+        async with self.db.writing(), self.db.session() as session:
             await session.exec(
                 update(Delivery)
                 .where(col(Delivery.chat_id) == chat_id, col(Delivery.status) == PENDING)
                 .values(status=FAILED, last_error="chat unreachable")
             )
 
-    async def run(self, idle: float = 5.0) -> None:
-        """The background worker: send whenever something is queued (or every ``idle`` s)."""
+    async def run(self) -> None:
+        """The background worker: send what is due, then sleep until more is or a commit wakes it."""
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
             self._wake.clear()
-            if self._stopping:
-                break
+            delay: float | None = IDLE
             try:
-                if self.transport is None:
-                    continue
-                if self.pacer is None:
-                    await self.flush()
-                else:
+                if self.transport is not None:
                     await self._pump()
+                    delay = await self._next_due()
             except Exception:
                 log.exception("delivery worker failed; retrying")
+            if self._stopping:
+                break
+            timeout = IDLE if delay is None else min(max(delay, 0.01), IDLE)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking rows; let senders finish what they hold for up to ``grace`` seconds."""

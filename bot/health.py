@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from bot.config import Settings
-from bot.db import Database
+from bot.core.config import Settings
+from bot.core.db import Database
 
 TIMEOUT_SECONDS = 5.0
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.app import App
-from bot.db import Database
+from bot.core.db import Database
 from bot.locks import SCHEDULER, AdvisoryLock
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from typing import IO
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.db import Database
+from bot.core.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,15 @@
 """From an incoming event to the replies: who is this, may they, which conversation.
 
-The router is the only place that reads and writes conversation state. Handlers get a
-:class:`~bot.conversation.Context` and return where to go next; the router saves the
-step and draft after every message, so a restart or another process continues from there.
+Each update is one unit of work (``Database.unit``): the update id is claimed, the person
+and their conversation are read, the handler runs and writes its records, the new state is
+saved, and — when this router feeds Telegram — every reply is put in the delivery queue;
+then it all commits once. A crash before that commit leaves no trace, so a redelivered
+update is handled afresh; a handler's failure rolls it all back and queues one apology.
+
+Dispatch only lives here. The flows, commands and actions are the :class:`Registry`'s
+(``bot.core.registry``); where each person stands is the :class:`ConversationStore`'s
+(``bot.store``); offering a set-aside draft back is a step every flow has built in
+(:data:`RESUME_STEP`).
 """
 
 from __future__ import annotations
@@ -10,80 +17,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from weakref import WeakValueDictionary
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import App
-from bot.conversation import (
-    ACTION_PREFIX,
-    Action,
-    Command,
-    Context,
-    DocumentHandler,
-    Flow,
-    Member,
-    Next,
-)
-from bot.core import Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
-from bot.db import is_unavailable
-from bot.i18n import normalize_locale, translate
-from models import ConversationState, ParkedDraft, ProcessedUpdate, Role, utcnow
+from bot.core import PRIVATE, Button, Incoming, Keyboard, Kind, Notice, Outgoing, Reply, Response
+from bot.core.conversation import ACTION_PREFIX, Context, Flow, Next, Step
+from bot.core.db import is_unavailable
+from bot.core.i18n import normalize_locale, translate
+from bot.core.registry import Registry, allowed, every_role, roles
+from bot.delivery import REPLY
+from bot.store import ConversationStore, State
+from models import Member, ProcessedUpdate, utcnow
 from services import members
+from services.text import clean_text
+
+__all__ = ["RESUME_STEP", "Registry", "Router", "every_role", "preview", "roles"]
 
 log = logging.getLogger(__name__)
 
-RESUME_FLOW = "_resume"
+# The step a flow is in while it offers a draft that was set aside: continue it or start afresh.
+RESUME_STEP = "_resume"
 VERSION_SEP = "|"
-
-
-@dataclass
-class Registry:
-    """Every flow, command and action, gathered in one place (see ``handlers/__init__``)."""
-
-    flows: dict[str, Flow] = field(default_factory=dict)
-    commands: dict[str, Command] = field(default_factory=dict)
-    actions: dict[str, Action] = field(default_factory=dict)
-    documents: DocumentHandler | None = None
-    # Shown to people who are not registered, whatever they send (except /start <code>).
-    public_commands: frozenset[str] = frozenset({"start"})
-
-    def add_flow(self, flow: Flow, *, listed: bool = True) -> None:
-        """Register a flow and its command; ``listed=False`` keeps it out of /help (flows
-        that buttons open with a prefilled draft, see ``Context.start_flow``)."""
-        self.flows[flow.name] = flow
-        self.commands[flow.command] = Command(
-            name=flow.command, run=_never, roles=flow.roles, help_key=f"help.{flow.command}" if listed else None
-        )
-
-    def add_command(self, command: Command) -> None:
-        self.commands[command.name] = command
-
-    def add_action(self, action: Action) -> None:
-        self.actions[action.prefix] = action
-
-    def flow_for_command(self, name: str) -> Flow | None:
-        return next((f for f in self.flows.values() if f.command == name), None)
-
-    def commands_for(self, role: Role | None) -> list[Command]:
-        """The commands a person of ``role`` may use, in registration order."""
-        return [
-            c
-            for c in self.commands.values()
-            if c.help_key and (c.roles is None or (role is not None and role in c.roles))
-        ]
-
-
-async def _never(ctx: Context, msg: Incoming) -> None:  # pragma: no cover - flows start elsewhere
-    raise AssertionError("flow commands are started by the router")
-
-
-def allowed(roles: frozenset[Role] | None, member: Member | None) -> bool:
-    return member is not None and (roles is None or member.role in roles)
 
 
 @dataclass
@@ -93,7 +52,7 @@ class _Trace:
     conversation: str | None = None
     step: str | None = None
 
-    def at(self, state: _State | None, flow: str | None = None) -> None:
+    def at(self, state: State | None, flow: str | None = None) -> None:
         if state is not None:
             self.conversation, self.step = state.flow, state.step
         elif flow is not None:
@@ -116,18 +75,15 @@ def preview(msg: Incoming) -> str:
     return text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
 
 
-@dataclass
-class _State:
-    flow: str
-    step: str
-    draft: dict[str, Any]
-    version: int
-
-
 class Router:
-    def __init__(self, app: App, registry: Registry) -> None:
+    def __init__(self, app: App, registry: Registry, *, queue_replies: bool = False) -> None:
         self.app = app
         self.registry = registry
+        self.store = ConversationStore(app.db)
+        # Telegram's replies leave through the delivery queue, in the update's transaction;
+        # the console and the conversation tests carry out the returned response themselves.
+        self.queue_replies = queue_replies
+        self._resume = Step(ask=self._offer_resume, handle=self._resume_choice, documents=True)
         # One person's messages are handled in order; different people in parallel.
         self._locks: WeakValueDictionary[tuple[int, int], asyncio.Lock] = WeakValueDictionary()
 
@@ -137,15 +93,27 @@ class Router:
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
+        # Hidden characters (controls, bidi overrides, zero-width) never reach a handler.
+        msg = replace(msg, text=clean_text(msg.text), args=clean_text(msg.args), full_name=clean_text(msg.full_name))
         async with lock:
             started = time.perf_counter()
             outcome = "ok"
             trace = _Trace()
             try:
-                if msg.update_id is not None and not await self._first_delivery(msg.update_id):
-                    outcome = "duplicate"
-                    return Response()
-                return await self._handle(msg, trace)
+                async with self.app.db.unit() as unit:
+                    if msg.update_id is not None and await _handled(unit.session, msg.update_id):
+                        raise _Redelivered
+                    response = await self._handle(msg, trace)
+                    await self._queue(msg, response)
+                    # Claimed last, so that on SQLite the transaction (and its write lock)
+                    # starts as late as it can; a twin handled meanwhile rolls this one back.
+                    if msg.update_id is not None and not await _claim(unit.session, msg.update_id):
+                        raise _Redelivered
+                return response
+            except _Redelivered:
+                outcome = "duplicate"
+                log.info("update %s already handled; ignoring the redelivery", msg.update_id)
+                return Response(queued=True)
             except Exception as error:
                 if is_unavailable(error):
                     outcome = "unavailable"
@@ -158,7 +126,7 @@ class Router:
                     return self._unavailable(msg)
                 outcome = "error"
                 log.exception("update %s from user %s failed", msg.update_id, msg.user_id)
-                return self._failure(msg)
+                return await self._failure(msg, kept=trace.conversation is not None and trace.step != RESUME_STEP)
             finally:
                 log.info(
                     "update handled",
@@ -175,13 +143,38 @@ class Router:
                     },
                 )
 
-    def _failure(self, msg: Incoming) -> Response:
-        ctx = Context(self.app, msg, None, normalize_locale(msg.language_code, self.app.settings.default_locale))
+    async def _queue(self, msg: Incoming, response: Response) -> None:
+        """Put the replies in the delivery queue, inside the update's transaction."""
+        if not self.queue_replies:
+            return
         items: list[Outgoing] = []
-        if msg.kind is Kind.BUTTON:
-            items.append(Notice(ctx._("core.error")))
-        items.append(Reply(ctx._("core.error")))
-        return Response(items)
+        for item in response.items:
+            if isinstance(item, Notice):
+                continue  # the answer to the press itself: the adapter gives it at once
+            if isinstance(item, Reply) and item.edit:
+                editable = msg.kind is Kind.BUTTON and msg.message_id is not None
+                item = replace(item, message_id=msg.message_id) if editable else replace(item, edit=False)
+            items.append(item)
+        if items:
+            await self.app.outbox.enqueue(msg.chat_id, items, kind=REPLY)
+        response.queued = True
+
+    async def _failure(self, msg: Incoming, *, kept: bool) -> Response:
+        """One apology, queued with the update's claim so that a redelivery does not fail again;
+        it mentions what was filled in only when a conversation was under way."""
+        locale = normalize_locale(msg.language_code, self.app.settings.default_locale)
+        text = translate(locale, "core.error" if kept else "core.error.nothing_kept")
+        items: list[Outgoing] = [Notice(text)] if msg.kind is Kind.BUTTON else []
+        response = Response([*items, Reply(text)])
+        if not self.queue_replies:
+            return response
+        try:
+            async with self.app.db.unit() as unit:
+                if msg.update_id is None or await _claim(unit.session, msg.update_id):
+                    await self._queue(msg, response)
+        except Exception:
+            log.exception("update %s: the apology could not be queued", msg.update_id)
+        return response
 
     def _unavailable(self, msg: Incoming) -> Response:
         """Say "try again shortly" without the database (which is what failed)."""
@@ -192,16 +185,19 @@ class Router:
         items.append(Reply(translate(locale, "ops.db_unavailable")))
         return Response(items)
 
-    async def _first_delivery(self, update_id: int) -> bool:
-        try:
-            async with self.app.db.session() as session:
-                session.add(ProcessedUpdate(update_id=update_id))
-        except IntegrityError:
-            log.info("update %s already handled; ignoring the redelivery", update_id)
-            return False
-        return True
+    def _group(self, msg: Incoming) -> Response:
+        locale = normalize_locale(msg.language_code, self.app.settings.default_locale)
+        items: list[Outgoing] = []
+        if msg.kind is Kind.BUTTON:
+            items.append(Notice(translate(locale, "core.private_only.short")))
+        elif msg.kind is Kind.COMMAND:
+            items.append(Reply(translate(locale, "core.private_only")))
+        return Response(items)
 
     async def _handle(self, msg: Incoming, trace: _Trace) -> Response:
+        if msg.chat_type != PRIVATE:
+            # Records are not for a group's eyes: the bot works in private chats only.
+            return self._group(msg)
         member = await members.load_member(
             self.app.db,
             msg.user_id,
@@ -211,13 +207,13 @@ class Router:
             language_code=msg.language_code,
         )
         locale = self.locale_for(member, msg.language_code)
-        state = await self._load_state(msg)
+        state = await self.store.load(msg.chat_id, msg.user_id)
         ctx = Context(self.app, msg, member, locale)
         trace.at(state)
 
         if member is None:
             await self._unregistered(ctx, msg)
-            return self._finish(ctx, msg, state, state)
+            return self._finish(ctx, msg, state)
 
         if msg.kind is Kind.COMMAND:
             new_state = await self._command(ctx, msg, state)
@@ -235,23 +231,33 @@ class Router:
         elif msg.kind is Kind.DOCUMENT and self.registry.documents and allowed(self.registry.documents.roles, member):
             await self.registry.documents.run(ctx, msg)
             new_state = None
+        elif msg.kind is Kind.TEXT and self.registry.texts and allowed(self.registry.texts.roles, member):
+            await self.registry.texts.run(ctx, msg)
+            new_state = await self._begin(ctx, msg, None)
+        elif state is None and (outside := self.registry.outside.get(msg.kind)) and allowed(outside.roles, member):
+            await outside.run(ctx, msg)
+            new_state = await self._begin(ctx, msg, state)
         else:
             ctx.say(ctx._("core.idle"))
             new_state = None
         started = self.registry.flow_for_command(msg.command) if msg.kind is Kind.COMMAND else None
         trace.at(new_state or state, started.name if started else None)
-        await self._save_state(msg, state, new_state)
-        return self._finish(ctx, msg, state, new_state)
+        await self.store.save(msg.chat_id, msg.user_id, state, new_state)
+        return self._finish(ctx, msg, new_state)
 
-    def _document_elsewhere(self, msg: Incoming, state: _State, member: Member) -> bool:
+    def _step(self, flow: Flow | None, name: str) -> Step | None:
+        if flow is None:
+            return None
+        return self._resume if name == RESUME_STEP else flow.steps.get(name)
+
+    def _document_elsewhere(self, msg: Incoming, state: State, member: Member) -> bool:
         """A file the current step does not take, from someone the document handler serves."""
-        if msg.kind is not Kind.DOCUMENT or state.flow == RESUME_FLOW:
+        if msg.kind is not Kind.DOCUMENT:
             return False
         documents = self.registry.documents
         if documents is None or not allowed(documents.roles, member):
             return False
-        flow = self.registry.flows.get(state.flow)
-        step = flow.steps.get(state.step) if flow else None
+        step = self._step(self.registry.flows.get(state.flow), state.step)
         return step is not None and not step.documents
 
     def locale_for(self, member: Member | None, language_code: str | None) -> str:
@@ -271,7 +277,7 @@ class Router:
         ctx.say(ctx._("core.not_registered"))
 
     # -- commands -----------------------------------------------------------------------
-    async def _command(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
+    async def _command(self, ctx: Context, msg: Incoming, state: State | None) -> State | None:
         name = msg.command
         if name == "cancel":
             if state is None:
@@ -283,35 +289,44 @@ class Router:
         if command is None:
             ctx.say(ctx._("core.unknown_command", command=name))
             return state
-        if not allowed(command.roles, ctx.member):
+        if not allowed(command.roles, ctx.member, command.admin):
             ctx.say(ctx._("core.not_allowed", command=name))
             return state
         flow = self.registry.flow_for_command(name)
         if flow is None:
             await command.run(ctx, msg)
-            if state is not None and state.flow != RESUME_FLOW:
+            if state is not None and state.step != RESUME_STEP:
                 ctx.say(ctx._("core.still_in_flow", what=self._title(ctx, state.flow)))
             return state
         await self._set_aside(ctx, msg, state)
-        parked = await self._parked(msg, flow.name)
-        if parked is not None:
-            return self._offer_resume(ctx, flow, parked, state)
+        if await self.store.parked(msg.chat_id, msg.user_id, flow.name) is not None:
+            ctx.flow, ctx.draft = flow.name, {}
+            return await self._apply(ctx, flow, Next.to(RESUME_STEP), None, state)
         return await self._start(ctx, flow, msg, state)
 
-    async def _set_aside(self, ctx: Context, msg: Incoming, state: _State | None) -> None:
-        """A command always wins over a half-finished conversation: park it, resumable."""
-        if state is not None and state.flow != RESUME_FLOW:
-            await self._park(msg, state)
+    async def _set_aside(self, ctx: Context, msg: Incoming, state: State | None) -> None:
+        """A command always wins over a half-finished conversation: park it, resumable.
+
+        An offer to resume holds no draft of its own: the one it offers stays parked.
+        """
+        if state is not None and state.step != RESUME_STEP:
+            await self.store.park(msg.chat_id, msg.user_id, state)
             ctx.say(ctx._("core.parked", what=self._title(ctx, state.flow), command=self._command_of(state.flow)))
 
     async def _start(
-        self, ctx: Context, flow: Flow, msg: Incoming, old: _State | None, draft: dict[str, Any] | None = None
-    ) -> _State | None:
+        self, ctx: Context, flow: Flow, msg: Incoming, old: State | None, draft: dict[str, Any] | None = None
+    ) -> State | None:
         ctx.flow, ctx.draft = flow.name, dict(draft or {})
         nxt = await flow.start(ctx, msg)
         return await self._apply(ctx, flow, nxt, None, old)
 
-    def _offer_resume(self, ctx: Context, flow: Flow, parked: ParkedDraft, old: _State | None) -> _State:
+    # -- the built-in resume step -------------------------------------------------------
+    async def _offer_resume(self, ctx: Context) -> None:
+        flow = self.registry.flows[str(ctx.flow)]
+        parked = await self.store.parked(ctx.incoming.chat_id, ctx.incoming.user_id, flow.name)
+        if parked is None:
+            ctx.say(ctx._("core.resume.choose"))
+            return
         summary = flow.describe(parked.draft) if flow.describe else ""
         local = parked.parked_at.astimezone(self.app.tz).strftime("%Y-%m-%d %H:%M")
         ctx.say(
@@ -323,21 +338,38 @@ class Router:
                 ]
             ),
         )
-        return _State(RESUME_FLOW, "offer", {"flow": flow.name}, (old.version if old else 0) + 1)
+
+    async def _resume_choice(self, ctx: Context, msg: Incoming) -> Next:
+        choice = ctx.choice(msg)
+        if choice not in ("resume", "fresh"):
+            ctx.say(ctx._("core.resume.choose"))
+            return ctx.stay()
+        flow = self.registry.flows[str(ctx.flow)]
+        parked = await self.store.parked(msg.chat_id, msg.user_id, flow.name)
+        await self.store.unpark(msg.chat_id, msg.user_id, flow.name)
+        if choice == "resume" and parked is not None and parked.step in flow.steps:
+            ctx.step, ctx.draft = parked.step, dict(parked.draft)
+            return Next.to(parked.step)
+        ctx.draft = {}
+        return await flow.start(ctx, msg)
 
     # -- buttons ------------------------------------------------------------------------
-    async def _action(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
+    async def _action(self, ctx: Context, msg: Incoming, state: State | None) -> State | None:
         prefix, _, arg = msg.data[len(ACTION_PREFIX) :].partition(":")
         action = self.registry.actions.get(prefix)
-        if action is None or not allowed(action.roles, ctx.member):
+        if action is None or not allowed(action.roles, ctx.member, action.admin):
             ctx.notice(ctx._("core.expired"))
             return state
         await action.run(ctx, msg, arg)
+        return await self._begin(ctx, msg, state)
+
+    async def _begin(self, ctx: Context, msg: Incoming, state: State | None) -> State | None:
+        """Open the flow a handler asked for with ``Context.start_flow``, if it did."""
         if ctx.begin is None:
             return state
         name, draft = ctx.begin
         flow = self.registry.flows.get(name)
-        if flow is None or not allowed(flow.roles, ctx.member):
+        if flow is None or not allowed(flow.roles, ctx.member, flow.admin):
             ctx.say(ctx._("core.not_allowed", command=flow.command if flow else name))
             return state
         # Like a command: whatever the person was in is parked, and the new flow starts
@@ -345,7 +377,7 @@ class Router:
         await self._set_aside(ctx, msg, state)
         return await self._start(ctx, flow, msg, state, draft)
 
-    async def _press(self, ctx: Context, msg: Incoming, state: _State | None) -> _State | None:
+    async def _press(self, ctx: Context, msg: Incoming, state: State | None) -> State | None:
         version, sep, data = msg.data.partition(VERSION_SEP)
         if state is None or not sep or version != str(state.version):
             ctx.notice(ctx._("core.expired"))
@@ -357,42 +389,25 @@ class Router:
             # Keep the question and the choice in the chat, drop the spent keyboard.
             label = msg.text or data
             ctx.edit(f"{msg.message_text}\n\u2192 {label}")
-        if state.flow == RESUME_FLOW:
-            return await self._resume_choice(ctx, pressed, state)
         return await self._answer(ctx, pressed, state)
 
-    async def _resume_choice(self, ctx: Context, msg: Incoming, state: _State) -> _State | None:
-        flow = self.registry.flows.get(str(state.draft.get("flow")))
-        if flow is None:
-            return None
-        parked = await self._parked(msg, flow.name)
-        await self._unpark(msg, flow.name)
-        if msg.data == "resume" and parked is not None:
-            resumed = _State(flow.name, parked.step, dict(parked.draft), state.version)
-            ctx.flow, ctx.step, ctx.draft = flow.name, parked.step, resumed.draft
-            return await self._apply(ctx, flow, Next(goto=parked.step), resumed, state)
-        return await self._start(ctx, flow, msg, state)
-
     # -- answers within a flow ----------------------------------------------------------
-    async def _answer(self, ctx: Context, msg: Incoming, state: _State) -> _State | None:
-        if state.flow == RESUME_FLOW:
-            ctx.say(ctx._("core.resume.choose"))
-            return state
+    async def _answer(self, ctx: Context, msg: Incoming, state: State) -> State | None:
         flow = self.registry.flows.get(state.flow)
-        step = flow.steps.get(state.step) if flow else None
+        step = self._step(flow, state.step)
         if flow is None or step is None:
             log.warning("dropping state of unknown flow/step %s/%s", state.flow, state.step)
             ctx.say(ctx._("core.idle"))
             return None
-        if not allowed(flow.roles, ctx.member):
+        if not allowed(flow.roles, ctx.member, flow.admin):
             return None
         ctx.flow, ctx.step, ctx.draft = state.flow, state.step, dict(state.draft)
         nxt = await step.handle(ctx, msg)
         return await self._apply(ctx, flow, nxt, state, state)
 
     async def _apply(
-        self, ctx: Context, flow: Flow, nxt: Next, current: _State | None, old: _State | None
-    ) -> _State | None:
+        self, ctx: Context, flow: Flow, nxt: Next, current: State | None, old: State | None
+    ) -> State | None:
         """Carry out a step's verdict: ask the next question, ask again, or finish."""
         version = (old.version if old else 0) + 1
         if nxt.done:
@@ -401,123 +416,53 @@ class Router:
             ctx.say(nxt.error)
             if current is None:
                 return old
-            await flow.steps[current.step].ask(ctx)
-            return _State(flow.name, current.step, ctx.draft, version)
+            step = self._step(flow, current.step)
+            assert step is not None
+            await step.ask(ctx)
+            return State(flow.name, current.step, ctx.draft, version)
         if nxt.stay:
             if current is None:
                 return old
-            return _State(flow.name, current.step, ctx.draft, version)
+            return State(flow.name, current.step, ctx.draft, version)
         assert nxt.goto is not None
+        step = self._step(flow, nxt.goto)
+        assert step is not None, f"{flow.name} has no step {nxt.goto}"
         ctx.step = nxt.goto
-        await flow.steps[nxt.goto].ask(ctx)
-        return _State(flow.name, nxt.goto, ctx.draft, version)
+        await step.ask(ctx)
+        return State(flow.name, nxt.goto, ctx.draft, version)
 
-    # -- state in the database --------------------------------------------------------
-    async def _load_state(self, msg: Incoming) -> _State | None:
-        async with self.app.db.session() as session:
-            row = await session.get(ConversationState, (msg.chat_id, msg.user_id))
-            if row is None:
-                return None
-            return _State(row.flow, row.step, dict(row.draft), row.version)
-
+    # -- coming back ------------------------------------------------------------------
     async def current_step(self, chat_id: int, user_id: int) -> tuple[str, str] | None:
         """Which flow and step a person is in (the console shows it after a restart)."""
-        async with self.app.db.session() as session:
-            row = await session.get(ConversationState, (chat_id, user_id))
-            return (row.flow, row.step) if row else None
+        state = await self.store.load(chat_id, user_id)
+        return (state.flow, state.step) if state else None
+
+    async def parked_flows(self, chat_id: int, user_id: int) -> list[str]:
+        return await self.store.parked_flows(chat_id, user_id)
 
     async def ask_again(self, chat_id: int, user_id: int, language_code: str | None = None) -> Response:
         """Repeat the current question, e.g. when a person comes back after a restart."""
         msg = Incoming(Kind.TEXT, chat_id, user_id, language_code=language_code)
         member = await members.load_member(self.app.db, user_id, admin_ids=self.app.settings.bot_admin_ids)
-        state = await self._load_state(msg)
+        state = await self.store.load(chat_id, user_id)
         ctx = Context(self.app, msg, member, self.locale_for(member, language_code))
         if state is None or member is None:
             return Response()
-        if state.flow == RESUME_FLOW:
-            ctx.say(ctx._("core.resume.choose"))
-            return Response(ctx.out)
         flow = self.registry.flows.get(state.flow)
-        if flow is None or state.step not in flow.steps:
+        step = self._step(flow, state.step)
+        if step is None:
             return Response()
         ctx.flow, ctx.step, ctx.draft = state.flow, state.step, dict(state.draft)
-        ctx.say(ctx._("core.resumed_after_restart", what=self._title(ctx, state.flow)))
-        await flow.steps[state.step].ask(ctx)
+        if state.step != RESUME_STEP:
+            ctx.say(ctx._("core.resumed_after_restart", what=self._title(ctx, state.flow)))
+        await step.ask(ctx)
         # Keyboards of the repeated question must be pressable: they carry the saved version.
-        return self._finish(ctx, msg, state, state)
-
-    async def _save_state(self, msg: Incoming, old: _State | None, new: _State | None) -> None:
-        if new is old:
-            return
-        async with self.app.db.session() as session:
-            if new is None:
-                await session.exec(
-                    delete(ConversationState).where(
-                        ConversationState.chat_id == msg.chat_id,  # type: ignore[arg-type]
-                        ConversationState.user_id == msg.user_id,  # type: ignore[arg-type]
-                    )
-                )
-                return
-            if old is None:
-                session.add(
-                    ConversationState(
-                        chat_id=msg.chat_id,
-                        user_id=msg.user_id,
-                        flow=new.flow,
-                        step=new.step,
-                        draft=new.draft,
-                        version=new.version,
-                        updated_at=utcnow(),
-                    )
-                )
-                return
-            # Compare-and-set on the version: a second process that moved this
-            # conversation meanwhile wins, and this write is dropped (and logged).
-            result = await session.exec(
-                update(ConversationState)
-                .where(
-                    ConversationState.chat_id == msg.chat_id,  # type: ignore[arg-type]
-                    ConversationState.user_id == msg.user_id,  # type: ignore[arg-type]
-                    ConversationState.version == old.version,  # type: ignore[arg-type]
-                )
-                .values(flow=new.flow, step=new.step, draft=new.draft, version=new.version, updated_at=utcnow())
-            )
-            if result.rowcount == 0:
-                log.warning("conversation of user %s moved elsewhere; keeping that state", msg.user_id)
-
-    async def _park(self, msg: Incoming, state: _State) -> None:
-        async with self.app.db.session() as session:
-            row = await session.get(ParkedDraft, (msg.chat_id, msg.user_id, state.flow))
-            if row is None:
-                row = ParkedDraft(chat_id=msg.chat_id, user_id=msg.user_id, flow=state.flow, step=state.step)
-            row.step, row.draft, row.parked_at = state.step, state.draft, utcnow()
-            session.add(row)
-
-    async def _parked(self, msg: Incoming, flow: str) -> ParkedDraft | None:
-        async with self.app.db.session() as session:
-            return await session.get(ParkedDraft, (msg.chat_id, msg.user_id, flow))
-
-    async def _unpark(self, msg: Incoming, flow: str) -> None:
-        async with self.app.db.session() as session:
-            await session.exec(
-                delete(ParkedDraft).where(
-                    ParkedDraft.chat_id == msg.chat_id,  # type: ignore[arg-type]
-                    ParkedDraft.user_id == msg.user_id,  # type: ignore[arg-type]
-                    ParkedDraft.flow == flow,  # type: ignore[arg-type]
-                )
-            )
-
-    async def parked_flows(self, chat_id: int, user_id: int) -> list[str]:
-        async with self.app.db.session() as session:
-            rows = await session.exec(
-                select(ParkedDraft.flow).where(ParkedDraft.chat_id == chat_id, ParkedDraft.user_id == user_id)
-            )
-            return list(rows.all())
+        return self._finish(ctx, msg, state)
 
     # -- output -------------------------------------------------------------------------
-    def _finish(self, ctx: Context, msg: Incoming, old: _State | None, new: _State | None) -> Response:
+    def _finish(self, ctx: Context, msg: Incoming, state: State | None) -> Response:
         """Stamp flow keyboards with the state version, so older keyboards read as expired."""
-        version = new.version if new is not None else None
+        version = state.version if state is not None else None
         items: list[Outgoing] = []
         for item in ctx.out:
             if isinstance(item, Reply) and item.keyboard is not None:
@@ -536,6 +481,26 @@ class Router:
         return flow.command if flow else flow_name
 
 
+class _Redelivered(Exception):
+    """The update was handled before (Telegram sent it again, or to two processes)."""
+
+
+async def _handled(session: AsyncSession, update_id: int) -> bool:
+    return (await session.get(ProcessedUpdate, update_id)) is not None
+
+
+async def _claim(session: AsyncSession, update_id: int) -> bool:
+    """Mark the update as handled, in the update's own transaction; ``False`` if it was."""
+    dialect = sqlite if session.bind.dialect.name == "sqlite" else postgresql
+    statement = (
+        dialect.insert(ProcessedUpdate)
+        .values(update_id=update_id, at=utcnow())
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    result = await session.exec(statement)
+    return bool(result.rowcount == 1)
+
+
 def _stamp(keyboard: Keyboard, version: int | None) -> Keyboard:
     def stamp(button: Button) -> Button:
         if button.request_location or button.url or button.data.startswith(ACTION_PREFIX):
@@ -546,11 +511,3 @@ def _stamp(keyboard: Keyboard, version: int | None) -> Keyboard:
         return replace(button, data=f"{version}{VERSION_SEP}{button.data}")
 
     return Keyboard(tuple(tuple(stamp(b) for b in row) for row in keyboard.rows))
-
-
-def roles(*items: Role) -> frozenset[Role]:
-    return frozenset(items)
-
-
-def every_role() -> Iterable[Role]:
-    return iter(Role)

@@ -22,13 +22,13 @@ from aiohttp import web
 
 from bot.app import App
 from bot.bootstrap import build
-from bot.config import Settings
 from bot.core import Incoming
+from bot.core.config import Settings
 from bot.delivery import DeliveryError, Limits
 from bot.health import healthz
 from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
-from bot.telegram import BotPort, CommandMenus, TelegramBridge
+from bot.telegram import BotPort, CommandMenus, TelegramBridge, TelegramTransport, incoming
 from bot.webhook import WebhookServer, webhook_path
 
 log = logging.getLogger(__name__)
@@ -105,9 +105,11 @@ class TelegramRunner:
             await bridge.handle(msg, query_id)
 
         self.driver = driver = make_driver(settings, on_update)
-        app.outbox.use(driver.port, TELEGRAM_LIMITS)
+        app.outbox.use(TelegramTransport(driver.port), TELEGRAM_LIMITS)
         app.fetch_file = driver.port.download
-        self.bridge = bridge = TelegramBridge(router, driver.port, pacer=app.outbox.pacer)
+        # Replies join each update's transaction in the delivery queue, the only way out.
+        router.queue_replies = True
+        self.bridge = bridge = TelegramBridge(router, driver.port, outbox=app.outbox)
 
         app.bot_username = await driver.open()
         log.info("connected as @%s through %s (%s)", app.bot_username, settings.bot_api_server, settings.bot_framework)
@@ -134,8 +136,15 @@ class TelegramRunner:
             # Without a configured secret anyone who finds the URL could post updates.
             secret = secrets.token_urlsafe(32)
             log.warning("WEBHOOK_SECRET is not set; using a random one for this run")
+
+        async def feed(data: dict[str, Any]) -> None:
+            # The update's JSON is all the core needs: no detour through the framework's objects.
+            translated = incoming(data, app.bot_username)
+            if translated is not None:
+                await on_update(*translated)
+
         self.webhook = WebhookServer(
-            driver.feed,
+            feed,
             secret=secret,
             path=webhook_path(settings.webhook_url),
             host=settings.webhook_listen,

@@ -21,22 +21,18 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlmodel import select
 
 from bot.app import App
-from bot.core import Outgoing
 from handlers import digest as render
-from models import Unit
-from services import digests, schedule
-from services.digests import Window
+from services import schedule
 from services.schedule import (
     BUREAU_OVERVIEW,
     CHAIN_DIGEST,
     LEADER_SUMMARY,
     LIAISON_CLOSE,
     LIAISON_REMINDER,
+    UNIT_TARGETS,
     WEEKDAYS,
-    DueItem,
     Times,
 )
 
@@ -55,7 +51,7 @@ async def send_due(app: App, now: datetime | None = None) -> int:
     items = await schedule.due(app.db, now, app.tz, default_locale=app.settings.default_locale, times=times)
     queued = 0
     if items:
-        renderer = _Renderer(app)
+        renderer = render.DigestRun(app, items)
         for item in items:
             outgoing = await renderer.render(item)
             if await app.outbox.enqueue(item.telegram_id, outgoing, kind=item.kind, key=item.key):
@@ -66,70 +62,16 @@ async def send_due(app: App, now: datetime | None = None) -> int:
 
 
 async def run_follow_up_hook(app: App, now: datetime, times: Times | None = None) -> int:
-    """Once the day's follow-up time has come, queue the day's visit reminders (each once)."""
+    """Once the day's follow-up time has come, queue the day's visit reminders and the overdue
+    directory contacts (each once)."""
     times = times or await schedule.load_times(app.db)
     local = now.astimezone(app.tz)
     if local.time() < times.follow_up_time:
         return 0
+    from handlers.contacts import send_contact_reminders
     from handlers.visit import send_follow_up_reminders
 
-    return await send_follow_up_reminders(app, local.date())
-
-
-class _Renderer:
-    """Builds each digest once per unit and period, and words it once per language."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self._data: dict[tuple[Any, ...], Any] = {}
-        self._out: dict[tuple[Any, ...], list[Outgoing]] = {}
-        self._units: dict[int | None, Unit] | None = None
-
-    async def _unit_name(self, unit_id: int | None, locale: str) -> str:
-        if self._units is None:
-            async with self.app.db.session() as session:
-                self._units = {u.id: u for u in (await session.exec(select(Unit))).all()}
-        unit = self._units.get(unit_id)
-        return unit.name(locale) if unit else ""
-
-    async def render(self, item: DueItem) -> list[Outgoing]:
-        o, app = item.occurrence, self.app
-        if o.kind == CHAIN_DIGEST:
-            data_key: tuple[Any, ...] = (o.kind, o.period.key, item.unit_id)
-        elif o.kind in (LIAISON_REMINDER, LIAISON_CLOSE):
-            data_key = (o.kind, o.period.key, item.unit_id)
-        elif o.kind == BUREAU_OVERVIEW:
-            data_key = (o.kind, o.period.key)
-        else:
-            data_key = (o.kind, o.period.key, item.user_id)
-        out_key = (*data_key, item.locale)
-        if out_key in self._out:
-            return self._out[out_key]
-        data = self._data.get(data_key)
-        unit = await self._unit_name(item.unit_id, item.locale)
-        if o.kind == CHAIN_DIGEST:
-            assert item.unit_id is not None
-            if data is None:
-                window = Window(o.period.start, o.period.end)
-                data = await digests.build_chain_digest(app.db, item.unit_id, window, app.tz)
-            out = render.render_chain(data, item.locale, unit)
-        elif o.kind in (LIAISON_REMINDER, LIAISON_CLOSE):
-            assert item.unit_id is not None
-            if data is None:
-                data = await digests.build_liaison_digest(app.db, item.unit_id, o.period, o.as_of, app.tz)
-            out = render.render_liaison(data, item.locale, unit, kind=o.kind)
-        elif o.kind == BUREAU_OVERVIEW:
-            if data is None:
-                data = await digests.build_bureau_digest(app.db, o.period, app.tz)
-            out = render.render_bureau(data, item.locale)
-        else:
-            assert o.kind == LEADER_SUMMARY
-            if data is None:
-                data = await digests.build_leader_digest(app.db, item.user_id, o.period, o.as_of, app.tz)
-            out = render.render_leader(data, item.locale)
-        self._data[data_key] = data
-        self._out[out_key] = out
-        return out
+    return await send_follow_up_reminders(app, local.date()) + await send_contact_reminders(app, now)
 
 
 def triggers(times: Times, tz: Any) -> dict[str, CronTrigger]:
@@ -143,8 +85,10 @@ def triggers(times: Times, tz: Any) -> dict[str, CronTrigger]:
         # The reminder day moves with the month's length: wake daily, ``due`` knows the day.
         LIAISON_REMINDER: at(times.liaison_time),
         LIAISON_CLOSE: at(times.liaison_close_time, day="last"),
-        # Weekdays among the first seven days: the first of them is the first working day.
-        BUREAU_OVERVIEW: at(times.bureau_time, day="1-7", day_of_week="mon-fri"),
+        # The first working day may be a make-up Sunday or fall after a week of holiday
+        # (October): wake on each of the first fifteen days, ``due`` knows which one it is.
+        BUREAU_OVERVIEW: at(times.bureau_time, day="1-15"),
+        UNIT_TARGETS: at(times.unit_targets_time, day=times.unit_targets_day),
         "follow_up": at(times.follow_up_time),
     }
     for month, day in times.leader_dates:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 from weakref import WeakValueDictionary
@@ -20,10 +20,11 @@ from weakref import WeakValueDictionary
 from sqlmodel import col, select
 
 from bot.core import FileRef, FileReply, Incoming, Kind, Location, Notice, Outgoing, Reply, Response
-from bot.db import Database
-from bot.delivery import DeliveryError, Pacer, Rejected, RetryAfter
-from bot.i18n import SUPPORTED, normalize_locale, translate
-from bot.router import Registry, Router
+from bot.core.db import Database
+from bot.core.i18n import SUPPORTED, normalize_locale, translate
+from bot.core.registry import Registry
+from bot.delivery import DeliveryError, Outbox, Rejected
+from bot.router import Router
 from models import Role, User
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,6 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "callback_query"]
 # Updates handled at once (across people; one person's are always in order).
 MAX_CONCURRENT_UPDATES = 32
-REPLY_ATTEMPTS = 3
-MAX_REPLY_WAIT = 30.0
 
 
 class BotPort(Protocol):
@@ -89,6 +88,7 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
                 text=_pressed_label(message, data),
                 message_id=message.get("message_id"),
                 message_text=str(message.get("text") or message.get("caption") or ""),
+                chat_type=str((message.get("chat") or {}).get("type") or "private"),
                 **_person(query["from"], update_id),
             ),
             str(query["id"]),
@@ -96,8 +96,14 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
     message = update.get("message")
     if message is None or message.get("from") is None:
         return None
-    base = {"chat_id": int(message["chat"]["id"]), "message_id": message.get("message_id")}
+    base = {
+        "chat_id": int(message["chat"]["id"]),
+        "message_id": message.get("message_id"),
+        "chat_type": str(message["chat"].get("type") or "private"),
+    }
     base.update(_person(message["from"], update_id))
+    if message.get("forward_origin") is not None:
+        base["forwarded_from"] = forwarded_from(message["forward_origin"])
     text = message.get("text")
     if text is not None:
         command = parse_command(text, bot_username)
@@ -118,6 +124,20 @@ def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | No
         ref = FileRef(str(doc["file_id"]), doc.get("file_name"), doc.get("mime_type"), doc.get("file_size"))
         return Incoming(Kind.DOCUMENT, file=ref, text=caption, **base), None
     return Incoming(Kind.OTHER, **base), None
+
+
+def forwarded_from(origin: Json) -> str:
+    """Who a forwarded message came from, as Telegram's ``forward_origin`` names them."""
+    kind = origin.get("type")
+    if kind == "user":
+        user = origin.get("sender_user") or {}
+        return " ".join(part for part in (user.get("first_name"), user.get("last_name")) if part)
+    if kind == "hidden_user":
+        return str(origin.get("sender_user_name") or "")
+    chat = origin.get("sender_chat") if kind == "chat" else origin.get("chat")
+    title = str((chat or {}).get("title") or "")
+    signature = origin.get("author_signature")
+    return f"{title} ({signature})" if title and signature else title
 
 
 def _person(user: Json, update_id: int) -> dict[str, Any]:
@@ -190,13 +210,14 @@ class CommandMenus:
         self.registry = registry
         self.db = db
         self.default_locale = default_locale
-        self._published: dict[int, tuple[str, str]] = {}
+        self._published: dict[int, tuple[str, str, bool]] = {}
 
-    def menu(self, role: Role | None, locale: str) -> list[tuple[str, str]]:
+    def menu(self, role: Role | None, locale: str, *, admin: bool = False) -> list[tuple[str, str]]:
         if role is None:
             # Before joining only /help answers anything useful (how to get an invitation).
             return [("help", translate(locale, "help.help"))]
-        items = [(c.name, translate(locale, c.help_key)) for c in self.registry.commands_for(role) if c.help_key]
+        commands = self.registry.commands_for(role, admin=admin)
+        items = [(c.name, translate(locale, c.help_key)) for c in commands if c.help_key]
         items.append(("cancel", translate(locale, "help.cancel")))
         return items
 
@@ -224,28 +245,56 @@ class CommandMenus:
 
     async def _publish(self, user: User) -> None:
         locale = user.locale or normalize_locale(user.language_code, self.default_locale)
-        wanted = (user.role, locale)
+        # An administrator (kept in step with BOT_ADMIN_IDS) also sees the administrators' commands.
+        wanted = (user.role, locale, user.admin_granted)
         if self._published.get(user.telegram_id) == wanted:
             return
         # The chat scope has no language of its own: the person's choice wins over the app's.
-        await self.port.set_commands(self.menu(Role(user.role), locale), language="", chat_id=user.telegram_id)
+        menu = self.menu(Role(user.role), locale, admin=user.admin_granted)
+        await self.port.set_commands(menu, language="", chat_id=user.telegram_id)
         self._published[user.telegram_id] = wanted
 
 
+class TelegramTransport:
+    """The delivery queue's way to Telegram: send, or edit the pressed message where one can."""
+
+    def __init__(self, port: BotPort) -> None:
+        self.port = port
+
+    async def deliver(self, chat_id: int, item: Outgoing) -> None:
+        if isinstance(item, Notice):
+            return  # a toast belongs to a press, answered when it came
+        if isinstance(item, Reply) and item.edit and item.message_id is not None and not _asks_location(item):
+            try:
+                await self.port.edit(chat_id, item.message_id, item)
+                return
+            except Rejected as exc:
+                if not_modified(exc):
+                    return
+                # Too old to edit, or deleted: the text still has to reach the person.
+                log.info("chat %s: message %s cannot be edited (%s); sending anew", chat_id, item.message_id, exc)
+        await self.port.send(chat_id, replace(item, edit=False, message_id=None) if isinstance(item, Reply) else item)
+
+
+def _asks_location(reply: Reply) -> bool:
+    # A reply keyboard cannot be put on an existing message.
+    return reply.keyboard is not None and reply.keyboard.asks_location
+
+
 class TelegramBridge:
-    """Feeds translated updates to the router and carries out its answers through a port."""
+    """Feeds translated updates to the router; their replies leave through the delivery queue."""
 
     def __init__(
         self,
         router: Router,
         port: BotPort,
         *,
-        pacer: Pacer | None = None,
+        outbox: Outbox | None = None,
         menus: CommandMenus | None = None,
     ) -> None:
         self.router = router
         self.port = port
-        self.pacer = pacer
+        self.outbox = outbox
         self.menus = menus
         self._locks: WeakValueDictionary[tuple[int, int], asyncio.Lock] = WeakValueDictionary()
         self._in_flight = 0
@@ -277,28 +326,45 @@ class TelegramBridge:
         except Exception:
             log.exception("update %s from user %s failed", msg.update_id, msg.user_id)
             response = self.failure(msg)
-        answered = False
-        try:
-            answered = await self.perform(msg, query_id, response)
-        except Exception:
-            log.exception("update %s: sending the answer failed", msg.update_id)
+        if query_id is not None:
+            await self._answer(msg, query_id, response)
+        self._remember_keyboards(msg.chat_id, response)
+        if response.queued and self.outbox is not None:
             try:
-                sorry = Reply(self._error_text(msg))
-                await self._call(msg.chat_id, lambda: self.port.send(msg.chat_id, sorry))
+                # Served now, by this update's task, ahead of whatever broadcast is under way.
+                await self.outbox.serve(msg.chat_id)
             except Exception:
-                log.exception("update %s: could not even say so", msg.update_id)
-        finally:
-            if query_id is not None and not answered:
-                # A press is always answered, or the person's button keeps spinning.
-                try:
-                    await self.port.answer(query_id, Notice(""))
-                except DeliveryError as exc:
-                    log.warning("update %s: answering the press failed: %s", msg.update_id, exc)
+                log.exception("update %s: sending the answer failed; the queue keeps it", msg.update_id)
+        else:
+            await self._send_directly(msg, response)
         if self.menus is not None:
             try:
                 await self.menus.refresh(msg.user_id)
             except Exception:
                 log.exception("update %s: command menu refresh failed", msg.update_id)
+
+    async def _answer(self, msg: Incoming, query_id: str, response: Response) -> None:
+        """Stop the press's spinner at once, whatever follows takes its time."""
+        notices = [item for item in response.items if isinstance(item, Notice)]
+        notice = next((n for n in notices if n.text), notices[0] if notices else Notice(""))
+        try:
+            await self.port.answer(query_id, notice)
+        except DeliveryError as exc:
+            log.warning("update %s: answering the press failed: %s", msg.update_id, exc)
+
+    async def _send_directly(self, msg: Incoming, response: Response) -> None:
+        """Without the database (it is what failed) there is no queue: one try, best effort."""
+        transport = TelegramTransport(self.port)
+        for item in response.items:
+            if isinstance(item, Notice):
+                continue
+            if isinstance(item, Reply) and item.edit:
+                item = replace(item, message_id=msg.message_id)
+            try:
+                await transport.deliver(msg.chat_id, item)
+            except DeliveryError as exc:
+                log.warning("update %s: the answer could not be sent: %s", msg.update_id, exc)
+                return
 
     def _error_text(self, msg: Incoming) -> str:
         locale = normalize_locale(msg.language_code, self.router.app.settings.default_locale)
@@ -315,65 +381,14 @@ class TelegramBridge:
             return replace(msg, kind=Kind.BUTTON, data=labels[msg.text])
         return msg
 
-    async def perform(self, msg: Incoming, query_id: str | None, response: Response) -> bool:
-        """Carry out a response in order; returns whether the press was answered."""
-        answered = False
-        notices = [item for item in response.items if isinstance(item, Notice)]
-        if query_id is not None and notices:
-            # Answer first: the spinner stops at once, whatever follows takes its time.
-            notice = next((n for n in notices if n.text), notices[0])
-            try:
-                await self.port.answer(query_id, notice)
-            except DeliveryError as exc:
-                log.warning("update %s: answering the press failed: %s", msg.update_id, exc)
-            answered = True
+    def _remember_keyboards(self, chat_id: int, response: Response) -> None:
         for item in response.items:
-            if isinstance(item, Notice):
+            if not isinstance(item, Reply):
                 continue
-            if isinstance(item, Reply) and item.edit and await self._edit(msg, item):
-                continue
-            await self._send(msg.chat_id, item)
-        return answered
-
-    async def _edit(self, msg: Incoming, reply: Reply) -> bool:
-        """Edit the pressed message; ``False`` when a new message must be sent instead."""
-        if msg.kind is not Kind.BUTTON or msg.message_id is None:
-            return False
-        if reply.keyboard is not None and reply.keyboard.asks_location:
-            return False  # a reply keyboard cannot be put on an existing message
-        message_id = msg.message_id
-        try:
-            await self._call(msg.chat_id, lambda: self.port.edit(msg.chat_id, message_id, reply))
-        except Rejected as exc:
-            if not_modified(exc):
-                return True
-            log.info("update %s: message %s cannot be edited (%s); sending anew", msg.update_id, message_id, exc)
-            return False
-        return True
-
-    async def _send(self, chat_id: int, item: Reply | FileReply) -> None:
-        await self._call(chat_id, lambda: self.port.send(chat_id, item))
-        if isinstance(item, Reply):
             if item.keyboard is not None and item.keyboard.asks_location:
                 self._reply_keyboards[chat_id] = {b.label: b.data for b in item.keyboard.buttons() if b.data}
             elif item.remove_keyboard:
                 self._reply_keyboards.pop(chat_id, None)
-
-    async def _call(self, chat_id: int, make: Callable[[], Awaitable[None]]) -> None:
-        """One reply call under the overall rate, waiting out a 429 a few times."""
-        for attempt in range(REPLY_ATTEMPTS):
-            if self.pacer is not None:
-                await self.pacer.slot(chat_id, spaced=False)
-            try:
-                await make()
-                return
-            except RetryAfter as exc:
-                if attempt == REPLY_ATTEMPTS - 1 or exc.seconds > MAX_REPLY_WAIT:
-                    raise
-                if self.pacer is not None:
-                    self.pacer.pause(exc.seconds)
-                else:
-                    await asyncio.sleep(exc.seconds)
 
     async def drain(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
         """Wait for the updates being handled to finish; ``False`` if some did not in time."""

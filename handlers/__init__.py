@@ -6,16 +6,23 @@ most comes first.
 
 from __future__ import annotations
 
-from bot.router import Registry
+from bot.core.registry import Registry
 from handlers import (
+    admin,
+    capital,
+    contacts,
     desk_import,
     digest,
+    disputes,
     export,
+    expos,
     find,
     history,
     lead,
     library,
     merge,
+    opportunities,
+    origins,
     progress,
     project,
     review,
@@ -41,6 +48,13 @@ def build_registry() -> Registry:
     export.register(registry)  # /export
     review.register(registry)  # /review (bureau)
     transfer.register(registry)  # /transfer (bureau)
+    disputes.register(registry)  # /disputes (bureau); ruling buttons
     merge.register(registry)  # /merge (bureau)
     history.register(registry)  # /history (bureau)
+    contacts.register(registry)  # /contacts, /contacted (§9)
+    expos.register(registry)  # /events (§10)
+    origins.register(registry)  # /source: the contact or event a saved record came from
+    capital.register(registry)  # /capital: fund backing (§11), foreign capital (§13)
+    opportunities.register(registry)  # /opportunities: scenario lists (§12)
+    admin.register(registry)  # /members, /invites (administrators)
     return registry

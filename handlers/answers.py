@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.conversation import Context, Next
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Context, Next
 from services.dates import InvalidDate, parse_day
 from services.money import InvalidMoney, parse_money
 from services.periods import local_date

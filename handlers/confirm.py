@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from bot.conversation import Context
 from bot.core import Button, Keyboard
+from bot.core.conversation import Context
 
 EDIT = "edit:"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from bot.conversation import Action, Command, Context, DocumentHandler, action_data
 from bot.core import Button, Incoming, Keyboard
-from bot.router import Registry
+from bot.core.conversation import Action, Command, Context, DocumentHandler, action_data
+from bot.core.registry import Registry
 from models import Role
 from services import enterprises, imports, library
 from services.imports import Checked, Row, SheetError
@@ -41,7 +41,16 @@ async def on_document(ctx: Context, msg: Incoming) -> None:
     if file.size is not None and file.size > imports.MAX_BYTES:
         ctx.say(_bad_file(ctx, SheetError("too_big", limit=imports.MAX_BYTES // (1024 * 1024))))
         return
-    content = await ctx.app.download(file.file_id)
+    try:
+        content = await ctx.app.download(file.file_id)
+    except Exception as exc:
+        # Telegram refuses files over its limit ("file is too big") even when the size was not given.
+        if "too big" in str(exc).lower():
+            ctx.say(_bad_file(ctx, SheetError("too_big", limit=imports.MAX_BYTES // (1024 * 1024))))
+        else:
+            log.warning("could not download file %s: %s", file.file_id, type(exc).__name__)
+            ctx.say(ctx._("desk.import.download_failed"))
+        return
     try:
         checked = await imports.check(ctx.app.db, ctx.user, content)
     except SheetError as error:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
-from bot.router import Registry
+from bot.core.conversation import Context, Flow, Next, Step
+from bot.core.registry import Registry
 from handlers.answers import today
 from models import Role
 from services.export import Period, Request, What, export, period_dates
@@ -84,7 +84,7 @@ async def on_dates(ctx: Context, msg: Incoming) -> Next:
 
 async def _send(ctx: Context, first: date, last: date) -> Next:
     what = What(ctx.draft["what"])
-    name, content = await export(ctx.app.db, ctx.user, Request(what, first, last, ctx.locale, ctx.app.tz))
+    name, content = await export(ctx.app.db, ctx.user, Request(what, first, last, ctx.locale, ctx.app.tz, ctx.now()))
     caption = ctx._(
         "desk.export.caption",
         what=ctx._(f"desk.export.what.{what.value}"),

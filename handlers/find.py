@@ -1,13 +1,14 @@
 """/find <text> — enterprises, leads and projects by name, credit code, pinyin, initials or
-English alias, within what the person may see."""
+English alias, within what the person may see; and directory entries, events and opportunities."""
 
 from __future__ import annotations
 
-from bot.conversation import Command, Context
 from bot.core import Incoming
-from bot.router import Registry
+from bot.core.conversation import Command, Context
+from bot.core.registry import Registry
+from handlers.networks import found_lines
 from models import Stage
-from services import search
+from services import networks, search
 from services.money import format_money
 
 MAX_QUERY = 60
@@ -27,7 +28,8 @@ async def find(ctx: Context, msg: Incoming) -> None:
         ctx.say(ctx._("core.err.too_long", max=MAX_QUERY, got=len(text)))
         return
     found = await search.find(ctx.app.db, ctx.user, text)
-    if found.empty:
+    networked = await networks.find(ctx.app.db, ctx.user, text)
+    if found.empty and networked.empty:
         ctx.say(ctx._("desk.find.none", text=text))
         return
     lines = [ctx._("desk.find.header", text=text)]
@@ -56,6 +58,7 @@ async def find(ctx: Context, msg: Incoming) -> None:
                     stage=stage_name(ctx, project.stage),
                 )
             )
+    lines += found_lines(ctx._, networked)
     ctx.say("\n".join(lines))
 
 

@@ -8,10 +8,11 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-from bot.conversation import Command, Context
 from bot.core import Incoming
-from bot.i18n import catalog
-from bot.router import Registry
+from bot.core.conversation import Command, Context
+from bot.core.i18n import catalog
+from bot.core.registry import Registry
+from handlers.networks import NETWORK_FIELDS
 from models import Role
 from services import history
 from services.money import format_money
@@ -25,6 +26,9 @@ _WORDS = {
     "visit": ("visit", "visits", "v", "拜访", "考察"),
     "project": ("project", "projects", "p", "项目"),
     "enterprise": ("enterprise", "enterprises", "e", "company", "企业"),
+    "contact": ("contact", "contacts", "c", "名录", "联系人"),
+    "expo": ("event", "events", "expo", "x", "节会"),
+    "opportunity": ("opportunity", "opportunities", "o", "机会", "场景"),
 }
 _SKIPPED = {"name", "survivor", "absorbed", "survivor_id", "absorbed_id", "moved"}
 
@@ -53,6 +57,7 @@ FIELDS = (
     "enterprise", "credit_code", "amount_yuan", "planned_yuan", "funds_yuan", "chain_id", "source", "unit_id",
     "from_unit_id", "to_unit_id", "from_unit", "to_unit", "stage", "reason", "visit_date", "follow_up_date",
     "flagged", "level", "leader", "tags", "text", "dispute_id", "via", "entry_id", "file", "rows",
+    *NETWORK_FIELDS,
 )  # fmt: skip
 _UNITS = {"unit_id", "from_unit_id", "to_unit_id", "from_unit", "to_unit"}
 _DATES = {"visit_date", "follow_up_date"}
@@ -107,7 +112,13 @@ def _detail(ctx: Context, names: history.Names, action: str, detail: dict[str, A
             )
         )
     for key, value in detail.items():
-        if key in _SKIPPED or value in (None, "", [], {}) or (changed and key in ("before", "after")):
+        # A dict is a whole earlier state (the networks keep one); the table has it, the line need not.
+        if (
+            key in _SKIPPED
+            or value in (None, "", [], {})
+            or isinstance(value, dict)
+            or (changed and key in ("before", "after"))
+        ):
             continue
         parts.append(ctx._("desk.history.field", field=_label(ctx, key), value=_value(ctx, names, key, value)))
     return ctx._("desk.history.field_sep").join(parts)

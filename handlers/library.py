@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
-from bot.router import Registry
+from bot.core.conversation import Context, Flow, Next, Step
+from bot.core.registry import Registry
 from handlers.lookup import EnterpriseLookup, clear_enterprise
 from models import EnterpriseTag, Role
 from services import enterprises, library

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.conversation import Context, Next, Step
 from bot.core import Button, Incoming, Keyboard
+from bot.core.conversation import Context, Next, Step
 from models import Enterprise
 from services import enterprises
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
-from bot.router import Registry
+from bot.core.conversation import Context, Flow, Next, Step
+from bot.core.registry import Registry
 from models import Role
 from services import enterprises, merge, search
 

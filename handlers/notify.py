@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from bot.app import App
 from bot.core import Outgoing
-from bot.i18n import Translator, person_locale
+from bot.core.app import App
+from bot.core.i18n import Translator, person_locale
 from models import Role, User
 from services import members
 

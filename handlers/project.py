@@ -1,7 +1,9 @@
 """Projects under first-talk first-report (§14): register, progress, transfer, leaders, lagging.
 
-/project    enterprise → name → chain → planned investment → first-talk date → stage
-            → description → confirm   [registered first by another unit → dispute → reason]
+/project    [one message] enterprise → [another unit's active project with it: same one → dispute
+            | a different one → why] → only what is missing: name → chain → planned investment
+            → summary (first-talk date today, stage first talk, no description: shown, corrected
+            there) → save   [the same project registered first by another unit → dispute → reason]
 /projects   what the person may see; ``/projects <number>`` a project's card and history
 /lagging    projects whose stage and funds have not moved for ``lagging_after_days``
 
@@ -12,19 +14,23 @@ project picking defined here.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard, Reply
-from bot.i18n import Translator
-from bot.router import Registry
+from bot.core.conversation import Action, Command, Context, Flow, Next, Step, action_data
+from bot.core.i18n import Translator, translate
+from bot.core.registry import Registry
 from handlers.answers import ask_past_day, read_money, read_past_day, today
 from handlers.confirm import edit_buttons, field_to_correct, summary_keyboard
+from handlers.disputes import ruling_keyboard
+from handlers.lookup import MAX_NAME as LOOKUP_MAX
 from handlers.lookup import EnterpriseLookup, enterprise_label
 from handlers.notify import tell, tell_bureau
 from models import STAGE_ORDER, LeaderLevel, Role, Stage
 from services import enterprises, members, projects
 from services.access import Purpose
+from services.fieldtext import parse_project_text
+from services.freetext import ChainHint
 from services.money import format_money
 from services.projects import AlreadyRegistered, ProjectDraft, ProjectError, ProjectRow
 
@@ -109,34 +115,186 @@ async def choose_picked(
 
 
 # == /project: register ====================================================================
+class ProjectFields(TypedDict, total=False):
+    """What a registration has gathered; a key is there once it is known."""
+
+    enterprise_id: int
+    enterprise_name: str
+    credit_code: str
+    candidates: list[list[Any]]
+    name: str
+    chain_id: int | None
+    amount: int
+    first_talk: str  # ISO day
+    stage: str
+    description: str
+    # Other units' active projects with the enterprise: [project id, unit zh, unit en, day].
+    others: list[list[Any]]
+    different_from: list[int]
+    why_different: str
+    different_for: int  # the enterprise they were said of
+    first: dict[str, Any]  # the project disputed: see :func:`refuse`
+
+
+def project_draft(ctx: Context) -> ProjectFields:
+    return cast(ProjectFields, ctx.draft)
+
+
+# Which draft key each step fills, in the order they are asked; the summary comes after.
+ORDER = (
+    ("enterprise_name", "enterprise"),
+    ("name", "name"),
+    ("chain_id", "chain"),
+    ("amount", "amount"),
+    ("first_talk", "first_talk"),
+    ("stage", "stage"),
+    ("description", "description"),
+)
+
+
+async def next_missing(ctx: Context) -> Next:
+    """The registration's one next-step rule: the first thing still missing, else the summary."""
+    return ctx.missing(ORDER)
+
+
+def stage_words() -> dict[str, str]:
+    """Every name of a stage, in each language, to the stage: for reading one message."""
+    return {
+        translate(locale, f"stage.{s.value}").casefold(): s.value
+        for s in (*STAGE_ORDER, Stage.DROPPED)
+        for locale in ("zh", "en")
+    }
+
+
 async def register_start(ctx: Context, msg: Incoming) -> Next:
-    """Register a first-talk project for the person's unit."""
+    """Register a first-talk project for the person's unit; ``/project <one message>`` fills what it says."""
+    draft = project_draft(ctx)
+    chains = await enterprises.chains(ctx.app.db)
+    hints = [ChainHint(c.id, (c.name_zh, c.name_en, *c.keyword_list())) for c in chains if c.id is not None]
+    guess = parse_project_text(" ".join(msg.args.split())[:1000], hints, stage_words())
+    if guess.name:
+        draft["name"] = guess.name[:MAX_NAME]
+    if guess.chain_id is not None:
+        draft["chain_id"] = guess.chain_id
+    if guess.amount_yuan:
+        draft["amount"] = guess.amount_yuan
+    # Shown on the summary, not asked: most projects are registered the day of the first talk.
+    draft.setdefault("first_talk", today(ctx).isoformat())
+    draft["stage"] = guess.stage if guess.stage in {s.value for s in STAGE_ORDER} else Stage.FIRST_TALK.value
+    draft.setdefault("description", "")
+    if guess.credit_code:
+        return await LOOKUP.take_code(ctx, guess.credit_code)
+    if guess.enterprise:
+        return await LOOKUP.take_name(ctx, guess.enterprise[:LOOKUP_MAX])
     return ctx.goto("enterprise")
 
 
-async def _after_enterprise(ctx: Context) -> Next:
-    return ctx.then("name")
+async def after_enterprise(ctx: Context) -> Next:
+    """Another unit's active project with this enterprise is shown before anything else is asked."""
+    draft = project_draft(ctx)
+    enterprise_id = draft.get("enterprise_id")
+    draft.pop("others", None)
+    if draft.get("different_for") != enterprise_id:
+        # What was said about another enterprise's projects does not carry over.
+        draft.pop("different_for", None)
+        draft.pop("different_from", None)
+        draft.pop("why_different", None)
+    if "name" in draft and enterprise_id:
+        # A name that is the other unit's project: say who was first, plainly.
+        refused = await check_first(ctx, draft["name"])
+        if refused is not None:
+            return refused
+    if enterprise_id and ctx.user.unit_id is not None and "why_different" not in draft:
+        others = await projects.active_of_others(ctx.app.db, enterprise_id=int(enterprise_id), unit_id=ctx.user.unit_id)
+        if others:
+            draft["others"] = [
+                [o.project_id, o.unit_zh, o.unit_en, o.registered_at.astimezone(ctx.app.tz).date().isoformat()]
+                for o in others
+            ]
+            return ctx.goto("others")
+    return await next_missing(ctx)
 
 
-LOOKUP = EnterpriseLookup("project.ask.enterprise", after=_after_enterprise)
+LOOKUP = EnterpriseLookup("project.ask.enterprise", after=after_enterprise)
 
 
+# -- another unit's project with the same enterprise ---------------------------------------------
+def other_unit(ctx: Context, row: list[Any]) -> str:
+    return str(row[2] if ctx.locale == "en" and row[2] else row[1])
+
+
+async def ask_others(ctx: Context) -> None:
+    others = project_draft(ctx).get("others", [])
+    lines = "\n".join(ctx._("project.others.line", unit=other_unit(ctx, o), date=o[3]) for o in others)
+    buttons = [Button(ctx._("project.others.same", unit=other_unit(ctx, o), date=o[3]), f"same{o[0]}") for o in others]
+    buttons += [Button(ctx._("project.others.different"), "different"), Button(ctx._("project.refused.drop"), "drop")]
+    ctx.say(
+        ctx._("project.others", enterprise=project_draft(ctx).get("enterprise_name", ""), lines=lines),
+        Keyboard.column(buttons),
+    )
+
+
+async def on_others(ctx: Context, msg: Incoming) -> Next:
+    draft = project_draft(ctx)
+    data = ctx.choice(msg) or ""
+    others = {int(o[0]): o for o in draft.get("others", [])}
+    if data == "drop":
+        ctx.say(ctx._("project.discarded"))
+        return ctx.done()
+    if data == "different":
+        return ctx.goto("why_different")
+    if data.startswith("same") and data[4:].isdigit() and int(data[4:]) in others:
+        chosen = others[int(data[4:])]
+        draft["first"] = {"project_id": chosen[0], "unit_zh": chosen[1], "unit_en": chosen[2], "at": chosen[3]}
+        return ctx.goto("dispute")
+    return ctx.again("core.err.use_buttons")
+
+
+async def ask_why_different(ctx: Context) -> None:
+    ctx.say(ctx._("project.ask.why_different"))
+
+
+async def on_why_different(ctx: Context, msg: Incoming) -> Next:
+    answer = ctx.text_answer(msg, max_len=MAX_REASON)
+    if isinstance(answer, Next):
+        return answer
+    draft = project_draft(ctx)
+    draft["why_different"] = answer
+    draft["different_from"] = [int(o[0]) for o in draft.pop("others", [])]
+    if "enterprise_id" in draft:
+        draft["different_for"] = draft["enterprise_id"]
+    if "name" in draft:
+        refused = await check_first(ctx, draft["name"])
+        if refused is not None:
+            return refused
+    return await next_missing(ctx)
+
+
+# -- name, chain, amount, first talk, stage, description ------------------------------------------
 async def ask_name(ctx: Context) -> None:
     ctx.say(ctx._("project.ask.name", enterprise=ctx.draft.get("enterprise_name", "")))
+
+
+async def check_first(ctx: Context, name: str) -> Next | None:
+    """The same project registered by some unit already: said now rather than at the end (saving checks again)."""
+    enterprise_id = project_draft(ctx).get("enterprise_id")
+    if not enterprise_id:
+        return None
+    first = await projects.registered_first(
+        ctx.app.db, enterprise_id=int(enterprise_id), name=name, unit_id=ctx.user.unit_id
+    )
+    return refuse(ctx, first) if first is not None else None
 
 
 async def on_name(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_NAME)
     if isinstance(answer, Next):
         return answer
-    ctx.draft["name"] = answer
-    enterprise_id = ctx.draft.get("enterprise_id")
-    if enterprise_id:
-        # Said now rather than after every other question: the save checks again.
-        first = await projects.registered_first(ctx.app.db, enterprise_id=int(enterprise_id), name=answer)
-        if first is not None:
-            return refuse(ctx, first)
-    return ctx.then("chain")
+    project_draft(ctx)["name"] = answer
+    refused = await check_first(ctx, answer)
+    if refused is not None:
+        return refused
+    return await next_missing(ctx)
 
 
 async def ask_chain(ctx: Context) -> None:
@@ -153,8 +311,8 @@ async def on_chain(ctx: Context, msg: Incoming) -> Next:
     chain_id = int(data[1:])
     if chain_id and await enterprises.get_chain(ctx.app.db, chain_id) is None:
         return ctx.again("core.err.use_buttons")
-    ctx.draft["chain_id"] = chain_id or None
-    return ctx.then("amount")
+    project_draft(ctx)["chain_id"] = chain_id or None
+    return await next_missing(ctx)
 
 
 async def ask_amount(ctx: Context) -> None:
@@ -165,8 +323,8 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
     amount = read_money(ctx, msg)
     if isinstance(amount, Next):
         return amount
-    ctx.draft["amount"] = amount
-    return ctx.then("first_talk")
+    project_draft(ctx)["amount"] = amount
+    return await next_missing(ctx)
 
 
 async def ask_first_talk(ctx: Context) -> None:
@@ -177,8 +335,8 @@ async def on_first_talk(ctx: Context, msg: Incoming) -> Next:
     day = read_past_day(ctx, msg, unreadable="project.err.date", future="project.err.future")
     if isinstance(day, Next):
         return day
-    ctx.draft["first_talk"] = day.isoformat()
-    return ctx.then("stage")
+    project_draft(ctx)["first_talk"] = day.isoformat()
+    return await next_missing(ctx)
 
 
 async def ask_stage(ctx: Context) -> None:
@@ -190,8 +348,8 @@ async def on_stage(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg) or ""
     if not data.startswith("s") or data[1:] not in {s.value for s in STAGE_ORDER}:
         return ctx.again("core.err.use_buttons")
-    ctx.draft["stage"] = data[1:]
-    return ctx.then("description")
+    project_draft(ctx)["stage"] = data[1:]
+    return await next_missing(ctx)
 
 
 async def ask_description(ctx: Context) -> None:
@@ -202,22 +360,23 @@ async def on_description(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_DESCRIPTION)
     if isinstance(answer, Next):
         return answer
-    ctx.draft["description"] = answer
-    return ctx.then("confirm")
+    project_draft(ctx)["description"] = answer
+    return await next_missing(ctx)
 
 
 async def ask_confirm(ctx: Context) -> None:
-    draft = ctx.draft
-    chain = await enterprises.get_chain(ctx.app.db, int(draft["chain_id"])) if draft.get("chain_id") else None
+    draft = project_draft(ctx)
+    chain_id = draft.get("chain_id")
+    chain = await enterprises.get_chain(ctx.app.db, chain_id) if chain_id else None
     text = ctx._(
         "project.summary",
-        enterprise=enterprise_label(ctx, draft, "project.summary.new_enterprise"),
+        enterprise=enterprise_label(ctx, dict(draft), "project.summary.new_enterprise"),
         name=draft.get("name", ""),
         chain=chain.name(ctx.locale) if chain else ctx._("project.chain.unsure"),
         amount=money(ctx._, draft.get("amount")),
         first_talk=draft.get("first_talk", ""),
         stage=stage_name(ctx._, draft.get("stage")),
-        description=draft.get("description", ""),
+        description=draft.get("description") or ctx._("project.description.none"),
         unit=ctx.user.unit_name(ctx.locale),
     )
     save = Button(ctx._("project.confirm.save"), "save")
@@ -237,7 +396,7 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         return ctx.goto(field)
     if data != "save":
         return ctx.again("project.err.confirm_buttons")
-    draft = ctx.draft
+    draft = project_draft(ctx)
     try:
         project = await projects.register(
             ctx.app.db,
@@ -252,6 +411,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
                 first_talk_date=date.fromisoformat(draft["first_talk"]),
                 stage=Stage(draft["stage"]),
                 description=str(draft.get("description", "")),
+                different_from=tuple(draft.get("different_from", [])),
+                why_different=draft.get("why_different", ""),
             ),
             now=ctx.now(),
             today=today(ctx),
@@ -260,11 +421,40 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         return refuse(ctx, exc.first)
     assert project.id is not None
     ctx.say(ctx._("project.saved", number=project.id, name=project.name))
+    if draft.get("different_from"):
+        await tell_bureau_different(ctx, project.id)
     if project.leader_level_needed:
         level = LeaderLevel(project.leader_level_needed)
         await ask_bureau_for_leader(ctx, project.id, level)
         ctx.say(ctx._("project.leader.asked", level=ctx._(f"leader_level.{level.value}")))
     return ctx.done()
+
+
+async def tell_bureau_different(ctx: Context, project_id: int) -> None:
+    """A project registered beside another unit's with the same enterprise: the bureau sees why."""
+    user, draft = ctx.user, project_draft(ctx)
+    rows = [await projects.card_of(ctx.app.db, pid) for pid in draft.get("different_from", [])]
+
+    def build(_: Translator) -> list[Reply]:
+        lines = "\n".join(
+            _("project.others.line", unit=r.first_talk.name(_.locale), date=r.project.first_talk_date.isoformat())
+            + f" #{r.id} {r.project.name}"
+            for r in rows
+            if r is not None
+        )
+        text = _(
+            "project.different.told",
+            number=project_id,
+            name=draft.get("name", ""),
+            enterprise=draft.get("enterprise_name", ""),
+            unit=user.unit_name(_.locale),
+            person=user.full_name,
+            lines=lines,
+            reason=draft.get("why_different", ""),
+        )
+        return [Reply(text)]
+
+    await tell_bureau(ctx.app, build, kind="project_beside", key=f"project_beside:{project_id}")
 
 
 # -- registered first by someone else: the dispute ----------------------------------------------
@@ -314,7 +504,9 @@ async def on_dispute(ctx: Context, msg: Incoming) -> Next:
         return answer
     project_id = int(ctx.draft["first"]["project_id"])
     dispute = await projects.dispute(ctx.app.db, member=ctx.user, project_id=project_id, reason=answer, now=ctx.now())
-    user, name = ctx.user, str(ctx.draft.get("name", ""))
+    dispute_id = dispute.id
+    assert dispute_id is not None
+    user, name = ctx.user, str(ctx.draft.get("name") or ctx.draft.get("enterprise_name", ""))
     row = await projects.card_of(ctx.app.db, project_id)
 
     def build(_: Translator) -> list[Reply]:
@@ -331,11 +523,12 @@ async def on_dispute(ctx: Context, msg: Incoming) -> Next:
                     person=user.full_name,
                     name=name,
                     reason=answer,
-                )
+                ),
+                ruling_keyboard(_, dispute_id),
             )
         ]
 
-    await tell_bureau(ctx.app, build, kind="dispute", key=f"dispute:{dispute.id}")
+    await tell_bureau(ctx.app, build, kind="dispute", key=f"dispute:{dispute_id}")
     ctx.say(ctx._("project.dispute.sent", number=dispute.id))
     return ctx.done()
 
@@ -353,6 +546,8 @@ PROJECT = Flow(
     describe=describe,
     steps={
         **LOOKUP.steps(),
+        "others": Step(ask_others, on_others),
+        "why_different": Step(ask_why_different, on_why_different),
         "name": Step(ask_name, on_name),
         "chain": Step(ask_chain, on_chain),
         "amount": Step(ask_amount, on_amount),
@@ -480,9 +675,26 @@ async def event_line(ctx: Context, event: projects.Event) -> str:
             "to_unit": units[int(d["to_unit_id"])].name(ctx.locale),
             "reason": d.get("reason", ""),
         }
-    elif event.action in ("registered", "disputed"):
+    elif event.action == "registered":
+        unit = await members.get_unit(ctx.app.db, int(d["unit_id"]))
+        different = d.get("different_from") or []
+        reason = d.get("reason", "")
+        numbers = ", ".join(f"#{n}" for n in different)
+        params = {
+            "unit": unit.name(ctx.locale) if unit else "",
+            "reason": ctx._("project.event.different", numbers=numbers, reason=reason) if different else "",
+        }
+    elif event.action == "disputed":
         unit = await members.get_unit(ctx.app.db, int(d["unit_id"]))
         params = {"unit": unit.name(ctx.locale) if unit else "", "reason": d.get("reason", "")}
+    elif event.action == "dispute_ruled":
+        units = await projects.unit_names(ctx.app.db, {int(d["first_unit_id"]), int(d["claimant_unit_id"])})
+        ruling = ctx._(
+            f"dispute.ruling.{d.get('ruling')}",
+            first=units[int(d["first_unit_id"])].name(ctx.locale),
+            claimant=units[int(d["claimant_unit_id"])].name(ctx.locale),
+        )
+        params = {"number": d.get("dispute_id", ""), "ruling": ruling, "reason": d.get("reason", "")}
     elif event.action == "note":
         params = {"text": d.get("text", "")}
     elif event.action == "leader_needed":

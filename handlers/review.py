@@ -8,9 +8,9 @@ The submitter is told the verdict (and the reason) through the outbox.
 
 from __future__ import annotations
 
-from bot.conversation import Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard, Reply
-from bot.router import Registry
+from bot.core.conversation import Context, Flow, Next, Step
+from bot.core.registry import Registry
 from handlers.notify import translator_in
 from models import Role
 from services import review

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import math
+from datetime import datetime, timedelta
 
-from bot.conversation import Action, Command, Context, Flow, Next, Step, action_data
 from bot.core import Button, Incoming, Keyboard
-from bot.router import Registry
+from bot.core.conversation import Action, Command, Context, Flow, Next, Step, action_data
+from bot.core.registry import Registry
 from models import LeaderLevel, Role, UnitKind
 from services import members
 from services.members import InviteError
@@ -28,18 +29,52 @@ def help_text(ctx: Context, registry: Registry) -> str:
             role=role_name(ctx, member.role),
         )
     ]
-    for command in registry.commands_for(member.role):
+    for command in registry.commands_for(member.role, admin=member.is_admin):
         assert command.help_key is not None
         lines.append(f"/{command.name} — {ctx._(command.help_key)}")
     lines.append(f"/cancel — {ctx._('help.cancel')}")
     return "\n".join(lines)
 
 
+class WrongCodes:
+    """Wrong /start codes per person: after a few in a short while, a pause before the next try.
+
+    Codes are 16 random URL-safe characters, so guessing is hopeless anyway; the pause keeps
+    a script from trying and fills no log. It lives in the process (a restart forgives).
+    """
+
+    TRIES = 5
+    WINDOW = timedelta(minutes=15)
+
+    def __init__(self) -> None:
+        self._tries: dict[int, list[datetime]] = {}
+
+    def failed(self, telegram_id: int, now: datetime) -> None:
+        self._tries.setdefault(telegram_id, []).append(now)
+
+    def wait(self, telegram_id: int, now: datetime) -> int:
+        """Minutes to wait before the next try, or 0."""
+        recent = [t for t in self._tries.get(telegram_id, []) if t > now - self.WINDOW]
+        if recent:
+            self._tries[telegram_id] = recent
+        else:
+            self._tries.pop(telegram_id, None)
+        if len(recent) < self.TRIES:
+            return 0
+        return max(1, math.ceil((recent[-self.TRIES] + self.WINDOW - now).total_seconds() / 60))
+
+
 def make_start(registry: Registry) -> Command:
+    _wrong_codes = WrongCodes()
+
     async def start(ctx: Context, msg: Incoming) -> None:
         """Register with an invitation code, or greet a registered person."""
         code = msg.args.strip()
         if code and ctx.member is None:
+            wait = _wrong_codes.wait(msg.user_id, ctx.now())
+            if wait:
+                ctx.say(ctx._("start.invite.throttled", minutes=wait))
+                return
             try:
                 redeemed = await members.redeem_invite(
                     ctx.app.db,
@@ -51,6 +86,7 @@ def make_start(registry: Registry) -> Command:
                     now=ctx.now(),
                 )
             except InviteError as exc:
+                _wrong_codes.failed(msg.user_id, ctx.now())
                 ctx.say(ctx._(f"start.invite.{exc.code}"))
                 return
             ctx.member = await members.load_member(ctx.app.db, msg.user_id, admin_ids=ctx.app.settings.bot_admin_ids)
@@ -94,7 +130,7 @@ async def set_lang(ctx: Context, msg: Incoming, arg: str) -> None:
     """Store the chosen language; ``auto`` follows Telegram's language again."""
     choice = arg if arg in ("zh", "en") else None
     await members.set_locale(ctx.app.db, ctx.user.id, choice)
-    from bot.i18n import Translator, normalize_locale
+    from bot.core.i18n import Translator, normalize_locale
 
     locale = choice or normalize_locale(msg.language_code, ctx.app.settings.default_locale)
     ctx.locale, ctx._ = locale, Translator(locale)
@@ -194,6 +230,7 @@ INVITE = Flow(
     name="invite",
     command="invite",
     roles=BUREAU,
+    admin=True,
     start=invite_start,
     title_key="flow.invite",
     steps={

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-from bot.conversation import Command, Context, Flow, Next, Step
 from bot.core import Button, Incoming, Keyboard
-from bot.router import Registry
+from bot.core.conversation import Command, Context, Flow, Next, Step
+from bot.core.registry import Registry
 from handlers.answers import read_money
-from handlers.digest import metric_name, pace_text
+from handlers.digest import metric_name, target_lines
 from models import Role, Target
 from services import schedule, targets
 from services.money import format_money
@@ -30,18 +30,7 @@ async def quota(ctx: Context, msg: Incoming) -> None:
         ctx.say(ctx._("quota.none"))
         return
     out = [ctx._("quota.title", unit=member.unit_name(ctx.locale), date=f"{today:%Y-%m-%d}")]
-    for line in lines:
-        chain = ctx._("quota.chain", chain=line.chain_name(ctx.locale)) if line.chain_id is not None else ""
-        out.append(
-            ctx._(
-                "quota.line",
-                metric=metric_name(ctx._, line.metric, line.threshold_yuan, line.funds_ratio_pct),
-                chain=chain,
-                period=ctx._(f"target.period.{line.period.kind}"),
-                value=line.value,
-            )
-        )
-        out.append(pace_text(ctx._, line))
+    out += target_lines(ctx._, lines)
     ctx.say("\n".join(out))
 
 
@@ -203,7 +192,7 @@ async def schedule_command(ctx: Context, msg: Incoming) -> None:
         current = await schedule.current(ctx.app.db, name)
         shown = " ".join(current) if isinstance(current, list) else str(current)
         lines.append(ctx._("schedule.item", name=ctx._(f"schedule.key.{name}"), value=shown, key=name))
-    lines.append(ctx._("schedule.no_holidays"))
+    lines.append(ctx._("schedule.working_days"))
     lines.append(ctx._("schedule.usage"))
     ctx.say("\n".join(lines))
 

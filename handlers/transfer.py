@@ -7,10 +7,12 @@ The executing unit changes; the first-talk credit stays; both units' people are 
 
 from __future__ import annotations
 
-from bot.conversation import Context, Flow, Next, Step
+from typing import TypedDict, cast
+
 from bot.core import Button, Incoming, Keyboard, Reply
-from bot.i18n import Translator
-from bot.router import Registry
+from bot.core.conversation import Context, Flow, Next, Step
+from bot.core.i18n import Translator
+from bot.core.registry import Registry
 from handlers.confirm import field_to_correct
 from handlers.notify import tell
 from handlers.project import (
@@ -28,6 +30,29 @@ from handlers.project import (
 from services import projects
 from services.access import Purpose
 from services.projects import ProjectError
+
+
+class TransferFields(TypedDict, total=False):
+    """A transfer under way: the project, the unit it goes to, why."""
+
+    project_id: int
+    project_name: str
+    to_unit_id: int
+    to_unit: list[str]  # [zh, en]
+    reason: str
+
+
+def transfer_draft(ctx: Context) -> TransferFields:
+    return cast(TransferFields, ctx.draft)
+
+
+# Which draft key each step fills, in order; the confirmation comes after.
+ORDER = (("project_id", "pick"), ("to_unit_id", "unit"), ("reason", "reason"))
+
+
+async def next_missing(ctx: Context) -> Next:
+    """The transfer's one next-step rule: the first thing still missing, else the confirmation."""
+    return ctx.missing(ORDER)
 
 
 async def transfer_start(ctx: Context, msg: Incoming) -> Next:
@@ -74,9 +99,10 @@ async def on_unit(ctx: Context, msg: Incoming) -> Next:
     if not data.startswith("u") or not data[1:].isdigit() or int(data[1:]) not in units:
         return ctx.again("core.err.use_buttons")
     unit = units[int(data[1:])]
-    ctx.draft["to_unit_id"] = unit.id
-    ctx.draft["to_unit"] = [unit.name_zh, unit.name_en]
-    return ctx.then("reason")
+    draft = transfer_draft(ctx)
+    draft["to_unit_id"] = int(data[1:])
+    draft["to_unit"] = [unit.name_zh, unit.name_en]
+    return await next_missing(ctx)
 
 
 async def ask_transfer_reason(ctx: Context) -> None:
@@ -87,14 +113,15 @@ async def on_transfer_reason(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_REASON)
     if isinstance(answer, Next):
         return answer
-    ctx.draft["reason"] = answer
-    return ctx.then("confirm")
+    transfer_draft(ctx)["reason"] = answer
+    return await next_missing(ctx)
 
 
 async def ask_transfer_confirm(ctx: Context) -> None:
     row = await chosen(ctx)
     assert row is not None
-    zh, en = ctx.draft["to_unit"]
+    draft = transfer_draft(ctx)
+    zh, en = draft["to_unit"]
     ctx.say(
         ctx._(
             "project.transfer.summary",
@@ -103,7 +130,7 @@ async def ask_transfer_confirm(ctx: Context) -> None:
             from_unit=row.executing.name(ctx.locale),
             to_unit=en if ctx.locale == "en" and en else zh,
             first_talk=row.first_talk.name(ctx.locale),
-            reason=ctx.draft.get("reason", ""),
+            reason=draft.get("reason", ""),
         ),
         Keyboard.column(
             [
@@ -125,21 +152,22 @@ async def on_transfer_confirm(ctx: Context, msg: Incoming) -> Next:
         return ctx.goto(field)
     if data != "go":
         return ctx.again("core.err.use_buttons")
-    project_id = int(ctx.draft["project_id"])
+    draft = transfer_draft(ctx)
+    project_id = draft["project_id"]
     try:
         moved = await projects.transfer(
             ctx.app.db,
             member=ctx.user,
             project_id=project_id,
-            to_unit_id=int(ctx.draft["to_unit_id"]),
-            reason=str(ctx.draft["reason"]),
+            to_unit_id=draft["to_unit_id"],
+            reason=draft["reason"],
             now=ctx.now(),
         )
     except ProjectError as exc:
         return ctx.again(f"project.err.{exc.code}", number=project_id)
     row = await projects.get(ctx.app.db, ctx.user, project_id)
     assert row is not None and moved.from_unit.id is not None and moved.to_unit.id is not None
-    reason = str(ctx.draft["reason"])
+    reason = draft["reason"]
 
     def build(_: Translator) -> list[Reply]:
         return [

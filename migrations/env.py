@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table)
-from bot.migrate import include_object
+from bot.core.migrate import include_object
 
 target_metadata = SQLModel.metadata
 
@@ -32,8 +32,8 @@ def run_online() -> None:
         run_with(connection)
         return
 
-    from bot.config import Settings
-    from bot.db import Database
+    from bot.core.config import Settings
+    from bot.core.db import Database
 
     async def run() -> None:
         db = Database(Settings().database_url)

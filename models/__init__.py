@@ -2,6 +2,8 @@
 
 from models.base import UTCDateTime, utcnow
 from models.desk import ImportBatch, ImportStatus
+from models.member import Member
+from models.networks import Contact, ContactTouch, Expo, ExpoUnit, Interest, Opportunity, Origin, OriginKind
 from models.ops import (
     AuditEntry,
     ConversationState,
@@ -21,6 +23,7 @@ from models.records import (
     Enterprise,
     EnterpriseName,
     EnterpriseTag,
+    FundMode,
     Lead,
     LeadSource,
     LeadStatus,
@@ -37,6 +40,8 @@ __all__ = [
     "STAGE_ORDER",
     "AuditEntry",
     "Chain",
+    "Contact",
+    "ContactTouch",
     "ConversationState",
     "Delivery",
     "Dispute",
@@ -44,14 +49,22 @@ __all__ = [
     "Enterprise",
     "EnterpriseName",
     "EnterpriseTag",
+    "Expo",
+    "ExpoUnit",
+    "FundMode",
     "ImportBatch",
     "ImportStatus",
+    "Interest",
     "Invite",
     "Lead",
     "LeadSource",
     "LeadStatus",
     "LeaderLevel",
     "LibraryEntry",
+    "Member",
+    "Opportunity",
+    "Origin",
+    "OriginKind",
     "ParkedDraft",
     "ProcessedUpdate",
     "Project",

@@ -80,6 +80,11 @@ class User(SQLModel, table=True):
     locale: str | None = Field(default=None, max_length=8)
     language_code: str | None = Field(default=None, max_length=16)
     active: bool = True
+    # A bureau administrator because BOT_ADMIN_IDS lists them; the list is the truth at every
+    # start, so this is taken back (``role_before_admin`` restored, or the person
+    # deactivated) once it no longer does.
+    admin_granted: bool = False
+    role_before_admin: str | None = Field(default=None, max_length=32)
     # Set when delivery gave up on this person's chat (blocked the bot, deleted the chat).
     unreachable_at: datetime | None = time_field()
     created_at: datetime = created_at_field()
@@ -96,6 +101,7 @@ class Invite(SQLModel, table=True):
     expires_at: datetime = time_field(nullable=False)
     used_by: int | None = Field(default=None, foreign_key="user.id")
     used_at: datetime | None = time_field()
+    revoked_at: datetime | None = time_field()
 
 
 class Chain(SQLModel, table=True):

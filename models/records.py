@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, json_field, money_field, time_field
@@ -102,6 +102,14 @@ class Lead(SQLModel, table=True):
     amount_yuan: int | None = money_field()
     source: str = Field(default=LeadSource.OTHER, max_length=32)
     source_detail: str = Field(default="", max_length=200)
+    # An amount stated in another currency: as stated; amount_yuan is it at the bureau's rate.
+    currency: str = Field(default="CNY", max_length=3)
+    amount_original: int | None = money_field()
+    # 过亿, 超10亿, 20多亿: a bound the text gave, not a figure.
+    amount_approximate: bool = False
+    # A lead captured from a pasted or forwarded message keeps that message and where it came from.
+    original_text: str = Field(default="", sa_type=Text)
+    origin: str = Field(default="", max_length=200)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     submitted_by: int = Field(foreign_key="user.id", index=True)
     status: str = Field(default=LeadStatus.PENDING, max_length=16, index=True)
@@ -176,12 +184,26 @@ class Project(SQLModel, table=True):
     signed_on: date | None = None
     started_on: date | None = None
     created_at: datetime = created_at_field()
+    # §11: backed by an industrial fund, how (a FundMode) and with how much.
+    fund_mode: str | None = Field(default=None, max_length=16)
+    fund_name: str = Field(default="", max_length=200)
+    fund_yuan: int | None = money_field()
+    # §13: foreign capital in whole US dollars, and the yuan per dollar used for it, in
+    # ten-thousandths (7.1234 is 71234) so no backend rounds a float.
+    foreign_usd: int | None = money_field()
+    usd_rate_e4: int | None = None
+
+
+class FundMode(StrEnum):
+    FOLLOW = "follow"  # 产业基金跟投
+    DIRECT = "direct"  # 基金+项目直投
 
 
 class DisputeStatus(StrEnum):
     OPEN = "open"
-    UPHELD = "upheld"
-    DISMISSED = "dismissed"
+    UPHELD = "upheld"  # the claimant had the first talk: the project is theirs
+    DISMISSED = "dismissed"  # the first registration stands
+    SEPARATE = "separate"  # two projects: the claimant may register its own
 
 
 class Dispute(SQLModel, table=True):

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.conversation import Member
-from models import Chain, Enterprise, Lead, LibraryEntry, Project, Role, Visit
+from models import Chain, Enterprise, Lead, LibraryEntry, Member, Project, Role, Visit
 
 Record = type[Project] | type[Visit] | type[Lead] | type[Enterprise]
 
@@ -91,7 +90,8 @@ def _visits(member: Member, purpose: Purpose) -> ColumnElement[bool]:
     if member.role is Role.LEADER or member.unit_id is None:
         return false()
     if purpose is Purpose.WORK:
-        return col(Visit.user_id) == member.id
+        # Their own visits for their present unit: one moved elsewhere leaves the old unit's behind.
+        return and_(col(Visit.user_id) == member.id, col(Visit.unit_id) == member.unit_id)
     own = col(Visit.unit_id) == member.unit_id
     if member.role is Role.CHAIN_LEAD:
         chained = select(col(Enterprise.id)).where(_chain_enterprises(member))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import select
 
-from bot.db import Database
+from bot.core.db import Database
 from models import LeaderLevel, Role, Unit, User
 
 
@@ -31,6 +31,8 @@ DEMO_PEOPLE: tuple[DemoPerson, ...] = (
     DemoPerson(1008, "郑市长", "leaders", Role.LEADER, LeaderLevel.PRINCIPAL),
 )
 NEWCOMER_ID = 1999
+#: The console's administrator (the bureau's 王局长), as BOT_ADMIN_IDS would list them.
+ADMINISTRATOR_ID = 1001
 
 
 async def seed_demo_people(db: Database) -> int:

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,7 @@ from sqlalchemy.sql.base import Executable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
+from bot.core.db import Database
 from models import (
     ACTIVE_STAGES,
     LANDED_STAGES,
@@ -42,7 +43,9 @@ from models import (
     UnitKind,
     Visit,
 )
+from services import disputes, networks
 from services import settings as bureau_settings
+from services.networks import NetworksOverview
 from services.periods import Period, local_midnight, year_of
 from services.targets import Line, progress
 
@@ -97,6 +100,7 @@ class ChainSection(Named):
     lagging: list[LaggingProject]
     funds_this_year: int
     funds_last_year: int
+    library_target: int | None = None  # the chain's ≥ N target enterprises (§3), when one is set
 
     @property
     def library_size(self) -> int:
@@ -128,12 +132,13 @@ class LiaisonDigest:
     rejected: list[RejectedLead]
 
     @property
-    def expected(self) -> int:
-        return self.target * self.day // self.period.days
+    def expected(self) -> Fraction:
+        """As :attr:`services.targets.Line.expected`: a fraction, never rounded down to zero."""
+        return Fraction(self.target * self.day, self.period.days)
 
     @property
-    def behind(self) -> int:
-        return max(0, self.expected - self.effective)
+    def behind(self) -> Fraction:
+        return max(Fraction(0), self.expected - self.effective)
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,25 @@ class BehindLine(Named):
 
 
 @dataclass(frozen=True)
+class StaleDispute:
+    dispute_id: int
+    project_id: int
+    project: str
+    first: Named
+    claimant: Named
+    days_open: int
+
+
+@dataclass(frozen=True)
+class AgainstTarget(Named):
+    """One unit's count against its target, for a chart."""
+
+    unit_id: int
+    actual: int
+    value: int | None
+
+
+@dataclass(frozen=True)
 class BureauDigest:
     period: Period
     rows: list[UnitRow]
@@ -161,6 +185,15 @@ class BureauDigest:
     lagging: list[LaggingProject]
     open_disputes: int
     flagged_visits: int
+    # §9–§13: foreign investment, funds, events' follow-through, directories, scenario lists.
+    networks: NetworksOverview | None = None
+    # Open disputes older than the bureau's ``dispute_stale_after_days``, oldest first.
+    stale_disputes: list[StaleDispute] = field(default_factory=list)
+    stale_after_days: int = 0
+    # Projects of ≥ 1亿 landed this year per county and the zone, against §8's 10 or §2's 1.
+    big_landed: list[AgainstTarget] = field(default_factory=list)
+    # Each liaison office's effective leads of the month against its 10 (§5).
+    leads_by_office: list[AgainstTarget] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -289,6 +322,11 @@ async def chain_sections(
         lag_counts, lag_lists = await _lagging(
             session, by=col(Project.chain_id), keys=ids, as_of=as_of, days=days, shown=LAGGING_SHOWN
         )
+        library_rows = (
+            await session.exec(select(Target).where(Target.metric == "library_size", col(Target.chain_scope)))
+        ).all()
+    default_library = next((t.value for t in library_rows if t.chain_id is None), None)
+    library_targets = {t.chain_id: t.value for t in library_rows if t.chain_id is not None}
     sections = []
     for chain in chains:
         assert chain.id is not None
@@ -306,6 +344,7 @@ async def chain_sections(
                 lagging=lag_lists.get(chain.id, []),
                 funds_this_year=this_funds,
                 funds_last_year=last_funds,
+                library_target=library_targets.get(chain.id, default_library),
             )
         )
     return sections
@@ -378,10 +417,22 @@ async def build_chain_digest(
     return ChainDigest(unit_id, window, await chain_sections(db, chains, window, tz, as_of=as_of))
 
 
-# -- liaison office, monthly ----------------------------------------------------------------
-async def _target_value(db: Database, unit: Unit, metric: str, fallback: int) -> int:
+async def build_chain_digests(
+    db: Database, unit_ids: Sequence[int], window: Window, tz: ZoneInfo
+) -> dict[int, ChainDigest]:
+    """The weekly digest of several chain lead departments from one pass over all their chains."""
     async with db.session() as session:
-        rows = (await session.exec(select(Target).where(Target.metric == metric))).all()
+        q = select(Chain).where(col(Chain.lead_unit_id).in_(list(unit_ids)), col(Chain.active)).order_by(col(Chain.id))
+        chains = list((await session.exec(q)).all())
+    sections = {s.chain_id: s for s in await chain_sections(db, chains, window, tz)}
+    return {
+        uid: ChainDigest(uid, window, [sections[c.id] for c in chains if c.lead_unit_id == uid and c.id is not None])
+        for uid in unit_ids
+    }
+
+
+# -- liaison office, monthly ----------------------------------------------------------------
+def _target_value(rows: Sequence[Target], unit: Unit, fallback: int) -> int:
     for target in rows:
         if target.unit_id == unit.id:
             return target.value
@@ -393,36 +444,57 @@ async def _target_value(db: Database, unit: Unit, metric: str, fallback: int) ->
 
 async def build_liaison_digest(db: Database, unit_id: int, period: Period, today: date, tz: ZoneInfo) -> LiaisonDigest:
     """Effective leads of the month so far against the target, what waits, what was turned down."""
+    return (await build_liaison_digests(db, [unit_id], period, today, tz))[unit_id]
+
+
+async def build_liaison_digests(
+    db: Database, unit_ids: Sequence[int], period: Period, today: date, tz: ZoneInfo
+) -> dict[int, LiaisonDigest]:
+    """The liaison digest of several offices at once: one GROUP BY per figure, whatever their number."""
     until = min(period.end, today + timedelta(days=1))
     start_utc, end_utc = local_midnight(period.start, tz), local_midnight(until, tz)
+    ids = list(unit_ids)
     async with db.session() as session:
-        unit = await session.get(Unit, unit_id)
-        assert unit is not None
+        units = {u.id: u for u in (await session.exec(select(Unit).where(col(Unit.id).in_(ids)))).all()}
         month = and_(col(Lead.created_at) >= start_utc, col(Lead.created_at) < end_utc)
-        # Pending counts whatever month it came in: it still waits for the bureau.
+        mine = col(Lead.unit_id).in_(ids)
         effective_q = (
-            select(func.count()).select_from(Lead).where(Lead.unit_id == unit_id, Lead.status == LeadStatus.EFFECTIVE)
-        ).where(month)
-        pending_q = (
-            select(func.count())
-            .select_from(Lead)
-            .where(Lead.unit_id == unit_id, Lead.status == LeadStatus.PENDING, col(Lead.created_at) < end_utc)
+            select(col(Lead.unit_id), func.count())
+            .where(mine, Lead.status == LeadStatus.EFFECTIVE, month)
+            .group_by(col(Lead.unit_id))
         )
-        effective = int((await session.exec(effective_q)).one())
-        pending = int((await session.exec(pending_q)).one())
+        # Pending counts whatever month it came in: it still waits for the bureau.
+        pending_q = (
+            select(col(Lead.unit_id), func.count())
+            .where(mine, Lead.status == LeadStatus.PENDING, col(Lead.created_at) < end_utc)
+            .group_by(col(Lead.unit_id))
+        )
+        effective = {int(k): int(n) for k, n in (await session.exec(effective_q)).all()}
+        pending = {int(k): int(n) for k, n in (await session.exec(pending_q)).all()}
         rejected_q = (
-            select(Lead.id, Enterprise.name, Lead.review_reason)
+            select(Lead.unit_id, Lead.id, Enterprise.name, Lead.review_reason)
             .join(Enterprise, col(Enterprise.id) == Lead.enterprise_id)
-            .where(Lead.unit_id == unit_id, Lead.status == LeadStatus.REJECTED)
-            .where(month)
+            .where(mine, Lead.status == LeadStatus.REJECTED, month)
             .order_by(col(Lead.id))
         )
-        rejected = [
-            RejectedLead(int(lid or 0), name, reason or "")
-            for lid, name, reason in (await session.exec(rejected_q)).all()
-        ]
-    target = await _target_value(db, unit, "effective_leads", 10)
-    return LiaisonDigest(unit_id, period, period.day_number(today), effective, target, pending, rejected)
+        rejected: dict[int, list[RejectedLead]] = defaultdict(list)
+        for uid, lid, name, reason in (await session.exec(rejected_q)).all():
+            rejected[int(uid)].append(RejectedLead(int(lid or 0), name, reason or ""))
+        targets = (await session.exec(select(Target).where(Target.metric == "effective_leads"))).all()
+    day = period.day_number(today)
+    return {
+        uid: LiaisonDigest(
+            uid,
+            period,
+            day,
+            effective.get(uid, 0),
+            _target_value(targets, units[uid], 10),
+            pending.get(uid, 0),
+            rejected.get(uid, []),
+        )
+        for uid in ids
+        if uid in units
+    }
 
 
 # -- the bureau, monthly --------------------------------------------------------------------
@@ -458,11 +530,19 @@ async def _unit_rows(session: AsyncSession, units: Sequence[Unit], period: Perio
 
 
 async def build_bureau_digest(
-    db: Database, period: Period, tz: ZoneInfo, *, as_of: datetime | None = None, today: date | None = None
+    db: Database,
+    period: Period,
+    tz: ZoneInfo,
+    *,
+    as_of: datetime | None = None,
+    today: date | None = None,
+    lines: dict[int, list[Line]] | None = None,
 ) -> BureauDigest:
     """The month in figures per county and the zone, who is behind, what lags, what is disputed.
 
     ``today`` cuts a month still under way short (``/digest``); by default the whole month.
+    ``lines`` is every unit's target progress on the month's last day counted, when the
+    caller already has it (a scheduled run counts it once for every digest).
     """
     last = min(period.last_day, today) if today is not None else period.last_day
     until = last + timedelta(days=1)
@@ -493,7 +573,10 @@ async def build_bureau_digest(
         )
         flagged = int((await session.exec(flagged_q)).one())
         names = {u.id: u for u in (await session.exec(select(Unit))).all()}
-    lines = await progress(db, today=last, tz=tz)
+        offices_q = select(Unit).where(Unit.kind == UnitKind.LIAISON, col(Unit.active)).order_by(col(Unit.id))
+        offices = list((await session.exec(offices_q)).all())
+    if lines is None:
+        lines = await progress(db, today=last, tz=tz)
     behind = [
         BehindLine(names[uid].name_zh, names[uid].name_en, line)
         for uid, unit_lines in lines.items()
@@ -511,14 +594,56 @@ async def build_bureau_digest(
         sum(r.signed for r in ordered),
         sum(r.started for r in ordered),
     )
-    return BureauDigest(
-        period, ordered, total, behind, lag_counts.get(0, 0), lag_lists.get(0, []), open_disputes, flagged
+    network_figures = await networks.overview(
+        db,
+        year_start=date(last.year, 1, 1),
+        today=last,
+        start=start_utc,
+        end=end_utc,
+        now=as_of,
+        lagging_days=days,
     )
+    stale_after = await disputes.stale_days(db)
+    stale = [
+        StaleDispute(
+            d.id,
+            d.project.id or 0,
+            d.project.name,
+            Named(d.first.name_zh, d.first.name_en),
+            Named(d.claimant.name_zh, d.claimant.name_en),
+            (as_of - d.dispute.created_at).days,
+        )
+        for d in await disputes.open_disputes(db, before=as_of - timedelta(days=stale_after))
+    ]
+    return BureauDigest(
+        period, ordered, total, behind, lag_counts.get(0, 0), lag_lists.get(0, []), open_disputes, flagged,
+        network_figures, stale, stale_after,
+        big_landed=[_against(u, lines, ("projects_over_threshold", "major_project")) for u in units],
+        leads_by_office=[_against(u, lines, ("effective_leads",)) for u in offices],
+    )  # fmt: skip
+
+
+def _against(unit: Unit, lines: dict[int, list[Line]], metrics: Sequence[str]) -> AgainstTarget:
+    """The unit's count of the first of ``metrics`` it has a target for (none: no target, nothing counted)."""
+    assert unit.id is not None
+    mine = {line.metric: line for line in lines.get(unit.id, []) if line.chain_id is None}
+    line = next((mine[m] for m in metrics if m in mine), None)
+    if line is None:
+        return AgainstTarget(unit.name_zh, unit.name_en, unit.id, 0, None)
+    return AgainstTarget(unit.name_zh, unit.name_en, unit.id, line.actual, line.value)
 
 
 # -- city leaders, half-yearly --------------------------------------------------------------
-async def build_leader_digest(db: Database, user_id: int, period: Period, today: date, tz: ZoneInfo) -> LeaderDigest:
-    """The projects assigned to a leader, and the city's units against their targets."""
+async def build_leader_digest(
+    db: Database,
+    user_id: int,
+    period: Period,
+    today: date,
+    tz: ZoneInfo,
+    *,
+    lines: dict[int, list[Line]] | None = None,
+) -> LeaderDigest:
+    """The projects assigned to a leader, and the city's units against their targets (``lines``, when known)."""
     async with db.session() as session:
         q = select(Project).where(Project.leader_user_id == user_id, col(Project.first_talk_date) <= today)
         projects = [
@@ -526,7 +651,8 @@ async def build_leader_digest(db: Database, user_id: int, period: Period, today:
             for p in (await session.exec(q.order_by(col(Project.id)))).all()
         ]
         names = {u.id: u for u in (await session.exec(select(Unit))).all()}
-    lines = await progress(db, today=today, tz=tz)
+    if lines is None:
+        lines = await progress(db, today=today, tz=tz)
     all_lines = [line for unit_lines in lines.values() for line in unit_lines]
     behind = [
         BehindLine(names[line.unit_id].name_zh, names[line.unit_id].name_en, line)
@@ -534,3 +660,31 @@ async def build_leader_digest(db: Database, user_id: int, period: Period, today:
         if line.behind > 0
     ]
     return LeaderDigest(user_id, period, projects, sum(1 for line in all_lines if line.met), len(all_lines), behind)
+
+
+# -- every unit with a yearly target, monthly --------------------------------------------------
+@dataclass(frozen=True)
+class UnitTargetsDigest:
+    unit_id: int
+    period: Period  # the month the note is sent in
+    as_of: date
+    lines: list[Line]
+
+    @property
+    def missing(self) -> list[Line]:
+        return [line for line in self.lines if not line.met]
+
+
+async def build_unit_targets_digest(
+    db: Database,
+    unit_id: int,
+    period: Period,
+    today: date,
+    tz: ZoneInfo,
+    *,
+    lines: dict[int, list[Line]] | None = None,
+) -> UnitTargetsDigest:
+    """A unit's targets, its pace and what is missing, as of ``today``."""
+    if lines is None:
+        lines = await progress(db, today=today, tz=tz, unit_ids=[unit_id])
+    return UnitTargetsDigest(unit_id, period, today, lines.get(unit_id, []))

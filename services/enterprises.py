@@ -7,15 +7,16 @@ A typed name resolves to the enterprise whose name or alias normalizes the same 
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import text
+from sqlalchemy import String, cast, func, literal, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
+from bot.core.db import Database
 from models import Chain, Enterprise, utcnow
 from services import audit, name_index
 from services.credit_code import normalize_credit_code
@@ -56,6 +57,39 @@ async def by_name(db: Database, name: str) -> Enterprise | None:
     """The enterprise whose normalized name is exactly this one's (``比亚迪`` = ``比亚迪股份有限公司``)."""
     async with db.session() as session:
         return await _by_normalized(session, normalize_name(name))
+
+
+async def named_in(db: Database, text: str) -> dict[str, str]:
+    """Names and aliases of the register that occur in ``text``, lower-cased, each with the register's name.
+
+    A pasted news item names its investor among places, partners and dates; one the
+    register already knows is the surest reading of it.
+    """
+    folded = unicodedata.normalize("NFKC", text).lower()
+    compact = "".join(ch for ch in folded if ch.isalnum())
+    if not compact:
+        return {}
+    stored = col(Enterprise.normalized_name)
+    live = col(Enterprise.merged_into).is_(None)
+    found: dict[str, str] = {}
+    async with db.session() as session:
+        rows = await session.exec(
+            select(Enterprise.normalized_name, Enterprise.name).where(
+                live, func.length(stored) >= 2, literal(compact).contains(stored)
+            )
+        )
+        for stem, name in rows.all():
+            if stem in folded:
+                found[stem] = name
+        with_aliases = await session.exec(
+            select(Enterprise.aliases, Enterprise.name).where(live, cast(Enterprise.aliases, String) != "[]")
+        )
+        for aliases, name in with_aliases.all():
+            for alias in aliases or []:
+                key = unicodedata.normalize("NFKC", str(alias)).lower().strip()
+                if len(key) >= 2 and key in folded:
+                    found.setdefault(key, name)
+    return found
 
 
 async def similar(db: Database, name: str, *, limit: int = 5, cutoff: float = 70.0) -> list[Candidate]:

@@ -14,13 +14,27 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, func, select
 
-from bot.conversation import Member
-from bot.db import Database
-from bot.i18n import translate
-from models import ACTIVE_STAGES, Chain, Enterprise, Lead, LibraryEntry, Project, Stage, Unit, UnitKind, User, Visit
+from bot.core.db import Database
+from bot.core.i18n import translate
+from models import (
+    ACTIVE_STAGES,
+    Chain,
+    Enterprise,
+    Lead,
+    LibraryEntry,
+    Member,
+    Project,
+    Stage,
+    Unit,
+    UnitKind,
+    User,
+    Visit,
+)
 from services import settings
 from services.access import scope, sees_everything
+from services.leads import origin_text, stated_amount
 from services.library import coverage_of
+from services.network_export import write_networks
 from services.sheets import sheet_title, to_bytes, write_table
 
 #: §15: projects of 1亿元 and more are counted apart in the overview.
@@ -33,6 +47,7 @@ class What(StrEnum):
     PROJECTS = "projects"
     ENTERPRISES = "enterprises"
     OVERVIEW = "overview"
+    NETWORKS = "networks"  # §9–§13, see services.network_export
 
 
 class Period(StrEnum):
@@ -73,6 +88,8 @@ class Request:
     end: date
     locale: str
     tz: ZoneInfo
+    # What "now" is for sheets that show a state rather than a period (follow-through, cadences).
+    now: datetime | None = None
 
 
 class Exporter:
@@ -81,6 +98,7 @@ class Exporter:
         self.taken: set[str] = set()
         from openpyxl import Workbook
 
+        self._library: tuple[set[int], set[int]] | None = None
         self.wb = Workbook()
         self.wb.remove(self.wb.active)
 
@@ -96,10 +114,47 @@ class Exporter:
     def _local(self, moment: datetime | None) -> datetime | None:
         return moment.astimezone(self.req.tz).replace(tzinfo=None) if moment else None
 
+    async def _own_library(self) -> tuple[set[int], set[int]]:
+        """The chains the reader's unit leads, and the enterprises in their libraries.
+
+        A chain lead department keeps those enterprises' contacts itself: it sees them in
+        full, and its own intended investment and library dates; nobody else but the
+        bureau does.
+        """
+        if self._library is None:
+            async with self.db.session() as session:
+                chains = (
+                    set((await session.exec(select(Chain.id).where(Chain.lead_unit_id == self.member.unit_id))).all())
+                    if self.member.unit_id is not None
+                    else set()
+                )
+                enterprises = (
+                    set(
+                        (
+                            await session.exec(
+                                select(LibraryEntry.enterprise_id).where(
+                                    col(LibraryEntry.chain_id).in_(chains), col(LibraryEntry.removed_at).is_(None)
+                                )
+                            )
+                        ).all()
+                    )
+                    if chains
+                    else set()
+                )
+            self._library = ({c for c in chains if c is not None}, enterprises)
+        return self._library
+
     def _contact(self, enterprise: Enterprise) -> tuple[str, str]:
-        if sees_everything(self.member):
+        """The contact in full for the bureau and for the chain lead whose library holds the enterprise."""
+        own = self._library[1] if self._library is not None else set()
+        if sees_everything(self.member) or enterprise.id in own:
             return enterprise.contact_name, enterprise.contact_phone
         return mask_name(enterprise.contact_name), mask_phone(enterprise.contact_phone)
+
+    def _library_entry_shown(self, entry: LibraryEntry | None) -> bool:
+        """A library's intended investment and date are its chain lead's (and the bureau's) to see."""
+        own = self._library[0] if self._library is not None else set()
+        return entry is not None and (sees_everything(self.member) or entry.chain_id in own)
 
     def _sheet(self, title: str, columns: list[tuple[str, str]], rows: list[list[Any]]) -> None:
         ws = self.wb.create_sheet(sheet_title(title, self.taken))
@@ -132,6 +187,7 @@ class Exporter:
             ("number", "int"), ("date", "date"), ("name", "text"), ("credit_code", "text"), ("chain", "text"),
             ("plan", "text"), ("amount", "wan"), ("source", "text"), ("unit", "text"), ("person", "text"),
             ("status", "text"), ("contact_name", "text"), ("contact_phone", "text"),
+            ("amount_stated", "text"), ("origin", "text"), ("original_text", "text"),
         ]  # fmt: skip
         data = []
         for lead, enterprise in rows:
@@ -142,6 +198,7 @@ class Exporter:
                     chains.get(lead.chain_id or 0, ""), lead.plan, lead.amount_yuan,
                     self._(f"source.{lead.source}"), units.get(lead.unit_id, ""), people.get(lead.submitted_by, ""),
                     self._(f"lead.status.{lead.status}"), contact, phone,
+                    stated_amount(lead, self.req.locale), origin_text(lead.origin, self.req.locale), lead.original_text,
                 ]
             )  # fmt: skip
         self._sheet(self._("desk.export.sheet.leads"), columns, data)
@@ -262,15 +319,16 @@ class Exporter:
         pairs: list[tuple[LibraryEntry | None, Enterprise]] = [*entries, *((None, e) for e in others)]
         for entry, enterprise in pairs:
             contact, phone = self._contact(enterprise)
+            shown = self._library_entry_shown(entry)
             chain_id = entry.chain_id if entry else enterprise.chain_id
             data.append(
                 [
                     enterprise.name, enterprise.credit_code or "", chains.get(chain_id or 0, ""),
                     "、".join(self._(f"tag.{t}") for t in enterprise.tags) if self.req.locale == "zh"
                     else ", ".join(self._(f"tag.{t}") for t in enterprise.tags),
-                    entry.expected_yuan if entry else None,
+                    entry.expected_yuan if entry and shown else None,
                     self._(f"coverage.{covered[int(enterprise.id or 0)].value}"),
-                    enterprise.region, contact, phone, self._local(entry.added_at) if entry else None,
+                    enterprise.region, contact, phone, self._local(entry.added_at) if entry and shown else None,
                 ]
             )  # fmt: skip
         self._sheet(self._("desk.export.sheet.enterprises"), columns, data)
@@ -341,11 +399,15 @@ class Exporter:
         ]  # fmt: skip
         self._sheet(self._("desk.export.sheet.overview"), columns, data)
 
+    async def networks(self) -> None:
+        await write_networks(self)
+
     @staticmethod
     async def _count(session: Any, query: Any) -> int:
         return int((await session.exec(query)).one() or 0)
 
     async def build(self) -> bytes:
+        await self._own_library()
         await getattr(self, self.req.what.value)()
         return to_bytes(self.wb)
 

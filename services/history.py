@@ -1,5 +1,5 @@
-"""Who created and changed a record, and when: the audit log of one lead, visit, project or
-enterprise (with the records merged into it)."""
+"""Who created and changed a record, and when: the audit log of one lead, visit, project,
+enterprise (with the records merged into it), directory entry, event or opportunity."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot.db import Database
-from models import AuditEntry, Chain, Enterprise, Lead, Project, Unit, User, Visit
+from bot.core.db import Database
+from models import AuditEntry, Chain, Contact, Enterprise, Expo, Lead, Opportunity, Project, Unit, User, Visit
 
-ENTITIES: dict[str, type[Any]] = {"lead": Lead, "visit": Visit, "project": Project, "enterprise": Enterprise}
+ENTITIES: dict[str, type[Any]] = {
+    "lead": Lead,
+    "visit": Visit,
+    "project": Project,
+    "enterprise": Enterprise,
+    "contact": Contact,
+    "expo": Expo,
+    "opportunity": Opportunity,
+}
 
 
 @dataclass(frozen=True)

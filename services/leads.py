@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import Chain, Enterprise, Lead, LeadSource, LeadStatus, utcnow
+from bot.core.db import Database
+from bot.core.i18n import translate
+from models import Chain, Enterprise, Lead, LeadSource, LeadStatus, Member, utcnow
 from services import audit
 from services.enterprises import resolve_draft
+from services.money import format_foreign, format_money
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,11 @@ class LeadDraft:
     amount_yuan: int | None
     source: LeadSource
     source_detail: str = ""
+    currency: str = "CNY"
+    amount_original: int | None = None
+    amount_approximate: bool = False
+    original_text: str = ""
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,39 +44,61 @@ class LeadRow:
 
 async def create_lead(db: Database, *, member: Member, draft: LeadDraft, now: datetime | None = None) -> Lead:
     """Save a lead (and its enterprise, when new) with an audit entry, in one transaction."""
+    [lead] = await create_leads(db, member=member, drafts=[draft], now=now)
+    return lead
+
+
+async def create_leads(
+    db: Database, *, member: Member, drafts: Sequence[LeadDraft], now: datetime | None = None
+) -> list[Lead]:
+    """Save several leads (a signing list) together: all of them, or none if one fails."""
     if member.unit_id is None:
         raise PermissionError("a lead belongs to a unit")
+    saved: list[Lead] = []
     async with db.session() as session:
-        enterprise = await resolve_draft(session, draft, chain_id=draft.chain_id, actor_id=member.id, now=now)
-        assert enterprise.id is not None
-        lead = Lead(
-            enterprise_id=enterprise.id,
-            chain_id=draft.chain_id,
-            plan=draft.plan,
-            amount_yuan=draft.amount_yuan,
-            source=draft.source,
-            source_detail=draft.source_detail,
-            unit_id=member.unit_id,
-            submitted_by=member.id,
-            status=LeadStatus.PENDING,
-            created_at=now or utcnow(),
-        )
-        session.add(lead)
-        await session.flush()
-        assert lead.id is not None
-        audit.record(
-            session,
-            actor_id=member.id,
-            entity="lead",
-            entity_id=lead.id,
-            action="created",
-            at=now,
-            enterprise=enterprise.name,
-            amount_yuan=draft.amount_yuan,
-            chain_id=draft.chain_id,
-            source=draft.source,
-        )
-        return lead
+        for draft in drafts:
+            saved.append(await _add_lead(session, member=member, unit_id=member.unit_id, draft=draft, now=now))
+    return saved
+
+
+async def _add_lead(
+    session: AsyncSession, *, member: Member, unit_id: int, draft: LeadDraft, now: datetime | None
+) -> Lead:
+    enterprise = await resolve_draft(session, draft, chain_id=draft.chain_id, actor_id=member.id, now=now)
+    assert enterprise.id is not None
+    lead = Lead(
+        enterprise_id=enterprise.id,
+        chain_id=draft.chain_id,
+        plan=draft.plan,
+        amount_yuan=draft.amount_yuan,
+        source=draft.source,
+        source_detail=draft.source_detail,
+        currency=draft.currency,
+        amount_original=draft.amount_original,
+        amount_approximate=draft.amount_approximate,
+        original_text=draft.original_text,
+        origin=draft.origin,
+        unit_id=unit_id,
+        submitted_by=member.id,
+        status=LeadStatus.PENDING,
+        created_at=now or utcnow(),
+    )
+    session.add(lead)
+    await session.flush()
+    assert lead.id is not None
+    audit.record(
+        session,
+        actor_id=member.id,
+        entity="lead",
+        entity_id=lead.id,
+        action="created",
+        at=now,
+        enterprise=enterprise.name,
+        amount_yuan=draft.amount_yuan,
+        chain_id=draft.chain_id,
+        source=draft.source,
+    )
+    return lead
 
 
 async def recent_by(db: Database, user_id: int, *, limit: int = 10) -> list[LeadRow]:
@@ -82,3 +112,30 @@ async def recent_by(db: Database, user_id: int, *, limit: int = 10) -> list[Lead
             .limit(limit)
         )
         return [LeadRow(lead, name, zh, en) for lead, name, zh, en in rows.all()]
+
+
+PASTED = "pasted"
+FORWARDED = "forwarded:"
+
+
+def origin_text(origin: str, locale: str) -> str:
+    """Where a captured lead's message came from, in words (``forwarded:王五`` → 转发自王五的消息)."""
+    if origin.startswith(FORWARDED):
+        name = origin[len(FORWARDED) :]
+        return (
+            translate(locale, "lead.origin.forwarded", name=name)
+            if name
+            else translate(locale, "lead.origin.forwarded_unnamed")
+        )
+    return translate(locale, "lead.origin.pasted") if origin else ""
+
+
+def stated_amount(lead: Lead, locale: str) -> str:
+    """The amount as the message stated it, when that says more than the yuan figure (a currency, a bound)."""
+    if lead.amount_original is not None and lead.currency != "CNY":
+        text = format_foreign(lead.amount_original, lead.currency, locale)
+    elif lead.amount_approximate and lead.amount_yuan is not None:
+        text = format_money(lead.amount_yuan, locale)
+    else:
+        return ""
+    return translate(locale, "lead.amount.approximate", amount=text) if lead.amount_approximate else text

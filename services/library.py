@@ -13,8 +13,7 @@ from enum import StrEnum
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
+from bot.core.db import Database
 from models import (
     ACTIVE_STAGES,
     LANDED_STAGES,
@@ -23,6 +22,7 @@ from models import (
     EnterpriseTag,
     Lead,
     LibraryEntry,
+    Member,
     Project,
     Role,
     Target,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import ROLE_FOR_UNIT_KIND, Invite, Role, Unit, UnitKind, User
+from bot.core.db import Database
+from models import ROLE_FOR_UNIT_KIND, Invite, Member, Role, Unit, UnitKind, User
 from services import audit
 
 BUREAU_UNIT_CODE = "bureau"
@@ -48,7 +48,11 @@ async def load_member(
     username: str | None = None,
     language_code: str | None = None,
 ) -> Member | None:
-    """The registered person behind a Telegram id; administrators are registered on sight."""
+    """The registered person behind a Telegram id; administrators are registered on sight.
+
+    ``admin_ids`` (BOT_ADMIN_IDS) is the truth: a listed person is a bureau administrator,
+    and one the list made an administrator but no longer names is not (see ``_follow_list``).
+    """
     is_admin = telegram_id in admin_ids
     async with db.session() as session:
         user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
@@ -61,16 +65,17 @@ async def load_member(
                 unit_id=bureau.id if bureau else None,
                 role=Role.BUREAU,
                 language_code=language_code,
+                admin_granted=True,
             )
             session.add(user)
             await session.flush()
             assert user.id is not None
             audit.record(session, actor_id=user.id, entity="user", entity_id=user.id, action="admin_registered")
-        if user is None or not user.active:
+        if user is None:
             return None
-        if is_admin and user.role != Role.BUREAU:
-            user.role = Role.BUREAU
-            session.add(user)
+        _follow_list(session, user, is_admin)
+        if not user.active:
+            return None
         if language_code and user.language_code != language_code:
             user.language_code = language_code
             session.add(user)
@@ -80,6 +85,37 @@ async def load_member(
             session.add(user)
         unit = await session.get(Unit, user.unit_id) if user.unit_id else None
         return _member(user, unit, is_admin=is_admin)
+
+
+def _follow_list(session: AsyncSession, user: User, listed: bool) -> None:
+    """Make ``user`` an administrator exactly when the list names them."""
+    assert user.id is not None
+    if listed and not (user.admin_granted and user.active and user.role == Role.BUREAU):
+        if not user.admin_granted:
+            # What they were before the list named them, to go back to when it no longer does.
+            user.role_before_admin = user.role
+        user.admin_granted, user.active, user.role = True, True, Role.BUREAU
+        session.add(user)
+        audit.record(session, actor_id=user.id, entity="user", entity_id=user.id, action="admin_granted")
+    elif not listed and user.admin_granted:
+        user.admin_granted = False
+        if user.role_before_admin:
+            user.role, user.role_before_admin = user.role_before_admin, None
+        else:
+            # The list was their only way in.
+            user.active = False
+        session.add(user)
+        audit.record(session, actor_id=None, entity="user", entity_id=user.id, action="admin_revoked")
+
+
+async def follow_admin_list(db: Database, admin_ids: frozenset[int]) -> int:
+    """At start: take administration back from everyone the list no longer names."""
+    async with db.session() as session:
+        granted = (await session.exec(select(User).where(col(User.admin_granted)))).all()
+        revoked = [user for user in granted if user.telegram_id not in admin_ids]
+        for user in revoked:
+            _follow_list(session, user, False)
+        return len(revoked)
 
 
 async def get_user(db: Database, user_id: int) -> User | None:
@@ -180,6 +216,8 @@ async def redeem_invite(
             raise InviteError("unknown")
         if invite.used_at is not None:
             raise InviteError("used")
+        if invite.revoked_at is not None:
+            raise InviteError("revoked")
         if invite.expires_at <= now:
             raise InviteError("expired")
         unit = await session.get(Unit, invite.unit_id)
@@ -228,3 +266,112 @@ def default_role_for_kind(kind: str) -> Role | None:
         return ROLE_FOR_UNIT_KIND[UnitKind(kind)]
     except ValueError:
         return None
+
+
+# -- administration: people and open invitations ------------------------------------------
+class Change(Protocol):
+    async def __call__(self, db: Database, *, actor_id: int, user_id: int, now: datetime) -> User: ...
+
+
+class MemberError(Exception):
+    """Why a change to a person was refused: ``gone`` or ``listed`` (catalog keys follow)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+async def member_counts(db: Database) -> dict[int, int]:
+    """Active people per unit."""
+    async with db.session() as session:
+        rows = (
+            await session.exec(select(User.unit_id, func.count()).where(col(User.active)).group_by(col(User.unit_id)))
+        ).all()
+        return {int(unit): int(count) for unit, count in rows if unit is not None}
+
+
+async def _changeable(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None or not user.active:
+        raise MemberError("gone")
+    if user.admin_granted:
+        # BOT_ADMIN_IDS is the truth for administrators; a change here would not last.
+        raise MemberError("listed")
+    return user
+
+
+async def deactivate(db: Database, *, actor_id: int, user_id: int, now: datetime) -> User:
+    """Take a person's access away at once; their records stay, credited to them."""
+    async with db.session() as session:
+        user = await _changeable(session, user_id)
+        user.active = False
+        session.add(user)
+        audit.record(session, actor_id=actor_id, entity="user", entity_id=user_id, action="deactivated", at=now)
+        return user
+
+
+async def move(db: Database, *, actor_id: int, user_id: int, unit_id: int, now: datetime) -> User:
+    """Move a person to another unit: from the next message on they work for that unit only."""
+    async with db.session() as session:
+        user = await _changeable(session, user_id)
+        unit = await session.get(Unit, unit_id)
+        if unit is None or not unit.active:
+            raise MemberError("gone")
+        before = user.unit_id
+        user.unit_id = unit_id
+        session.add(user)
+        audit.record(
+            session,
+            actor_id=actor_id,
+            entity="user",
+            entity_id=user_id,
+            action="moved",
+            at=now,
+            unit_from=before,
+            unit_to=unit_id,
+        )
+        return user
+
+
+async def change_role(db: Database, *, actor_id: int, user_id: int, role: Role, now: datetime) -> User:
+    async with db.session() as session:
+        user = await _changeable(session, user_id)
+        before = user.role
+        user.role = role
+        if role != Role.LEADER:
+            user.leader_level = None
+        session.add(user)
+        audit.record(
+            session,
+            actor_id=actor_id,
+            entity="user",
+            entity_id=user_id,
+            action="role_changed",
+            at=now,
+            role_from=before,
+            role_to=role,
+        )
+        return user
+
+
+async def open_invites(db: Database, *, now: datetime) -> list[Invite]:
+    """Invitations that could still be used: not used, not revoked, not expired."""
+    async with db.session() as session:
+        query = (
+            select(Invite)
+            .where(col(Invite.used_at).is_(None), col(Invite.revoked_at).is_(None), col(Invite.expires_at) > now)
+            .order_by(col(Invite.created_at), col(Invite.id))
+        )
+        return list((await session.exec(query)).all())
+
+
+async def revoke_invite(db: Database, *, actor_id: int, invite_id: int, now: datetime) -> Invite | None:
+    """Revoke an open invitation; ``None`` when it was used, revoked or expired meanwhile."""
+    async with db.session() as session:
+        invite = await session.get(Invite, invite_id)
+        if invite is None or invite.used_at is not None or invite.revoked_at is not None or invite.expires_at <= now:
+            return None
+        invite.revoked_at = now
+        session.add(invite)
+        audit.record(session, actor_id=actor_id, entity="invite", entity_id=invite_id, action="revoked", at=now)
+        return invite

@@ -16,9 +16,8 @@ from sqlalchemy import Column, Table, func, update
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import Enterprise, Lead, LibraryEntry, Project, Visit, utcnow
+from bot.core.db import Database
+from models import Enterprise, Lead, LibraryEntry, Member, Project, Visit, utcnow
 from services import audit
 
 _HANDLED = {("enterprise", "merged_into"), ("libraryentry", "enterprise_id")}

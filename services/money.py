@@ -15,7 +15,7 @@ from typing import Literal
 
 from babel.numbers import format_decimal
 
-from bot.i18n import normalize_locale, translate
+from bot.core.i18n import normalize_locale, translate
 
 MoneyErrorCode = Literal["empty", "unreadable", "negative", "zero", "too_large"]
 
@@ -225,7 +225,7 @@ _RE_RANGE_BEFORE = re.compile(rf"([0-9.]+|[{_CN_NUMERAL}]+)\s*(?:-|~|—|–|至
 # number, not across a space: in "投资5亿 年产10GWh" the 年 starts the next phrase.
 _RE_MEASURE = re.compile(
     r"(?:吨|平方|平米|㎡|亩|公顷|千瓦|瓦|度|台|套|辆|人|名|个|家|户|件|只|头|株|箱|张|片|颗|支"
-    r"|米|公里|千米|立方|方|座|栋|条|层|倍|%|‰|℃|[a-z])",
+    r"|米|公里|千米|立方|方|座|栋|条|层|倍|%|‰|℃|千升|升|千伏|伏|标箱|床|羽|车位|[a-z])",
     re.IGNORECASE,
 )
 # Dates, phases and ordinals, which only a bare number can be.
@@ -365,3 +365,21 @@ def format_money(yuan: int, locale: str) -> str:
 def yuan_to_wan(yuan: int) -> Decimal:
     """Yuan as 万元, exactly (four decimal places), for spreadsheets kept in 万元."""
     return Decimal(yuan).scaleb(-4)
+
+
+_FOREIGN_SCALES: dict[str, tuple[tuple[int, str], ...]] = {
+    "zh": ((10**8, "money.foreign.yi"), (10**4, "money.foreign.wan")),
+    "en": ((10**9, "money.foreign.billion"), (10**6, "money.foreign.million")),
+}
+CURRENCIES = ("USD", "HKD", "EUR", "JPY", "GBP")
+
+
+def format_foreign(value: int, currency: str, locale: str) -> str:
+    """An amount in another currency as a reader says it: ``1.29亿美元`` / ``129 million US dollars``."""
+    locale = normalize_locale(locale)
+    name = translate(locale, f"money.currency.{currency.lower()}") if currency in CURRENCIES else currency
+    for scale, key in _FOREIGN_SCALES[locale]:
+        if value >= scale:
+            amount = (Decimal(value) / scale).quantize(_PLACES, rounding=ROUND_HALF_UP)
+            return translate(locale, key, amount=_number(amount, locale), currency=name)
+    return translate(locale, "money.foreign.unit", amount=_number(Decimal(value), locale), currency=name)

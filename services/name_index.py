@@ -9,7 +9,7 @@ only them:
 - exact names and aliases, and initials or pinyin prefixes, through B-tree indexes;
 - substrings of a name or of its pinyin through a trigram index: FTS5's trigram tokenizer
   on SQLite (``enterprisename_fts``, filled by triggers), ``pg_trgm`` GIN indexes on
-  PostgreSQL (both created by migration 0003);
+  PostgreSQL (both created by migration 0006);
 - near names (a typo, a longer or shorter form) through the same index, asking only for
   trigrams few names hold (FTS5's vocabulary counts them; on PostgreSQL, runs of three
   characters inside a name), plus the registered names found whole inside the typed one, so

@@ -7,9 +7,15 @@ Records carry UTC times and local dates; a period is a half-open range of local 
 from __future__ import annotations
 
 import calendar
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,23 @@ def week_of(day: date) -> Period:
     return Period("week", f"{iso.year:04d}-W{iso.week:02d}", start, start + timedelta(days=7))
 
 
+def parse_key(key: str) -> Period:
+    """The period a key names: ``2026-W48``, ``2026-11``, ``2026-H2`` or ``2026``; ``ValueError`` otherwise."""
+    text = key.strip().upper()
+    year, _, rest = text.partition("-")
+    if not year.isdigit() or len(year) != 4:
+        raise ValueError(key)
+    if not rest:
+        return year_of(date(int(year), 1, 1))
+    if rest.startswith("W") and rest[1:].isdigit():
+        return week_of(date.fromisocalendar(int(year), int(rest[1:]), 1))
+    if rest in ("H1", "H2"):
+        return half_of(date(int(year), 1 if rest == "H1" else 7, 1))
+    if rest.isdigit():
+        return month_of(date(int(year), int(rest), 1))
+    raise ValueError(key)
+
+
 def of_kind(kind: str, day: date) -> Period:
     return {"week": week_of, "month": month_of, "half": half_of, "year": year_of}[kind](day)
 
@@ -73,9 +96,27 @@ def last_day_of_month(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
+def is_working_day(day: date) -> bool:
+    """A working day in China's official calendar: public holidays off, make-up days (调休) on.
+
+    For a year the calendar package does not know yet (the State Council publishes each
+    year's holidays in its last weeks), Monday to Friday, and the log says so once a year.
+    """
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        _unknown_year(day.year)
+        return day.weekday() < 5
+
+
+@cache
+def _unknown_year(year: int) -> None:
+    log.warning("the official holiday calendar does not cover %s: working days are Monday to Friday", year)
+
+
 def first_working_day(year: int, month: int) -> date:
-    """The first Monday-to-Friday of the month; public holidays are not known to the bot."""
+    """The month's first working day (1 October is a holiday; a Sunday may be a make-up day)."""
     day = date(year, month, 1)
-    while day.weekday() >= 5:
+    while not is_working_day(day):
         day += timedelta(days=1)
     return day

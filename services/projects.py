@@ -22,8 +22,7 @@ from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
-from bot.conversation import Member
-from bot.db import Database
+from bot.core.db import Database
 from models import (
     ACTIVE_STAGES,
     STAGE_ORDER,
@@ -32,6 +31,7 @@ from models import (
     Dispute,
     Enterprise,
     LeaderLevel,
+    Member,
     Project,
     Role,
     Stage,
@@ -41,6 +41,7 @@ from models import (
 )
 from services import audit, settings
 from services.access import Purpose, scope
+from services.disputes import ruled_separate
 from services.enterprises import resolve_draft
 from services.names import name_similarity, normalize_name
 
@@ -183,6 +184,10 @@ class ProjectDraft:
     first_talk_date: date
     stage: Stage
     description: str
+    # Another unit's active projects with this enterprise the person said this one is not,
+    # and why: kept in the history, for the bureau to judge.
+    different_from: tuple[int, ...] = ()
+    why_different: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,11 @@ class AlreadyRegistered(Exception):
         self.first = first
 
 
-async def _similar(session: AsyncSession, enterprise_id: int, name: str) -> Registered | None:
+async def _similar(
+    session: AsyncSession, enterprise_id: int, name: str, unit_id: int | None = None
+) -> Registered | None:
+    # A project the bureau ruled is not the one this unit claimed no longer stands in its way.
+    separate = await ruled_separate(session, enterprise_id=enterprise_id, unit_id=unit_id) if unit_id else set()
     rows = await session.exec(
         select(Project, Unit.name_zh, Unit.name_en)
         .join(Unit, col(Unit.id) == Project.first_talk_unit_id)
@@ -215,7 +224,7 @@ async def _similar(session: AsyncSession, enterprise_id: int, name: str) -> Regi
         .order_by(col(Project.created_at), col(Project.id))
     )
     for project, zh, en in rows.all():
-        if same_project(project.name, name):
+        if project.id not in separate and same_project(project.name, name):
             assert project.id is not None
             return Registered(
                 project.id,
@@ -229,10 +238,46 @@ async def _similar(session: AsyncSession, enterprise_id: int, name: str) -> Regi
     return None
 
 
-async def registered_first(db: Database, *, enterprise_id: int, name: str) -> Registered | None:
+async def active_of_others(db: Database, *, enterprise_id: int, unit_id: int) -> list[Registered]:
+    """Other units' active projects with an enterprise, whatever they are called (first registered first)."""
+    async with db.session() as session:
+        rows = await session.exec(
+            select(Project, Unit.name_zh, Unit.name_en)
+            .join(Unit, col(Unit.id) == Project.first_talk_unit_id)
+            .where(
+                Project.enterprise_id == enterprise_id,
+                Project.first_talk_unit_id != unit_id,
+                Project.executing_unit_id != unit_id,
+                col(Project.stage).in_([s.value for s in ACTIVE_STAGES]),
+            )
+            .order_by(col(Project.created_at), col(Project.id))
+        )
+        separate = await ruled_separate(session, enterprise_id=enterprise_id, unit_id=unit_id)
+        found = []
+        for project, zh, en in rows.all():
+            assert project.id is not None
+            if project.id in separate:
+                continue
+            found.append(
+                Registered(
+                    project.id,
+                    project.name,
+                    project.first_talk_unit_id,
+                    zh,
+                    en,
+                    project.created_at,
+                    project.first_talk_date,
+                )
+            )
+        return found
+
+
+async def registered_first(
+    db: Database, *, enterprise_id: int, name: str, unit_id: int | None = None
+) -> Registered | None:
     """The same project, if some unit has registered it (checked early, and again when saving)."""
     async with db.session() as session:
-        return await _similar(session, enterprise_id, name)
+        return await _similar(session, enterprise_id, name, unit_id)
 
 
 async def leader_level_for(db: Database, planned_yuan: int | None, industrial: bool) -> LeaderLevel | None:
@@ -281,7 +326,7 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             .where(col(Enterprise.id) == enterprise.id)
             .values(registration_seq=col(Enterprise.registration_seq) + 1)
         )
-        first = await _similar(session, enterprise.id, draft.name)
+        first = await _similar(session, enterprise.id, draft.name, member.unit_id)
         if first is not None:
             raise AlreadyRegistered(first)
         stage = draft.stage
@@ -319,6 +364,11 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             unit_id=member.unit_id,
             planned_yuan=draft.planned_yuan,
             stage=stage.value,
+            **(
+                {"different_from": list(draft.different_from), "reason": draft.why_different}
+                if draft.different_from
+                else {}
+            ),
         )
         if level is not None:
             _log(session, member, project.id, action="leader_needed", at=now, level=level)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import col, func, select, update
 
-from bot.db import Database
+from bot.core.db import Database
 from models import Chain, Enterprise, Lead, LeadStatus, Unit, User
 from services import audit
 

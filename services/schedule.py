@@ -8,8 +8,8 @@ down catches up once when it starts — the latest occurrence of each kind only,
 while it still makes sense (``MAX_LATENESS``): nobody wants last month's reminder.
 
 Times are the bureau's settings (``services.settings``), in the configured zone.
-Working days are Monday to Friday: the bot knows no public-holiday calendar, so the
-bureau's "first working day" overview goes out on a weekday that may be a holiday.
+Working days follow China's official calendar, public holidays and make-up working days
+(调休) included (``services.periods.is_working_day``).
 """
 
 from __future__ import annotations
@@ -25,24 +25,27 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
-from bot.i18n import person_locale
-from models import Chain, Delivery, Role, Setting, Unit, UnitKind, User
+from bot.core.db import Database
+from bot.core.i18n import person_locale
+from models import Chain, Delivery, Role, Setting, Target, Unit, UnitKind, User
 from services import settings as bureau_settings
 from services.periods import (
     Period,
     first_working_day,
     half_of,
     month_of,
+    of_kind,
     week_of,
 )
+from services.targets import applicable
 
 CHAIN_DIGEST = "chain_digest"
 LIAISON_REMINDER = "liaison_reminder"
 LIAISON_CLOSE = "liaison_close"
 BUREAU_OVERVIEW = "bureau_overview"
 LEADER_SUMMARY = "leader_summary"
-KINDS = (CHAIN_DIGEST, LIAISON_REMINDER, LIAISON_CLOSE, BUREAU_OVERVIEW, LEADER_SUMMARY)
+UNIT_TARGETS = "unit_targets"  # every unit with a yearly target: its standing, monthly
+KINDS = (CHAIN_DIGEST, LIAISON_REMINDER, LIAISON_CLOSE, BUREAU_OVERVIEW, LEADER_SUMMARY, UNIT_TARGETS)
 
 MAX_LATENESS: dict[str, timedelta] = {
     CHAIN_DIGEST: timedelta(days=6),
@@ -50,6 +53,7 @@ MAX_LATENESS: dict[str, timedelta] = {
     LIAISON_CLOSE: timedelta(days=3),
     BUREAU_OVERVIEW: timedelta(days=20),
     LEADER_SUMMARY: timedelta(days=30),
+    UNIT_TARGETS: timedelta(days=3),  # a note weeks late would misstate the pace
 }
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -66,6 +70,7 @@ SETTING_KEYS = (
     "leader_summary_dates",
     "leader_summary_time",
     "follow_up_time",
+    "unit_targets_note",
 )
 
 
@@ -86,6 +91,14 @@ def parse_weekly(value: Any) -> tuple[int, time]:
     if len(parts) != 2 or parts[0][:3] not in WEEKDAYS:
         raise BadScheduleValue(str(value))
     return WEEKDAYS.index(parts[0][:3]), parse_time(parts[1])
+
+
+def parse_monthly(value: Any) -> tuple[int, time]:
+    """``"10 09:00"`` → (10, 09:00): a day every month has (1 to 28) and a time."""
+    parts = str(value).strip().split()
+    if len(parts) != 2 or not parts[0].isdigit() or not 1 <= int(parts[0]) <= 28:
+        raise BadScheduleValue(str(value))
+    return int(parts[0]), parse_time(parts[1])
 
 
 def parse_dates(value: Any) -> tuple[tuple[int, int], ...]:
@@ -127,6 +140,7 @@ PARSERS = {
     "leader_summary_dates": parse_dates,
     "leader_summary_time": parse_time,
     "follow_up_time": parse_time,
+    "unit_targets_note": parse_monthly,
 }
 
 
@@ -141,6 +155,8 @@ class Times:
     leader_dates: tuple[tuple[int, int], ...]
     leader_time: time
     follow_up_time: time
+    unit_targets_day: int = 10
+    unit_targets_time: time = time(9)
 
 
 @cache
@@ -165,6 +181,7 @@ async def _load_times(session: AsyncSession) -> Times:
     stored = {row.key: row.value for row in rows}
     values = {key: _read(key, stored[key] if key in stored else _default(key)) for key in SETTING_KEYS}
     weekday, chain_time = values["chain_digest"]
+    note_day, note_time = values["unit_targets_note"]
     return Times(
         chain_weekday=weekday,
         chain_time=chain_time,
@@ -175,6 +192,8 @@ async def _load_times(session: AsyncSession) -> Times:
         leader_dates=values["leader_summary_dates"],
         leader_time=values["leader_summary_time"],
         follow_up_time=values["follow_up_time"],
+        unit_targets_day=note_day,
+        unit_targets_time=note_time,
     )
 
 
@@ -191,6 +210,9 @@ async def set_time(db: Database, key: str, value: str, *, by: int | None, now: d
     elif key == "chain_digest":
         weekday, at = parse_weekly(value)
         stored = f"{WEEKDAYS[weekday]} {at:%H:%M}"
+    elif key == "unit_targets_note":
+        day, at = parse_monthly(value)
+        stored = f"{day:02d} {at:%H:%M}"
     else:
         stored = f"{parse_time(value):%H:%M}"
     await bureau_settings.put(db, key, stored, by=by, now=now)
@@ -286,6 +308,14 @@ def occurrences(times: Times, now: datetime, tz: ZoneInfo) -> list[Occurrence]:
         day = due_at.astimezone(tz).date()
         found.append(Occurrence(LEADER_SUMMARY, half_of(day), due_at, day))
 
+    # Every unit with a yearly target: its standing on the bureau's day of each month.
+    for this in (month, month_of(_prev_month(today))):
+        day = this.start.replace(day=times.unit_targets_day)
+        due_at = _at(day, times.unit_targets_time, tz)
+        if due_at <= now:
+            found.append(Occurrence(UNIT_TARGETS, this, due_at, day))
+            break
+
     return [o for o in found if now - o.due_at <= MAX_LATENESS[o.kind]]
 
 
@@ -318,6 +348,8 @@ _RECIPIENTS: dict[str, tuple[Role, tuple[str, ...] | None]] = {
     BUREAU_OVERVIEW: (Role.BUREAU, None),
     LEADER_SUMMARY: (Role.LEADER, None),
 }
+# Whoever's unit owes a yearly target gets the monthly note, whatever their role.
+YEARLY = "year"
 
 
 async def due(
@@ -331,14 +363,30 @@ async def due(
             return []
         users_q = select(User).where(col(User.active), col(User.unreachable_at).is_(None)).order_by(col(User.id))
         users = list((await session.exec(users_q)).all())
-        unit_kinds = {u.id: u.kind for u in (await session.exec(select(Unit))).all()}
-        chain_units = set((await session.exec(select(Chain.lead_unit_id).where(col(Chain.active)).distinct())).all())
+        units = list((await session.exec(select(Unit))).all())
+        unit_kinds = {u.id: u.kind for u in units}
+        chains = list((await session.exec(select(Chain))).all())
+        chain_units = {c.lead_unit_id for c in chains if c.active}
+        target_rows = list((await session.exec(select(Target))).all())
+        with_yearly = {
+            a.unit_id
+            for a in applicable(target_rows, [u for u in units if u.active], chains)
+            if a.target.period == YEARLY
+        }
         items: list[DueItem] = []
         for o in occ:
-            role, kinds = _RECIPIENTS[o.kind]
             for user in users:
                 assert user.id is not None
-                if user.role != role or user.created_at > o.due_at:
+                if user.created_at > o.due_at:
+                    continue
+                if o.kind == UNIT_TARGETS:
+                    if user.unit_id not in with_yearly:
+                        continue
+                    locale = person_locale(user.locale, user.language_code, default_locale)
+                    items.append(DueItem(o, user.id, user.telegram_id, user.unit_id, locale))
+                    continue
+                role, kinds = _RECIPIENTS[o.kind]
+                if user.role != role:
                     continue
                 if kinds is not None and unit_kinds.get(user.unit_id) not in kinds:
                     continue
@@ -351,3 +399,60 @@ async def due(
         keys = [item.key for item in items]
         sent = set((await session.exec(select(Delivery.dedupe_key).where(col(Delivery.dedupe_key).in_(keys)))).all())
     return [item for item in items if item.key not in sent]
+
+
+# -- one digest on demand (the bureau's /digest <unit>, ``investbot digest preview``) ---------------
+PERIOD_OF_KIND = {
+    CHAIN_DIGEST: "week",
+    LIAISON_REMINDER: "month",
+    LIAISON_CLOSE: "month",
+    BUREAU_OVERVIEW: "month",
+    UNIT_TARGETS: "month",
+    LEADER_SUMMARY: "half",
+}
+
+
+def occurrence_now(kind: str, today: date, tz: ZoneInfo, now: datetime) -> Occurrence:
+    """``kind``'s digest of the period under way, counted to the end of ``today``."""
+    return Occurrence(kind, of_kind(PERIOD_OF_KIND[kind], today), now, today)
+
+
+def occurrence_of(kind: str, period: Period, times: Times, tz: ZoneInfo) -> Occurrence:
+    """``kind``'s scheduled digest of ``period``, as of the day the schedule sends it."""
+    if kind == CHAIN_DIGEST:
+        day = period.end  # the week is reported on the day after it
+    elif kind == LIAISON_REMINDER:
+        day = max(period.start, period.last_day - timedelta(days=times.liaison_days_before))
+    elif kind == UNIT_TARGETS:
+        day = period.start.replace(day=times.unit_targets_day)
+    elif kind == LEADER_SUMMARY:
+        days = [date(period.start.year, m, d) for m, d in times.leader_dates if (m, d) != (2, 29)]
+        day = next((d for d in days if period.start <= d < period.end), period.last_day)
+    else:
+        day = period.last_day
+    at = {
+        CHAIN_DIGEST: times.chain_time,
+        LIAISON_REMINDER: times.liaison_time,
+        LIAISON_CLOSE: times.liaison_close_time,
+        BUREAU_OVERVIEW: times.bureau_time,
+        LEADER_SUMMARY: times.leader_time,
+        UNIT_TARGETS: times.unit_targets_time,
+    }[kind]
+    return Occurrence(kind, period, _at(day, at, tz), day)
+
+
+async def kind_for_unit(db: Database, unit: Unit) -> str | None:
+    """The digest a unit's people get on a schedule (a chain lead department's is its weekly one)."""
+    if unit.kind == UnitKind.LIAISON:
+        return LIAISON_REMINDER
+    if unit.kind == UnitKind.BUREAU:
+        return BUREAU_OVERVIEW
+    async with db.session() as session:
+        leads = (await session.exec(select(Chain.id).where(Chain.lead_unit_id == unit.id, col(Chain.active)))).first()
+        if leads is not None:
+            return CHAIN_DIGEST
+        chains = list((await session.exec(select(Chain))).all())
+        rows = list((await session.exec(select(Target))).all())
+    if any(a.target.period == YEARLY for a in applicable(rows, [unit], chains)):
+        return UNIT_TARGETS
+    return None

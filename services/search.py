@@ -16,9 +16,8 @@ from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import Enterprise, Lead, Project
+from bot.core.db import Database
+from models import Enterprise, Lead, Member, Project
 from services import name_index
 from services.access import scope
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code

@@ -1,8 +1,11 @@
-"""Load the bureau's seed file (``seed/zhangye.toml``): units, chains, targets, settings.
+"""Load the bureau's seed file (``seed/zhangye.toml``): units, chains, targets, settings, and
+the networks' lists (contact kinds, events, scenarios).
 
-Units and chains follow the file (matched by ``code``): editing a name there and seeding
-again renames it. Targets and settings are only added when missing, because the bureau
-also changes those in the bot (``/targets``) and a re-seed must not undo that.
+Units, chains and events follow the file (matched by ``code``): editing a name there and
+seeding again renames it; an event's dates set in the bot are kept unless the file gives
+some. The contact kinds and scenarios are stored whole, as the file has them. Targets and
+settings are only added when missing, because the bureau also changes those in the bot
+(``/targets``) and a re-seed must not undo that.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from typing import Any
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import ROOT, Database
-from models import Chain, Setting, Target, Unit
+from bot.core.db import ROOT, Database
+from models import Chain, Expo, Setting, Target, Unit
 
 SEED_FILE = ROOT / "seed" / "zhangye.toml"
+# Setting keys of the networks' lists; the file's copy replaces them at every seeding.
+CONTACT_KINDS = "contact_kinds"
+SCENARIOS = "scenarios"
 
 
 @dataclass(frozen=True)
@@ -27,10 +33,11 @@ class SeedReport:
     chains_added: int
     targets_added: int
     settings_added: int
+    events_added: int = 0
 
     @property
     def changed(self) -> bool:
-        return any((self.units_added, self.chains_added, self.targets_added, self.settings_added))
+        return any((self.units_added, self.chains_added, self.targets_added, self.settings_added, self.events_added))
 
 
 def read_seed(path: Path = SEED_FILE) -> dict[str, Any]:
@@ -45,7 +52,9 @@ async def seed(db: Database, path: Path = SEED_FILE) -> SeedReport:
         chains = await _chains(session, data.get("chains", []), units)
         targets = await _targets(session, data.get("targets", []), units)
         settings = await _settings(session, data.get("settings", {}))
-    return SeedReport(units, chains, targets, settings)
+        events = await _events(session, data.get("events", []))
+        await _lists(session, data)
+    return SeedReport(units, chains, targets, settings, events)
 
 
 async def is_seeded(db: Database) -> bool:
@@ -133,3 +142,31 @@ async def _settings(session: AsyncSession, values: dict[str, Any]) -> int:
             session.add(Setting(key=key, value=value))
             added += 1
     return added
+
+
+async def _events(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    added = 0
+    existing = {e.code: e for e in (await session.exec(select(Expo))).all() if e.code}
+    for row in rows:
+        expo = existing.get(row["code"])
+        if expo is None:
+            expo = Expo(code=row["code"], name_zh=row["name_zh"])
+            added += 1
+        expo.name_zh = row["name_zh"]
+        expo.name_en = row.get("name_en", "")
+        if "starts_on" in row:
+            expo.starts_on = row["starts_on"]
+            expo.ends_on = row.get("ends_on", row["starts_on"])
+        if "place" in row:
+            expo.place = row["place"]
+        session.add(expo)
+    await session.flush()
+    return added
+
+
+async def _lists(session: AsyncSession, data: dict[str, Any]) -> None:
+    for key in (CONTACT_KINDS, SCENARIOS):
+        rows = [{k: v for k, v in row.items() if k != "policy"} for row in data.get(key, [])]
+        setting = await session.get(Setting, key) or Setting(key=key, value=rows)
+        setting.value = rows
+        session.add(setting)

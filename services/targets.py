@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.db import Database
+from bot.core.db import Database
 from models import (
     LANDED_STAGES,
     Chain,
@@ -74,17 +75,21 @@ class Line:
     day: int
 
     @property
-    def expected(self) -> int:
-        """What the unit should have by ``day``: the target times the elapsed share of the period."""
-        return self.value * self.day // self.period.days
+    def expected(self) -> Fraction:
+        """What the unit should have by ``day``: the target times the elapsed share of the period.
+
+        Kept as a fraction: rounded down, a yearly target of 1 would expect nothing until the
+        last day, and a unit with nothing done would read as on pace all year.
+        """
+        return Fraction(self.value * self.day, self.period.days)
 
     @property
-    def behind(self) -> int:
-        return max(0, self.expected - self.actual)
+    def behind(self) -> Fraction:
+        return max(Fraction(0), self.expected - self.actual)
 
     @property
-    def ahead(self) -> int:
-        return max(0, self.actual - self.expected)
+    def ahead(self) -> Fraction:
+        return max(Fraction(0), self.actual - self.expected)
 
     @property
     def met(self) -> bool:

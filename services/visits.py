@@ -8,6 +8,7 @@ which unit and when — nothing more — and a visit filed anyway is flagged for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,9 +18,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.conversation import Member
-from bot.db import Database
-from models import ACTIVE_STAGES, Enterprise, Project, Unit, User, Visit, utcnow
+from bot.core.db import Database
+from models import ACTIVE_STAGES, Enterprise, Member, Project, Unit, User, Visit, utcnow
 from services import audit, settings
 from services.access import Purpose, scope
 from services.enterprises import resolve_draft
@@ -125,12 +125,19 @@ def _keep_latest(found: dict[tuple[int, str], Conflict], conflict: Conflict) -> 
 
 
 async def create_visit(
-    db: Database, *, member: Member, draft: VisitDraft, go_ahead: bool = False, now: datetime | None = None
+    db: Database,
+    *,
+    member: Member,
+    draft: VisitDraft,
+    go_ahead: bool = False,
+    accepted: Callable[[Conflict], bool] | None = None,
+    now: datetime | None = None,
 ) -> Visit:
     """Save a visit. Raises :class:`RepeatVisit` unless the person went ahead past the guard.
 
     The guard is checked again here, in the saving transaction: another unit may have
-    filed a visit while this one was being typed.
+    filed a visit while this one was being typed, or the date was corrected. Conflicts the
+    person already went on past (``accepted``) do not stop the save; a new one does.
     """
     if member.unit_id is None:
         raise PermissionError("a visit belongs to a unit")
@@ -143,7 +150,7 @@ async def create_visit(
         conflicts = await _conflicts(
             session, enterprise_id=enterprise.id, unit_id=member.unit_id, on=draft.visit_date, days=days
         )
-        if conflicts and not go_ahead:
+        if conflicts and not go_ahead and not (accepted is not None and all(accepted(c) for c in conflicts)):
             raise RepeatVisit(conflicts)
         visit = Visit(
             enterprise_id=enterprise.id,

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import App
-from bot.config import Settings
-from bot.db import Database
+from bot.core import migrate
+from bot.core.config import Settings
+from bot.core.db import Database
 from bot.delivery import Outbox
 from bot.router import Router
 from handlers import build_registry
@@ -37,7 +38,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 async def _migrate_and_seed(url: str) -> None:
     db = Database(url)
-    await db.migrate()
+    await migrate.upgrade(db)
     await seed.seed(db)
     await demo.seed_demo_people(db)
     if db.is_sqlite:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from bot.db import Database
+from bot.core.db import Database
 from models import (
     Chain,
     Dispute,

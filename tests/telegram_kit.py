@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.config import Settings
 from bot.core import Incoming
+from bot.core.config import Settings
 from bot.runner import TelegramRunner
 from tests.botapi import BotMessage, FakeBotAPI
 

@@ -13,8 +13,8 @@ import pytest
 from sqlmodel import select
 
 from bot.app import App
-from bot.conversation import Member, action_data
-from models import Chain, Project, Stage, User
+from bot.core.conversation import action_data
+from models import Chain, Member, Project, Stage, User
 from services import members, projects, visits
 from services.access import Purpose
 from services.projects import ProjectDraft

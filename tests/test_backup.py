@@ -11,8 +11,9 @@ from sqlmodel import col, select
 from bot import backup as backups
 from bot.app import App
 from bot.cli import main
-from bot.db import Database
-from bot.migrate import current
+from bot.core import migrate
+from bot.core.db import Database
+from bot.core.migrate import current
 from models import AuditEntry, Enterprise, Lead
 from tests.conftest import ChatFactory
 
@@ -79,7 +80,7 @@ async def test_backup_while_writing_then_restore_finds_every_record(
         assert len(ticks) >= before
         assert list(ticks) == list(range(len(ticks)))
         # The restored database is a working one: the bot migrates it (nothing to do) and writes.
-        await restored.migrate()
+        await migrate.upgrade(restored)
         async with restored.session() as session:
             session.add(Enterprise(name="恢复后", normalized_name="恢复后"))
     finally:

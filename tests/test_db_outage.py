@@ -11,11 +11,11 @@ from sqlalchemy.exc import OperationalError
 
 from bot import router as router_module
 from bot.app import App
-from bot.config import Settings
 from bot.core import Incoming, Kind, Notice, Reply, Response
-from bot.db import APPLICATION_NAME, Database, is_unavailable
+from bot.core.config import Settings
+from bot.core.db import APPLICATION_NAME, Database, is_unavailable
+from bot.core.i18n import translate
 from bot.delivery import Outbox
-from bot.i18n import translate
 from bot.router import Router
 from handlers import build_registry
 from tests import pg

@@ -8,9 +8,10 @@ from datetime import UTC, date, datetime
 
 from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
+from sqlmodel import select
 
 from bot.app import App
-from models import Stage
+from models import Enterprise, Stage
 from tests import deskkit as k
 from tests.conftest import ChatFactory
 from tests.kit import Chat
@@ -64,14 +65,28 @@ async def test_import_then_export_the_library(chat: ChatFactory, app: App) -> No
     assert rows["阳光电源股份有限公司"][4].value is None
     assert rows["天合光能股份有限公司"][3].value == "外资、专精特新"
 
-    # The chain lead's own copy: the same rows, contacts masked.
+    # The chain lead's own copy: the same rows, and the contacts it keeps itself in full.
     ws = (await export(gxj, "目标企业")).active
     rows = {row[0].value: row for row in ws.iter_rows(min_row=2)}
     assert len(rows) == 6
     catl = rows["宁德时代新能源科技股份有限公司"]
+    assert catl[7].value == "张三" and catl[8].value == "13800138000"
+    assert rows["金风科技股份有限公司"][8].value == "139 0000 1111"
+    assert catl[4].value == 200000 and isinstance(catl[9].value, datetime)
+
+    # A liaison office that shares the enterprise sees it, but not the chain lead's own figures
+    # or its contacts.
+    async with app.db.session() as session:
+        found = await session.exec(select(Enterprise.id).where(Enterprise.name == "宁德时代新能源科技股份有限公司"))
+        catl_id = int(found.one() or 0)
+    await k.lead(app, catl_id, k.LIAISON, at=NOV)
+    liaison = chat(k.LIAISON)
+    ws = (await export(liaison, "目标企业")).active
+    rows = {row[0].value: row for row in ws.iter_rows(min_row=2)}
+    catl = rows["宁德时代新能源科技股份有限公司"]
+    assert catl[4].value is None and catl[9].value is None
     assert catl[7].value == "张*" and catl[8].value == "138****8000"
-    assert rows["金风科技股份有限公司"][8].value == "139****1111"
-    assert "脱敏" in gxj.files()[-1].caption
+    assert "脱敏" in liaison.files()[-1].caption
 
 
 async def field_work(app: App) -> dict[str, int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import catalog
+from bot.core.i18n import catalog
 from handlers.history import FIELDS
 from models import EnterpriseTag, Stage
 from services.export import Period, What
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def reasons_in_code() -> set[str]:
     """``row.reject("desk.import.reason.…")`` keys: translated later, not through ``_()``."""
-    tree = ast.parse((ROOT / "services" / "imports.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "services" / "imports" / "check.py").read_text(encoding="utf-8"))
     return {
         node.args[0].value
         for node in ast.walk(tree)

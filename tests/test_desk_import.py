@@ -13,6 +13,7 @@ from bot.app import App
 from models import AuditEntry, Enterprise, ImportBatch, LibraryEntry
 from services import imports, library
 from services.credit_code import make_credit_code
+from services.imports import apply
 from tests import deskkit as k
 from tests.conftest import ChatFactory, Clock
 from tests.kit import Chat
@@ -191,25 +192,25 @@ async def test_a_failure_mid_import_leaves_the_database_as_it_was(
     serve(app, spreadsheet())
     await gxj.send_document("file-1", "新能源目标企业.xlsx")
     before = await counts(app)
-    real_put = library.put
+    real_libraries = apply._libraries
     calls = 0
 
-    async def failing_put(*args: object, **kwargs: object) -> object:
+    async def failing_libraries(*args: object, **kwargs: object) -> int:
+        # Fails after the new enterprises and library entries were written in the transaction.
         nonlocal calls
         calls += 1
-        if calls == 4:
-            raise RuntimeError("disk full")
-        return await real_put(*args, **kwargs)  # type: ignore[arg-type]
+        await real_libraries(*args, **kwargs)  # type: ignore[arg-type]
+        raise RuntimeError("disk full")
 
-    monkeypatch.setattr(library, "put", failing_put)
+    monkeypatch.setattr(apply, "_libraries", failing_libraries)
     await gxj.press("确认导入")
     assert "导入失败" in gxj.last_text and "没有任何改变" in gxj.last_text
-    assert calls == 4
+    assert calls == 1
     assert await counts(app) == before
     async with app.db.session() as session:
         [batch] = (await session.exec(select(ImportBatch))).all()
         assert batch.status == "pending"
-    monkeypatch.setattr(library, "put", real_put)
+    monkeypatch.setattr(apply, "_libraries", real_libraries)
     await gxj.press("确认导入")
     assert "导入完成" in gxj.last_text
     assert (await counts(app))[1] == 6
@@ -332,10 +333,10 @@ async def test_a_zip_that_is_not_a_workbook(gxj: Chat, app: App) -> None:
 
 async def test_too_big_is_refused_before_and_after_download(gxj: Chat, app: App) -> None:
     fetched = serve(app, b"x")
-    await gxj.send_document("big", "big.xlsx", size=60 * 1024 * 1024)
-    assert "文件太大" in gxj.last_text and "50 MB" in gxj.last_text
+    await gxj.send_document("big", "big.xlsx", size=25 * 1024 * 1024)
+    assert "文件太大" in gxj.last_text and "20 MB" in gxj.last_text
     assert fetched == []
-    serve(app, b"PK" + b"\0" * (50 * 1024 * 1024))
+    serve(app, b"PK" + b"\0" * (20 * 1024 * 1024))
     await gxj.send_document("big", "big.xlsx")
     assert "文件太大" in gxj.last_text
 

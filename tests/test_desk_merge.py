@@ -13,6 +13,7 @@ from services import audit
 from services.credit_code import make_credit_code
 from tests import deskkit as k
 from tests.conftest import ChatFactory, Clock
+from tests.kit import heard, zh
 
 CATL_CODE = make_credit_code("91350900587527783")
 
@@ -67,16 +68,17 @@ async def test_merge_moves_everything_and_leaves_no_orphan(chat: ChatFactory, ap
     await bureau.send("/merge")
     await bureau.send("宁德时代新能源科技股份有限公司")
     await bureau.press(f"#{a} ")
-    assert "再找第二家" in bureau.last_text
+    assert bureau.heard("desk.merge.ask.second")
     await bureau.send(CATL_CODE)
     await bureau.press(f"#{b} ")
     text = bureau.last_text
-    assert f"#{a} 宁德时代新能源科技股份有限公司：线索 1，拜访 1，项目 0，在库 1" in text
-    assert f"#{b} 宁德时代：线索 1，拜访 1，项目 1，在库 2" in text
-    await bureau.press("保留 宁德时代新能源科技股份有限公司")
-    assert f"将 #{b} 宁德时代 合并到 #{a}" in bureau.last_text
-    await bureau.press("确认合并")
-    assert "线索 2 条，拜访 2 次，项目 1 个，在 2 个目标企业库中" in bureau.last_text
+    full, short = "宁德时代新能源科技股份有限公司", "宁德时代"
+    assert heard(text, "desk.merge.record", id=a, name=full, leads=1, visits=1, projects=0, library=1)
+    assert heard(text, "desk.merge.record", id=b, name=short, leads=1, visits=1, projects=1, library=2)
+    await bureau.press(zh("desk.merge.keep", name=full))
+    assert bureau.heard("desk.merge.ask.confirm", gone_id=b, gone=short, keep_id=a, keep=full)
+    await bureau.press(zh("desk.merge.do"))
+    assert bureau.heard("desk.merge.done", gone=short, keep=full, leads=2, visits=2, projects=1, library=2)
 
     assert set((await references_to(app, b)).values()) == {0}
     after = await references_to(app, a)
@@ -115,20 +117,20 @@ async def test_merge_refuses_the_same_record_and_only_the_bureau_may(chat: ChatF
     a, _b, _c = await two_records(app)
     county = chat(k.GANZHOU)
     await county.send("/merge")
-    assert "确认合并" not in county.last_text and not county.labels()
+    assert not heard(county.last_text, "desk.merge.do") and not county.labels()
     bureau = chat(k.BUREAU)
     await bureau.send("/merge 宁德时代新能源")
     await bureau.press(f"#{a} ")
     await bureau.send("宁德时代新能源科技")
     # The first record is not offered again (and the merged-away one not at all).
-    assert "没有找到" in bureau.last_text
+    assert bureau.heard("desk.merge.err.none", text="宁德时代新能源科技")
     await bureau.send("宁德时代")
     assert not any(label.startswith(f"#{a} ") for label in bureau.labels())
     assert any(label.endswith(" 宁德时代 " + CATL_CODE) for label in bureau.labels())
     assert not any("福建" in label for label in bureau.labels())
-    await bureau.press("重新查找")
+    await bureau.press(zh("desk.merge.search_again"))
     await bureau.send("完全没有这家")
-    assert "没有找到" in bureau.last_text
+    assert bureau.heard("desk.merge.err.none", text="完全没有这家")
     await bureau.send("/cancel")
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.db import Database
-from bot.migrate import upgrade
+from bot.core.db import Database
+from bot.core.migrate import upgrade
 
 
 async def test_pinyin_is_backfilled(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from fractions import Fraction
 
 import pytest
 
@@ -70,7 +71,7 @@ async def check_liaison_month(app: App, year: YearData, first: date) -> None:
         assert [r.lead_id for r in digest.rejected] == expected["rejected"]
         assert digest.target == 10
         assert digest.day == as_of.day
-        assert digest.expected == 10 * as_of.day // period.days
+        assert digest.expected == Fraction(10 * as_of.day, period.days)
 
 
 async def test_bureau_digest_figures(app: App, year: YearData) -> None:
@@ -119,7 +120,7 @@ async def check_targets_on(app: App, year: YearData, today: date) -> None:
 
     leads = line("liaison_beijing", "effective_leads")
     assert leads.actual == year.effective_leads("liaison_beijing", m0, until)
-    assert (leads.day, leads.expected) == (today.day, 10 * today.day // month_of(today).days)
+    assert (leads.day, leads.expected) == (today.day, Fraction(10 * today.day, month_of(today).days))
     assert line("zone", "projects_over_threshold").actual == year.landed_over("zone", 100_000_000, y0, until)
     assert line("zone", "major_project").actual == year.landed_over("zone", 100_000_000, y0, until)
     assert line("ganzhou", "major_project").actual == year.landed_over("ganzhou", 100_000_000, y0, until)

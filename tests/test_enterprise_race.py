@@ -9,7 +9,7 @@ from datetime import date
 from sqlmodel import col, select
 
 from bot.app import App
-from bot.db import Database
+from bot.core.db import Database
 from models import Enterprise, Lead, LeadSource, Visit
 from services import leads, members, visits
 from services.credit_code import make_credit_code

@@ -145,11 +145,16 @@ def test_more_keywords_win() -> None:
     assert parse("某企业 拟建石墨储能电池项目").chain_id == 1
 
 
-def test_a_tie_gives_no_chain_and_keeps_the_tags() -> None:
+def test_a_tie_goes_to_the_strongest_mention_and_keeps_the_tags() -> None:
+    # One tag each: 新材料 is the chain's own name, 光伏 only a keyword of new energy.
     guess = parse("隆基绿能 光伏 新材料 硅片项目")
-    assert guess.chain_id is None
-    assert guess.plan == "光伏 新材料 硅片项目"
-    assert parse("某企业 拟建石墨电池项目").chain_id is None
+    assert guess.chain_id == 2
+    assert guess.plan == "光伏 硅片项目"
+
+
+def test_a_tie_of_equal_mentions_goes_to_the_earliest() -> None:
+    assert parse("某企业 拟建石墨电池项目").chain_id == 2
+    assert parse("某企业 拟建电池石墨项目").chain_id == 1
 
 
 def test_the_enterprise_name_does_not_pick_the_chain() -> None:
@@ -207,3 +212,28 @@ def test_signing_is_not_an_approximation() -> None:
     guess = parse("比亚迪 签约5亿元项目")
     assert guess.amount_yuan == 500_000_000
     assert guess.plan == "签约项目"
+
+
+# -- names that begin like a plan or a particle -------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("同仁堂 拟建中药饮片厂", "同仁堂"),
+        ("和林格尔乳业 拟建液态奶工厂", "和林格尔乳业"),
+        ("同方股份有限公司拟建数据中心", "同方股份有限公司"),
+        ("想念食品拟建挂面厂 1亿", "想念食品"),
+        ("要发集团拟建物流园", "要发集团"),
+        ("3M 拟建新材料工厂", "3M"),
+        ("58同城 拟设客服中心", "58同城"),
+        ("Tesla Inc. plans a storage plant", "Tesla Inc."),
+    ],
+)
+def test_a_name_that_begins_like_a_particle_or_a_plan_is_kept_whole(text: str, name: str) -> None:
+    assert parse(text).enterprise == name
+
+
+@pytest.mark.parametrize(
+    "text", ["想在张掖建个冷库 1亿", "已在张掖建厂", "2万吨蔬菜项目 1亿", "在张掖建电池厂 投资5亿"]
+)
+def test_a_plan_without_an_investor_names_none(text: str) -> None:
+    assert parse(text).enterprise is None

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from bot.app import App
 from bot.cli import main
-from bot.config import Settings
-from bot.db import Database
+from bot.core.config import Settings
+from bot.core.db import Database
 from bot.health import check, healthz
 
 DOWN = "postgresql://investbot@127.0.0.1:9/none"  # nothing listens on the discard port

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import catalog, normalize_locale, translate
+from bot.core.i18n import catalog, normalize_locale, translate
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("bot", "handlers", "services", "models")

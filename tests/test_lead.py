@@ -70,6 +70,17 @@ async def test_one_message_lead_is_prefilled(officer: Chat, app: App) -> None:
     assert lead.amount_yuan == 2_000_000_000 and lead.plan == "拟在西北建储能电池基地"
 
 
+async def test_one_message_lead_without_a_chain_asks_only_the_chain(officer: Chat, app: App) -> None:
+    """The source of a liaison officer's lead is known: choosing the chain leads to the summary."""
+    await officer.send("/lead 宁德时代 拟来张掖考察落地 投资约20亿")
+    assert "产业链" in officer.last_text
+    await officer.press("新能源")
+    assert "请核对" in officer.last_text and "线索来源" not in officer.last_text
+    await officer.press("确认保存")
+    [lead] = await leads(app)
+    assert lead.source == "liaison" and lead.amount_yuan == 2_000_000_000
+
+
 async def test_correcting_a_field_returns_to_the_summary(officer: Chat, app: App) -> None:
     await officer.send("/lead 宁德时代 拟在西北建储能电池基地 投资约20亿 新能源")
     await officer.press("改金额")

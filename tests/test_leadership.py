@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from bot.app import App
-from bot.db import APPLICATION_NAME, Database
+from bot.core.db import APPLICATION_NAME, Database
 from bot.leadership import Leadership, scheduler_leadership
 from tests import pg
 

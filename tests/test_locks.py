@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import func, select
 
 from bot.bootstrap import prepare_database
-from bot.config import Settings
-from bot.db import APPLICATION_NAME, Database
+from bot.core.config import Settings
+from bot.core.db import APPLICATION_NAME, Database
+from bot.core.migrate import current
 from bot.locks import AdvisoryLock, lock_key
-from bot.migrate import current
 from models import Unit
 from tests import pg
 
@@ -52,7 +52,7 @@ async def test_one_holder_at_a_time(database_url: str) -> None:
 
 HOLDER = """
 import asyncio, sys
-from bot.db import Database
+from bot.core.db import Database
 from bot.locks import AdvisoryLock
 
 async def main():

@@ -8,8 +8,7 @@ import logging
 
 import pytest
 
-from bot import logs
-from bot.core import Kind
+from bot.core import Kind, logs
 from tests.conftest import ChatFactory
 
 TOKEN = "123456789:AAHsecretsecretsecretsecretsecret123"

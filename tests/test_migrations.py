@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from bot.db import Database
-from bot.migrate import current, downgrade, include_object, upgrade
+from bot.core.db import Database
+from bot.core.migrate import current, downgrade, include_object, upgrade
 
 
 async def tables(db: Database) -> set[str]:

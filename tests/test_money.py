@@ -8,7 +8,7 @@ from typing import get_args
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, translate
+from bot.core.i18n import LOCALES_DIR, translate
 from services.money import (
     MAX_YUAN,
     InvalidMoney,

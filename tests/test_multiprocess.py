@@ -25,7 +25,7 @@ import pytest
 from aiohttp import web
 from sqlmodel import select
 
-from bot.db import Database
+from bot.core.db import Database
 from models import Lead
 from tests.botapi import FakeBotAPI
 

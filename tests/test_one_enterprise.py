@@ -9,7 +9,7 @@ from openpyxl import Workbook
 from sqlmodel import select
 
 from bot.app import App
-from bot.i18n import translate
+from bot.core.i18n import translate
 from models import Enterprise, Lead, Visit
 from services import members, merge
 from services.imports import NearIndex
@@ -133,20 +133,22 @@ async def test_who_went_must_name_someone(chat: ChatFactory, app: App) -> None:
     c = chat(k.GANZHOU)
     await c.send("/visit")
     await c.send("宁德时代")
-    await c.press("今天")
     await c.send("企业会议室")
     await c.send("事后补录")
+    await c.send("谈了储能基地")
+    await c.send("再联系")
+    await c.press("改人员")
     await c.send("👍👍")
     assert c.last_text.startswith(translate("zh", "visit.err.who_no_letters", text="👍👍"))
     await c.send("赵干事")
-    assert translate("zh", "visit.ask.outcome") in c.last_text
+    assert "请核对" in c.last_text and "赵干事" in c.last_text
     async with app.db.session() as session:
         assert (await session.exec(select(Visit))).all() == []
 
 
 def test_the_import_refuses_a_row_named_with_emoji() -> None:
-    from services.imports import parse
+    from services.imports import REQUIRED, header_words, read, rows_of
 
-    checked = parse(workbook("👍", "宁德时代"), [], set())
+    checked = rows_of(read(workbook("👍", "宁德时代"), header_words(), REQUIRED), [], set())
     emoji = next(r for r in checked.rows if r.name == "👍")
     assert ("desk.import.reason.name_no_letters", {"name": "👍"}) in emoji.reasons

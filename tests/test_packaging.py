@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from bot.cli import build_parser
-from bot.config import Settings
+from bot.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = {
@@ -173,7 +173,7 @@ def test_the_copied_files_are_enough_to_start(tmp_path: Path) -> None:
         return done.stdout
 
     where = subprocess.run(
-        [sys.executable, "-c", "import bot, bot.i18n as i; print(bot.__file__, len(i.catalog('zh')) > 0)"],
+        [sys.executable, "-c", "import bot, bot.core.i18n as i; print(bot.__file__, len(i.catalog('zh')) > 0)"],
         cwd=app,
         env=env,
         capture_output=True,

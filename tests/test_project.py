@@ -10,10 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlmodel import col, select
 
 from bot.app import App
-from bot.conversation import Member
 from bot.core import Reply
-from bot.db import Database
-from models import AuditEntry, Dispute, Enterprise, Project, Unit, User
+from bot.core.db import Database
+from models import AuditEntry, Dispute, Enterprise, Member, Project, Unit, User
 from services import members, projects
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
@@ -53,14 +52,16 @@ async def register(
     await c.send(enterprise)
     if "相近" in c.last_text:
         await c.press(c.labels()[0])
+    if "其他单位登记的在谈项目" in c.last_text:
+        return
     await c.send(name)
     if "首先登记" in c.last_text or "登记过" in c.last_text:
         return
     await c.press(chain)
     await c.send(amount)
-    await c.press("今天")
-    await c.press(stage)
-    await c.send("建设年产10GWh储能电池生产线")
+    if stage != "首谈":
+        await c.press("改阶段")
+        await c.press(stage)
     await c.press("确认登记")
 
 
@@ -71,6 +72,7 @@ def last_keyboard_to(transport: RecordingTransport, chat_id: int) -> Reply:
 # -- registration ---------------------------------------------------------------------------
 async def test_register_a_first_talk_project(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
     c = chat(COUNTY)
+    mark = len(c.history)
     await c.send("/project")
     assert "哪家企业的项目" in c.last_text
     await c.send("宁德时代")
@@ -78,13 +80,13 @@ async def test_register_a_first_talk_project(chat: ChatFactory, app: App, transp
     await c.send("储能电池基地项目")
     await c.press("新能源")
     await c.send("5亿")
-    await c.press("今天")
-    await c.press("首谈")
-    await c.send("建设年产10GWh储能电池生产线")
     summary = c.last_text
+    # The first-talk date and the stage are shown with their defaults, not asked.
     assert "宁德时代（新企业）" in summary and "5亿元" in summary and "甘州区" in summary and "2026-11-28" in summary
+    assert "阶段：首谈" in summary
     await c.press("确认登记")
     assert "#1" in c.last_text
+    assert c.touches_since(mark) <= 6
 
     [project] = await all_projects(app)
     ganzhou = await unit_id(app, "甘州区")
@@ -97,6 +99,18 @@ async def test_register_a_first_talk_project(chat: ChatFactory, app: App, transp
     assert "包抓" in told and "储能电池基地项目" in told and "/invite" in told
     history = await projects.history(app.db, 1)
     assert [e.action for e in history] == ["registered", "leader_needed"]
+
+
+async def test_a_project_in_one_message(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    mark = len(c.history)
+    await c.send("/project 宁德时代 储能电池基地 投资20亿 新能源 洽谈")
+    summary = c.last_text
+    assert "请核对项目" in summary and "储能电池基地" in summary and "20亿元" in summary and "洽谈" in summary
+    await c.press("确认登记")
+    assert c.touches_since(mark) <= 2
+    [project] = await all_projects(app)
+    assert project.name == "储能电池基地" and project.planned_yuan == 2_000_000_000 and project.stage == "negotiation"
 
 
 async def test_register_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -> None:
@@ -115,14 +129,17 @@ async def test_register_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -
         await c.send(bad)
         assert why in c.last_text and "计划投资多少" in c.last_text
     await c.send("5亿")
+    await c.press("改首谈日期")
     await c.send("下个月")
     assert "没看懂日期" in c.last_text
     await c.send("2027-01-01")
     assert "不能是将来" in c.last_text and "首谈" in c.last_text
     await c.send("11-20")
+    await c.press("改阶段")
     await c.send("首谈")
     assert "按钮" in c.last_text
     await c.press("洽谈")
+    await c.press("改简介")
     await c.send_sticker()
     assert "输入文字" in c.last_text
     await c.send("建设储能电池生产线")
@@ -135,6 +152,7 @@ async def test_register_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -
     await c.press("确认登记")
     [project] = await all_projects(app)
     assert project.planned_yuan == 120_000_000 and project.stage == "negotiation"
+    assert project.description == "建设储能电池生产线"
 
 
 async def test_second_registration_is_refused_and_can_be_disputed(
@@ -142,7 +160,7 @@ async def test_second_registration_is_refused_and_can_be_disputed(
 ) -> None:
     county, zone = chat(COUNTY), chat(ZONE)
     await register(county)
-    await register(zone, enterprise="宁德时代新能源科技股份有限公司", name="宁德时代储能电池基地")
+    await zone.send("/project 宁德时代 宁德时代储能电池基地")
     refusal = zone.last_text
     assert "甘州区" in refusal and "2026-11-28 10:00" in refusal and "首先登记" in refusal
     await zone.press("提交市招商局裁定")
@@ -158,6 +176,45 @@ async def test_second_registration_is_refused_and_can_be_disputed(
     told = transport.texts_to(BUREAU)[-1]
     assert "首谈争议" in told and "张掖经开区" in told and "甘州区" in told and "董事长" in told
     assert "disputed" in [e.action for e in await projects.history(app.db, 1)]
+
+
+async def test_a_new_name_for_the_same_enterprise_shows_the_other_units_project(
+    chat: ChatFactory, app: App, transport: RecordingTransport
+) -> None:
+    county, zone = chat(COUNTY), chat(ZONE)
+    await register(county)
+    await zone.send("/project")
+    await zone.send("宁德时代新能源科技股份有限公司")
+    await zone.press("宁德时代")
+    shown = zone.last_text
+    # Which unit and when: not the other unit's project name.
+    assert "甘州区" in shown and "2026-11-28" in shown and "储能电池基地项目" not in shown
+    await zone.press("不是，是另一个项目")
+    await zone.send("我区谈的是光伏组件，不是储能电池")
+    assert "叫什么名字" in zone.last_text
+    await zone.send("光伏组件生产基地")
+    await zone.press("新能源")
+    await zone.send("3亿")
+    await zone.press("确认登记")
+    first, second = await all_projects(app)
+    assert second.name == "光伏组件生产基地" and second.first_talk_unit_id == await unit_id(app, "张掖经开区")
+    told = transport.texts_to(BUREAU)[-2]
+    assert "光伏组件" in told and "甘州区" in told and "不是储能电池" in told
+    [registered, *_] = await projects.history(app.db, second.id or 0)
+    assert registered.detail["different_from"] == [first.id] and "光伏组件" in registered.detail["reason"]
+
+
+async def test_saying_it_is_the_same_project_makes_a_dispute(chat: ChatFactory, app: App) -> None:
+    county, zone = chat(COUNTY), chat(ZONE)
+    await register(county)
+    await zone.send("/project 宁德时代 光伏组件生产基地")
+    assert "其他单位登记的在谈项目" in zone.last_text
+    await zone.press("是同一个")
+    await zone.send("我区9月已首谈")
+    assert "争议" in zone.last_text
+    async with app.db.session() as session:
+        [dispute] = (await session.exec(select(Dispute))).all()
+    assert dispute.project_id == 1 and len(await all_projects(app)) == 1
 
 
 async def test_same_unit_registering_again_is_pointed_to_progress(chat: ChatFactory, app: App) -> None:
@@ -286,6 +343,51 @@ async def test_progress_stage_funds_planned_note(chat: ChatFactory, app: App, cl
             await session.exec(select(AuditEntry).where(AuditEntry.entity == "project", AuditEntry.action == "stage"))
         ).all()
     assert stage_entries[1].detail["reason"] == "签约主体变更，需重新谈"
+
+
+async def test_progress_within_budget_answers_with_what_changed(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await register(c)
+    mark = len(c.history)
+    await c.send("/progress")
+    await c.press("储能电池基地项目")
+    assert "承办单位" in c.last_text  # the card, once, when the project is chosen
+    await c.press("推进阶段")
+    await c.press("签约")
+    assert c.touches_since(mark) <= 4
+    assert "阶段已更新为：签约" in c.last_text and "承办单位" not in c.last_text and "还要更新什么" in c.last_text
+    [project] = await all_projects(app)
+    assert project.stage == "signed"
+
+
+async def test_progress_in_one_message(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await register(c)
+    mark = len(c.history)
+    await c.send("/progress 1 签约 到位3000万 企业董事会已批准")
+    shown = c.last_text
+    assert "首谈 → 签约" in shown and "0元 → 3000万元" in shown and "企业董事会已批准" in shown
+    [project] = await all_projects(app)
+    assert project.stage == "first_talk"  # nothing recorded before "save"
+    await c.press("保存")
+    assert c.touches_since(mark) <= 2
+    assert "签约" in c.last_text and "3000万元" in c.last_text and "承办单位" not in c.last_text
+    [project] = await all_projects(app)
+    assert project.stage == "signed" and project.funds_in_place_yuan == 30_000_000
+    actions = [e.action for e in await projects.history(app.db, 1)]
+    assert actions[-3:] == ["stage", "funds", "note"]
+    # Going back a stage needs a reason, in one message too.
+    await c.send("/progress 1 洽谈")
+    await c.press("保存")
+    assert "需要说明原因" in c.last_text
+    await c.send("签约主体变更")
+    [project] = await all_projects(app)
+    assert project.stage == "negotiation"
+    # Another unit's project is not found, whatever the message says.
+    zone = chat(ZONE)
+    await zone.send("/progress 1 投产")
+    assert "没有找到" in zone.last_text
+    assert (await all_projects(app))[0].stage == "negotiation"
 
 
 async def test_progress_needs_a_project_of_ones_own(chat: ChatFactory, app: App) -> None:
@@ -430,7 +532,7 @@ def test_dynamic_keys_are_complete() -> None:
     import re
     from pathlib import Path
 
-    from bot.i18n import catalog
+    from bot.core.i18n import catalog
     from handlers import progress, project
 
     source = (Path(__file__).resolve().parent.parent / "services" / "projects.py").read_text(encoding="utf-8")

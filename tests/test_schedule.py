@@ -4,6 +4,7 @@ with the right numbers — across a restart in the middle and a second process."
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -12,19 +13,26 @@ import time_machine
 from sqlmodel import col, select
 
 from bot.app import App
-from bot.config import Settings
 from bot.core import FileReply, Reply, from_payload
-from bot.db import Database
+from bot.core.config import Settings
+from bot.core.db import Database
 from bot.delivery import Outbox
 from bot.scheduler import Scheduler, send_due, triggers
 from models import Delivery
-from services import schedule
+from services import charts, schedule
 from services.money import format_money
 from services.periods import first_working_day, last_day_of_month, month_of, week_of
 from tests.fixtures_year import TZ, YearData, build_year
 from tests.kit import RecordingTransport
 
+UNITS_WITH_YEARLY_TARGETS = (1003, 1004, 1005, 1006, 1007)
 PNG_STUB = b"\x89PNG stub"
+
+
+async def stub_draw(chart: charts.Chart) -> bytes:
+    return PNG_STUB
+
+
 CHECKS = (time(9, 30), time(17, 30))
 DOWN_FROM = datetime(2026, 6, 29, 12, 0, tzinfo=TZ)
 DOWN_UNTIL = datetime(2026, 7, 2, 0, 0, tzinfo=TZ)
@@ -52,6 +60,10 @@ def expected_keys(year: YearData) -> set[str]:
         keys.add(f"bureau_overview:2026-{m:02d}:{bureau}")
     # Leaders: 20 December 2025 is caught up; 30 June falls in the downtime and is caught up.
     keys |= {f"leader_summary:{p}:{leader}" for p in ("2025-H2", "2026-H1", "2026-H2")}
+    # Every unit with a yearly target (a county, the zone, a chain lead department, a
+    # department, a state-owned company): one note on the 10th of each month.
+    for telegram_id in UNITS_WITH_YEARLY_TARGETS:
+        keys |= {f"unit_targets:2026-{m:02d}:{year.users[telegram_id].id}" for m in range(1, 13)}
     return keys
 
 
@@ -70,9 +82,13 @@ def text_of(row: Delivery) -> str:
     return "\n".join(i.text for i in items if isinstance(i, Reply))
 
 
+@pytest.mark.slow
 async def test_a_year_of_scheduled_sends(
-    app: App, settings: Settings, transport: RecordingTransport, clock: Any
+    app: App, settings: Settings, transport: RecordingTransport, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A year draws some 140 charts; what they show is tested in test_charts.py.
+    monkeypatch.setattr(charts, "render_png", lambda chart: PNG_STUB)
+    monkeypatch.setattr(charts, "draw", stub_draw)
     year = await build_year(app.db)
     current, restarted = app, None
     day = date(2026, 1, 1)
@@ -103,7 +119,7 @@ async def test_a_year_of_scheduled_sends(
     assert all(r.status == "sent" for r in rows)
     assert sum(first_pass_counts) == len(rows)
     # Nobody else got anything, and each queued message reached the chat exactly once.
-    recipients = {year.users[t].telegram_id for t in (1001, 1002, 1005, 1008)}
+    recipients = {year.users[t].telegram_id for t in (1001, 1002, 1008, *UNITS_WITH_YEARLY_TARGETS)}
     assert {chat for chat, _ in transport.sent} == recipients
     for row in rows:
         assert sum(1 for chat, _ in transport.sent if chat == row.chat_id) >= 1
@@ -114,10 +130,18 @@ async def test_a_year_of_scheduled_sends(
 
 
 async def check_numbers(rows: list[Delivery], year: YearData) -> None:
+    zone_user = year.users[1004].id
     for row in rows:
         assert row.dedupe_key is not None
-        kind, period, _ = row.dedupe_key.split(":")
+        kind, period, recipient = row.dedupe_key.split(":")
         text = text_of(row)
+        if kind == "unit_targets" and int(recipient) == zone_user:
+            # The zone's ten projects of ≥ 1亿 a year (§8), as they stand on the 10th.
+            as_of = date(2026, int(period[5:]), 10)
+            landed = year.landed_over("zone", 100_000_000, date(2026, 1, 1), as_of + timedelta(days=1))
+            day = as_of.timetuple().tm_yday
+            assert f"第 {day} 天：{landed} / 10" in text, text
+            assert ("还差" in text) == (landed < 10)
         if kind in ("liaison_reminder", "liaison_close") and period.startswith("2026"):
             month = month_of(date(2026, int(period[5:]), 1))
             as_of = month.last_day if kind == "liaison_close" else month.last_day - timedelta(days=3)
@@ -146,6 +170,7 @@ async def check_numbers(rows: list[Delivery], year: YearData) -> None:
             assert expected in text, text
 
 
+@pytest.mark.slow
 async def test_two_processes_at_once_send_once(
     app: App, settings: Settings, transport: RecordingTransport, clock: Any
 ) -> None:
@@ -293,3 +318,46 @@ async def test_digests_speak_the_recipients_language(app: App) -> None:
     figures = year.liaison_figures("liaison_beijing", date(2026, 11, 1), date(2026, 11, 27))
     assert f"Effective leads this month: {figures['effective']} of 10" in text
     assert "day 27:" in text
+
+
+def test_working_days_follow_the_official_calendar(caplog: pytest.LogCaptureFixture) -> None:
+    # 1-3 January 2026 are New Year holidays and Sunday the 4th is a make-up working day (调休).
+    assert first_working_day(2026, 1) == date(2026, 1, 4)
+    # National Day: 1-7 October off, the 8th (a Thursday) the first working day.
+    assert first_working_day(2026, 10) == date(2026, 10, 8)
+    assert first_working_day(2026, 8) == date(2026, 8, 3)
+    # A year the calendar does not know yet: Monday to Friday, and the log says so.
+    with caplog.at_level(logging.WARNING, logger="services.periods"):
+        assert first_working_day(2031, 1) == date(2031, 1, 1)  # a Wednesday
+        assert first_working_day(2031, 2) == date(2031, 2, 3)  # 1 February 2031 is a Saturday
+    assert "does not cover 2031" in caplog.text
+
+
+async def test_the_october_overview_waits_for_the_first_working_day(app: App) -> None:
+    await build_year(app.db)
+    holiday = datetime(2026, 10, 2, 10, 0, tzinfo=TZ).astimezone(UTC)  # a Friday, but National Day
+    assert not [i for i in await schedule.due(app.db, holiday, TZ) if i.kind == "bureau_overview"]
+    back = datetime(2026, 10, 8, 9, 30, tzinfo=TZ).astimezone(UTC)
+    [overview] = [i for i in await schedule.due(app.db, back, TZ) if i.kind == "bureau_overview"]
+    assert overview.key.startswith("bureau_overview:2026-09:")
+    # The job wakes on each of the first fifteen days; ``due`` decides which is the day.
+    trigger = triggers(await schedule.load_times(app.db), TZ)["bureau_overview"]
+    fire = trigger.get_next_fire_time(None, datetime(2026, 10, 7, 12, 0, tzinfo=TZ))
+    assert fire == datetime(2026, 10, 8, 9, 0, tzinfo=TZ)
+
+
+async def test_the_bureau_moves_the_monthly_targets_note(app: App) -> None:
+    year = await build_year(app.db)
+    assert await schedule.set_time(app.db, "unit_targets_note", "5 08:15", by=None) == "05 08:15"
+    with pytest.raises(schedule.BadScheduleValue):
+        await schedule.set_time(app.db, "unit_targets_note", "31 08:15", by=None)  # not every month has it
+    times = await schedule.load_times(app.db)
+    early = datetime(2026, 11, 5, 8, 0, tzinfo=TZ).astimezone(UTC)
+    assert not [i for i in await schedule.due(app.db, early, TZ, times=times) if i.kind == "unit_targets"]
+    on_time = datetime(2026, 11, 5, 8, 15, tzinfo=TZ).astimezone(UTC)
+    notes = [i for i in await schedule.due(app.db, on_time, TZ, times=times) if i.kind == "unit_targets"]
+    # Every person of a unit with a yearly target, and nobody else (not the liaison office,
+    # whose target is monthly, nor the bureau or the leaders).
+    assert sorted(i.telegram_id for i in notes) == [1003, 1004, 1005, 1006, 1007]
+    assert {i.occurrence.as_of for i in notes} == {date(2026, 11, 5)}
+    assert year.users[1002].id not in {i.user_id for i in notes}

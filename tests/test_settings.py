@@ -7,9 +7,9 @@ import logging
 import pytest
 from pydantic import ValidationError
 
-from bot.config import Settings
-from bot.db import async_url
-from bot.logs import JsonFormatter, Redact
+from bot.core.config import Settings
+from bot.core.db import async_url
+from bot.core.logs import JsonFormatter, Redact
 
 TOKEN = "123456:AAE-secret-token-value"
 

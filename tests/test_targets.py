@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-import pytest
-from matplotlib import font_manager
-from matplotlib.ft2font import FT2Font
 from sqlmodel import col, select
 
 from bot.app import App
-from handlers import digest as render
+from bot.core import FileReply
 from models import AuditEntry, Enterprise, Lead, Target, Unit, User
-from services import charts, digests
-from services.digests import Window
 from tests.conftest import ChatFactory
-from tests.fixtures_year import TZ, build_year, local
+from tests.fixtures_year import build_year, local
 from tests.kit import RecordingTransport
 
 
@@ -47,16 +40,28 @@ async def add_leads(app: App, unit_code: str, submitter_tg: int, statuses: list[
 
 
 async def test_quota_shows_pacing_for_a_liaison_office(app: App, chat: ChatFactory, clock: object) -> None:
-    # 20 November: 4 effective leads of 10; the pace wants 10 × 20/30 = 6, so 2 behind.
+    # 20 November: 4 effective leads of 10; the pace wants 10 × 20/30 ≈ 6.7, so 2.7 behind.
     await add_leads(app, "liaison_beijing", 1002, ["effective"] * 4 + ["pending", "rejected"], date(2026, 11, 5))
     app.clock = lambda: datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
     liaison = chat(1002)
     await liaison.send("/quota")
     assert "有效线索" in liaison.last_text
-    assert "第 20 天：4 / 10，落后进度 2" in liaison.last_text
+    assert "第 20 天：4 / 10，此时应完成 6.7，落后 2.7" in liaison.last_text
     english = chat(1002, language_code="en")
     await english.send("/quota")
-    assert "day 20: 4 of 10, 2 behind pace" in english.last_text
+    assert "day 20: 4 of 10; 6.7 due by now, 2.7 behind pace" in english.last_text
+
+
+async def test_a_yearly_target_of_one_with_nothing_done_is_behind(app: App, chat: ChatFactory) -> None:
+    """Rounded down, 1 × 332/365 was 0 expected: "on pace" until 31 December, and never in the bureau's list."""
+    county = chat(1003)
+    await county.send("/quota")
+    assert "重大项目" in county.last_text
+    assert "第 332 天：0 / 1，此时应完成 0.9，落后 0.9" in county.last_text
+    assert "符合进度" not in county.last_text
+    bureau = chat(1001)
+    await bureau.send("/digest")
+    assert "甘州区：" in bureau.last_text and "（此时应完成 0.9）" in bureau.last_text
 
 
 async def test_quota_of_a_chain_lead_and_the_zone(app: App, chat: ChatFactory) -> None:
@@ -180,8 +185,11 @@ async def test_digest_on_demand_for_each_role(app: App, chat: ChatFactory) -> No
     lead = chat(1005)
     await lead.send("/digest")
     assert "新能源" in lead.last_text and "目标企业库" in lead.last_text
-    [photo] = lead.files()
-    assert photo.photo and photo.content[:4] == b"\x89PNG"
+    # The library's coverage and the projects by stage.
+    assert [(f.filename, f.photo, f.content[:4]) for f in lead.files()] == [
+        ("coverage.png", True, b"\x89PNG"),
+        ("stages.png", True, b"\x89PNG"),
+    ]
     liaison = chat(1002)
     await liaison.send("/digest")
     assert "本月有效线索" in liaison.last_text
@@ -191,77 +199,38 @@ async def test_digest_on_demand_for_each_role(app: App, chat: ChatFactory) -> No
     leader = chat(1008, language_code="en")
     await leader.send("/digest")
     assert "Projects assigned to you" in leader.last_text
+    assert [f.filename for f in bureau.files()] == ["funds.png", "major.png", "leads.png"]
+    # A county has no weekly digest: its digest is the monthly note of its yearly targets.
     county = chat(1003)
     await county.send("/digest")
-    assert "/quota" in county.last_text
+    assert "甘州区目标任务月度提醒（2026-11，截至 2026-11-25）" in county.last_text
+    assert "重大项目" in county.last_text and "第 329 天" in county.last_text
 
 
-async def test_chart_draws_chinese_with_the_bundled_font(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_bureau_asks_for_any_units_digest(app: App, chat: ChatFactory) -> None:
     year = await build_year(app.db)
-    assert charts.chart_locale("zh")[0] == "zh"
-    window = Window(date(2026, 11, 23), date(2026, 11, 30))
-    data = await digests.build_chain_digest(app.db, year.units["gxj"].id or 0, window, TZ)
-    drawn: list[tuple[list[str], str | None]] = []
-    real = charts.bar_chart
-
-    def spy(bars: charts.Bars, *, family: str | None) -> bytes:
-        drawn.append(([bars.title, *bars.labels, *(s[0] for s in bars.series)], family))
-        return real(bars, family=family)
-
-    monkeypatch.setattr(render, "bar_chart", spy)
-    assert render.chain_chart(data, "zh")[:4] == b"\x89PNG"
-    labels, family = drawn[-1]
-    assert family is not None and "目标企业库覆盖情况" in labels
-    # Every character of the Chinese labels has a glyph of its own in the font drawn with,
-    # not the empty box (glyph 0) that a Latin-only font would give.
-    path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
-    font = FT2Font(path)
-    chinese = {ch for label in labels for ch in label if "\u4e00" <= ch <= "\u9fff"}
-    assert len(chinese) > 10
-    assert [ch for ch in sorted(chinese) if font.get_char_index(ord(ch)) == 0] == []
-    assert font.get_char_index(ord("\u4e00")) != 0
-
-
-def test_the_chart_font_comes_with_the_install() -> None:
-    from noto_cjk_sans_otc import FONT_PATH
-
-    assert charts.find_cjk_font() == "Noto Sans CJK SC"
-    assert Path(str(FONT_PATH)).is_file()
-
-
-async def test_chart_falls_back_to_english_without_a_cjk_font(
-    app: App, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    year = await build_year(app.db)
-    window = Window(date(2026, 11, 23), date(2026, 11, 30))
-    data = await digests.build_chain_digest(app.db, year.units["gxj"].id or 0, window, TZ)
-    drawn: list[tuple[list[str], str | None]] = []
-    real = charts.bar_chart
-
-    def spy(bars: charts.Bars, *, family: str | None) -> bytes:
-        drawn.append(([bars.title, *bars.labels, *(s[0] for s in bars.series)], family))
-        return real(bars, family=family)
-
-    monkeypatch.setattr(render, "bar_chart", spy)
-    png = render.chain_chart(data, "zh")
-    assert png[:4] == b"\x89PNG"
-    labels, family = drawn[-1]
-    assert family is not None and "目标企业库覆盖情况" in labels and "新能源" in labels
-
-    monkeypatch.setattr(charts, "find_cjk_font", lambda: None)
-    charts._warn_no_font.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="services.charts"):
-        png = render.chain_chart(data, "zh")
-    assert png[:4] == b"\x89PNG"
-    labels, family = drawn[-1]
-    assert family is None
-    assert "Target-enterprise library coverage" in labels and "New energy" in labels
-    assert all(label.isascii() for label in labels), labels
-    assert "no CJK font" in caplog.text
+    app.clock = lambda: datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+    bureau = chat(1001)
+    await bureau.send("/digest 张掖经开区")
+    zone_landed = year.landed_over("zone", 100_000_000, date(2026, 1, 1), date(2026, 11, 26))
+    assert "张掖经开区目标任务月度提醒" in bureau.last_text
+    assert f"第 329 天：{zone_landed} / 10" in bureau.last_text
+    await bureau.send("/digest liaison_beijing")
+    effective = year.liaison_figures("liaison_beijing", date(2026, 11, 1), date(2026, 11, 25))["effective"]
+    assert f"本月有效线索 {effective} / 10 条" in bureau.last_text
+    await bureau.send("/digest 市工信局")
+    assert "新能源" in bureau.last_text and "目标企业库" in bureau.last_text
+    assert [f.filename for f in bureau.last.items if isinstance(f, FileReply)] == ["coverage.png", "stages.png"]
+    await bureau.send("/digest 火星办事处")
+    assert "没有找到单位“火星办事处”" in bureau.last_text and "甘州区" in bureau.last_text
+    # Anyone else naming a unit gets their own digest, not the unit's.
+    county = chat(1003)
+    await county.send("/digest 张掖经开区")
+    assert "甘州区目标任务月度提醒" in county.last_text
 
 
 def test_dynamic_digest_keys_are_complete() -> None:
-    from bot.i18n import catalog
+    from bot.core.i18n import catalog
     from models import Stage, UnitKind
     from services.digests import COVERAGE
     from services.schedule import SETTING_KEYS

@@ -110,3 +110,42 @@ def test_both_frameworks_translate_an_update_the_same_way() -> None:
         and press[0].text == "新能源"
         and press[0].message_text == "属于哪条产业链？"
     )
+
+
+def test_a_forwarded_message_says_whom_it_came_from_under_both_frameworks() -> None:
+    from aiogram.types import Update as AiogramUpdate
+    from telegram import Bot as PTBBot
+    from telegram import Update as PTBUpdate
+
+    from bot.adapters import aiogram as aiogram_adapter
+    from bot.adapters import ptb as ptb_adapter
+
+    person = {"id": 9_000_000_001, "is_bot": False, "first_name": "李", "language_code": "zh-hans"}
+    chat = {"id": 9_000_000_001, "type": "private"}
+    colleague = {"id": 9_000_000_002, "is_bot": False, "first_name": "王", "last_name": "五"}
+    channel = {"id": -100123, "type": "channel", "title": "张掖发布"}
+    origins = [
+        ({"type": "user", "date": 0, "sender_user": colleague}, "王 五"),
+        ({"type": "hidden_user", "date": 0, "sender_user_name": "赵六"}, "赵六"),
+        (
+            {"type": "channel", "date": 0, "chat": channel, "message_id": 3, "author_signature": "编辑部"},
+            "张掖发布 (编辑部)",
+        ),
+        (None, None),
+    ]
+    bot = PTBBot("1:A")
+    for number, (origin, expected) in enumerate(origins, start=1):
+        message: dict[str, object] = {
+            "message_id": number,
+            "date": 0,
+            "chat": chat,
+            "from": person,
+            "text": "转发的新闻",
+        }
+        if origin is not None:
+            message["forward_origin"] = origin
+        raw = {"update_id": number, "message": message}
+        via_ptb = ptb_adapter.incoming(PTBUpdate.de_json(raw, bot), None)
+        via_aiogram = aiogram_adapter.incoming(AiogramUpdate.model_validate(raw), None)
+        assert via_ptb == via_aiogram, raw
+        assert via_ptb is not None and via_ptb[0].forwarded_from == expected

@@ -25,65 +25,96 @@ async def all_visits(app: App) -> list[Visit]:
 
 
 async def file_visit(
-    c: Chat, enterprise: str, day: str = "今天", follow_up: str = "7天后", outcome: str = "企业有意向在张掖建厂"
+    c: Chat, enterprise: str, day: str = "今天", follow_up: str | None = None, outcome: str = "企业有意向在张掖建厂"
 ) -> None:
-    """The short way through /visit: typed place, everything else minimal."""
+    """The short way through /visit with a typed place; the date and follow-up corrected from the summary."""
     await c.send("/visit")
     await c.send(enterprise)
     if "相近" in c.last_text:
         await c.press(c.labels()[0])
-    if day in ("今天", "昨天"):
-        await c.press(day)
-    else:
-        await c.send(day)
+    if "提醒" in c.last_text:
+        await c.press("继续登记")
     await c.send("企业会议室")
     await c.send("事后补录")
-    await c.send("赵干事、招商局李科长")
     await c.send(outcome)
     await c.send("下周报送项目方案")
-    if follow_up.endswith("天后"):
+    if day != "今天":
+        await c.press("改日期")
+        if day == "昨天":
+            await c.press(day)
+        else:
+            await c.send(day)
+    if follow_up is not None and "跟进日期？" not in c.last_text:
+        await c.press("改跟进日期")
+    if follow_up is not None and follow_up.endswith("天后"):
         await c.press(follow_up)
-    else:
+    elif follow_up is not None:
         await c.send(follow_up)
-    await c.press("跳过")
 
 
-async def test_visit_with_location_and_photos(chat: ChatFactory, app: App) -> None:
+async def test_visit_from_a_shared_location_within_budget(chat: ChatFactory, app: App) -> None:
+    """Share the location, name the enterprise, say what came of it: six touches at most to saved."""
     c = chat(COUNTY)
-    await c.send("/visit")
-    assert "拜访了哪家企业" in c.last_text
-    await c.send("宁德时代新能源科技股份有限公司")
-    assert "哪天" in c.last_text
-    await c.press("今天")
-    assert "定位" in c.last_text
-    assert c.keyboard is not None and c.keyboard.asks_location
+    mark = len(c.history)
     await c.share_location(38.93, 100.45)
-    assert "已收到定位" in c.last_text and "哪些人" in c.last_text
-    assert any(isinstance(i, Reply) and i.remove_keyboard for i in c.last.items)
-    await c.send("赵干事、钱主任")
+    assert "为这里登记一次拜访" in c.last_text and "拜访了哪家企业" in c.last_text
+    await c.send("宁德时代新能源科技股份有限公司")
+    assert "谈得怎么样" in c.last_text
     await c.send("企业计划在西北建储能基地，张掖是候选地")
     await c.send("月底前提交用地方案")
-    await c.press("14天后")
-    assert "照片" in c.last_text
-    await c.send_photo("p1")
-    assert "1 张" in c.last_text
-    await c.send_photo("p2")
-    assert "2 张" in c.last_text
-    await c.press("完成")
     summary = c.last_text
-    assert "宁德时代新能源科技股份有限公司（新企业）" in summary
-    assert "2026-11-28" in summary and "2026-12-12" in summary and "38.93000" in summary and "2张" in summary
+    # Defaults are shown, not asked: today, the filer among those who went, a follow-up in 14 days.
+    assert "2026-11-28" in summary and "2026-12-12" in summary and "赵干事" in summary and "38.93000" in summary
     await c.press("确认保存")
-    assert "#" in c.last_text and "2026-12-12" in c.last_text
+    assert "拜访记录已保存" in c.last_text
+    assert c.touches_since(mark) <= 6
 
     [visit] = await all_visits(app)
     assert visit.visit_date == date(2026, 11, 28) and visit.follow_up_date == date(2026, 12, 12)
     assert (visit.latitude, visit.longitude) == (38.93, 100.45) and visit.place == ""
-    assert visit.photos == ["p1", "p2"] and not visit.flagged
-    assert visit.participants == "赵干事、钱主任" and visit.next_step == "月底前提交用地方案"
+    assert visit.participants == "赵干事" and visit.next_step == "月底前提交用地方案"
     async with app.db.session() as session:
         entries = (await session.exec(select(AuditEntry).where(AuditEntry.entity == "visit"))).all()
     assert [(e.entity_id, e.action) for e in entries] == [(visit.id, "created")]
+
+
+async def test_one_message_visit_asks_only_where(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    mark = len(c.history)
+    await c.send("/visit 宁德时代 昨天 谈了储能基地落地 下一步邀请来张掖考察 两周后跟进")
+    assert "在哪里" in c.last_text
+    await c.share_location(38.9, 100.4)
+    summary = c.last_text
+    assert "请核对" in summary and "谈了储能基地落地" in summary and "邀请来张掖考察" in summary
+    await c.press("确认保存")
+    assert c.touches_since(mark) <= 3
+    [visit] = await all_visits(app)
+    assert visit.visit_date == date(2026, 11, 27) and visit.follow_up_date == date(2026, 12, 11)
+    assert visit.outcome == "谈了储能基地落地" and visit.next_step == "邀请来张掖考察"
+
+
+async def test_a_photo_with_a_caption_starts_a_visit_and_photos_join_at_the_summary(
+    chat: ChatFactory, app: App
+) -> None:
+    c = chat(COUNTY)
+    await c.send_photo("p1", caption="比亚迪 谈了电池项目 下一步报方案")
+    assert "已收到照片" in c.last_text and "在哪里" in c.last_text
+    await c.send("企业会议室")
+    await c.send("事后补录")
+    assert "请核对" in c.last_text and "1张" in c.last_text
+    await c.send_photo("p2")
+    assert "2 张" in c.last_text and "2张" in c.last_text
+    await c.press("加照片")
+    await c.send_photo("p3")
+    await c.press("完成")
+    assert "请核对" in c.last_text and "3张" in c.last_text
+    await c.press("确认保存")
+    [visit] = await all_visits(app)
+    assert visit.photos == ["p1", "p2", "p3"] and visit.outcome == "谈了电池项目"
+    # Someone the visit is not for gets the usual answer.
+    bureau = chat(BUREAU)
+    await bureau.share_location(38.9, 100.4)
+    assert "请发送一个命令" in bureau.last_text
 
 
 async def test_typed_place_dates_and_reason(chat: ChatFactory, app: App) -> None:
@@ -126,11 +157,6 @@ async def test_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -> None:
     await c.send("91350100M000100Y4X")
     assert "不是有效的统一社会信用代码" in c.last_text
     await c.send("隆基绿能")
-    await c.send("上个月某天")
-    assert "没看懂日期" in c.last_text and "哪天去的" in c.last_text
-    await c.send("2026-12-01")
-    assert "不能是将来" in c.last_text and "哪天去的" in c.last_text
-    await c.send("11-25")
     await c.send_sticker()
     assert "发送定位" in c.last_text and "在哪里" in c.last_text
     await c.send("地" * 300)
@@ -139,13 +165,21 @@ async def test_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -> None:
     await c.send("   ")
     assert "为空" in c.last_text and "没有发送定位" in c.last_text
     await c.send("企业在外地")
-    await c.send_photo()
-    assert "输入文字" in c.last_text and "哪些人" in c.last_text
-    await c.send("赵干事")
     await c.send("结" * 1200)
     assert "太长" in c.last_text and "结果" in c.last_text
     await c.send("有意向")
     await c.send("再联系")
+    await c.press("改日期")
+    await c.send("上个月某天")
+    assert "没看懂日期" in c.last_text and "哪天去的" in c.last_text
+    await c.send("2026-12-01")
+    assert "不能是将来" in c.last_text and "哪天去的" in c.last_text
+    await c.send("11-25")
+    await c.press("改人员")
+    await c.send_photo()
+    assert "输入文字" in c.last_text and "哪些人" in c.last_text
+    await c.send("赵干事")
+    await c.press("改跟进日期")
     await c.send("11-24")
     assert "之后" in c.last_text and "跟进日期" in c.last_text
     await c.send("11-26")
@@ -153,9 +187,10 @@ async def test_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -> None:
     await c.send("不知道")
     assert "没看懂日期" in c.last_text
     await c.send("12-10")
+    await c.press("加照片")
     await c.send("没有照片")
     assert "发送照片" in c.last_text
-    await c.press("跳过")
+    await c.press("完成")
     await c.send("保存吧")
     assert "请点按钮" in c.last_text and "请核对" in c.last_text
     summary = c.last_text
@@ -179,19 +214,26 @@ async def test_correcting_the_date_asks_the_follow_up_again(chat: ChatFactory, a
     assert visit.visit_date == date(2026, 11, 28) and visit.latitude == 39.0 and visit.place == ""
 
 
-async def test_repeat_visit_guard_warns_and_flags(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
+async def test_repeat_visit_guard_warns_right_after_the_enterprise_and_flags(
+    chat: ChatFactory, app: App, transport: RecordingTransport
+) -> None:
     zone, county = chat(ZONE), chat(COUNTY)
     await file_visit(zone, "比亚迪", day="11-20", outcome="经开区谈到的用地条件")
     await zone.press("确认保存")
-    await file_visit(county, "比亚迪")
-    await county.press("确认保存")
-    [warning] = [i.text for i in county.last.items if isinstance(i, Reply) and not i.edit]
+    await county.send("/visit")
+    await county.send("比亚迪")
+    warning = [i.text for i in county.last.items if isinstance(i, Reply) and not i.edit][-1]
     assert "张掖经开区" in warning and "2026-11-20" in warning
     # Which unit and when — nothing of the other unit's notes or people.
     assert "用地条件" not in warning and "钱主任" not in warning
-    assert len(await all_visits(app)) == 1
-    await county.press("仍然保存")
-    assert "#" in county.last_text
+    await county.press("继续登记")
+    assert "在哪里" in county.last_text
+    await county.share_location(38.9, 100.4)
+    await county.send("谈了用地")
+    await county.send("报方案")
+    await county.press("确认保存")
+    # Nothing changed since the warning: saved without asking again.
+    assert "已保存" in county.last_text
     first, second = await all_visits(app)
     assert not first.flagged and second.flagged
     assert second.flag_detail["conflicts"] == [{"unit_id": first.unit_id, "kind": "visit", "on": "2026-11-20"}]
@@ -200,12 +242,30 @@ async def test_repeat_visit_guard_warns_and_flags(chat: ChatFactory, app: App, t
     assert "重复考察" in told and "甘州区" in told and "比亚迪" in told and "张掖经开区" in told
 
 
+async def test_the_guard_asks_again_at_saving_only_when_something_changed(chat: ChatFactory, app: App) -> None:
+    zone, county, department = chat(ZONE), chat(COUNTY), chat(1006)
+    await file_visit(zone, "比亚迪", day="11-20")
+    await zone.press("确认保存")
+    await file_visit(county, "比亚迪")
+    assert "请核对" in county.last_text
+    # Meanwhile a third unit visits the same enterprise.
+    await file_visit(department, "比亚迪")
+    await department.press("确认保存")
+    await county.press("确认保存")
+    assert "提醒" in county.last_text and "财政局" in county.last_text
+    assert len(await all_visits(app)) == 2
+    await county.press("继续登记")
+    assert "请核对" in county.last_text
+    await county.press("确认保存")
+    assert "已保存" in county.last_text and len(await all_visits(app)) == 3
+
+
 async def test_stop_at_the_guard_saves_nothing(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
     zone, county = chat(ZONE), chat(COUNTY)
     await file_visit(zone, "比亚迪", day="11-20")
     await zone.press("确认保存")
-    await file_visit(county, "比亚迪")
-    await county.press("确认保存")
+    await county.send("/visit 比亚迪 谈了电池项目")
+    assert "提醒" in county.last_text
     await county.press("不保存")
     assert len(await all_visits(app)) == 1
     assert transport.texts_to(BUREAU) == []
@@ -246,15 +306,11 @@ async def test_follow_up_reminder_files_the_next_visit(
 
     clock.now = datetime(2026, 12, 5, 9, 0, tzinfo=SHANGHAI)
     await c.press("登记下一次拜访", keyboard=reminder.keyboard)
-    assert "再次拜访：比亚迪" in c.last_text and "哪天去的" in c.last_text
-    await c.press("今天")
+    assert "再次拜访：比亚迪" in c.last_text and "在哪里" in c.last_text
     await c.send("企业")
     await c.send("补录")
-    await c.send("赵干事")
     await c.send("谈妥意向")
     await c.send("签约")
-    await c.press("7天后")
-    await c.press("跳过")
     await c.press("确认保存")
     first, second = await all_visits(app)
     assert first.enterprise_id == second.enterprise_id and second.visit_date == date(2026, 12, 5)
@@ -323,7 +379,7 @@ async def test_visits_listing(chat: ChatFactory, app: App) -> None:
 
 
 def test_dynamic_keys_are_complete() -> None:
-    from bot.i18n import catalog
+    from bot.core.i18n import catalog
     from handlers import visit
 
     keys = [f"visit.edit.{name}" for name in visit.FIELDS] + ["visit.guard.visit", "visit.guard.project"]
@@ -349,9 +405,8 @@ async def test_another_units_active_project_also_triggers_the_guard(chat: ChatFa
         today=date(2026, 11, 10),
     )
     county = chat(COUNTY)
-    await file_visit(county, "比亚迪")
-    await county.press("确认保存")
-    [warning] = [i.text for i in county.last.items if isinstance(i, Reply) and not i.edit]
+    await county.send("/visit 比亚迪")
+    warning = [i.text for i in county.last.items if isinstance(i, Reply) and not i.edit][-1]
     assert "张掖经开区：有在谈项目（2026-11-10）" in warning and "电池厂" not in warning
 
 
@@ -360,14 +415,12 @@ async def test_english_speaker_files_a_visit(chat: ChatFactory, app: App) -> Non
     await c.send("/visit")
     assert "Which enterprise did you visit" in c.last_text
     await c.send("BYD")
-    await c.press("Yesterday")
     assert "Share my location" in c.labels()[0]
     await c.share_location(38.9, 100.4)
-    await c.send("Zhao")
     await c.send("Interested")
     await c.send("Send a proposal")
-    await c.press("In 7 days")
-    await c.press("Skip")
+    await c.press("Date")
+    await c.press("Yesterday")
     assert "Please check the visit" in c.last_text and "2026-11-27" in c.last_text
     await c.press("Save")
     assert "Visit saved as #1" in c.last_text
@@ -389,3 +442,18 @@ async def test_saved_records_take_the_apps_clock(chat: ChatFactory, app: App, cl
         lead = (await session.exec(select(Lead))).one()
     assert visit.created_at == clock.now and enterprise.created_at == clock.now and lead.created_at == clock.now
     assert {e.at for e in entries if e.entity in ("visit", "enterprise", "lead")} == {clock.now}
+
+
+async def test_a_default_is_corrected_from_the_summary_in_one_press(chat: ChatFactory, app: App) -> None:
+    c = chat(COUNTY)
+    await c.share_location(38.93, 100.45)
+    await c.send("比亚迪")
+    await c.send("谈了电池项目")
+    await c.send("报方案")
+    await c.press("昨天去的")
+    assert "日期：2026-11-27" in c.last_text
+    await c.press("30天后跟进")
+    assert "跟进日期：2026-12-28" in c.last_text
+    await c.press("确认保存")
+    [visit] = await all_visits(app)
+    assert visit.visit_date == date(2026, 11, 27) and visit.follow_up_date == date(2026, 12, 28)

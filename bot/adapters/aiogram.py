@@ -35,8 +35,8 @@ from aiogram.types import (
 )
 
 from bot import telegram
-from bot.config import Settings
 from bot.core import Button, FileReply, Incoming, Keyboard, Notice, Outgoing, Reply
+from bot.core.config import Settings
 from bot.delivery import DeliveryError, classify_error
 from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, split_text
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.core import FileRef, FileReply, Incoming, Keyboard, Kind, Location, Notice, Outgoing, Reply, Response
-from bot.i18n import Translator
+from bot.core.i18n import Translator
 from bot.router import Router
 from services import demo
 
@@ -188,6 +188,11 @@ async def _read_local_file(file_id: str) -> bytes:
 
 async def run_console(router: Router, *, read: ReadLine = _stdin_line, out: TextIO = sys.stdout) -> None:
     await demo.seed_demo_people(router.app.db)
+    # The bureau's demo person administers, so that every conversation can be tried here.
+    settings = router.app.settings
+    router.app.settings = settings.model_copy(
+        update={"bot_admin_ids": settings.bot_admin_ids | {demo.ADMINISTRATOR_ID}}
+    )
     # In the console a "file id" is the path the person typed.
     router.app.fetch_file = _read_local_file
     await Console(router, read=read, out=out).run()

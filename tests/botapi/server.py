@@ -793,6 +793,13 @@ class FakeBotAPI:
         """The next ``times`` calls of ``method`` answer with ``error``."""
         self._fail.setdefault(method.lower(), []).extend([error] * times)
 
+    def clear_faults(self, method: str | None = None) -> None:
+        """The server is well again: ``method`` (or every method) stops failing."""
+        if method is None:
+            self._fail.clear()
+        else:
+            self._fail.pop(method.lower(), None)
+
     def block(self, chat_id: int) -> None:
         """The user blocked the bot: anything aimed at the chat answers 403."""
         self._blocked.add(chat_id)

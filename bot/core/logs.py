@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import threading
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TextIO
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -64,9 +67,30 @@ class TextFormatter(logging.Formatter):
         return base
 
 
+def secret_forms(token: str) -> list[str]:
+    """A bot token and its secret half (after the colon), which some messages carry alone."""
+    _, _, half = token.partition(":")
+    return [token, half] if len(half) >= 8 else [token]
+
+
+def _uncaught(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+    """Uncaught exceptions go through logging, so the secrets filter sees their traceback."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, trace)
+        return
+    logging.getLogger("investbot").critical("uncaught exception", exc_info=(kind, error, trace))
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        _uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
 def setup(
     *, level: str = "INFO", json_lines: bool = False, secrets: list[str] | None = None, stream: TextIO | None = None
 ) -> None:
+    sys.excepthook = _uncaught
+    threading.excepthook = _uncaught_in_thread
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         JsonFormatter() if json_lines else TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 SUPPORTED = ("zh", "en")
 DEFAULT_LOCALE = "zh"
 

@@ -7,17 +7,18 @@ and step a person is in, and the draft, in the database between messages.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from bot.core import Button, FileReply, Incoming, Keyboard, Kind, Notice, Outgoing, Reply
-from bot.i18n import Translator
-from models import Role
+from bot.core.i18n import Translator
+from models import Member, Role
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.core.app import App
 
 # Longest free-text answer a step accepts unless it says otherwise: a pasted article is
 # not a plan, and Telegram's own limit on a message is 4096.
@@ -25,35 +26,50 @@ MAX_TEXT = 500
 ACTION_PREFIX = "!"
 
 
-@dataclass(frozen=True)
-class Member:
-    """A registered person as handlers see them (a snapshot; no session attached)."""
-
-    id: int
-    telegram_id: int
-    full_name: str
-    role: Role
-    unit_id: int | None
-    unit_code: str | None
-    unit_name_zh: str
-    unit_name_en: str
-    unit_kind: str | None
-    leader_level: str | None
-    locale: str | None
-    is_admin: bool = False
-
-    def unit_name(self, locale: str) -> str:
-        return self.unit_name_en if locale == "en" and self.unit_name_en else self.unit_name_zh
+class Move(Enum):
+    GOTO = "goto"  # ask the question of another step
+    AGAIN = "again"  # stay on the step: say what was wrong, then ask again
+    STAY = "stay"  # stay on the step without asking again
+    DONE = "done"  # the conversation is over
 
 
 @dataclass(frozen=True)
 class Next:
-    """Where a flow goes after a step handled a message."""
+    """Where a flow goes after a step handled a message: one move, and its step or error text."""
 
-    goto: str | None = None
-    error: str | None = None  # stay on the step: say this, then ask again
-    done: bool = False
-    stay: bool = False  # stay on the step without asking again
+    move: Move
+    arg: str = ""
+
+    @classmethod
+    def to(cls, step: str) -> Next:
+        return cls(Move.GOTO, step)
+
+    # What the router reads; each is set for exactly one move.
+    @property
+    def goto(self) -> str | None:
+        return self.arg if self.move is Move.GOTO else None
+
+    @property
+    def error(self) -> str | None:
+        return self.arg if self.move is Move.AGAIN else None
+
+    @property
+    def done(self) -> bool:
+        return self.move is Move.DONE
+
+    @property
+    def stay(self) -> bool:
+        return self.move is Move.STAY
+
+
+def first_missing(draft: Mapping[str, object], order: Sequence[tuple[str, str]], end: str) -> str:
+    """The step of the first draft key in ``order`` not yet answered, or ``end`` when all are.
+
+    A flow routes every answer through this one rule, so a field filled ahead (from one
+    message, a shared location, a default) is never asked, and a correction made from the
+    summary comes back to it — unless it emptied another field, which is then asked first.
+    """
+    return next((step for key, step in order if key not in draft), end)
 
 
 Asker = Callable[["Context"], Awaitable[None]]
@@ -77,6 +93,7 @@ class Flow:
     steps: Mapping[str, Step]
     title_key: str  # catalog key naming the flow ("lead" → "a lead")
     describe: Callable[[dict[str, Any]], str] | None = None
+    admin: bool = False  # for administrators (BOT_ADMIN_IDS) only, whatever their role
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,7 @@ class Command:
     run: Callable[[Context, Incoming], Awaitable[None]]
     roles: frozenset[Role] | None = None  # None: every registered person
     help_key: str | None = None  # listed in /help and the command menu when set
+    admin: bool = False  # for administrators (BOT_ADMIN_IDS) only, whatever their role
 
 
 @dataclass(frozen=True)
@@ -94,11 +112,20 @@ class Action:
     prefix: str
     run: Callable[[Context, Incoming, str], Awaitable[None]]
     roles: frozenset[Role] | None = None
+    admin: bool = False
 
 
 @dataclass(frozen=True)
 class DocumentHandler:
     """Receives a file sent outside a conversation (a spreadsheet to import)."""
+
+    run: Callable[[Context, Incoming], Awaitable[None]]
+    roles: frozenset[Role] | None = None
+
+
+@dataclass(frozen=True)
+class TextHandler:
+    """Receives text sent outside any conversation (a pasted or forwarded news item)."""
 
     run: Callable[[Context, Incoming], Awaitable[None]]
     roles: frozenset[Role] | None = None
@@ -158,21 +185,26 @@ class Context:
 
     # -- where next --------------------------------------------------------------
     def goto(self, step: str) -> Next:
-        return Next(goto=step)
+        return Next.to(step)
 
     def then(self, step: str) -> Next:
         """Go on to ``step`` — or back to the summary when the person was correcting a field."""
         back = self.draft.pop("_back", None)
-        return Next(goto=back if isinstance(back, str) else step)
+        return Next.to(back if isinstance(back, str) else step)
+
+    def missing(self, order: Sequence[tuple[str, str]], end: str = "confirm") -> Next:
+        """Ask for the first field of ``order`` the draft lacks; the summary once none is missing."""
+        self.draft.pop("_back", None)
+        return Next.to(first_missing(self.draft, order, end))
 
     def again(self, key: str, **params: object) -> Next:
-        return Next(error=self._(key, **params))
+        return Next(Move.AGAIN, self._(key, **params))
 
     def done(self) -> Next:
-        return Next(done=True)
+        return Next(Move.DONE)
 
     def stay(self) -> Next:
-        return Next(stay=True)
+        return Next(Move.STAY)
 
     # -- reading answers -----------------------------------------------------------
     def text_answer(self, msg: Incoming, *, max_len: int = MAX_TEXT) -> str | Next:

@@ -1,7 +1,7 @@
 """search: every name an enterprise answers to, with trigram indexes
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0006_search
+Revises: 0003_capture
 Create Date: 2026-12-03 10:20:00.000000
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = '0003'
-down_revision: str | None = '0002'
+revision: str = '0006_search'
+down_revision: str | None = '0003_capture'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

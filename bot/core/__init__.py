@@ -1,4 +1,8 @@
-"""The neutral language between adapters and handlers: what came in, what goes out.
+"""The base every other layer stands on, and in this module the neutral language between
+adapters and handlers: what came in, what goes out.
+
+Beside it in this package: the conversation pieces, settings, database, migrations, i18n and
+logs. Nothing in ``bot.core`` imports services, handlers or the runtime.
 
 Adapters (Telegram via python-telegram-bot or aiogram, the console) translate their
 updates into :class:`Incoming` and carry out the :class:`Reply` objects handlers return.
@@ -37,6 +41,10 @@ class FileRef:
     size: int | None = None
 
 
+#: Telegram's type of a one-to-one chat; groups, supergroups and channels are the others.
+PRIVATE = "private"
+
+
 @dataclass(frozen=True)
 class Incoming:
     kind: Kind
@@ -54,6 +62,10 @@ class Incoming:
     message_text: str = ""  # that message's text, so a press can leave the choice visible
     location: Location | None = None
     file: FileRef | None = None
+    # A forwarded message: whom it was forwarded from as Telegram names them ("" when it
+    # does not say); None when the person wrote or pasted it themselves.
+    forwarded_from: str | None = None
+    chat_type: str = PRIVATE
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,8 @@ class Reply:
     edit: bool = False
     # Remove a reply keyboard (e.g. the share-location one) once it has served.
     remove_keyboard: bool = False
+    # Which message an edit replaces (the pressed one), once the reply is queued.
+    message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,9 @@ class Response:
     """Everything one incoming event produced, in order."""
 
     items: list[Outgoing] = field(default_factory=list)
+    # Whether the replies were put in the delivery queue with the update's records; when
+    # not (the database failed), the adapter sends them itself.
+    queued: bool = False
 
     @property
     def texts(self) -> list[str]:
@@ -137,7 +154,15 @@ def to_payload(item: Outgoing) -> dict[str, object]:
             if item.keyboard
             else None
         )
-        return {"type": "reply", "text": item.text, "keyboard": rows, "remove_keyboard": item.remove_keyboard}
+        payload: dict[str, object] = {
+            "type": "reply",
+            "text": item.text,
+            "keyboard": rows,
+            "remove_keyboard": item.remove_keyboard,
+        }
+        if item.edit and item.message_id is not None:
+            payload["edit"] = item.message_id
+        return payload
     if isinstance(item, FileReply):
         return {
             "type": "file",
@@ -169,7 +194,14 @@ def from_payload(payload: dict[str, object]) -> Outgoing:
                     for row in rows
                 )
             )
-        return Reply(str(payload["text"]), keyboard, remove_keyboard=bool(payload.get("remove_keyboard")))
+        edit = payload.get("edit")
+        return Reply(
+            str(payload["text"]),
+            keyboard,
+            edit=isinstance(edit, int),
+            remove_keyboard=bool(payload.get("remove_keyboard")),
+            message_id=edit if isinstance(edit, int) else None,
+        )
     if kind == "file":
         return FileReply(
             str(payload["filename"]),

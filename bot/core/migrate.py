@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
-if TYPE_CHECKING:
-    from bot.db import Database
-
-from bot.db import ROOT
+from bot.core.db import ROOT, Database
 
 # Search indexes only one backend has, made by hand in the migrations (FTS5 on SQLite, with its
 # shadow tables; pg_trgm on PostgreSQL): the models cannot describe them, so comparing the

@@ -1,4 +1,4 @@
-"""Settings from the environment (and a ``.env`` file): the contract table of ARCHITECTURE.md."""
+"""Settings from the environment (and a ``.env`` file): the table in README's "Settings" is the contract."""
 
 from __future__ import annotations
 

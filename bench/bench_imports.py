@@ -1,0 +1,172 @@
+"""Imports at ten times Zhangye: a 2,000-row spreadsheet against 100,000 enterprises.
+
+    .venv/bin/python -m bench.bench_imports [--scale 0.05] [--rounds 5] [--database-url URL]
+
+Each round checks a fresh file (read in the worker process, rows checked, matched against
+the register) and imports it, half its rows already registered and half new; interleaved
+with it, the same kind of file is imported the way the chat saves one record at a time
+(``find_or_create`` and ``library.put`` per row, one transaction) — the peer the bulk import
+is measured against. Meanwhile a ticker on the event loop records how late it ran: the
+longest stall is what another person waiting for an answer would have felt. Printed:
+median and spread (min–max) over the rounds. Goals: check ≤ 2 s, import ≤ 2 s, stall ≤ 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from sqlalchemy import insert
+from sqlmodel import select
+
+from bench.register import synthetic_names
+from bot.core import migrate
+from bot.core.db import Database
+from models import Chain, Enterprise, Member, utcnow
+from services import enterprises, imports, library, members, seed
+from services.names import normalize_name
+from services.sheets import to_bytes
+
+REGISTER = 100_000
+ROWS = 2_000
+ADMIN = 900_000_000_777
+
+
+async def build(db: Database, count: int) -> None:
+    await migrate.upgrade(db)
+    await seed.seed(db)
+    now = utcnow()
+    rows = [
+        {
+            "name": name,
+            "normalized_name": normalize_name(name),
+            "pinyin": "",
+            "initials": "",
+            "tags": [],
+            "aliases": [],
+            "contact_name": "",
+            "contact_phone": "",
+            "region": "",
+            "registration_seq": 0,
+            "credit_code": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for name in synthetic_names(count)
+    ]
+    async with db.session() as session:
+        for start in range(0, len(rows), 5000):
+            await session.exec(insert(Enterprise).values(rows[start : start + 5000]))  # type: ignore[call-overload]
+
+
+def spreadsheet(names: list[str]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["企业名称", "产业链", "意向投资额（万元）", "备注"])
+    for name in names:
+        ws.append([name, "新能源", 1000, "储能"])
+    return to_bytes(wb)
+
+
+class Ticker:
+    """How late a 10 ms sleep on the event loop wakes up: the loop's longest stall."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.01)
+            self.worst = max(self.worst, time.perf_counter() - started - 0.01)
+
+    async def measure(self, work: Callable[[], Awaitable[Any]]) -> tuple[float, float, Any]:
+        self.worst = 0.0
+        self._task = asyncio.create_task(self._run())
+        await asyncio.sleep(0.02)
+        started = time.perf_counter()
+        result = await work()
+        took = time.perf_counter() - started
+        self._task.cancel()
+        return took, self.worst, result
+
+
+async def per_row(db: Database, member: Member, names: list[str], chain_id: int) -> None:
+    """The peer: what saving each row as the chat saves one record would cost."""
+    async with db.session() as session:
+        await enterprises.take_register(session)
+        for name in names:
+            enterprise, _ = await enterprises.find_or_create(
+                session, name=name, credit_code=None, chain_id=chain_id, actor_id=member.id, turn_taken=True
+            )
+            await library.put(
+                session, chain_id=chain_id, enterprise=enterprise, actor_id=member.id, expected_yuan=10**7
+            )
+
+
+def figure(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
+    shown = [v * scale for v in values]
+    return f"median {statistics.median(shown):7.2f} {unit} (spread {min(shown):.2f}–{max(shown):.2f})"
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the 100,000 enterprises and 2,000 rows")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args(argv)
+    count, rows = max(int(REGISTER * args.scale), 100), max(int(ROWS * args.scale), 20)
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}")
+        started = time.perf_counter()
+        await build(db, count)
+        print(
+            f"register of {count:,} enterprises built in {time.perf_counter() - started:.1f} s; files of {rows:,} rows"
+        )
+        member = await members.load_member(db, ADMIN, admin_ids=frozenset({ADMIN}))
+        assert member is not None
+        async with db.session() as session:
+            chain = (await session.exec(select(Chain).where(Chain.code == "new_energy"))).one()
+        registered = synthetic_names(count)
+        fresh = iter(name for name in synthetic_names(count + 2 * rows * (args.rounds + 1), seed=99))
+        ticker = Ticker()
+        checks, applies, peers, stalls = [], [], [], []
+        for round_ in range(args.rounds):
+            half = rows // 2
+            known = registered[round_ * half : (round_ + 1) * half]
+            names = known + [next(fresh) for _ in range(rows - half)]
+            took, stall, checked = await ticker.measure(
+                lambda names=names: imports.check(db, member, spreadsheet(names))
+            )
+            checks.append(took)
+            stalls.append(stall)
+            batch = await imports.hold(db, member, "bench.xlsx", checked)
+            took, stall, _ = await ticker.measure(lambda batch=batch: imports.run(db, member, batch))
+            applies.append(took)
+            stalls.append(stall)
+            others = [next(fresh) for _ in range(rows)]
+            took, _, _ = await ticker.measure(lambda others=others: per_row(db, member, others, int(chain.id or 0)))
+            peers.append(took)
+            print(
+                f"round {round_ + 1}: check {checks[-1]:.2f} s ({len(checked.matched)} matched, "
+                f"{len(checked.new)} new), import {applies[-1]:.2f} s, per-row peer {peers[-1]:.2f} s"
+            )
+        print(f"check  {rows:,} rows vs {count:,}: {figure(checks)}")
+        print(f"import {rows:,} rows (bulk):    {figure(applies)}")
+        print(f"import {rows:,} rows (per row): {figure(peers)}")
+        ratios = [p / a for p, a in zip(peers, applies, strict=True)]
+        print(f"per-row / bulk: {figure(ratios, unit='x')}")
+        print(f"longest event-loop stall during check and import: {figure(stalls, unit='ms', scale=1000)}")
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

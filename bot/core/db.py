@@ -1,0 +1,244 @@
+"""One engine per process, a session per unit of work, migrations on start.
+
+An update is one :meth:`Database.unit`: every ``session()`` opened while it runs joins its
+transaction (through a savepoint, so a failing service undoes only its own writes), and it
+commits once at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+ROOT = Path(__file__).resolve().parents[2]
+# How the bot's connections show in pg_stat_activity (operators, and the tests, find them by it).
+APPLICATION_NAME = "investbot"
+
+
+def async_url(url: str) -> URL:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async driver."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(str(url) if isinstance(url, URL) else url).get_backend_name() == "sqlite"
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` (and its directory) readable by the bot's user alone, whatever the umask.
+
+    The database and its backups hold people's names, phone numbers and the city's plans.
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o700)
+        directory.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        path.chmod(0o600)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # WAL lets the scheduler read while a handler writes; busy_timeout makes two
+    # processes on one file wait for each other instead of failing at once.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL stays consistent at NORMAL; a power cut may lose the last commits, never corrupt.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means "the database cannot be reached now" rather than a bug.
+
+    SQLAlchemy wraps most of these (a dropped or refused connection is an
+    ``OperationalError``/``InterfaceError``, a full pool a ``TimeoutError``); a few arrive
+    unwrapped from the driver while connecting, so the causes are looked at too.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, ConnectionError | TimeoutError):
+            return True
+        if type(current).__module__.startswith("asyncpg") and type(current).__name__ in _ASYNCPG_GONE:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_ASYNCPG_GONE = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        # "connection is closed" while a new connection is being set up, and a protocol
+        # left mid-operation by a connection killed under it (both arrive unwrapped).
+        "InterfaceError",
+        "InternalClientError",
+        "ConnectionFailureError",
+        "AdminShutdownError",
+        "CannotConnectNowError",
+        "CrashShutdownError",
+        "TooManyConnectionsError",
+    }
+)
+
+
+class Unit:
+    """One transaction that every ``Database.session()`` opened inside it joins.
+
+    An update runs in one: its records, audit rows, conversation state and queued replies
+    are committed together or not at all. What must wait for the commit (waking the
+    delivery worker) waits in :meth:`after_commit`.
+    """
+
+    def __init__(self, db: Database, session: AsyncSession) -> None:
+        self.db = db
+        self.session = session
+        self.open = True
+        self.hooks: list[Callable[[], object]] = []
+
+    def after_commit(self, hook: Callable[[], object]) -> None:
+        self.hooks.append(hook)
+
+
+_unit: ContextVar[Unit | None] = ContextVar("investbot_unit", default=None)
+
+
+async def _writing(session: AsyncSession) -> bool:
+    """Whether this SQLite session's transaction has begun, i.e. holds the write lock."""
+    connection = await (await session.connection()).get_raw_connection()
+    return bool(connection.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
+class Database:
+    """The engine and its sessions. Services open a session per call; handlers never do."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            private_file(Path(self.url.database))
+        # pre_ping replaces a pooled connection the server dropped (a restart, a failover,
+        # pg_terminate_backend) before it is handed out, so the bot recovers by itself.
+        kwargs: dict[str, object] = {
+            "echo": echo,
+            "pool_pre_ping": True,
+            "connect_args": {"server_settings": {"application_name": APPLICATION_NAME}, "timeout": 10},
+        }
+        if self.url.get_backend_name() == "sqlite":
+            kwargs = {"echo": echo}
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.url.get_backend_name() == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite has one writer at a time: this process's writers queue here, in the event
+        # loop, instead of in SQLite's busy handler, which sleeps in coarse steps.
+        self._writer = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    def current_unit(self) -> Unit | None:
+        unit = _unit.get()
+        return unit if unit is not None and unit.open and unit.db is self else None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: committed when the block ends, rolled back on an exception.
+
+        Inside a :meth:`unit` the block joins that transaction instead, and an exception
+        undoes this block's writes alone, as its own transaction would have: through a
+        savepoint, or on SQLite before the unit's first write, by rolling back (there is
+        nothing else to lose, and a savepoint there would open the transaction too early).
+        """
+        unit = self.current_unit()
+        if unit is not None:
+            session = unit.session
+            if self.is_sqlite and not await _writing(session):
+                try:
+                    yield session
+                    await session.flush()
+                except BaseException:
+                    await session.rollback()
+                    raise
+                return
+            async with session.begin_nested():
+                yield session
+            return
+        async with self._sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """One transaction for a whole piece of work (an update), committed once at the end.
+
+        On SQLite the transaction begins at its first write (reads before it see the latest
+        commit), so a person whose handler waits on something slow before writing does not
+        hold up everyone else's.
+        """
+        current = self.current_unit()
+        if current is not None:
+            yield current
+            return
+        async with self._sessions() as session:
+            unit = Unit(self, session)
+            token = _unit.set(unit)
+            try:
+                yield unit
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+            finally:
+                unit.open = False
+                _unit.reset(token)
+        for hook in unit.hooks:
+            hook()
+
+    def after_commit(self, hook: Callable[[], object]) -> None:
+        """Run ``hook`` once the current unit commits (at once outside one)."""
+        unit = self.current_unit()
+        if unit is None:
+            hook()
+        else:
+            unit.after_commit(hook)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Around a short write outside a unit: on SQLite, wait for this process's other writer."""
+        if self._writer is None or self.current_unit() is not None:
+            yield
+            return
+        async with self._writer:
+            yield
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,117 @@
+"""Where each person is in a conversation, and the drafts they set aside: kept in the database.
+
+The state is written on every message with a compare-and-set on its version, so a second
+process that moved the same conversation meanwhile wins and a stale write is dropped. A
+draft set aside by another command is parked per flow until it is resumed or replaced.
+Every call joins the update's transaction when there is one (see ``Database.unit``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import delete, select, update
+
+from bot.core.db import Database
+from models import ConversationState, ParkedDraft, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class State:
+    """A person's place in a flow: which step, the draft so far, and how often it moved."""
+
+    flow: str
+    step: str
+    draft: dict[str, Any]
+    version: int
+
+
+@dataclass(frozen=True)
+class Parked:
+    step: str
+    draft: dict[str, Any]
+    parked_at: datetime
+
+
+class ConversationStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self, chat_id: int, user_id: int) -> State | None:
+        async with self.db.session() as session:
+            row = await session.get(ConversationState, (chat_id, user_id))
+            if row is None:
+                return None
+            return State(row.flow, row.step, dict(row.draft), row.version)
+
+    async def save(self, chat_id: int, user_id: int, old: State | None, new: State | None) -> None:
+        if new is old:
+            return
+        async with self.db.session() as session:
+            if new is None:
+                await session.exec(
+                    delete(ConversationState).where(
+                        ConversationState.chat_id == chat_id,  # type: ignore[arg-type]
+                        ConversationState.user_id == user_id,  # type: ignore[arg-type]
+                    )
+                )
+                return
+            if old is None:
+                session.add(
+                    ConversationState(
+                        chat_id=chat_id,
+                        user_id=user_id,
+                        flow=new.flow,
+                        step=new.step,
+                        draft=new.draft,
+                        version=new.version,
+                        updated_at=utcnow(),
+                    )
+                )
+                return
+            result = await session.exec(
+                update(ConversationState)
+                .where(
+                    ConversationState.chat_id == chat_id,  # type: ignore[arg-type]
+                    ConversationState.user_id == user_id,  # type: ignore[arg-type]
+                    ConversationState.version == old.version,  # type: ignore[arg-type]
+                )
+                .values(flow=new.flow, step=new.step, draft=new.draft, version=new.version, updated_at=utcnow())
+            )
+            if result.rowcount == 0:
+                log.warning("conversation of user %s moved elsewhere; keeping that state", user_id)
+
+    async def park(self, chat_id: int, user_id: int, state: State) -> None:
+        async with self.db.session() as session:
+            row = await session.get(ParkedDraft, (chat_id, user_id, state.flow))
+            if row is None:
+                row = ParkedDraft(chat_id=chat_id, user_id=user_id, flow=state.flow, step=state.step)
+            row.step, row.draft, row.parked_at = state.step, state.draft, utcnow()
+            session.add(row)
+
+    async def parked(self, chat_id: int, user_id: int, flow: str) -> Parked | None:
+        async with self.db.session() as session:
+            row = await session.get(ParkedDraft, (chat_id, user_id, flow))
+            return Parked(row.step, dict(row.draft), row.parked_at) if row is not None else None
+
+    async def unpark(self, chat_id: int, user_id: int, flow: str) -> None:
+        async with self.db.session() as session:
+            await session.exec(
+                delete(ParkedDraft).where(
+                    ParkedDraft.chat_id == chat_id,  # type: ignore[arg-type]
+                    ParkedDraft.user_id == user_id,  # type: ignore[arg-type]
+                    ParkedDraft.flow == flow,  # type: ignore[arg-type]
+                )
+            )
+
+    async def parked_flows(self, chat_id: int, user_id: int) -> list[str]:
+        async with self.db.session() as session:
+            rows = await session.exec(
+                select(ParkedDraft.flow).where(ParkedDraft.chat_id == chat_id, ParkedDraft.user_id == user_id)
+            )
+            return list(rows.all())
