@@ -26,7 +26,7 @@ from openpyxl import Workbook
 from sqlalchemy import insert
 from sqlmodel import select
 
-from bench.bench_names import synthetic_names
+from bench.register import synthetic_names
 from bot.core import migrate
 from bot.core.db import Database
 from models import Chain, Enterprise, Member, utcnow
@@ -59,7 +59,7 @@ async def build(db: Database, count: int) -> None:
             "created_at": now,
             "updated_at": now,
         }
-        for _, name in synthetic_names(count)
+        for name in synthetic_names(count)
     ]
     async with db.session() as session:
         for start in range(0, len(rows), 5000):
@@ -135,8 +135,8 @@ async def main(argv: list[str] | None = None) -> None:
         assert member is not None
         async with db.session() as session:
             chain = (await session.exec(select(Chain).where(Chain.code == "new_energy"))).one()
-        registered = [name for _, name in synthetic_names(count)]
-        fresh = iter(name for _, name in synthetic_names(count + 2 * rows * (args.rounds + 1), seed=99))
+        registered = synthetic_names(count)
+        fresh = iter(name for name in synthetic_names(count + 2 * rows * (args.rounds + 1), seed=99))
         ticker = Ticker()
         checks, applies, peers, stalls = [], [], [], []
         for round_ in range(args.rounds):

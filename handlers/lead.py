@@ -29,6 +29,7 @@ from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads, settings
 from services.freetext import YUAN, ChainHint, LeadGuess, looks_like_a_lead, parse_lead_text, split_projects
 from services.money import format_foreign, format_money
+from services.names import has_letters
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
 MAX_PLAN = 500
@@ -93,7 +94,7 @@ async def prefill(ctx: Context, text: str) -> Next:
     ctx.say(ctx._("lead.prefilled"))
     if guess.credit_code:
         return await LOOKUP.take_code(ctx, guess.credit_code)
-    if guess.enterprise:
+    if guess.enterprise and has_letters(guess.enterprise):
         return await LOOKUP.take_name(ctx, guess.enterprise[:MAX_NAME])
     if "original_text" in ctx.draft:
         # A pasted news item that names no investor: say so rather than guess one.
@@ -167,7 +168,7 @@ async def take_projects(ctx: Context, projects: list[str]) -> Next:
         item: dict[str, Any] = {}
         fill(item, guess)
         item.setdefault("plan", text[:MAX_PLAN])
-        if guess.enterprise:
+        if guess.enterprise and has_letters(guess.enterprise):
             existing = await enterprises.by_name(ctx.app.db, guess.enterprise[:MAX_NAME])
             item["enterprise_name"] = existing.name if existing is not None else guess.enterprise[:MAX_NAME]
             if existing is not None:

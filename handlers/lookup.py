@@ -18,6 +18,7 @@ from bot.core.conversation import Context, Next, Step
 from models import Enterprise
 from services import enterprises
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
+from services.names import has_letters
 
 MAX_NAME = 100
 ENTERPRISE_KEYS = ("enterprise_id", "enterprise_name", "credit_code")
@@ -72,6 +73,8 @@ class EnterpriseLookup:
 
     async def take_name(self, ctx: Context, name: str) -> Next:
         """A name: the enterprise of that normalized name, near matches to pick from, or a new one."""
+        if not has_letters(name):
+            return ctx.again("lookup.err.no_letters", name=name)
         clear_enterprise(ctx.draft)
         existing = await enterprises.by_name(ctx.app.db, name)
         if existing is not None:
@@ -116,6 +119,8 @@ class EnterpriseLookup:
         answer = ctx.text_answer(msg, max_len=MAX_NAME)
         if isinstance(answer, Next):
             return answer
+        if not has_letters(answer):
+            return ctx.again("lookup.err.no_letters", name=answer)
         code = ctx.draft.get("credit_code")
         existing = await enterprises.by_name(ctx.app.db, answer)
         if existing is not None and (not existing.credit_code or existing.credit_code == code):

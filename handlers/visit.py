@@ -32,6 +32,7 @@ from services import visits
 from services.access import Purpose
 from services.dates import InvalidDate, parse_day
 from services.fieldtext import parse_visit_text
+from services.names import has_letters
 from services.visits import MAX_PHOTOS, Conflict, RepeatVisit, VisitDraft
 
 VISIT_ROLES = frozenset({Role.COUNTY, Role.LIAISON, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE})
@@ -111,7 +112,7 @@ def fill_from_text(ctx: Context, text: str) -> str | None:
         draft["outcome"] = guess.outcome[:MAX_OUTCOME]
     if guess.next_step:
         draft["next_step"] = guess.next_step[:MAX_NEXT]
-    return guess.enterprise[:MAX_NAME] if guess.enterprise else None
+    return guess.enterprise[:MAX_NAME] if guess.enterprise and has_letters(guess.enterprise) else None
 
 
 def fill_defaults(ctx: Context) -> None:
@@ -235,6 +236,8 @@ async def on_who(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_WHO)
     if isinstance(answer, Next):
         return answer
+    if not has_letters(answer):
+        return ctx.again("visit.err.who_no_letters", text=answer)
     visit_draft(ctx)["who"] = answer
     return await next_missing(ctx)
 

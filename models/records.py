@@ -42,6 +42,23 @@ class Enterprise(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
+class EnterpriseName(SQLModel, table=True):
+    """One name an enterprise is known by: its own or an alias (from a merge, an import, the bureau).
+
+    What searching and resolving a typed name read, so an alias finds its enterprise as surely
+    as the name does. Kept by ``services.name_index`` whenever a name or alias is written; a
+    merged enterprise has none (its names live on as the survivor's aliases). The backends'
+    trigram indexes over ``normalized`` and ``pinyin`` are created by the migrations.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
+    normalized: str = Field(max_length=256, index=True)
+    pinyin: str = Field(default="", max_length=512, index=True)
+    initials: str = Field(default="", max_length=128, index=True)
+    alias: bool = False
+
+
 class LibraryEntry(SQLModel, table=True):
     """An enterprise in a chain's target-enterprise library 目标企业库 (§3)."""
 

@@ -1,23 +1,26 @@
-"""The enterprise register: one record per enterprise however its name is typed."""
+"""The enterprise register: one record per enterprise however its name is typed.
+
+A typed name resolves to the enterprise whose name or alias normalizes the same way
+(``宁德时代`` = ``宁德时代新能源科技股份有限公司`` once one was matched to the other; ``BYD``
+= ``比亚迪`` once merged), read from the name index (``services.name_index``).
+"""
 
 from __future__ import annotations
 
-import operator
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from functools import reduce
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, text
+from sqlalchemy import String, cast, func, literal, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.db import Database
 from models import Chain, Enterprise, utcnow
-from services import audit
+from services import audit, name_index
 from services.credit_code import normalize_credit_code
-from services.names import PARTIAL_SCALE, best_matches, normalize_name, pinyin_full, pinyin_initials
+from services.names import best_matches, normalize_name, pinyin_full, pinyin_initials
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,12 @@ async def _by_code(session: AsyncSession, code: str) -> Enterprise | None:
 
 
 async def _by_normalized(session: AsyncSession, normalized: str) -> Enterprise | None:
-    return (
-        await session.exec(
-            select(Enterprise)
-            .where(Enterprise.normalized_name == normalized, col(Enterprise.merged_into).is_(None))
-            .order_by(col(Enterprise.id))
-        )
-    ).first()
+    """The enterprise named or also known as ``normalized`` (its own name wins over an alias)."""
+    for enterprise_id in await name_index.with_name(session, normalized):
+        enterprise = await session.get(Enterprise, enterprise_id)
+        if enterprise is not None and enterprise.merged_into is None:
+            return enterprise
+    return None
 
 
 async def by_name(db: Database, name: str) -> Enterprise | None:
@@ -91,51 +93,29 @@ async def named_in(db: Database, text: str) -> dict[str, str]:
 
 
 async def similar(db: Database, name: str, *, limit: int = 5, cutoff: float = 70.0) -> list[Candidate]:
-    """Near matches to offer as "did you mean …?"."""
+    """Near matches to offer as "did you mean …?", each enterprise once under its own name.
+
+    Candidates are the names and aliases the trigram index ranks nearest, and those holding
+    the typed name whole (宁德时代 inside 宁德时代新能源科技); rapidfuzz scores them.
+    """
     stem = normalize_name(name)
     if not stem:
         return []
     async with db.session() as session:
-        rows = (
-            await session.exec(
-                select(Enterprise.id, Enterprise.name).where(
-                    col(Enterprise.merged_into).is_(None), _may_match(stem, cutoff)
+        forms = await name_index.near(session, stem) + await name_index.by_stem(session, stem)
+        ranked = best_matches(name, [(f.enterprise_id, f.normalized) for f in forms], limit=len(forms), cutoff=cutoff)
+        best: dict[int, float] = {}
+        for enterprise_id, _form, score in ranked:
+            best.setdefault(enterprise_id, score)
+        chosen = list(best.items())[:limit]
+        names = dict(
+            (
+                await session.exec(
+                    select(Enterprise.id, Enterprise.name).where(col(Enterprise.id).in_([i for i, _ in chosen]))
                 )
-            )
-        ).all()
-    matches = best_matches(name, [(int(i), n) for i, n in rows if i is not None], limit=limit, cutoff=cutoff)
-    return [Candidate(i, n, s) for i, n, s in matches]
-
-
-def _may_match(stem: str, cutoff: float) -> ColumnElement[bool]:
-    """A SQL condition every name that ``best_matches`` could score at ``cutoff`` or more meets.
-
-    Both of its scores count the characters two names have in common (M): plain ratio is
-    2M / (q + l) for a query of q characters and a name of l; the partial score compares the
-    shorter name with a stretch of the longer one, 0.9 × 2M / (s + w) with s the shorter
-    length and w ≤ s the stretch's, so M ≥ p·s / (2 − p) for p = cutoff / 90. M is at most
-    the query's characters found in the name (S, counted with their repeats in the query),
-    so requiring S to reach either bound drops only names that cannot score — the results
-    are those of comparing with every name, while the database skips most of the register.
-    """
-    q = len(stem)
-    stored = col(Enterprise.normalized_name)
-    length = func.length(stored)
-    shared = reduce(
-        operator.add,
-        [case((stored.contains(c, autoescape=True), stem.count(c)), else_=0) for c in sorted(set(stem))],
-    )
-    by_ratio = and_(shared * 200 >= cutoff * (q + length), length * 200 >= cutoff * (q + length))
-    partial = cutoff / PARTIAL_SCALE
-    if q < 2 or partial > 100:
-        return by_ratio
-    shorter = case((length < q, length), else_=q)
-    by_partial = and_(
-        length >= 2,
-        or_(2 * length >= 3 * q, 3 * length <= 2 * q),
-        shared * (200 - partial) >= partial * shorter,
-    )
-    return or_(by_ratio, by_partial)
+            ).all()
+        )
+    return [Candidate(i, names[i], score) for i, score in chosen if i in names]
 
 
 async def find_or_create(
@@ -193,6 +173,16 @@ async def find_or_create(
         credit_code=code,
     )
     return enterprise, True
+
+
+def remember_alias(enterprise: Enterprise, name: str) -> bool:
+    """Keep ``name`` as one of the enterprise's aliases unless it already answers to it."""
+    stem = normalize_name(name)
+    known = {normalize_name(n) for n in (enterprise.name, *enterprise.aliases)}
+    if not stem or stem in known:
+        return False
+    enterprise.aliases = [*enterprise.aliases, name]
+    return True
 
 
 # Every save that may create an enterprise holds this key shared; an import, creating many at

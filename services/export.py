@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from sqlmodel import col, func, select
 
 from bot.core.db import Database
@@ -97,6 +96,8 @@ class Exporter:
     def __init__(self, db: Database, member: Member, request: Request) -> None:
         self.db, self.member, self.req = db, member, request
         self.taken: set[str] = set()
+        from openpyxl import Workbook
+
         self._library: tuple[set[int], set[int]] | None = None
         self.wb = Workbook()
         self.wb.remove(self.wb.active)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-import cn2an
 from babel.numbers import format_decimal
 
 from bot.core.i18n import normalize_locale, translate
@@ -115,6 +114,9 @@ def _compact(text: str) -> str:
 
 
 def _cn2an(text: str, mode: str) -> Decimal | None:
+    # Imported when an amount is first read: a few megabytes a bot that never asks need not hold.
+    import cn2an
+
     try:
         value = cn2an.cn2an(text, mode)
     # cn2an reports most bad input as ValueError but trips over some (一亿二) with a KeyError.

@@ -12,7 +12,6 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
 
 # Legal forms that say nothing about which enterprise it is. Stripped from the end, again
@@ -145,11 +144,26 @@ def best_matches(
     return [(pairs[index][0], pairs[index][1], score) for index, score in ranked[:limit]]
 
 
+def has_letters(text: str) -> bool:
+    """Whether ``text`` names something: at least one letter (Latin, CJK or any script's).
+
+    A name of emoji, digits or punctuation alone normalizes to the same nothing as every
+    other such name, so ``👍`` and ``🎉`` would be one enterprise.
+    """
+    return any(unicodedata.category(char).startswith("L") for char in text)
+
+
+# pypinyin's dictionary is tens of megabytes in memory: it is loaded the first time a name
+# is written, never to search (names are searched by the pinyin stored with them).
 def pinyin_full(name: str) -> str:
     """Tone-less pinyin of the normalized stem (``宁德时代`` → ``ningdeshidai``); Latin letters and digits kept."""
+    from pypinyin import Style, lazy_pinyin
+
     return "".join(lazy_pinyin(normalize_name(name), style=Style.NORMAL)).lower()
 
 
 def pinyin_initials(name: str) -> str:
     """First letters of the stem's syllables (``宁德时代`` → ``ndsd``); Latin words are kept whole."""
+    from pypinyin import Style, lazy_pinyin
+
     return "".join(lazy_pinyin(normalize_name(name), style=Style.FIRST_LETTER)).lower()

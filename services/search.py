@@ -1,34 +1,30 @@
 """/find: enterprises, leads and projects by name, credit code, pinyin, initials or alias.
 
-Filtering happens in SQL (substring matches on the normalized name, pinyin, initials and
-aliases; for near names, a prefilter on the characters the query shares with a name), so
-only a small candidate set reaches rapidfuzz, even with 100,000 enterprises. What a person
-sees is cut to their scope (``services.access``) in the same queries.
+Enterprises are found through the name index (``services.name_index``): every kind of search
+is an indexed lookup that hands at most a few hundred names and aliases to the ranking here,
+however large the register. What a person sees is cut to their scope (``services.access``)
+in the queries that load the records.
 """
 
 from __future__ import annotations
 
-import json
-import operator
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import reduce
 
-from sqlalchemy import ColumnElement, String, case, cast, func, or_
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.db import Database
 from models import Enterprise, Lead, Member, Project
+from services import name_index
 from services.access import scope
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
 from services.names import best_matches, normalize_name
 
 LIMIT = 10
 NEAR_CUTOFF = 70.0
-# Candidates read for one search: enough for any real query, a bound for a pathological one.
-NEAR_POOL = 20000
 _LATIN = re.compile(r"[a-z0-9 .&'-]+")
 _ESCAPE = "!"
 
@@ -49,23 +45,10 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _alias_match(text: str) -> ColumnElement[bool]:
-    """Aliases are a JSON list; its text may hold non-ASCII characters as \\u escapes."""
-    stored = func.lower(cast(Enterprise.aliases, String))
-    escaped = json.dumps(text)[1:-1]
-    forms = {text, escaped}
-    return or_(*(stored.like(_like(form), escape=_ESCAPE) for form in forms))
-
-
-def _bigrams(stem: str) -> list[str]:
-    return sorted({stem[i : i + 2] for i in range(len(stem) - 1)} or {stem})
-
-
 async def enterprise_ids(session: AsyncSession, text: str, *, limit: int = 200) -> list[int]:
     """Enterprises matching ``text``, best first (unscoped: callers filter to what may be seen).
 
-    One scan of the register for direct matches (name, pinyin, initials, alias); only when
-    there is none, a second one for near names.
+    Direct matches (name, alias, pinyin, initials) first; only when there is none, near names.
     """
     query = " ".join(text.split())
     if not query:
@@ -80,69 +63,47 @@ async def enterprise_ids(session: AsyncSession, text: str, *, limit: int = 200) 
     latin = _LATIN.fullmatch(folded) is not None
     letters = folded.replace(" ", "")
     stem = normalize_name(query)
-    if latin:
-        where = or_(
-            col(Enterprise.initials).startswith(letters, autoescape=True),
-            col(Enterprise.pinyin).like(_like(letters), escape=_ESCAPE)
-            if len(letters) >= 3
-            else col(Enterprise.pinyin).startswith(letters, autoescape=True),
-            func.lower(Enterprise.name).like(_like(folded), escape=_ESCAPE),
-            _alias_match(folded),
-        )
-    else:
-        where = or_(col(Enterprise.normalized_name).like(_like(stem), escape=_ESCAPE), _alias_match(stem))
-    rows = (
-        await session.exec(select(Enterprise).where(col(Enterprise.merged_into).is_(None), where).limit(NEAR_POOL))
-    ).all()
     ranked: dict[int, float] = {}
-    for row in rows:
-        eid, name, normalized, pinyin, initials = row.id, row.name, row.normalized_name, row.pinyin, row.initials
-        if eid is None:
-            continue
-        aliases = row.aliases
-        score = 0.0
-        alias_text = " ".join(str(a) for a in aliases).lower()
-        if latin:
-            if letters in (initials, pinyin):
-                score = 100.0
-            elif folded in alias_text or letters in alias_text.replace(" ", ""):
-                score = 96.0
-            elif initials.startswith(letters) or pinyin.startswith(letters):
-                # ndsd: 宁德时代 (ndsd…) before a longer name whose initials merely begin so.
-                score = 92.0 - min(len(initials) - len(letters), 10) * 0.2
-            elif folded in name.lower():
-                score = 90.0
-            elif letters in pinyin:
-                score = 85.0
-        else:
-            if normalized == stem:
-                score = 100.0
-            elif stem in alias_text or query.lower() in alias_text:
-                score = 95.0
-            elif stem in normalized:
-                score = 90.0 - min(len(normalized) - len(stem), 20) * 0.2
-        if score:
-            ranked[int(eid)] = score
+    if latin:
+        for form in await name_index.by_letters(session, letters, stem):
+            _keep(ranked, form.enterprise_id, _latin_score(form, letters, stem))
+    elif stem:
+        for form in await name_index.by_stem(session, stem):
+            _keep(ranked, form.enterprise_id, _stem_score(form, stem))
     if not ranked and not latin and len(stem) >= 2:
-        ranked = dict(await _near(session, stem))
+        forms = await name_index.near(session, stem)
+        for eid, _name, score in best_matches(
+            stem, [(f.enterprise_id, f.normalized) for f in forms], limit=len(forms), cutoff=NEAR_CUTOFF
+        ):
+            _keep(ranked, eid, score * 0.9)
     return [eid for eid, _ in sorted(ranked.items(), key=lambda item: (-item[1], item[0]))][:limit]
 
 
-async def _near(session: AsyncSession, stem: str) -> list[tuple[int, float]]:
-    """Near names: a name sharing no pair of consecutive characters with the query cannot score high."""
-    grams = [col(Enterprise.normalized_name).like(_like(gram), escape=_ESCAPE) for gram in _bigrams(stem)]
-    # One wrong character in a longer name still leaves two pairs in common; asking for two
-    # keeps common pairs (科技, 能源) from pulling in a sixth of the register.
-    shares: ColumnElement[bool] = (
-        or_(*grams) if len(grams) <= 3 else reduce(operator.add, [case((g, 1), else_=0) for g in grams]) >= 2
-    )
-    rows = (
-        await session.exec(
-            select(Enterprise.id, Enterprise.name).where(col(Enterprise.merged_into).is_(None), shares).limit(NEAR_POOL)
-        )
-    ).all()
-    matches = best_matches(stem, [(int(i), n) for i, n in rows if i is not None], limit=LIMIT, cutoff=NEAR_CUTOFF)
-    return [(i, s * 0.9) for i, _, s in matches]
+def _keep(ranked: dict[int, float], enterprise_id: int, score: float) -> None:
+    if score > ranked.get(enterprise_id, 0.0):
+        ranked[enterprise_id] = score
+
+
+def _latin_score(form: name_index.Form, letters: str, stem: str) -> float:
+    """ndsd / ningdeshidai / catl: a whole match first, then a beginning, then a part."""
+    if letters in (form.initials, form.pinyin):
+        return 96.0 if form.alias else 100.0
+    if form.initials.startswith(letters) or form.pinyin.startswith(letters):
+        # ndsd: 宁德时代 (ndsd…) before a longer name whose initials merely begin so.
+        return 92.0 - min(len(form.initials) - len(letters), 10) * 0.2
+    if stem and stem in form.normalized:
+        return 90.0
+    if letters in form.pinyin:
+        return 85.0
+    return 0.0
+
+
+def _stem_score(form: name_index.Form, stem: str) -> float:
+    if form.normalized == stem:
+        return 95.0 if form.alias else 100.0
+    if stem in form.normalized:
+        return 90.0 - min(len(form.normalized) - len(stem), 20) * 0.2 - (1.0 if form.alias else 0.0)
+    return 0.0
 
 
 async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -> Found:
@@ -151,20 +112,26 @@ async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -
         order = {eid: n for n, eid in enumerate(ids)}
         enterprises: list[Enterprise] = []
         if ids:
-            rows = (
-                await session.exec(select(Enterprise).where(col(Enterprise.id).in_(ids), scope(member, Enterprise)))
+            # Which may be seen is asked of ids alone; only the few shown are loaded whole.
+            visible = (
+                await session.exec(select(Enterprise.id).where(col(Enterprise.id).in_(ids), scope(member, Enterprise)))
             ).all()
-            enterprises = sorted(rows, key=lambda e: order.get(int(e.id or 0), 0))[:limit]
+            shown = sorted((int(i) for i in visible if i is not None), key=order.__getitem__)[:limit]
+            rows = (await session.exec(select(Enterprise).where(col(Enterprise.id).in_(shown)))).all()
+            enterprises = sorted(rows, key=lambda e: order[int(e.id or 0)])
+        # Leads and projects are read on their own and their enterprises' names after: joined,
+        # SQLite may walk the whole register to find a handful of projects.
         leads = (
-            (
-                await session.exec(
-                    select(Lead, Enterprise.name)
-                    .join(Enterprise, col(Enterprise.id) == Lead.enterprise_id)
-                    .where(col(Lead.enterprise_id).in_(ids), scope(member, Lead))
-                    .order_by(col(Lead.created_at).desc())
-                    .limit(limit)
-                )
-            ).all()
+            list(
+                (
+                    await session.exec(
+                        select(Lead)
+                        .where(col(Lead.enterprise_id).in_(ids), scope(member, Lead))
+                        .order_by(col(Lead.created_at).desc())
+                        .limit(limit)
+                    )
+                ).all()
+            )
             if ids
             else []
         )
@@ -173,22 +140,28 @@ async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -
         project_match = col(Project.enterprise_id).in_(ids) if ids else None
         conditions = [c for c in (by_name, project_match) if c is not None]
         projects = (
-            (
-                await session.exec(
-                    select(Project, Enterprise.name)
-                    .join(Enterprise, col(Enterprise.id) == Project.enterprise_id)
-                    .where(or_(*conditions), scope(member, Project))
-                    .order_by(col(Project.created_at).desc())
-                    .limit(limit)
-                )
-            ).all()
+            list(
+                (
+                    await session.exec(
+                        select(Project)
+                        .where(or_(*conditions), scope(member, Project))
+                        .order_by(col(Project.created_at).desc())
+                        .limit(limit)
+                    )
+                ).all()
+            )
             if conditions
             else []
         )
+        named = {r.enterprise_id for r in leads} | {p.enterprise_id for p in projects}
+        names: dict[int, str] = {}
+        if named:
+            pairs = await session.exec(select(Enterprise.id, Enterprise.name).where(col(Enterprise.id).in_(named)))
+            names = {int(i): n for i, n in pairs.all() if i is not None}
     return Found(
         enterprises,
-        [(lead, name) for lead, name in leads],
-        [(project, name) for project, name in projects],
+        [(lead, names.get(lead.enterprise_id, "")) for lead in leads],
+        [(project, names.get(project.enterprise_id, "")) for project in projects],
     )
 
 

@@ -12,23 +12,27 @@ import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
-
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from typing import TYPE_CHECKING, Any
 
 from bot.core.i18n import translate
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+# openpyxl costs tens of megabytes once imported: it is imported by the first spreadsheet a
+# person asks for or sends, not when the bot starts.
 
 WAN_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 PERCENT_FORMAT = "0.0%"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEADER_COLOUR = "DDEBF7"
 _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\]")
 #: What spreadsheet programs read as the start of a formula (OWASP's CSV-injection list).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: The control characters an xlsx cell cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE, copied
+#: so that this module does not import openpyxl at start-up).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
 
 def sheet_title(name: str, taken: set[str]) -> str:
@@ -50,10 +54,13 @@ def write_table(ws: Any, locale: str, columns: Sequence[tuple[str, str]], rows: 
     ``columns`` is (key, kind) with kind ``text``, ``wan`` (a yuan amount shown in 万元),
     ``date``, ``int`` or ``percent``.
     """
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
     for index, (key, _kind) in enumerate(columns, 1):
         cell = ws.cell(row=1, column=index, value=translate(locale, f"desk.col.{key}"))
         cell.font = Font(bold=True)
-        cell.fill = _HEADER_FILL
+        cell.fill = PatternFill("solid", fgColor=_HEADER_COLOUR)
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     for r, values in enumerate(rows, 2):
         for c, ((_key, kind), value) in enumerate(zip(columns, values, strict=True), 1):

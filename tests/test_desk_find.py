@@ -56,6 +56,10 @@ async def records(app: App) -> dict[str, int]:
         ("lj", "隆基绿能科技股份有限公司"),
         ("longji", "隆基绿能科技股份有限公司"),
         ("隆基绿能股份公司", "隆基绿能科技股份有限公司"),
+        # Two characters: the start, the middle and the end of a name.
+        ("宁德", "宁德时代新能源科技股份有限公司"),
+        ("绿能", "隆基绿能科技股份有限公司"),
+        ("种业", "张掖市丰田种业有限公司"),
     ],
 )
 async def test_the_bureau_finds_what_a_person_means(

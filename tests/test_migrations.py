@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from bot.core.db import Database
-from bot.core.migrate import current, downgrade, upgrade
+from bot.core.migrate import current, downgrade, include_object, upgrade
 
 
 async def tables(db: Database) -> set[str]:
@@ -41,7 +41,9 @@ async def test_models_and_migrations_agree(empty_database_url: str) -> None:
         await upgrade(db, "heads")
         async with db.engine.connect() as conn:
             diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_object": include_object}), SQLModel.metadata
+                )
             )
         assert diff == []
     finally:

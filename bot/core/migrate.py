@@ -8,6 +8,15 @@ from sqlalchemy.engine import Connection
 
 from bot.core.db import ROOT, Database
 
+# Search indexes only one backend has, made by hand in the migrations (FTS5 on SQLite, with its
+# shadow tables; pg_trgm on PostgreSQL): the models cannot describe them, so comparing the
+# models with the database looks past them.
+_BACKEND_ONLY_PREFIXES = ("enterprisename_fts", "trgm_")
+
+
+def include_object(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
+    return not (reflected and name is not None and name.startswith(_BACKEND_ONLY_PREFIXES))
+
 
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config(str(ROOT / "alembic.ini"))

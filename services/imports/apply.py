@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.db import Database
 from models import Enterprise, ImportBatch, ImportStatus, LibraryEntry, Member, utcnow
 from services import audit
-from services.enterprises import take_register
+from services.enterprises import remember_alias, take_register
 from services.imports.preview import HOLD_FOR
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
@@ -130,6 +130,10 @@ async def _enterprises_for(
                     updated_at=now,
                 )
                 new.append(enterprise)
+        else:
+            # The row named it another way (宁德时代新能源科技股份有限公司 for 宁德时代): the
+            # register keeps that name, so a lead or visit typing it finds the same enterprise.
+            remember_alias(enterprise, str(row["name"]))
         picked.append(enterprise)
     for chunk in _chunks(new):
         session.add_all(chunk)

@@ -23,6 +23,7 @@ from services.credit_code import is_valid_credit_code, normalize_credit_code
 from services.imports.read import RawRow, Sheet, fold, text_of
 from services.imports.worker import read_file
 from services.money import InvalidMoney, parse_money
+from services.names import has_letters
 from services.text import clean_text
 
 MAX_TEXT = {"name": 100, "region": 100, "contact_name": 64, "contact_phone": 32, "note": 500}
@@ -206,6 +207,8 @@ def _check(
     row.name = row.values.get("name", "")
     if not row.name:
         row.reject("desk.import.reason.no_name")
+    elif not has_letters(row.name):
+        row.reject("desk.import.reason.name_no_letters", name=row.name)
     elif len(row.name) > MAX_TEXT["name"]:
         row.reject("desk.import.reason.too_long", column="name", max=MAX_TEXT["name"])
     code = row.values.get("credit_code", "")

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.db import Database
-from models import Enterprise, LibraryEntry
+from models import Enterprise, EnterpriseName, LibraryEntry
 from services.imports.check import Checked, Row
 from services.names import best_matches, normalize_name
 
@@ -31,28 +31,46 @@ class NearIndex:
     """Near-name lookup over many names without comparing against every one of them.
 
     A name one or two typed characters away from another still shares all but a few of its
-    character pairs; candidates are the names holding one of the query's three rarest pairs,
-    so a common pair (科技, 能源) never drags in a large part of the register.
+    character pairs; candidates are the names holding one of the query's three rarest pairs
+    (of those any name holds: a pair no name has finds nothing), so a common pair (科技, 能源)
+    never drags in a large part of the register. A registered name found whole inside the
+    query (宁德时代 in 宁德时代新能源科技股份有限公司) is always a candidate, however common
+    its pairs.
     """
 
     RAREST = 3
 
     def __init__(self) -> None:
         self._grams: dict[str, list[int]] = defaultdict(list)
-        self._names: dict[int, str] = {}
+        self._stems: dict[str, list[int]] = defaultdict(list)
+        self._names: dict[int, list[str]] = defaultdict(list)
 
     def add(self, key: int, name: str, stem: str | None = None) -> None:
-        """``stem``: the name normalized, when the register already holds it."""
-        self._names[key] = name
-        for gram in _bigrams(normalize_name(name) if stem is None else stem):
+        """Index ``name`` under ``key``; a key may have several names (an enterprise's aliases).
+
+        ``stem``: the name normalized, when the register already holds it.
+        """
+        self._names[key].append(name)
+        if stem is None:
+            stem = normalize_name(name)
+        self._stems[stem].append(key)
+        for gram in _bigrams(stem):
             self._grams[gram].append(key)
 
     def near(self, name: str, *, cutoff: float, limit: int = 3) -> list[tuple[int, str, float]]:
-        grams = sorted(_bigrams(normalize_name(name)), key=lambda g: len(self._grams.get(g, ())))
+        stem = normalize_name(name)
+        held = [gram for gram in _bigrams(stem) if gram in self._grams]
         pool: set[int] = set()
-        for gram in grams[: self.RAREST]:
-            pool.update(self._grams.get(gram, ()))
-        return best_matches(name, [(k, self._names[k]) for k in sorted(pool)], limit=limit, cutoff=cutoff)
+        for gram in sorted(held, key=lambda g: len(self._grams[g]))[: self.RAREST]:
+            pool.update(self._grams[gram])
+        for start in range(len(stem) - 1):
+            for end in range(start + 2, len(stem) + 1):
+                pool.update(self._stems.get(stem[start:end], ()))
+        candidates = [(k, known) for k in sorted(pool) for known in self._names[k]]
+        found: dict[int, tuple[int, str, float]] = {}
+        for key, known, score in best_matches(name, candidates, limit=len(candidates), cutoff=cutoff):
+            found.setdefault(key, (key, known, score))
+        return list(found.values())[:limit]
 
 
 async def _rows(session: AsyncSession, query: Any) -> list[Any]:
@@ -94,9 +112,16 @@ async def match(db: Database, checked: Checked) -> None:
             )
             if code and i is not None
         }
+        aliases = [
+            (int(i), str(stem))
+            for i, stem in await _rows(
+                session,
+                select(EnterpriseName.enterprise_id, EnterpriseName.normalized).where(col(EnterpriseName.alias)),
+            )
+        ]
     # Matching is CPU work over the whole register: off the event loop, so that other
     # people's messages are answered meanwhile.
-    await asyncio.to_thread(_match_rows, checked, registered, libraries, merged, coded)
+    await asyncio.to_thread(_match_rows, checked, registered, libraries, merged, coded, aliases)
 
 
 def _match_rows(
@@ -105,6 +130,7 @@ def _match_rows(
     libraries: set[tuple[int, int]],
     merged: dict[int, int],
     coded: dict[str, int],
+    aliases: list[tuple[int, str]],
 ) -> None:
     by_id = {int(i): (name, stem, code) for i, name, stem, code in registered if i is not None}
     by_stem: dict[str, int] = {}
@@ -113,6 +139,11 @@ def _match_rows(
     index = NearIndex()
     for i, (name, stem, _code) in by_id.items():
         index.add(i, name, stem)
+    # A name the register knows only as an alias (BYD for 比亚迪) matches that enterprise.
+    for i, stem in sorted(aliases):
+        if i in by_id:
+            by_stem.setdefault(stem, i)
+            index.add(i, stem, stem)
     in_file = NearIndex()
     seen: dict[tuple[str, int | None], int] = {}
     accepted: dict[int, Row] = {}

@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
-from openpyxl import Workbook
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from bot.core.db import Database
 from bot.core.i18n import translate
 from models import Chain, EnterpriseTag, ImportBatch, Member, utcnow
@@ -56,6 +53,8 @@ def reason_text(locale: str, row: Row) -> str:
 
 
 def rejects_sheet(locale: str, rows: list[Row]) -> bytes:
+    from openpyxl import Workbook
+
     wb = Workbook()
     ws = wb.active
     ws.title = translate(locale, "desk.import.rejects_sheet")[:31]
@@ -67,6 +66,9 @@ def rejects_sheet(locale: str, rows: list[Row]) -> bytes:
 
 def template(locale: str, chains: list[Chain]) -> bytes:
     """The empty spreadsheet: its columns, a sheet explaining them, drop-downs for chain and tag."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     wb = Workbook()
     ws = wb.active
     ws.title = translate(locale, "desk.template.sheet")[:31]

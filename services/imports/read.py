@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import iterparse
 
-from openpyxl import load_workbook
-
 #: Telegram gives a bot files of at most 20 MB.
 MAX_BYTES = 20 * 1024 * 1024
 #: A library is tens of enterprises a chain; a file of thousands is a register dump, not an import.
@@ -142,6 +140,8 @@ def _merged_ranges(archive: Any, path: str) -> list[tuple[str, int, int]]:
 
 def read(content: bytes, words: dict[str, frozenset[str]], required: tuple[str, ...]) -> Sheet:
     """The header's columns and the rows below it, of the first sheet; ``SheetError`` if none."""
+    from openpyxl import load_workbook  # imported by the first file read, not at start-up
+
     check_archive(content)
     try:
         values_wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)

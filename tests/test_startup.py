@@ -1,0 +1,37 @@
+"""Starting the bot loads none of the heavy libraries that only some requests need."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# matplotlib (charts), openpyxl (spreadsheets) and pypinyin (writing a new name) weigh over
+# a hundred megabytes together; a bot that has drawn, read or written none yet holds none.
+HEAVY = ("matplotlib", "numpy", "openpyxl", "pypinyin")
+
+START_UP = """
+import json, sys
+import bot.cli, bot.app, bot.runner, bot.scheduler, bot.webhook
+import bot.adapters.ptb, bot.adapters.aiogram, bot.adapters.console
+import handlers
+handlers.build_registry()
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def test_start_up_imports_no_heavy_library() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", START_UP.format(heavy=HEAVY)], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == []
+
+
+def test_searching_does_not_load_the_pinyin_dictionary() -> None:
+    script = """
+import json, sys
+from services import search, enterprises, name_index
+print(json.dumps("pypinyin" in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) is False
