@@ -22,17 +22,12 @@ from handlers.notify import tell, tell_bureau
 from handlers.project import (
     MAX_NAME,
     MAX_REASON,
-    PICK_BUTTONS,
     REGISTER_ROLES,
-    choose,
-    choose_picked,
-    pick_keyboard,
-    typed_number,
+    ProjectPick,
 )
 from handlers.taskforce import ask_future_day, read_future_day
 from models import NeedKind, NeedState, Role
-from services import members, needs, projects
-from services.access import Purpose
+from services import members, needs
 from services.needs import NeedError, NeedRow
 
 RAISE_ROLES = REGISTER_ROLES | {Role.BUREAU}
@@ -55,27 +50,8 @@ def need_text(_: Translator, row: NeedRow) -> str:
     )
 
 
-async def need_start(ctx: Context, msg: Incoming) -> Next:
-    """Pick the project the need is for (or ``/need <number>``)."""
-    number = typed_number(msg.args)
-    if number is not None:
-        return await choose(ctx, number, "kind")
-    if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=1):
-        ctx.say(ctx._("project.progress.none"))
-        return ctx.done()
-    return ctx.goto("pick")
-
-
-async def ask_pick(ctx: Context) -> None:
-    rows = await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=PICK_BUTTONS)
-    ctx.say(ctx._("need.ask.pick"), pick_keyboard(rows))
-
-
-async def on_pick(ctx: Context, msg: Incoming) -> Next:
-    answer = await choose_picked(ctx, msg, "kind")
-    if isinstance(answer, Next):
-        return answer
-    return ctx.again("project.err.pick")
+# Pick the project the need is for (or ``/need <number>``).
+PICK = ProjectPick("need.ask.pick", "kind")
 
 
 async def ask_kind(ctx: Context) -> None:
@@ -142,11 +118,11 @@ NEED = Flow(
     name="need",
     command="need",
     roles=frozenset(RAISE_ROLES),
-    start=need_start,
+    start=PICK.start,
     title_key="flow.need",
     describe=lambda draft: str(draft.get("project_name", "")),
     steps={
-        "pick": Step(ask_pick, on_pick),
+        "pick": PICK.step(),
         "kind": Step(ask_kind, on_kind),
         "size": Step(ask_size, on_size),
         "needed_by": Step(ask_needed_by, on_needed_by),

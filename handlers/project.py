@@ -13,6 +13,7 @@ project picking defined here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypedDict, cast
 
@@ -113,6 +114,37 @@ async def choose_picked(
     if number is not None:
         return await choose(ctx, number, then, purpose)
     return answer
+
+
+@dataclass(frozen=True)
+class ProjectPick:
+    """The "which project?" opening of a flow that works on one of the person's active projects:
+    ``/command <number>`` goes straight on to ``then``; otherwise the step ``pick`` asks."""
+
+    question: str  # the catalog key of the question
+    then: str
+
+    async def start(self, ctx: Context, msg: Incoming) -> Next:
+        number = typed_number(msg.args)
+        if number is not None:
+            return await choose(ctx, number, self.then)
+        if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=1):
+            ctx.say(ctx._("project.progress.none"))
+            return ctx.done()
+        return ctx.goto("pick")
+
+    async def ask(self, ctx: Context) -> None:
+        rows = await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=PICK_BUTTONS)
+        ctx.say(ctx._(self.question), pick_keyboard(rows))
+
+    async def on_answer(self, ctx: Context, msg: Incoming) -> Next:
+        answer = await choose_picked(ctx, msg, self.then)
+        if isinstance(answer, Next):
+            return answer
+        return ctx.again("project.err.pick")
+
+    def step(self) -> Step:
+        return Step(self.ask, self.on_answer)
 
 
 # == /project: register ====================================================================

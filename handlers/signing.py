@@ -20,17 +20,13 @@ from handlers.project import (
     MAX_DESCRIPTION,
     MAX_NAME,
     MAX_REASON,
-    PICK_BUTTONS,
     REGISTER_ROLES,
-    choose,
-    choose_picked,
+    ProjectPick,
     chosen,
     money,
-    pick_keyboard,
-    typed_number,
 )
 from models import ReviewKind, Role
-from services import projects, signing
+from services import signing
 from services.access import Purpose
 from services.signing import REVIEW_KINDS, ReviewDraft, ReviewState, SigningError
 
@@ -70,27 +66,8 @@ def overview(_: Translator, name: str, number: int, state: ReviewState) -> str:
     return "\n".join(lines)
 
 
-async def reviews_start(ctx: Context, msg: Incoming) -> Next:
-    """Pick one of the unit's projects (or ``/reviews <number>``)."""
-    number = typed_number(msg.args)
-    if number is not None:
-        return await choose(ctx, number, "overview")
-    if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=1):
-        ctx.say(ctx._("project.progress.none"))
-        return ctx.done()
-    return ctx.goto("pick")
-
-
-async def ask_pick(ctx: Context) -> None:
-    rows = await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=PICK_BUTTONS)
-    ctx.say(ctx._("signing.ask.pick"), pick_keyboard(rows))
-
-
-async def on_pick(ctx: Context, msg: Incoming) -> Next:
-    answer = await choose_picked(ctx, msg, "overview")
-    if isinstance(answer, Next):
-        return answer
-    return ctx.again("project.err.pick")
+# Pick one of the unit's projects (or ``/reviews <number>``).
+PICK = ProjectPick("signing.ask.pick", "overview")
 
 
 async def ask_overview(ctx: Context) -> None:
@@ -216,11 +193,11 @@ REVIEWS = Flow(
     name="reviews",
     command="reviews",
     roles=ROLES,
-    start=reviews_start,
+    start=PICK.start,
     title_key="flow.reviews",
     describe=lambda draft: str(draft.get("project_name", "")),
     steps={
-        "pick": Step(ask_pick, on_pick),
+        "pick": PICK.step(),
         "overview": Step(ask_overview, on_overview),
         "reviewer": Step(ask_reviewer, on_reviewer),
         "reviewed_on": Step(ask_reviewed_on, on_reviewed_on),
