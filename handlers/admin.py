@@ -2,6 +2,7 @@
 
     /members → unit → person → deactivate | move to another unit → unit | change role → role
     /invites → the open invitations, each with a button to revoke it
+    /dept <department id> <unit code> → a DingTalk department's staff join that unit
 
 Every change is audited and takes effect with the person's next message: the router reads
 who they are afresh for each one.
@@ -17,7 +18,7 @@ from bot.core.db import Database
 from bot.core.registry import Registry
 from handlers.start import INVITE_ROLES, role_name
 from models import Role, User
-from services import members
+from services import members, platforms
 from services.members import Change, MemberError
 
 BUREAU = frozenset({Role.BUREAU})
@@ -196,7 +197,31 @@ async def revoke(ctx: Context, msg: Incoming, arg: str) -> None:
     ctx.say(ctx._(key, number=arg))
 
 
+# -- /dept ---------------------------------------------------------------------------------
+async def bind_department(ctx: Context, msg: Incoming) -> None:
+    """Bind a DingTalk department to a unit: its staff then join without an invitation."""
+    parts = msg.args.split()
+    if len(parts) != 2:
+        codes = ", ".join(u.code for u in await members.units(ctx.app.db))
+        ctx.say(ctx._("admin.dept.usage", codes=codes))
+        return
+    try:
+        binding = await platforms.bind_department(
+            ctx.app.db,
+            platform=platforms.DINGTALK,
+            department=parts[0],
+            unit_code=parts[1],
+            actor_id=ctx.user.id,
+            now=ctx.now(),
+        )
+    except platforms.BindingError as exc:
+        ctx.say(ctx._(f"admin.dept.err.{exc.code}", value=parts[0] if exc.code == "department" else parts[1]))
+        return
+    ctx.say(ctx._("admin.dept.bound", department=binding.department, unit=binding.unit.name(ctx.locale)))
+
+
 def register(registry: Registry) -> None:
     registry.add_flow(MEMBERS)
     registry.add_command(Command("invites", invites, roles=BUREAU, help_key="help.invites", admin=True))
     registry.add_action(Action("inv", revoke, roles=BUREAU, admin=True))
+    registry.add_command(Command("dept", bind_department, roles=BUREAU, help_key="help.dept", admin=True))

@@ -33,6 +33,7 @@ from models.ops import (
     Setting,
     Target,
 )
+from models.platforms import PLATFORM_CHAT_BASE, PlatformAccount, PlatformDepartment
 from models.org import ROLE_FOR_UNIT_KIND, Chain, Invite, LeaderLevel, Role, Unit, UnitKind, User
 from models.records import (
     ACTIVE_STAGES,
@@ -55,6 +56,9 @@ from models.records import (
 
 __all__ = [
     "ACTIVE_STAGES",
+    "PLATFORM_CHAT_BASE",
+    "PlatformAccount",
+    "PlatformDepartment",
     "LANDED_STAGES",
     "ROLE_FOR_UNIT_KIND",
     "STAGE_ORDER",

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[frozenset[Role], bool]] = {
     "invite": (BUREAU, ADMIN),
     "members": (BUREAU, ADMIN),
     "invites": (BUREAU, ADMIN),
+    "dept": (BUREAU, ADMIN),
     "lead": (RECORDS, False),
     "mine": (RECORDS, False),
     "visit": (FIELD, False),

@@ -12,6 +12,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DATA_DIR = Path("data")
 DEFAULT_DATABASE_URL = f"sqlite:///{DATA_DIR / 'investbot.sqlite3'}"
 TELEGRAM_API_SERVER = "https://api.telegram.org"
+DINGTALK_API_SERVER = "https://api.dingtalk.com"
+DINGTALK_OAPI_SERVER = "https://oapi.dingtalk.com"
+# DingTalk's public "markdown with buttons" card template, the one its Stream SDK uses.
+DINGTALK_CARD_TEMPLATE = "1366a1eb-bc54-4859-ac88-517c56a9acb1.schema"
 
 
 class Settings(BaseSettings):
@@ -20,6 +24,16 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     bot_framework: Literal["ptb", "aiogram"] = "ptb"
     bot_api_server: str = TELEGRAM_API_SERVER
+    bot_platform: Literal["telegram", "dingtalk"] = "telegram"
+    # DingTalk: the internal enterprise app's credentials (its robot's code is the client id).
+    dingtalk_client_id: str | None = None
+    dingtalk_client_secret: SecretStr | None = None
+    dingtalk_api_server: str = DINGTALK_API_SERVER
+    # Where the Stream connection is opened; DingTalk's OpenAPI server unless told otherwise.
+    dingtalk_stream_server: str | None = None
+    # The older OpenAPI host that still serves media uploads.
+    dingtalk_oapi_server: str = DINGTALK_OAPI_SERVER
+    dingtalk_card_template: str = DINGTALK_CARD_TEMPLATE
     database_url: str = DEFAULT_DATABASE_URL
     bot_admin_ids: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
     timezone: str = "Asia/Shanghai"
@@ -45,7 +59,15 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("bot_token", "webhook_secret", "webhook_url", mode="before")
+    @field_validator(
+        "bot_token",
+        "webhook_secret",
+        "webhook_url",
+        "dingtalk_client_id",
+        "dingtalk_client_secret",
+        "dingtalk_stream_server",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -59,14 +81,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("bot_api_server")
+    @field_validator("bot_api_server", "dingtalk_api_server", "dingtalk_stream_server", "dingtalk_oapi_server")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value is not None else None
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def dingtalk_stream_root(self) -> str:
+        return self.dingtalk_stream_server or self.dingtalk_api_server
+
+    def dingtalk_credentials(self) -> tuple[str, str]:
+        if self.dingtalk_client_id is None or self.dingtalk_client_secret is None:
+            raise RuntimeError("DINGTALK_CLIENT_ID and DINGTALK_CLIENT_SECRET must both be set")
+        return self.dingtalk_client_id, self.dingtalk_client_secret.get_secret_value()
 
     def token(self) -> str:
         if self.bot_token is None:
