@@ -21,6 +21,8 @@ def _settings() -> Settings:
     secrets = logs.secret_forms(settings.bot_token.get_secret_value()) if settings.bot_token else []
     if settings.webhook_secret:
         secrets.append(settings.webhook_secret.get_secret_value())
+    if settings.dingtalk_client_secret:
+        secrets.append(settings.dingtalk_client_secret.get_secret_value())
     logs.setup(level=settings.log_level, json_lines=settings.log_json, secrets=secrets)
     return settings
 
@@ -39,6 +41,14 @@ async def _console(settings: Settings) -> None:
 
 
 async def _run(settings: Settings, *, scheduler: bool) -> None:
+    if settings.bot_platform == "dingtalk":
+        from bot.adapters.dingtalk import run_dingtalk
+
+        # Checked here, so a missing credential is one clear line and not a traceback.
+        settings.dingtalk_credentials()
+        log.info("starting on DingTalk")
+        await run_dingtalk(settings, scheduler=scheduler)
+        return
     if settings.bot_token is None:
         log.info("BOT_TOKEN is not set: starting the console chat")
         await _console(settings)

@@ -33,8 +33,8 @@ from models.ops import (
     Setting,
     Target,
 )
-from models.platforms import PLATFORM_CHAT_BASE, PlatformAccount, PlatformDepartment
 from models.org import ROLE_FOR_UNIT_KIND, Chain, Invite, LeaderLevel, Role, Unit, UnitKind, User
+from models.platforms import PLATFORM_CHAT_BASE, PlatformAccount, PlatformDepartment
 from models.records import (
     ACTIVE_STAGES,
     LANDED_STAGES,
@@ -56,10 +56,8 @@ from models.records import (
 
 __all__ = [
     "ACTIVE_STAGES",
-    "PLATFORM_CHAT_BASE",
-    "PlatformAccount",
-    "PlatformDepartment",
     "LANDED_STAGES",
+    "PLATFORM_CHAT_BASE",
     "ROLE_FOR_UNIT_KIND",
     "STAGE_ORDER",
     "ApprovalItem",
@@ -100,6 +98,8 @@ __all__ = [
     "Origin",
     "OriginKind",
     "ParkedDraft",
+    "PlatformAccount",
+    "PlatformDepartment",
     "ProcessedUpdate",
     "Project",
     "ProjectReview",

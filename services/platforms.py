@@ -126,6 +126,13 @@ async def bind_department(
         return Binding(department=department, unit=unit, replaced=replaced)
 
 
+async def has_departments(db: Database, platform: str) -> bool:
+    async with db.session() as session:
+        query = select(PlatformDepartment.id).where(PlatformDepartment.platform == platform).limit(1)
+        found = await session.exec(query)
+        return found.first() is not None
+
+
 async def join_by_department(
     db: Database,
     *,
