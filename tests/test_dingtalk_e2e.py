@@ -1,0 +1,236 @@
+"""The same conversations on DingTalk: the real bot (our runner, the dingtalk-stream SDK) against
+the fake DingTalk over real HTTP and a real websocket, on SQLite and on PostgreSQL.
+
+The assertions are the Telegram suite's (tests/test_telegram_e2e*.py) where the platforms
+agree. Where they differ, the test says so:
+- a person is a staff id (a string), mapped to a stable internal chat id;
+- buttons are interactive-card buttons and a press edits the card (no toast to answer);
+- a location cannot be shared: the question says how to answer in text, and typed
+  coordinates count as the location;
+- a file has no caption: its words follow it as a text message.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from bot.core.config import Settings
+from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, User, Visit
+from tests.conftest import ADMIN_ID
+from tests.dingtalk import CLIENT_SECRET, DingBot, running_dingtalk
+from tests.dingtalk.server import Failure
+from tests.kit import zh
+from tests.test_botapi_server import tiny_png
+from tests.test_telegram_e2e_work import CATL, spreadsheet
+
+BUREAU, LIAISON, COUNTY, CHAIN_LEAD = 1001, 1002, 1003, 1005
+NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def ding(settings: Settings) -> AsyncIterator[DingBot]:
+    async with running_dingtalk(settings) as running:
+        yield running
+
+
+async def test_a_newcomer_joins_with_an_invitation_code_typed_as_text(ding: DingBot) -> None:
+    admin = await ding.staff("manager001", "王局长", member=ADMIN_ID)
+    await admin.send("/invite")
+    units = await admin.press("驻北京联络处")
+    assert units.edits == 1 and units.buttons == [], "the press edits its card and drops the buttons"
+    assert "驻北京联络处" in units.text
+    await admin.press("驻外机构")
+    code = admin.last_text.split("start=")[1].split()[0]
+
+    newcomer = await ding.staff("staff7788", "李联络")
+    await newcomer.send(f"/start {code}")
+    assert any("注册成功" in t for t in newcomer.texts())
+    async with ding.app.db.session() as session:
+        account = (await session.exec(select(PlatformAccount).where(PlatformAccount.external_id == "staff7788"))).one()
+        user = (await session.exec(select(User).where(User.telegram_id == account.chat_id))).one()
+    assert account.chat_id >= PLATFORM_CHAT_BASE and user.full_name == "李联络"
+    await newcomer.send("/help")
+    assert "/lead" in newcomer.last_text
+
+
+async def test_guided_lead_with_card_presses_and_one_message_lead(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", "李联络", member=LIAISON)
+    await officer.send("/lead")
+    assert "哪家企业" in officer.last_text
+    await officer.send("宁德时代新能源科技股份有限公司")
+    chains = officer.card()
+    assert all(b["params"]["data"].isascii() for b in chains.buttons)
+    await officer.press("新能源")
+    assert chains.edits == 1 and chains.buttons == [] and chains.text.endswith("新能源")
+    await officer.send("拟在西北建设储能电池基地")
+    await officer.send("20亿")
+    summary = officer.last_text
+    assert "20亿元" in summary and "宁德时代新能源科技股份有限公司" in summary
+    await officer.press("确认保存")
+    assert "#" in officer.last_text
+
+    await officer.send("/lead 比亚迪 拟在张掖建设电池回收工厂 投资约5亿 新能源")
+    assert "5亿元" in officer.last_text and "比亚迪" in officer.last_text
+    await officer.press("确认保存")
+    assert "#" in officer.last_text
+
+
+async def test_a_stale_press_and_a_redelivered_message_change_nothing(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    await officer.send("/lead")
+    await officer.send("隆基绿能")
+    chains = officer.card()
+    saved = [dict(b) for b in chains.buttons]
+    await officer.press("新能源")
+    chains.buttons = saved  # the same old card, pressed again (a second device)
+    await officer.press("新能源", chains)
+    assert "计划" in officer.texts()[-1] or "计划" in officer.last_text, "the conversation did not move"
+
+    before = len(officer.chat)
+    data = ding.fake._robot("liaison01", "李联络", "text", text={"content": "/help"})
+    await ding.fake.send_raw(data)
+    answered = len(officer.chat)
+    assert answered > before
+    await ding.fake.send_raw(data)  # DingTalk sends it again (no ack arrived in time)
+    assert len(officer.chat) == answered, "the redelivered message was answered again"
+
+
+async def test_a_visit_asks_for_the_place_in_text_and_takes_typed_coordinates(ding: DingBot) -> None:
+    county = await ding.staff("county01", "赵干事", member=COUNTY)
+    await county.send("/visit")
+    await county.send("宁德时代新能源科技股份有限公司")
+    asking = county.chat[-1]
+    # Platform difference: no location button on DingTalk; the question says what to type.
+    assert asking.kind == "text" and zh("dingtalk.location_hint") in asking.text
+    assert zh("visit.ask.where") in asking.text
+    await county.send("38.93, 100.45")
+    assert any(zh("visit.where.got") in text for text in county.texts())
+    await county.send("企业计划在西北建储能基地")
+    await county.send("月底前提交用地方案")
+    await county.send_picture(tiny_png(32, 24))
+    assert "38.93000" in county.last_text and "照片：1张" in county.last_text
+    await county.press("确认保存")
+    assert "#" in county.last_text
+    async with ding.app.db.session() as session:
+        [visit] = (await session.exec(select(Visit))).all()
+    assert (visit.latitude, visit.longitude) == (38.93, 100.45)
+    [photo_id] = visit.photos
+    assert await ding.app.download(photo_id) == tiny_png(32, 24), "downloaded through the robot file API"
+
+
+async def test_a_visit_at_a_typed_place_is_not_mistaken_for_coordinates(ding: DingBot) -> None:
+    county = await ding.staff("county01", member=COUNTY)
+    await county.send("/visit")
+    await county.send("宁德时代新能源科技股份有限公司")
+    await county.send("张掖经开区管委会")
+    assert zh("visit.ask.no_location") in county.last_text, "a place typed in words is a place"
+
+
+async def test_a_spreadsheet_is_imported_and_an_export_received(ding: DingBot) -> None:
+    app, fake = ding.app, ding.fake
+    app.clock = lambda: NOW
+    lead = await ding.staff("chain01", "孙科长", member=CHAIN_LEAD)
+    await lead.send_file("新能源目标企业.xlsx", spreadsheet())
+    preview, ask = lead.texts()[-2:]
+    assert "共 4 行数据" in preview and "新增企业 3 家，匹配已有企业 0 家，有问题 1 行" in preview
+    assert "确认导入以上 3 家企业吗" in ask
+    async with app.db.session() as session:
+        assert (await session.exec(select(LibraryEntry))).all() == [], "nothing is imported before the press"
+    confirm = await lead.press("确认导入")
+    assert confirm.buttons == [] and confirm.text.endswith("→ 确认导入")
+    assert "新建企业 3 家，加入目标企业库 3 家" in lead.last_text
+
+    await lead.send("/export")
+    await lead.press("目标企业")
+    await lead.press("本月")
+    files = [m for m in lead.chat if m.kind == "file"]
+    assert len(files) == 1 and files[0].filename.endswith(".xlsx")
+    # Platform difference: a file carries no caption, so its words follow it.
+    after = lead.chat[lead.chat.index(files[0]) + 1]
+    assert after.kind == "text" and "目标企业：2026-11-01 至 2026-11-30" in after.text
+    ws = load_workbook(io.BytesIO(files[0].content)).active
+    assert ws is not None
+    assert {row[0].value for row in ws.iter_rows(min_row=2)} >= {CATL}
+    assert fake.token_requests == 1, "one access token served every call"
+
+
+async def test_a_digest_arrives_with_its_chart_image(ding: DingBot) -> None:
+    lead = await ding.staff("chain01", "孙科长", member=CHAIN_LEAD)
+    await lead.send("/digest")
+    if lead.chat and lead.chat[-1].kind == "card" and lead.chat[-1].buttons:
+        await lead.press(lead.chat[-1].buttons[0]["text"])
+    images = [m for m in lead.chat if m.kind == "image"]
+    assert images, [m.kind for m in lead.chat]
+    assert all(i.content.startswith(b"\x89PNG\r\n\x1a\n") for i in images)
+    assert any(t.startswith("📊") for t in lead.texts())
+
+
+async def test_a_rate_limit_answer_is_waited_out_and_the_message_arrives(ding: DingBot) -> None:
+    fake = ding.fake
+    officer = await ding.staff("liaison01", member=LIAISON)
+    fake.fail["batchSend"] = [
+        Failure(429, {"code": "Forbidden.AccessDenied.QpsLimitForApi", "message": "请求太频繁"}, {"Retry-After": "1"})
+    ]
+    await officer.send("/help")
+    await ding.app.outbox.flush()
+    for _ in range(50):
+        if officer.chat:
+            break
+        await ding.app.outbox.flush()
+        import asyncio
+
+        await asyncio.sleep(0.1)
+    assert officer.chat and "/lead" in officer.last_text
+    assert [c[2] for c in fake.calls if c[1] == "batchSend"][:2] == [429, 200]
+
+
+async def test_a_person_gone_from_the_organisation_is_given_up_and_recorded(ding: DingBot) -> None:
+    gone = await ding.staff("gone0001", member=BUREAU)
+    async with ding.app.db.session() as session:
+        session.add(Delivery(chat_id=BUREAU, kind="notice", payload={"type": "reply", "text": "hi", "keyboard": None}))
+    await ding.app.outbox.flush()
+    async with ding.app.db.session() as session:
+        [row] = (await session.exec(select(Delivery).where(Delivery.chat_id == BUREAU))).all()
+    assert row.status == "failed" and "gone0001" in (row.last_error or "")
+    assert gone.chat == []
+
+
+async def test_a_bound_department_lets_its_staff_join_without_an_invitation(ding: DingBot) -> None:
+    admin = await ding.staff("manager001", member=ADMIN_ID)
+    await admin.send("/dept 4211 nope")
+    assert "nope" in admin.last_text
+    await admin.send("/dept 4211 ganzhou")
+    assert "4211" in admin.last_text
+    ding.fake.departments["county777"] = [1, 4211]
+    stranger = await ding.staff("county777", "钱干事")
+    await stranger.send("/help")
+    assert "/visit" in stranger.last_text
+    async with ding.app.db.session() as session:
+        audits = (await session.exec(select(AuditEntry).where(AuditEntry.action == "bound"))).all()
+        joined = (await session.exec(select(User).where(User.full_name == "钱干事"))).one()
+    assert len(audits) == 1 and joined.active
+
+    outsider = await ding.staff("other001", "路人")
+    await outsider.send("/help")
+    async with ding.app.db.session() as session:
+        assert (await session.exec(select(User).where(User.full_name == "路人"))).first() is None
+
+
+async def test_the_app_secret_and_tokens_never_reach_the_log(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with running_dingtalk(settings) as ding:
+        officer = await ding.staff("liaison01", member=LIAISON)
+        ding.fake.fail["batchSend"] = [Failure(500, {"code": "ServiceUnavailable", "message": "busy"})]
+        await officer.send("/help")
+        tokens = list(ding.fake.tokens_issued)
+    logged = caplog.text
+    assert tokens and CLIENT_SECRET not in logged and not any(t in logged for t in tokens)
