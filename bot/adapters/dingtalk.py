@@ -270,7 +270,8 @@ class OpenAPI:
     async def upload(self, filename: str, content: bytes, *, image: bool) -> str:
         """Upload a file as media (the older host still serves it); its media id sends it."""
         token = await self.token()
-        form = aiohttp.FormData()
+        # The file's own name, as a browser sends it (DingTalk shows it; percent-escapes would show too).
+        form = aiohttp.FormData(quote_fields=False)
         form.add_field("type", "image" if image else "file")
         form.add_field(
             "media", content, filename=filename, content_type="image/png" if image else "application/octet-stream"
