@@ -126,6 +126,12 @@ async def bind_department(
         return Binding(department=department, unit=unit, replaced=replaced)
 
 
+async def is_known(db: Database, chat_id: int) -> bool:
+    """Whether the bot has a member (active or not) behind this chat id."""
+    async with db.session() as session:
+        return (await session.exec(select(User.id).where(User.telegram_id == chat_id))).first() is not None
+
+
 async def has_departments(db: Database, platform: str) -> bool:
     async with db.session() as session:
         query = select(PlatformDepartment.id).where(PlatformDepartment.platform == platform).limit(1)

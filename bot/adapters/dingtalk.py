@@ -54,7 +54,7 @@ from bot.router import Router
 from bot.runner import SHUTDOWN_GRACE
 from bot.telegram import TelegramBridge, TelegramTransport, parse_command
 from models import User
-from services import members, platforms
+from services import platforms
 
 log = logging.getLogger(__name__)
 
@@ -674,7 +674,11 @@ class DingTalkRunner:
     async def _on_message(self, msg: Incoming, query_id: str | None) -> None:
         assert self.bridge is not None and self.app is not None
         if msg.kind in (Kind.TEXT, Kind.COMMAND) and msg.command != "start":
-            await self._join_by_department(msg)
+            try:
+                await self._join_by_department(msg)
+            except Exception:
+                # The message is still answered: as to a stranger, who can ask for an invitation.
+                log.exception("chat %s: joining by department failed", msg.chat_id)
         await self.bridge.handle(msg, query_id)
 
     async def _join_by_department(self, msg: Incoming) -> None:
@@ -682,7 +686,7 @@ class DingTalkRunner:
         assert self.app is not None and self.port is not None and self.api is not None
         if not await platforms.has_departments(self.app.db, PLATFORM):
             return
-        if await members.get_user(self.app.db, msg.chat_id) is not None:
+        if await platforms.is_known(self.app.db, msg.chat_id):
             return
         try:
             staff = await self.port.staff_id(msg.chat_id)

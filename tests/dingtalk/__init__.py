@@ -15,7 +15,7 @@ from bot.core.config import Settings
 from models import PlatformAccount
 from tests.dingtalk.server import CLIENT_ID, CLIENT_SECRET, FakeDingTalk, Shown
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "DingBot", "FakeDingTalk", "Staff", "Shown", "running_dingtalk"]
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "DingBot", "FakeDingTalk", "Shown", "Staff", "running_dingtalk"]
 
 
 def dingtalk_settings(settings: Settings, fake: FakeDingTalk, **extra: Any) -> Settings:

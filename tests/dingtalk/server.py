@@ -24,6 +24,7 @@ CLIENT_ID = "dingtestrobot0001"
 CLIENT_SECRET = "fake-dingtalk-secret-do-not-log-0123456789"
 CARD_TOPIC = "/v1.0/card/instances/callback"
 ROBOT_TOPIC = "/v1.0/im/bot/messages/get"
+BAD_CREDENTIALS = {"code": "invalidClientIdOrSecret", "message": "无效的clientId或clientSecret"}
 
 
 @dataclass
@@ -216,7 +217,7 @@ class FakeDingTalk:
         body = await request.json()
         self.token_requests += 1
         if body.get("appKey") != CLIENT_ID or body.get("appSecret") != CLIENT_SECRET:
-            return web.json_response({"code": "invalidClientIdOrSecret", "message": "无效的clientId或clientSecret"}, 400)
+            return web.json_response(BAD_CREDENTIALS, status=400)
         token = secrets.token_hex(16)
         self.tokens_issued.append(token)
         return web.json_response({"accessToken": token, "expireIn": 7200})
@@ -224,7 +225,7 @@ class FakeDingTalk:
     async def _open(self, request: web.Request) -> web.Response:
         body = await request.json()
         if body.get("clientId") != CLIENT_ID or body.get("clientSecret") != CLIENT_SECRET:
-            return web.json_response({"code": "invalidClientIdOrSecret", "message": "无效的clientId或clientSecret"}, 400)
+            return web.json_response(BAD_CREDENTIALS, status=400)
         topics = {s.get("topic") for s in body.get("subscriptions") or []}
         if not {ROBOT_TOPIC, CARD_TOPIC} <= topics:
             self.errors.append(f"subscribed to {topics}")

@@ -1,0 +1,105 @@
+"""The DingTalk adapter's pieces without a running bot: reading errors, typed coordinates,
+the access token's life, and what an error may say."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from bot.adapters.dingtalk import OpenAPI, classify, coordinates, message_id_of, out_track_id, update_id
+from bot.core import Location
+from bot.core.config import Settings
+from bot.delivery import ChatUnreachable, DeliveryError, Rejected, RetryAfter
+from tests.dingtalk import dingtalk_settings
+from tests.dingtalk.server import CLIENT_SECRET, FakeDingTalk
+
+
+def test_rate_limits_wait_gone_staff_give_up_refusals_stop_and_server_trouble_retries() -> None:
+    limited = classify(429, {"code": "Forbidden.AccessDenied.QpsLimitForApi", "message": "请求太频繁"}, 2.5)
+    assert isinstance(limited, RetryAfter) and limited.seconds == 2.5
+    assert isinstance(classify(403, {"code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"}), RetryAfter)
+    assert isinstance(classify(200, {"errcode": 90018, "errmsg": "请求频率过快"}), RetryAfter)
+    assert isinstance(classify(400, {"code": "invalidParameter.staffId.notExisted"}), ChatUnreachable)
+    assert isinstance(classify(400, {"code": "param.cardNotExist", "message": "卡片不存在"}), Rejected)
+    server = classify(503, {"code": "ServiceUnavailable"})
+    assert type(server) is DeliveryError, "5xx is retried, not given up"
+    assert type(classify(401, {"code": "InvalidAuthentication"})) is DeliveryError
+
+
+@pytest.mark.parametrize(
+    ("typed", "where"),
+    [
+        ("38.93,100.45", Location(38.93, 100.45)),
+        (" 38.93，100.45 ", Location(38.93, 100.45)),
+        ("38.93 100.45", Location(38.93, 100.45)),
+        ("-33.5, -70", Location(-33.5, -70.0)),
+    ],
+)
+def test_typed_coordinates_are_a_location(typed: str, where: Location) -> None:
+    assert coordinates(typed) == where
+
+
+@pytest.mark.parametrize("typed", ["张掖经开区", "3000万", "91.5,100", "38.9,190", "38.93", "1,2,3", "5亿 10"])
+def test_anything_else_is_not(typed: str) -> None:
+    assert coordinates(typed) is None
+
+
+def test_ids_round_trip_and_foreign_cards_are_not_ours() -> None:
+    assert message_id_of(out_track_id(1_796_304_390_696_000)) == 1_796_304_390_696_000
+    assert message_id_of("someone-else.12") is None and message_id_of("investbot.12x") is None
+    assert update_id("msgA") == update_id("msgA") != update_id("msgB")
+    assert 0 <= update_id("msgA") < 2**62
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _settings(fake: FakeDingTalk) -> Settings:
+    return dingtalk_settings(Settings(database_url="sqlite://"), fake)
+
+
+async def test_the_token_is_cached_renewed_before_it_expires_and_after_a_401() -> None:
+    async with FakeDingTalk() as fake:
+        clock = Clock()
+        api = OpenAPI(_settings(fake), clock=clock)
+        try:
+            first = await api.token()
+            assert await api.token() == first and fake.token_requests == 1
+            clock.now += 7200 - 300 - 1  # just inside the margin DingTalk's expiry leaves
+            assert await api.token() == first
+            clock.now += 2
+            second = await api.token()
+            assert second != first and fake.token_requests == 2
+
+            fake.tokens_issued.clear()  # DingTalk revoked it early (the secret was reset)
+            await api.send_robot("staff1", "sampleText", {"content": "你好"})
+            assert fake.token_requests == 3 and [m.text for m in fake.chat("staff1")] == ["你好"]
+        finally:
+            await api.close()
+
+
+async def test_wrong_credentials_and_lost_connections_name_no_secret() -> None:
+    async with FakeDingTalk() as fake:
+        settings = _settings(fake).model_copy(update={"dingtalk_client_secret": SecretStr("wrong-" + CLIENT_SECRET)})
+        api = OpenAPI(settings)
+        try:
+            with pytest.raises(Rejected) as refused:
+                await api.token()
+            assert CLIENT_SECRET not in str(refused.value)
+        finally:
+            await api.close()
+        good = OpenAPI(_settings(fake))
+        token = await good.token()
+    # The server is gone now: the upload URL carries the token, the error must not.
+    try:
+        with pytest.raises(DeliveryError) as lost:
+            await good.upload("a.png", b"\x89PNG", image=True)
+        assert token not in str(lost.value) and CLIENT_SECRET not in str(lost.value)
+        assert not isinstance(lost.value, Rejected | ChatUnreachable), "a lost connection is retried"
+    finally:
+        await good.close()
