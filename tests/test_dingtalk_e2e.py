@@ -14,20 +14,23 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from openpyxl import load_workbook
+from pydantic import SecretStr
 from sqlmodel import select
 
 from bot.core import Reply
 from bot.core.config import Settings
+from bot.delivery import Rejected
 from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, User, Visit
 from tests.conftest import ADMIN_ID
 from tests.dingtalk import CLIENT_SECRET, DingBot, running_dingtalk
-from tests.dingtalk.server import Failure
+from tests.dingtalk.server import CARD_TOPIC, Failure
 from tests.kit import zh
 from tests.test_botapi_server import tiny_png
 from tests.test_telegram_e2e_work import CATL, spreadsheet
@@ -92,9 +95,12 @@ async def test_a_stale_press_and_a_redelivered_message_change_nothing(ding: Ding
     chains = officer.card()
     saved = [dict(b) for b in chains.buttons]
     await officer.press("新能源")
-    chains.buttons = saved  # the same old card, pressed again (a second device)
+    asked = officer.last_text
+    assert "计划" in asked and chains.text.endswith("新能源")
+    chains.buttons = saved  # the same old card, pressed again (a second device, a double tap)
     await officer.press("新能源", chains)
-    assert "计划" in officer.texts()[-1] or "计划" in officer.last_text, "the conversation did not move"
+    assert officer.last_text == asked, "the conversation did not move"
+    assert chains.text.count("→") == 1, "the card still shows the one choice"
 
     before = len(officer.chat)
     data = ding.fake._robot("liaison01", "李联络", "text", text={"content": "/help"})
@@ -234,3 +240,63 @@ async def test_the_app_secret_and_tokens_never_reach_the_log(
         tokens = list(ding.fake.tokens_issued)
     logged = caplog.text
     assert tokens and CLIENT_SECRET not in logged and not any(t in logged for t in tokens)
+
+
+async def test_a_press_on_someone_elses_card_changes_nothing_of_theirs(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    other = await ding.staff("county01", member=COUNTY)
+    await officer.send("/lead")
+    await officer.send("隆基绿能")
+    card = officer.card()
+    before = card.text
+    await ding.fake.press(other.staff_id, card, "新能源")
+    assert card.text == before and card.edits == 0, "the officer's card is untouched"
+    await officer.press("新能源")
+    assert "计划" in officer.last_text, "the officer's conversation goes on"
+
+
+async def test_unreadable_payloads_are_acknowledged_and_the_bot_goes_on(ding: DingBot) -> None:
+    fake = ding.fake
+    officer = await ding.staff("liaison01", member=LIAISON)
+    strangers = [
+        {"msgtype": "text", "text": {"content": "/help"}},  # no staff id: someone outside
+        {"msgtype": "text", "text": {"content": "/help"}, "senderStaffId": "x" * 500, "msgId": "x3"},
+        {"msgtype": "text", "text": {"content": "/help"}, "senderStaffId": ["liaison01"], "msgId": "x4"},
+        # A group chat: the bot serves one person at a time and stays quiet there.
+        {"msgtype": "text", "text": {"content": "/help"}, "senderStaffId": "liaison01", "conversationType": "2"},
+    ]
+    for data in strangers:
+        ack = await fake.send_raw(data)
+        assert ack["code"] == 200, (data, ack)
+    for content in ("not json", json.dumps({"cardPrivateData": {}}), json.dumps([1])):
+        callback = {"userId": "liaison01", "outTrackId": "investbot.1", "content": content}
+        assert (await fake.send_raw(callback, CARD_TOPIC))["code"] == 200
+    assert officer.chat == [], "nothing of it was answered"
+    # The officer's, but nothing the bot reads: answered as anything it cannot read.
+    for data in (
+        {"msgtype": "text", "text": None, "senderStaffId": "liaison01", "msgId": "x1"},
+        {"msgtype": "file", "content": "not a dict", "senderStaffId": "liaison01", "msgId": "x2"},
+    ):
+        assert (await fake.send_raw(data))["code"] == 200
+    assert len(officer.chat) <= 2 and not any(zh("help.lead") in t for t in officer.texts())
+    await officer.send("/help")
+    assert "/lead" in officer.last_text
+
+
+async def test_a_lost_stream_is_opened_again(ding: DingBot) -> None:
+    ding.runner.reconnect_after = 0.05
+    stream = ding.runner.stream
+    assert stream is not None
+    officer = await ding.staff("liaison01", member=LIAISON)
+    await ding.fake.drop_stream()
+    await ding.fake.connected()
+    assert ding.fake.connections == 2
+    await officer.send("/help")
+    assert "/lead" in officer.last_text
+
+
+async def test_wrong_credentials_stop_the_start_with_a_clear_error(settings: Settings) -> None:
+    with pytest.raises(Rejected) as refused:
+        async with running_dingtalk(settings, dingtalk_client_secret=SecretStr("not-the-secret")):
+            pass
+    assert "invalidClientIdOrSecret" in str(refused.value) and "not-the-secret" not in str(refused.value)

@@ -121,6 +121,7 @@ def coordinates(text: str) -> Location | None:
 class Card:
     """What a sent card showed, so a press on it can leave the choice visible."""
 
+    chat_id: int
     text: str
     labels: Mapping[str, str]
 
@@ -347,9 +348,9 @@ class DingTalkPort:
         # Unique across restarts without storing anything: milliseconds, then a counter.
         return int(time.time() * 1000) * 1000 + next(self._ids) % 1000
 
-    def _keep(self, message_id: int, text: str, keyboard: Keyboard | None) -> None:
+    def _keep(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None) -> None:
         labels = {b.data: b.label for b in keyboard.buttons() if b.data} if keyboard else {}
-        self._cards[message_id] = Card(text, labels)
+        self._cards[message_id] = Card(chat_id, text, labels)
         while len(self._cards) > 5000:
             self._cards.popitem(last=False)
 
@@ -375,7 +376,7 @@ class DingTalkPort:
             return
         message_id = self._new_message_id()
         await self.api.send_card(staff, out_track_id(message_id), text, keyboard)
-        self._keep(message_id, text, keyboard)
+        self._keep(chat_id, message_id, text, keyboard)
 
     async def _send_file(self, staff: str, item: FileReply) -> None:
         media_id = await self.api.upload(item.filename, item.content, image=item.photo)
@@ -391,11 +392,13 @@ class DingTalkPort:
             await self.api.send_robot(staff, "sampleText", {"content": item.caption})
 
     async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
-        if message_id not in self._cards and reply.keyboard is None:
-            # Only cards can change; a plain message (or one from before a restart) cannot.
+        card = self._cards.get(message_id)
+        if card is None or card.chat_id != chat_id:
+            # Only this person's own cards change; a plain message, a card from before a
+            # restart or one that is not theirs gets the text as a new message instead.
             raise Rejected("message cannot be edited")
         await self.api.update_card(out_track_id(message_id), reply.text, reply.keyboard)
-        self._keep(message_id, reply.text, reply.keyboard)
+        self._keep(chat_id, message_id, reply.text, reply.keyboard)
 
     async def answer(self, query_id: str, notice: Notice) -> None:
         return  # a card press shows no toast on DingTalk; the card itself changes
@@ -487,9 +490,9 @@ class Translator:
         content = data.get("content") if isinstance(data.get("content"), dict) else {}
         assert isinstance(content, dict)
         if kind in ("text", "richText"):
-            chatbot = ChatbotMessage.from_dict(dict(data))
-            texts = chatbot.get_text_list() or []
-            text = "".join(t for t in texts if isinstance(t, str)).strip()
+            text = _text_of(data, content)
+            if not text:
+                return Incoming(Kind.OTHER, **base)
             command = parse_command(text, None)
             if command is not None:
                 return Incoming(Kind.COMMAND, command=command[0], args=command[1], text=text, **base)
@@ -515,6 +518,8 @@ class Translator:
         except (ValueError, KeyError, TypeError):
             return None
         card = self.port.card(message)
+        if card is not None and card.chat_id != base["chat_id"]:
+            card, message = None, None  # a card sent to someone else: nothing of it is theirs
         return Incoming(
             Kind.BUTTON,
             data=pressed[:256],
@@ -523,6 +528,17 @@ class Translator:
             message_text=card.text if card else "",
             **base,
         )
+
+
+def _text_of(data: Mapping[str, Any], content: Mapping[str, Any]) -> str:
+    """What a person typed: a text message's content, or a rich text's text parts joined."""
+    text = data.get("text")
+    if isinstance(text, dict) and isinstance(text.get("content"), str):
+        return str(text["content"]).strip()
+    parts = content.get("richText")
+    if isinstance(parts, list):
+        return "".join(str(p["text"]) for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)).strip()
+    return ""
 
 
 Handle = Callable[[Incoming, str | None], Any]
@@ -637,6 +653,8 @@ class DingTalkRunner:
         self._leading: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._http: aiohttp.ClientSession | None = None
+        # How long to wait before opening the stream again after it was lost.
+        self.reconnect_after = 3.0
 
     async def start(self) -> None:
         self.app, self.router = app, router = await build(self.settings)
@@ -649,6 +667,8 @@ class DingTalkRunner:
     async def _start(self, app: App, router: Router) -> None:
         settings = self.settings
         self.api = api = OpenAPI(settings)
+        # Wrong credentials stop the start here, in one line, not in a reconnecting loop.
+        await api.token()
         self.port = port = DingTalkPort(api, app.db, default_locale=settings.default_locale)
         app.outbox.use(DingTalkTransport(port), DINGTALK_LIMITS)
         app.fetch_file = port.download
@@ -667,7 +687,9 @@ class DingTalkRunner:
             self.leadership = scheduler_leadership(app, retry=settings.scheduler_retry_seconds)
             self._leading = asyncio.create_task(self.leadership.run(), name="scheduler")
         self._http = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
-        self._tasks.append(asyncio.create_task(stream.run(self._http), name="dingtalk-stream"))
+        self._tasks.append(
+            asyncio.create_task(stream.run(self._http, retry=self.reconnect_after), name="dingtalk-stream")
+        )
         log.info("receiving DingTalk messages through the stream at %s", settings.dingtalk_stream_root)
         assert bridge is not None
 

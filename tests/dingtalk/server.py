@@ -113,6 +113,12 @@ class FakeDingTalk:
         async with asyncio.timeout(timeout):
             await self._connected.wait()
 
+    async def drop_stream(self) -> None:
+        """Close the websocket from the server's side, as DingTalk does now and then."""
+        assert self._ws is not None
+        self._connected.clear()
+        await self._ws.close()
+
     # -- what the test reads -------------------------------------------------------------
     def chat(self, staff_id: str) -> list[Shown]:
         return self.chats.setdefault(staff_id, [])
