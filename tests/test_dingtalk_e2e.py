@@ -27,7 +27,7 @@ from sqlmodel import select
 from bot.core import Reply
 from bot.core.config import Settings
 from bot.delivery import Rejected
-from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, User, Visit
+from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, Project, User, Visit
 from tests.conftest import ADMIN_ID
 from tests.dingtalk import CLIENT_SECRET, DingBot, running_dingtalk
 from tests.dingtalk.server import CARD_TOPIC, Failure
@@ -35,7 +35,7 @@ from tests.kit import zh
 from tests.test_botapi_server import tiny_png
 from tests.test_telegram_e2e_work import CATL, spreadsheet
 
-BUREAU, LIAISON, COUNTY, CHAIN_LEAD = 1001, 1002, 1003, 1005
+BUREAU, LIAISON, COUNTY, CHAIN_LEAD, LEADER = 1001, 1002, 1003, 1005, 1008
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
 
@@ -140,6 +140,53 @@ async def test_a_visit_at_a_typed_place_is_not_mistaken_for_coordinates(ding: Di
     await county.send("宁德时代新能源科技股份有限公司")
     await county.send("张掖经开区管委会")
     assert zh("visit.ask.no_location") in county.last_text, "a place typed in words is a place"
+
+
+async def test_a_project_registered_assigned_to_a_leader_and_moved_on(ding: DingBot) -> None:
+    ding.app.clock = lambda: NOW
+    county = await ding.staff("county01", "赵干事", member=COUNTY)
+    bureau = await ding.staff("bureau01", "王局长", member=BUREAU)
+    leader = await ding.staff("leader01", "郑市长", member=LEADER)
+    await county.send("/project")
+    assert "哪家企业的项目" in county.last_text
+    await county.send("宁德时代新能源科技股份有限公司")
+    assert "叫什么名字" in county.last_text
+    await county.send("储能电池基地项目")
+    chains = await county.press("新能源")
+    assert chains.buttons == [] and "新能源" in chains.text
+    await county.send("12亿")
+    description = await county.press("改简介")
+    assert description.buttons == []
+    await county.send("建设年产10GWh储能电池生产线")
+    summary = county.last_text
+    shown = ("宁德时代新能源科技股份有限公司", "储能电池基地项目", "新能源", "12亿元", "2026-11-27", "首谈", "甘州区")
+    assert all(part in summary for part in shown), summary
+    confirm = await county.press("确认登记")
+    assert confirm.buttons == []
+    assert any("#1" in t for t in county.texts()) and "市招商局分配" in county.last_text
+
+    # ≥ 10亿 of industry: the bureau is asked for a principal leader, on a card of its own.
+    ask = await ding.fake.wait_for(bureau.staff_id, "包抓")
+    assert ask.kind == "card" and "储能电池基地项目" in ask.text and "12亿元" in ask.text
+    await bureau.press("郑市长", ask)
+    assert ask.edits == 1 and "郑市长" in ask.text
+    told = await ding.fake.wait_for(leader.staff_id, "包抓领导")
+    assert "储能电池基地项目" in told.text
+
+    await county.send("/progress")
+    pick = await county.press("储能电池基地项目")
+    assert pick.buttons == [] and "要更新什么" in county.last_text
+    await county.press("推进阶段")
+    await county.press("洽谈")
+    moved, menu = county.texts()[-2:]
+    assert moved == "阶段已更新为：洽谈。" and "还要更新什么" in menu
+    await county.press("完成")
+    assert [m for m in county.chat if m.kind == "card" and m.buttons] == [], "nothing old is left to press"
+    async with ding.app.db.session() as session:
+        [project] = (await session.exec(select(Project))).all()
+        chosen = (await session.exec(select(User).where(User.telegram_id == LEADER))).one()
+    assert project.stage == "negotiation" and project.planned_yuan == 1_200_000_000
+    assert project.leader_user_id == chosen.id
 
 
 async def test_a_spreadsheet_is_imported_and_an_export_received(ding: DingBot) -> None:

@@ -119,6 +119,15 @@ class FakeDingTalk:
         self._connected.clear()
         await self._ws.close()
 
+    async def wait_for(self, staff_id: str, contains: str, timeout: float = 10.0) -> Shown:  # noqa: ASYNC109
+        """The first message in a person's chat that shows ``contains``, once it arrives."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for shown in self.chat(staff_id):
+                    if contains in shown.text:
+                        return shown
+                await asyncio.sleep(0.02)
+
     # -- what the test reads -------------------------------------------------------------
     def chat(self, staff_id: str) -> list[Shown]:
         return self.chats.setdefault(staff_id, [])
