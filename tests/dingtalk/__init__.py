@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -15,7 +16,22 @@ from bot.core.config import Settings
 from models import PlatformAccount
 from tests.dingtalk.server import CLIENT_ID, CLIENT_SECRET, FakeDingTalk, Shown
 
-__all__ = ["CLIENT_ID", "CLIENT_SECRET", "DingBot", "FakeDingTalk", "Shown", "Staff", "running_dingtalk"]
+T = TypeVar("T")
+
+__all__ = ["CLIENT_ID", "CLIENT_SECRET", "DingBot", "FakeDingTalk", "Shown", "Staff", "eventually", "running_dingtalk"]
+
+
+async def eventually(check: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:  # noqa: ASYNC109
+    """``check()`` once it gives something, for what the bot does in the background."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = check()
+                if value:
+                    return value
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"never saw {what}") from None
 
 
 def dingtalk_settings(settings: Settings, fake: FakeDingTalk, **extra: Any) -> Settings:

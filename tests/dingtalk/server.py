@@ -337,6 +337,9 @@ class FakeDingTalk:
     async def _upload(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"errcode": 40014, "errmsg": "不合法的access_token"})
+        failed = self._failure("upload")
+        if failed is not None:
+            return failed
         form = await request.post()
         media = form.get("media")
         if not isinstance(media, web.FileField) or form.get("type") not in ("image", "file"):
