@@ -12,6 +12,7 @@ agree. Where they differ, the test says so:
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -112,6 +113,18 @@ async def test_a_stale_press_and_a_redelivered_message_change_nothing(ding: Ding
     assert answered > before
     await ding.fake.send_raw(data)  # DingTalk sends it again (no ack arrived in time)
     assert len(officer.chat) == answered, "the redelivered message was answered again"
+
+
+async def test_one_persons_messages_are_answered_in_order(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    # Sent at once, each acknowledged when handled; the answers still come in order.
+    await asyncio.gather(*(ding.fake.send_text("liaison01", text) for text in ("/help", "/lead", "/cancel", "/lang")))
+    texts = officer.texts()
+    assert len(texts) == 4, texts
+    assert "/lead" in texts[0]
+    assert texts[1].startswith("是哪家企业")
+    assert texts[2] == "已取消线索。"
+    assert texts[3] == "请选择语言 / Choose a language:"
 
 
 async def test_a_visit_asks_for_the_place_in_text_and_takes_typed_coordinates(ding: DingBot) -> None:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote_plus
+from weakref import WeakValueDictionary
 
 import aiohttp
 import dingtalk_stream
@@ -552,9 +553,20 @@ class _Inbox(CallbackHandler):  # type: ignore[misc]
         self.translate = translate
         self.handle = handle
         self.logger = log
+        self._senders: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
     async def process(self, message: CallbackMessage) -> tuple[int, str]:
         data = message.data if isinstance(message.data, dict) else {}
+        # Each frame gets a task of its own; a person's frames take this lock in the order
+        # they arrived (nothing is awaited before it), so reading them cannot reorder them.
+        sender = str(data.get("senderStaffId") or data.get("userId") or "")
+        lock = self._senders.get(sender)
+        if lock is None:
+            lock = self._senders[sender] = asyncio.Lock()
+        async with lock:
+            return await self._process(message, data)
+
+    async def _process(self, message: CallbackMessage, data: Mapping[str, Any]) -> tuple[int, str]:
         msg_id = str(message.headers.message_id or data.get("msgId") or "")
         try:
             incoming = await self.translate(data, str(data.get("msgId") or msg_id))
