@@ -31,7 +31,7 @@ import re
 import signal
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote_plus
@@ -73,6 +73,7 @@ _OUT_TRACK = "investbot."
 # DingTalk's answer codes that mean "too many calls" (OpenAPI and the older oapi host).
 _THROTTLED = ("throttl", "qpslimit", "flowcontrol", "ratelimit")
 _THROTTLED_ERRCODES = frozenset({90002, 90005, 90006, 90018, 90019})
+_TOKEN_ERRCODES = frozenset({40001, 40014, 42001})  # the older host's "bad or expired token"
 _NO_SUCH_STAFF = ("staffid", "userid", "user.notexist", "usernotexist")
 _COORDINATES = re.compile(r"^\s*(-?\d{1,2}(?:\.\d+)?)\s*[,，\s]\s*(-?\d{1,3}(?:\.\d+)?)\s*$")
 
@@ -84,6 +85,9 @@ def classify(status: int, body: Mapping[str, Any], retry_after: float | None = N
     lowered = code.lower().replace("_", "").replace(".", "")
     described = f"{status} {code}: {message}".strip()
     errcode = body.get("errcode")
+    if errcode in _TOKEN_ERRCODES:
+        # The older host answers 200 with an error code: read it as the newer one's 401.
+        return DeliveryError(f"401 {described}")
     if status == 429 or any(word in lowered for word in _THROTTLED) or errcode in _THROTTLED_ERRCODES:
         return RetryAfter(retry_after if retry_after is not None else 1.0)
     if any(word in lowered for word in _NO_SUCH_STAFF):
@@ -198,19 +202,34 @@ class OpenAPI:
         return body
 
     async def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """One OpenAPI call with the app's token; a token DingTalk no longer takes is renewed once."""
-        for attempt in (1, 2):
-            token = await self.token()
-            try:
-                return await self._request(
-                    method, f"{self.root}{path}", json=body, headers={"x-acs-dingtalk-access-token": token}
-                )
-            except DeliveryError as exc:
-                if attempt == 1 and str(exc).startswith("401"):
-                    self.forget_token()
-                    continue
+        """One OpenAPI call with the app's token (in its header)."""
+
+        async def once(token: str) -> dict[str, Any]:
+            return await self._request(
+                method, f"{self.root}{path}", json=body, headers={"x-acs-dingtalk-access-token": token}
+            )
+
+        return await self._with_token(once)
+
+    async def _with_token(self, once: Callable[[str], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+        """Call with the cached token; one DingTalk no longer takes (revoked early) is renewed once."""
+        try:
+            return await once(await self.token())
+        except DeliveryError as exc:
+            if not str(exc).startswith("401"):
                 raise
-        raise AssertionError("unreachable")
+        self.forget_token()
+        return await once(await self.token())
+
+    async def oapi_call(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A call to the older host, which takes the token in its query."""
+
+        async def once(token: str) -> dict[str, Any]:
+            # A form is spent by one request: build it anew for a second try.
+            fresh = {k: (v() if callable(v) else v) for k, v in kwargs.items()}
+            return await self._request("POST", f"{self.oapi}{path}?access_token={quote_plus(token)}", **fresh)
+
+        return await self._with_token(once)
 
     async def send_robot(self, staff_id: str, msg_key: str, param: Mapping[str, Any]) -> None:
         answer = await self.call(
@@ -271,14 +290,17 @@ class OpenAPI:
 
     async def upload(self, filename: str, content: bytes, *, image: bool) -> str:
         """Upload a file as media (the older host still serves it); its media id sends it."""
-        token = await self.token()
-        # The file's own name, as a browser sends it (DingTalk shows it; percent-escapes would show too).
-        form = aiohttp.FormData(quote_fields=False)
-        form.add_field("type", "image" if image else "file")
-        form.add_field(
-            "media", content, filename=filename, content_type="image/png" if image else "application/octet-stream"
-        )
-        body = await self._request("POST", f"{self.oapi}/media/upload?access_token={quote_plus(token)}", data=form)
+
+        def form() -> aiohttp.FormData:
+            # The file's own name, as a browser sends it (DingTalk shows it; percent-escapes would too).
+            data = aiohttp.FormData(quote_fields=False)
+            data.add_field("type", "image" if image else "file")
+            data.add_field(
+                "media", content, filename=filename, content_type="image/png" if image else "application/octet-stream"
+            )
+            return data
+
+        body = await self.oapi_call("/media/upload", data=form)
         media_id = body.get("media_id")
         if not isinstance(media_id, str) or not media_id:
             raise DeliveryError("DingTalk kept no media id for the upload")
@@ -286,10 +308,7 @@ class OpenAPI:
 
     async def departments(self, staff_id: str) -> list[str]:
         """The departments a person belongs to (the older host's user detail call)."""
-        token = await self.token()
-        body = await self._request(
-            "POST", f"{self.oapi}/topapi/v2/user/get?access_token={quote_plus(token)}", json={"userid": staff_id}
-        )
+        body = await self.oapi_call("/topapi/v2/user/get", json={"userid": staff_id})
         result = body.get("result")
         found = result.get("dept_id_list") if isinstance(result, dict) else None
         return [str(d) for d in found if isinstance(d, int | str)] if isinstance(found, list) else []
