@@ -3,6 +3,11 @@ the access token's life, and what an error may say."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
 
@@ -12,6 +17,9 @@ from bot.core.config import Settings
 from bot.delivery import ChatUnreachable, DeliveryError, Rejected, RetryAfter
 from tests.dingtalk import dingtalk_settings
 from tests.dingtalk.server import CLIENT_SECRET, FakeDingTalk
+from tests.test_token_redaction import ROOT, wrong_path
+
+__all__ = ["wrong_path"]  # a fixture, found by name
 
 
 def test_rate_limits_wait_gone_staff_give_up_refusals_stop_and_server_trouble_retries() -> None:
@@ -107,3 +115,33 @@ async def test_wrong_credentials_and_lost_connections_name_no_secret() -> None:
         assert not isinstance(lost.value, Rejected | ChatUnreachable), "a lost connection is retried"
     finally:
         await good.close()
+
+
+@pytest.mark.parametrize("server", ["wrong_path", "not-a-url"])
+def test_a_failed_start_on_dingtalk_never_prints_the_secret(
+    server: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    api = str(request.getfixturevalue("wrong_path")) if server == "wrong_path" else server
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BOT_PLATFORM": "dingtalk",
+        "DINGTALK_CLIENT_ID": "dingtestrobot0001",
+        "DINGTALK_CLIENT_SECRET": CLIENT_SECRET,
+        "DINGTALK_API_SERVER": api,
+        "DINGTALK_OAPI_SERVER": api,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        "LOG_LEVEL": "DEBUG",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--no-scheduler"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    printed = result.stdout + result.stderr
+    assert result.returncode == 1, printed
+    assert "investbot run failed" in printed
+    assert CLIENT_SECRET not in printed

@@ -481,7 +481,7 @@ class DingTalkBridge(TelegramBridge):
                 self._reply_keyboards.pop(chat_id, None)
 
 
-class Translator:
+class Inbound:
     """DingTalk's stream payloads → :class:`Incoming`; ``None`` for what the bot does not read."""
 
     def __init__(self, db: Database, port: DingTalkPort) -> None:
@@ -705,14 +705,14 @@ class DingTalkRunner:
         app.fetch_file = port.download
         router.queue_replies = True
         self.bridge = bridge = DingTalkBridge(router, port, outbox=app.outbox)
-        translator = Translator(app.db, port)
+        inbound = Inbound(app.db, port)
 
         async def handle(msg: Incoming, query_id: str | None) -> None:
             await self._on_message(msg, query_id)
 
         self.stream = stream = StreamClient(settings)
-        stream.register_callback_handler(ChatbotMessage.TOPIC, _Inbox(translator.robot_message, handle))
-        stream.register_callback_handler(CARD_TOPIC, _Inbox(translator.card_callback, handle))
+        stream.register_callback_handler(ChatbotMessage.TOPIC, _Inbox(inbound.robot_message, handle))
+        stream.register_callback_handler(CARD_TOPIC, _Inbox(inbound.card_callback, handle))
         self._tasks.append(asyncio.create_task(app.outbox.run(), name="outbox"))
         if self.scheduler:
             self.leadership = scheduler_leadership(app, retry=settings.scheduler_retry_seconds)
