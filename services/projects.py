@@ -340,7 +340,8 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
     async with db.session() as session:
         owed = await signing.owed_on_landing(
             session,
-            Project(planned_yuan=draft.planned_yuan),
+            project_id=None,
+            planned_yuan=draft.planned_yuan,
             before=None,
             after=draft.stage,
             threshold_yuan=review_threshold,
@@ -463,7 +464,12 @@ async def set_stage(
         if needs_reason(current, stage) and not reason:
             raise ProjectError("reason_needed")
         owed = await signing.owed_on_landing(
-            session, project, before=current, after=stage, threshold_yuan=review_threshold
+            session,
+            project_id=project.id,
+            planned_yuan=project.planned_yuan,
+            before=current,
+            after=stage,
+            threshold_yuan=review_threshold,
         )
         if owed:
             raise ReviewsMissing(owed)

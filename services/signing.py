@@ -41,25 +41,37 @@ async def threshold(db: Database) -> int:
 
 async def missing(session: AsyncSession, project: Project, threshold_yuan: int) -> list[ReviewKind]:
     """The reviews still owed before ``project`` may be signed; none below the threshold or with an exception."""
-    if (project.planned_yuan or 0) < threshold_yuan:
+    return await _owed(session, project.id, project.planned_yuan, threshold_yuan)
+
+
+async def _owed(
+    session: AsyncSession, project_id: int | None, planned_yuan: int | None, threshold_yuan: int
+) -> list[ReviewKind]:
+    if (planned_yuan or 0) < threshold_yuan:
         return []
-    if project.id is None:
+    if project_id is None:
         # Not registered yet: nothing can have been reviewed or excepted.
         return list(REVIEW_KINDS)
-    waived = await session.exec(select(SigningException.id).where(SigningException.project_id == project.id))
+    waived = await session.exec(select(SigningException.id).where(SigningException.project_id == project_id))
     if waived.first() is not None:
         return []
-    done = set((await session.exec(select(ProjectReview.kind).where(ProjectReview.project_id == project.id))).all())
+    done = set((await session.exec(select(ProjectReview.kind).where(ProjectReview.project_id == project_id))).all())
     return [kind for kind in REVIEW_KINDS if kind.value not in done]
 
 
 async def owed_on_landing(
-    session: AsyncSession, project: Project, *, before: Stage | None, after: Stage, threshold_yuan: int
+    session: AsyncSession,
+    *,
+    project_id: int | None,
+    planned_yuan: int | None,
+    before: Stage | None,
+    after: Stage,
+    threshold_yuan: int,
 ) -> list[ReviewKind]:
-    """The reviews that keep ``project`` from going from ``before`` (None: not registered) to ``after``."""
+    """The reviews that keep a project from going from ``before`` (None: registering it) to ``after``."""
     if after not in LANDED_STAGES or before in LANDED_STAGES:
         return []
-    return await missing(session, project, threshold_yuan)
+    return await _owed(session, project_id, planned_yuan, threshold_yuan)
 
 
 @dataclass(frozen=True)
