@@ -111,8 +111,7 @@ async def rename(
             at=now,
             before=before["name_zh"],
             after=name_zh,
-            before_en=before["name_en"],
-            after_en=name_en,
+            name_en=name_en,
         )
         return kind
 
