@@ -126,7 +126,7 @@ async def get(db: Database, need_id: int) -> NeedRow | None:
         return NeedRow(*found) if found else None
 
 
-def _sees(member: Member) -> ColumnElement[bool]:
+def sees(member: Member) -> ColumnElement[bool]:
     """The bureau every need; a department those routed to it; a unit those it raised."""
     if member.role is Role.BUREAU:
         return true()
@@ -136,7 +136,7 @@ def _sees(member: Member) -> ColumnElement[bool]:
 
 
 async def visible(db: Database, member: Member, *, open_only: bool = True) -> list[NeedRow]:
-    query = _rows().where(_sees(member))
+    query = _rows().where(sees(member))
     if open_only:
         query = query.where(col(ElementNeed.state).in_((NeedState.OPEN, NeedState.NEEDS_INFO)))
     async with db.session() as session:

@@ -84,7 +84,7 @@ async def form(
 
 
 # -- who may do what --------------------------------------------------------------------------
-def _sees(member: Member) -> ColumnElement[bool]:
+def sees(member: Member) -> ColumnElement[bool]:
     """Projects whose task force this person sees: what they see anyway, or a force they are on."""
     if member.role is Role.BUREAU:
         return true()
@@ -157,7 +157,7 @@ class ForceView:
 async def view(db: Database, member: Member, project_id: int) -> ForceView | None:
     """A project's task force as this person may see it; ``None`` when they may not."""
     async with db.session() as session:
-        project = (await session.exec(select(Project).where(Project.id == project_id, _sees(member)))).first()
+        project = (await session.exec(select(Project).where(Project.id == project_id, sees(member)))).first()
         if project is None:
             return None
         return await _view(session, member, project)
@@ -247,7 +247,7 @@ async def approval_kind_names(db: Database, locale: str) -> dict[str, str]:
 
 # -- changing ---------------------------------------------------------------------------------
 async def _managed(session: AsyncSession, member: Member, project_id: int) -> tuple[Project, TaskForce | None]:
-    project = (await session.exec(select(Project).where(Project.id == project_id, _sees(member)))).first()
+    project = (await session.exec(select(Project).where(Project.id == project_id, sees(member)))).first()
     if project is None:
         raise TaskForceError("not_found")
     force = (await session.exec(select(TaskForce).where(TaskForce.project_id == project_id))).first()
