@@ -241,7 +241,7 @@ async def apply_pending(ctx: Context, reason: str | None) -> Next:
     try:
         row = await chosen(ctx, Purpose.WORK)
         # The planned amount first: "签约 投资5亿" is a major project being signed (§17).
-        if "planned" in pending:
+        if "planned" in pending and row is not None and pending["planned"] != row.project.planned_yuan:
             _project, level = await projects.set_planned(
                 db, member=member, project_id=project_id, planned_yuan=pending["planned"], now=now
             )

@@ -166,6 +166,12 @@ async def test_signing_and_raising_the_amount_in_one_message_is_refused(chat: Ch
     [project] = await all_projects(app)
     assert project.stage == "negotiation" and project.planned_yuan == 500_000_000
 
+    # An amount restated as it is does not stand in the way of the stage.
+    await register(county, enterprise="比亚迪", name="电池厂", amount="5000万", stage="洽谈")
+    await county.send("/progress 2 签约 计划投资5000万")
+    await county.press(translate("zh", "project.pending.save"))
+    assert county.heard("project.stage.moved", stage="签约")
+
 
 async def test_a_transferred_major_project_keeps_its_reviews_and_the_rule(chat: ChatFactory, app: App) -> None:
     county, zone, bureau = chat(COUNTY), chat(ZONE), chat(BUREAU)
