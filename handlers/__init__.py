@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.core.registry import Registry
 from handlers import (
     admin,
+    approvals,
     capital,
     contacts,
     desk_import,
@@ -46,6 +47,7 @@ def build_registry() -> Registry:
     project.register(registry)  # /project, /projects, /lagging; leader assignment buttons
     signing.register(registry)  # /reviews: §17 reviews before a major project is signed
     taskforce.register(registry)  # /taskforce: §15 task force, its tasks and approvals
+    approvals.register(registry)  # /approvals (bureau): the approval kinds new checklists start from
     needs.register(registry)  # /need, /needs: §19 element needs; the departments' answer buttons
     supervision.register(registry)  # /ask (leaders), /supervise (bureau): §16; the answer button
     find.register(registry)  # /find

@@ -1,6 +1,7 @@
 """Administrators (BOT_ADMIN_IDS) take access back: /members and /invites.
 
     /members → unit → person → deactivate | move to another unit → unit | change role → role
+                                | make the unit's head contact (§15, ``services.heads``)
     /invites → the open invitations, each with a button to revoke it
     /dept <department id> <unit code> → a DingTalk department's staff join that unit
 
@@ -18,7 +19,8 @@ from bot.core.db import Database
 from bot.core.registry import Registry
 from handlers.start import INVITE_ROLES, role_name
 from models import Role, User
-from services import members, platforms
+from services import heads, members, platforms
+from services.heads import HeadError
 from services.members import Change, MemberError
 
 BUREAU = frozenset({Role.BUREAU})
@@ -50,9 +52,12 @@ def _label(ctx: Context, user: User) -> str:
 
 
 async def ask_person(ctx: Context) -> None:
-    people = await members.people(ctx.app.db, unit_id=int(ctx.draft["unit_id"]))
+    unit_id = int(ctx.draft["unit_id"])
+    people = await members.people(ctx.app.db, unit_id=unit_id)
+    head = await heads.head_of(ctx.app.db, unit_id)
+    about = ctx._("heads.line", person=_label(ctx, head)) if head else ctx._("heads.none")
     ctx.say(
-        ctx._("admin.members.ask.person"),
+        ctx._("admin.members.ask.person") + "\n" + about,
         Keyboard.column([Button(_label(ctx, p), f"p{p.id}") for p in people]),
     )
 
@@ -77,6 +82,7 @@ async def ask_what(ctx: Context) -> None:
                 Button(ctx._("admin.members.deactivate"), "off"),
                 Button(ctx._("admin.members.move"), "move"),
                 Button(ctx._("admin.members.role"), "role"),
+                Button(ctx._("heads.make"), "head"),
             ]
         ),
     )
@@ -88,9 +94,22 @@ async def on_what(ctx: Context, msg: Incoming) -> Next:
         return ctx.goto("move")
     if data == "role":
         return ctx.goto("role")
+    if data == "head":
+        return await make_head(ctx)
     if data != "off":
         return ctx.again("core.err.use_buttons")
     return await _change(ctx, "admin.members.deactivated", members.deactivate)
+
+
+async def make_head(ctx: Context) -> Next:
+    """Name the person their unit's head contact: overdue tasks and unanswered needs go to them."""
+    try:
+        await heads.set_head(ctx.app.db, actor_id=ctx.user.id, user_id=int(ctx.draft["user_id"]), now=ctx.now())
+    except HeadError as error:
+        ctx.say(ctx._(f"heads.err.{error.code}", person=ctx.draft.get("label", "")))
+        return ctx.done()
+    ctx.say(ctx._("heads.made", person=ctx.draft.get("label", "")))
+    return ctx.done()
 
 
 async def ask_move(ctx: Context) -> None:

@@ -1,5 +1,9 @@
-"""/history <lead|visit|project|enterprise> <id> (bureau) — who created and changed a record,
-and when: ``/history 项目 12``, ``/history p12``, ``/history enterprise 7``."""
+"""/history <lead|visit|project|enterprise|…> <id> (bureau) — who created and changed a record,
+and when: ``/history 项目 12``, ``/history p12``, ``/history enterprise 7``, ``/history 单位 3``.
+
+Every field and value of an entry is worded from the catalogs: a field name as stored, an
+enum value or an id never reaches the reader (a test drives every landing action to hold it).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,10 @@ _WORDS = {
     "contact": ("contact", "contacts", "c", "名录", "联系人"),
     "expo": ("event", "events", "expo", "x", "节会"),
     "opportunity": ("opportunity", "opportunities", "o", "机会", "场景"),
+    "question": ("question", "questions", "q", "询问", "点题"),
+    "supervision": ("supervision", "supervise", "s", "督导"),
+    "unit": ("unit", "units", "u", "单位"),
+    "approval_kind": ("approval", "approvals", "a", "审批", "审批事项"),
 }
 _SKIPPED = {"name", "survivor", "absorbed", "survivor_id", "absorbed_id", "moved"}
 
@@ -51,6 +59,11 @@ CHANGED = {
     "follow_up_moved": "follow_up_date",
     "tagged": "tags",
     "leader_assigned": "leader",
+    # Landing (§15–§19): the state an approval or a need went to, a unit's head contact, a kind's name.
+    "approval": "approval_state",
+    "need_answered": "need_state",
+    "head_contact": "head_contact",
+    "kind_renamed": "name_zh",
 }
 # Audit detail fields worded from the catalogs (``desk.history.field.<name>``); others show raw.
 FIELDS = (
@@ -58,17 +71,52 @@ FIELDS = (
     "from_unit_id", "to_unit_id", "from_unit", "to_unit", "stage", "reason", "visit_date", "follow_up_date",
     "flagged", "level", "leader", "tags", "text", "dispute_id", "via", "entry_id", "file", "rows",
     *NETWORK_FIELDS,
+    # Landing (§15–§19)
+    "owner", "due_on", "handler", "mode", "approval_state", "need_state", "need_id", "size", "needed_by",
+    "reviewer", "reviewed_on", "conclusion", "missing", "late", "issue", "head_contact", "name_zh", "name_en",
 )  # fmt: skip
 _UNITS = {"unit_id", "from_unit_id", "to_unit_id", "from_unit", "to_unit"}
-_DATES = {"visit_date", "follow_up_date"}
+_DATES = {"visit_date", "follow_up_date", "due_on", "needed_by", "reviewed_on"}
+# A landing field whose stored code has its words under a catalog prefix.
+_CODES = {"mode": "approval.mode", "approval_state": "approval.state", "need_state": "need.state"}
+# What ``kind`` (and ``missing``) codes name depends on the action.
+_KIND_OF = {
+    "need_raised": "need.kind",
+    "need_answered": "need.kind",
+    "review": "signing.kind",
+    "signing_exception": "signing.kind",
+}
 
 
 def _known(ctx: Context, key: str) -> bool:
     return bool(catalog(ctx.locale).get(key))
 
 
-def _value(ctx: Context, names: history.Names, field: str, value: Any) -> str:
+def _code(ctx: Context, prefix: str, value: str) -> str:
+    return ctx._(f"{prefix}.{value}") if _known(ctx, f"{prefix}.{value}") else value
+
+
+def _landing(ctx: Context, names: history.Names, action: str, field: str, value: Any) -> str | None:
+    """The words of a landing field's value, or None when it is not one."""
+    if field == "kind" and action == "approval" and isinstance(value, str) and value in names.approval_kinds:
+        zh, en = names.approval_kinds[value]
+        return en if ctx.locale == "en" and en else zh
+    if field in ("kind", "missing") and action in _KIND_OF:
+        codes = value if isinstance(value, list) else [value]
+        return ctx._("desk.history.list_sep").join(_code(ctx, _KIND_OF[action], str(c)) for c in codes)
+    if field in _CODES and isinstance(value, str):
+        return _code(ctx, _CODES[field], value)
+    if field == "need_id":
+        return f"#{value}"
+    if field == "head_contact" and isinstance(value, int):
+        return names.people.get(value, f"#{value}")
+    return None
+
+
+def _value(ctx: Context, names: history.Names, field: str, value: Any, action: str = "") -> str:
     en = ctx.locale == "en"
+    if (worded := _landing(ctx, names, action, field, value)) is not None:
+        return worded
     if isinstance(value, bool):
         return ctx._("desk.history.yes" if value else "desk.history.no")
     if isinstance(value, int) and (field.endswith("_yuan")):
@@ -105,10 +153,10 @@ def _detail(ctx: Context, names: history.Names, action: str, detail: dict[str, A
             ctx._(
                 "desk.history.change",
                 field=_label(ctx, changed),
-                before=_value(ctx, names, changed, detail.get("before"))
+                before=_value(ctx, names, changed, detail.get("before"), action)
                 if detail.get("before") not in (None, "", [])
                 else ctx._("desk.history.none"),
-                after=_value(ctx, names, changed, detail.get("after")),
+                after=_value(ctx, names, changed, detail.get("after"), action),
             )
         )
     for key, value in detail.items():
@@ -120,7 +168,7 @@ def _detail(ctx: Context, names: history.Names, action: str, detail: dict[str, A
             or (changed and key in ("before", "after"))
         ):
             continue
-        parts.append(ctx._("desk.history.field", field=_label(ctx, key), value=_value(ctx, names, key, value)))
+        parts.append(ctx._("desk.history.field", field=_label(ctx, key), value=_value(ctx, names, key, value, action)))
     return ctx._("desk.history.field_sep").join(parts)
 
 

@@ -26,6 +26,8 @@ def force_lines(_: Translator, view: ForceView, today: date, *, full: bool) -> l
             leader=view.leader.full_name if view.leader else _("project.leader.nobody"),
         )
     ]
+    if view.head is not None:
+        lines.append(_("heads.card", person=view.head.full_name))
     if view.members:
         lines.append(_("taskforce.members", units=_("taskforce.sep").join(u.name(_.locale) for u in view.members)))
     tasks = view.tasks if full else view.open_tasks

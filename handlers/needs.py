@@ -6,7 +6,7 @@ The need goes to the department of its kind, whose people answer with the button
 (accepted, needs information, cannot — the last two with a reason, in ``need_answer``);
 the unit that asked is told the answer. ``/needs`` lists the open needs one may see (the
 bureau: every one); a need unanswered for ``element_need_escalate_after_days`` goes to the
-bureau from the scheduler (:func:`send_need_escalations`).
+bureau, and to the department's head contact, from the scheduler (:func:`send_need_escalations`).
 """
 
 from __future__ import annotations
@@ -212,15 +212,19 @@ async def list_needs(ctx: Context, msg: Incoming) -> None:
 
 
 async def send_need_escalations(app: App, now: datetime, day: date) -> int:
-    """Put every need left unanswered too long before the bureau, once per need."""
+    """Put every need left unanswered too long before the bureau and the department's head contact, once per need."""
     queued = 0
-    for row in await needs.unanswered(app.db, now):
+    for late in await needs.unanswered(app.db, now):
+        row = late.row
 
         def build(_: Translator, row: NeedRow = row) -> list[Reply]:
             waited = (day - row.need.raised_at.date()).days
             return [Reply(_("need.told.escalated", details=need_text(_, row), days=waited))]
 
-        queued += await tell_bureau(app, build, kind="need_escalated", key=f"need_escalated:{row.id}")
+        key = f"need_escalated:{row.id}"
+        queued += await tell_bureau(app, build, kind="need_escalated", key=key)
+        if late.head is not None:
+            queued += await tell(app, [late.head], build, kind="need_escalated", key=key)
     return queued
 
 

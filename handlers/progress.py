@@ -240,6 +240,15 @@ async def apply_pending(ctx: Context, reason: str | None) -> Next:
     db, member, now = ctx.app.db, ctx.user, ctx.now()
     try:
         row = await chosen(ctx, Purpose.WORK)
+        # The planned amount first: "签约 投资5亿" is a major project being signed (§17).
+        if "planned" in pending and row is not None and pending["planned"] != row.project.planned_yuan:
+            _project, level = await projects.set_planned(
+                db, member=member, project_id=project_id, planned_yuan=pending["planned"], now=now
+            )
+            ctx.say(ctx._("project.planned.recorded", amount=money(ctx._, pending["planned"])))
+            if level is not None:
+                await ask_bureau_for_leader(ctx, project_id, level)
+                ctx.say(ctx._("project.leader.asked", level=ctx._(f"leader_level.{level.value}")))
         if "stage" in pending and row is not None and pending["stage"] != row.project.stage:
             stage = Stage(pending["stage"])
             await projects.set_stage(
@@ -251,14 +260,6 @@ async def apply_pending(ctx: Context, reason: str | None) -> Next:
                 db, member=member, project_id=project_id, total_yuan=pending["funds"], now=now, on=today(ctx)
             )
             ctx.say(ctx._("project.funds.recorded", amount=money(ctx._, pending["funds"])))
-        if "planned" in pending:
-            _project, level = await projects.set_planned(
-                db, member=member, project_id=project_id, planned_yuan=pending["planned"], now=now
-            )
-            ctx.say(ctx._("project.planned.recorded", amount=money(ctx._, pending["planned"])))
-            if level is not None:
-                await ask_bureau_for_leader(ctx, project_id, level)
-                ctx.say(ctx._("project.leader.asked", level=ctx._(f"leader_level.{level.value}")))
         if "note" in pending:
             await projects.add_note(db, member=member, project_id=project_id, text=pending["note"], now=now)
             ctx.say(ctx._("project.note.recorded"))

@@ -34,7 +34,7 @@ from services.access import Purpose
 from services.fieldtext import parse_project_text
 from services.freetext import ChainHint
 from services.money import format_money
-from services.projects import AlreadyRegistered, ProjectDraft, ProjectError, ProjectRow
+from services.projects import AlreadyRegistered, ProjectDraft, ProjectError, ProjectRow, ReviewsMissing
 
 REGISTER_ROLES = frozenset({Role.COUNTY, Role.DEPARTMENT, Role.SOE})
 SEE_ROLES = frozenset({Role.COUNTY, Role.DEPARTMENT, Role.SOE, Role.CHAIN_LEAD, Role.BUREAU, Role.LEADER})
@@ -452,6 +452,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         )
     except AlreadyRegistered as exc:
         return refuse(ctx, exc.first)
+    except ReviewsMissing as exc:
+        return ctx.again("signing.err.register_landed", **exc.words(ctx._))
     assert project.id is not None
     ctx.say(ctx._("project.saved", number=project.id, name=project.name))
     if draft.get("different_from"):

@@ -21,6 +21,7 @@ from models.landing import (
     TaskForce,
     TaskForceMember,
     TaskState,
+    UnitHeadContact,
 )
 from models.member import Member
 from models.networks import Contact, ContactTouch, Expo, ExpoUnit, Interest, Opportunity, Origin, OriginKind
@@ -116,6 +117,7 @@ __all__ = [
     "TaskState",
     "UTCDateTime",
     "Unit",
+    "UnitHeadContact",
     "UnitKind",
     "User",
     "Visit",

@@ -218,3 +218,16 @@ class SupervisionAction(SQLModel, table=True):
     on_date: date
     recorded_by: int = Field(foreign_key="user.id")
     recorded_at: datetime = created_at_field()
+
+
+class UnitHeadContact(SQLModel, table=True):
+    """§15: the person of a unit that overdue task-force tasks and unanswered element needs go to.
+
+    Set by the bureau; it counts only while the person is active and still in the unit, so
+    a move or a deactivation falls back to telling the whole unit, never to a stranger.
+    """
+
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    set_by: int | None = Field(default=None, foreign_key="user.id")
+    set_at: datetime = created_at_field()

@@ -1,6 +1,7 @@
-"""Excel out: leads, visits, projects, enterprises and the monthly overview, as the bureau
-reads them — headers in the reader's language, header row frozen, amounts in 万元, real
-dates, one sheet per unit for visits and projects, contacts masked for anyone but the bureau.
+"""Excel out: leads, visits, projects, enterprises, the monthly overview, the networks and
+the landing records (``services.landing_export``), as the bureau reads them — headers in the
+reader's language, header row frozen, amounts in 万元, real dates, one sheet per unit for
+visits and projects, contacts masked for anyone but the bureau.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from models import (
 )
 from services import settings
 from services.access import scope, sees_everything
+from services.landing_export import write_landing
 from services.leads import origin_text, stated_amount
 from services.library import coverage_of
 from services.network_export import write_networks
@@ -48,6 +50,7 @@ class What(StrEnum):
     ENTERPRISES = "enterprises"
     OVERVIEW = "overview"
     NETWORKS = "networks"  # §9–§13, see services.network_export
+    LANDING = "landing"  # §15–§19, see services.landing_export
 
 
 class Period(StrEnum):
@@ -401,6 +404,9 @@ class Exporter:
 
     async def networks(self) -> None:
         await write_networks(self)
+
+    async def landing(self) -> None:
+        await write_landing(self)
 
     @staticmethod
     async def _count(session: Any, query: Any) -> int:

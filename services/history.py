@@ -1,5 +1,6 @@
 """Who created and changed a record, and when: the audit log of one lead, visit, project,
-enterprise (with the records merged into it), directory entry, event or opportunity."""
+enterprise (with the records merged into it), directory entry, event, opportunity, leader's
+question, supervision entry, unit or approval kind."""
 
 from __future__ import annotations
 
@@ -9,7 +10,22 @@ from typing import Any
 from sqlmodel import col, select
 
 from bot.core.db import Database
-from models import AuditEntry, Chain, Contact, Enterprise, Expo, Lead, Opportunity, Project, Unit, User, Visit
+from models import (
+    ApprovalKind,
+    AuditEntry,
+    Chain,
+    Contact,
+    Enterprise,
+    Expo,
+    Lead,
+    LeaderQuestion,
+    Opportunity,
+    Project,
+    SupervisionItem,
+    Unit,
+    User,
+    Visit,
+)
 
 ENTITIES: dict[str, type[Any]] = {
     "lead": Lead,
@@ -19,6 +35,10 @@ ENTITIES: dict[str, type[Any]] = {
     "contact": Contact,
     "expo": Expo,
     "opportunity": Opportunity,
+    "question": LeaderQuestion,
+    "supervision": SupervisionItem,
+    "unit": Unit,
+    "approval_kind": ApprovalKind,
 }
 
 
@@ -67,11 +87,12 @@ async def events(db: Database, entity: str, entity_id: int) -> list[Event]:
 
 @dataclass(frozen=True)
 class Names:
-    """What ids in audit details stand for: units, chains and people, in both languages."""
+    """What ids and codes in audit details stand for: units, chains, people, approval kinds."""
 
     units: dict[int, tuple[str, str]]
     chains: dict[int, tuple[str, str]]
     people: dict[int, str]
+    approval_kinds: dict[str, tuple[str, str]]
 
 
 async def names(db: Database) -> Names:
@@ -79,8 +100,10 @@ async def names(db: Database) -> Names:
         units = (await session.exec(select(Unit.id, Unit.name_zh, Unit.name_en))).all()
         chains = (await session.exec(select(Chain.id, Chain.name_zh, Chain.name_en))).all()
         people = (await session.exec(select(User.id, User.full_name))).all()
+        kinds = (await session.exec(select(ApprovalKind.code, ApprovalKind.name_zh, ApprovalKind.name_en))).all()
     return Names(
         units={int(i): (zh, en) for i, zh, en in units if i is not None},
         chains={int(i): (zh, en) for i, zh, en in chains if i is not None},
         people={int(i): name for i, name in people if i is not None},
+        approval_kinds={code: (zh, en) for code, zh, en in kinds},
     )

@@ -1,5 +1,6 @@
 """§19 要素保障: element needs a unit raises for a project, routed to the department that
-secures them, answered in the chat, escalated to the bureau when nobody answers.
+secures them, answered in the chat, escalated when nobody answers: to the bureau, and to
+the department's head contact (``services.heads``) when it has one.
 
 The route from a kind of need (用地, 用能, 环境容量, 融资, other) to a department is the
 bureau's setting ``element_need_departments`` (unit codes, from ``seed/zhangye.toml``).
@@ -20,7 +21,7 @@ from sqlmodel.sql.expression import Select
 
 from bot.core.db import Database
 from models import ElementNeed, Member, NeedKind, NeedState, Project, Role, Unit, User
-from services import audit, settings
+from services import audit, heads, settings
 from services.access import Purpose, scope
 
 ROUTES_SETTING = "element_need_departments"
@@ -125,7 +126,7 @@ async def get(db: Database, need_id: int) -> NeedRow | None:
         return NeedRow(*found) if found else None
 
 
-def _sees(member: Member) -> ColumnElement[bool]:
+def sees(member: Member) -> ColumnElement[bool]:
     """The bureau every need; a department those routed to it; a unit those it raised."""
     if member.role is Role.BUREAU:
         return true()
@@ -135,7 +136,7 @@ def _sees(member: Member) -> ColumnElement[bool]:
 
 
 async def visible(db: Database, member: Member, *, open_only: bool = True) -> list[NeedRow]:
-    query = _rows().where(_sees(member))
+    query = _rows().where(sees(member))
     if open_only:
         query = query.where(col(ElementNeed.state).in_((NeedState.OPEN, NeedState.NEEDS_INFO)))
     async with db.session() as session:
@@ -178,13 +179,25 @@ async def answer(
     return row
 
 
-async def unanswered(db: Database, now: datetime) -> list[NeedRow]:
+@dataclass(frozen=True)
+class Unanswered:
+    """A need left waiting too long, and the department's head contact to push it (if any)."""
+
+    row: NeedRow
+    head: User | None
+
+
+async def unanswered(db: Database, now: datetime) -> list[Unanswered]:
     """Needs still waiting for the department ``element_need_escalate_after_days`` after they were raised."""
     days = await settings.get_int(db, ESCALATE_SETTING, DEFAULT_ESCALATE)
     query = _rows().where(ElementNeed.state == NeedState.OPEN, col(ElementNeed.raised_at) <= now - timedelta(days=days))
     async with db.session() as session:
-        rows = await session.exec(query.order_by(col(ElementNeed.raised_at), col(ElementNeed.id)))
-        return [NeedRow(*r) for r in rows.all()]
+        rows = [
+            NeedRow(*r)
+            for r in (await session.exec(query.order_by(col(ElementNeed.raised_at), col(ElementNeed.id)))).all()
+        ]
+        head = await heads.heads_of(session, {r.need.department_unit_id for r in rows})
+    return [Unanswered(r, head.get(r.need.department_unit_id)) for r in rows]
 
 
 async def visible_to_bureau(db: Database) -> list[NeedRow]:

@@ -30,7 +30,6 @@ from bot.core.db import Database
 from bot.core.i18n import Translator
 from models import (
     ACTIVE_STAGES,
-    LANDED_STAGES,
     STAGE_ORDER,
     AuditEntry,
     Chain,
@@ -337,7 +336,18 @@ async def register(db: Database, *, member: Member, draft: ProjectDraft, now: da
             chain = await session.get(Chain, draft.chain_id)
             industrial = chain is None or chain.family == INDUSTRIAL_FAMILY
     level = await leader_level_for(db, draft.planned_yuan, industrial)
+    review_threshold = await signing.threshold(db)
     async with db.session() as session:
+        owed = await signing.owed_on_landing(
+            session,
+            project_id=None,
+            planned_yuan=draft.planned_yuan,
+            before=None,
+            after=draft.stage,
+            threshold_yuan=review_threshold,
+        )
+        if owed:
+            raise ReviewsMissing(owed)
         enterprise = await resolve_draft(session, draft, chain_id=draft.chain_id, actor_id=member.id, now=now)
         assert enterprise.id is not None
         # Take turns per enterprise before looking: see the module's docstring.
@@ -453,10 +463,16 @@ async def set_stage(
             raise ProjectError("same_stage")
         if needs_reason(current, stage) and not reason:
             raise ProjectError("reason_needed")
-        if stage in LANDED_STAGES and current not in LANDED_STAGES:
-            owed = await signing.missing(session, project, review_threshold)
-            if owed:
-                raise ReviewsMissing(owed)
+        owed = await signing.owed_on_landing(
+            session,
+            project_id=project.id,
+            planned_yuan=project.planned_yuan,
+            before=current,
+            after=stage,
+            threshold_yuan=review_threshold,
+        )
+        if owed:
+            raise ReviewsMissing(owed)
         project.stage = stage
         project.drop_reason = reason if stage is Stage.DROPPED else None
         if stage is Stage.SIGNED and project.signed_on is None:

@@ -147,19 +147,27 @@ async def _targets(session: AsyncSession, rows: list[dict[str, Any]], _units_add
 
 
 async def _approval_kinds(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
-    """The §15 approvals checklist follows the file, matched by code, in the file's order."""
+    """The §15 approvals checklist: kinds the file has and the database lacks (by code) are added.
+
+    Once there, a kind is the bureau's to rename or retire in the chat (``/approvals``);
+    seeding again never undoes that.
+    """
     added = 0
-    existing = {k.code: k for k in (await session.exec(select(ApprovalKind))).all()}
+    existing = {k.code for k in (await session.exec(select(ApprovalKind))).all()}
+    last = len(existing)
     for position, row in enumerate(rows):
-        kind = existing.get(row["code"])
-        if kind is None:
-            kind = ApprovalKind(code=row["code"], name_zh=row["name_zh"], name_en=row.get("name_en", ""))
-            added += 1
-        kind.name_zh = row["name_zh"]
-        kind.name_en = row.get("name_en", "")
-        kind.position = position
-        kind.active = bool(row.get("active", True))
-        session.add(kind)
+        if row["code"] in existing:
+            continue
+        session.add(
+            ApprovalKind(
+                code=row["code"],
+                name_zh=row["name_zh"],
+                name_en=row.get("name_en", ""),
+                position=last + position,
+                active=bool(row.get("active", True)),
+            )
+        )
+        added += 1
     await session.flush()
     return added
 

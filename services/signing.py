@@ -2,9 +2,12 @@
 
 A project whose planned investment is at or above ``major_review_from_yuan`` (1亿 by
 default; the bureau changes it) is not moved to 签约 — or past it — until its four reviews
-are recorded: 综合测算, 尽职调查, 合法性审查, 公平竞争审查. The check is made where the
-stage changes (``services.projects.set_stage``), so every way of moving a project meets
-it. The bureau may record an exception with a reason; it is audited like every change.
+are recorded: 综合测算, 尽职调查, 合法性审查, 公平竞争审查. One rule, :func:`owed_on_landing`,
+answers it for every way a project reaches 签约: registered there (``services.projects.register``
+— a new project has no reviews yet, so it is refused), moved there (``set_stage``, which the
+step-by-step and the one-message progress both use). A transfer changes the executing unit,
+never the stage, and the reviews belong to the project, so they follow it. The bureau may
+record an exception with a reason; it is audited like every change.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.db import Database
-from models import Member, Project, ProjectReview, ReviewKind, SigningException, User
+from models import LANDED_STAGES, Member, Project, ProjectReview, ReviewKind, SigningException, Stage, User
 from services import audit, settings
 from services.access import Purpose, scope
 
@@ -38,13 +41,37 @@ async def threshold(db: Database) -> int:
 
 async def missing(session: AsyncSession, project: Project, threshold_yuan: int) -> list[ReviewKind]:
     """The reviews still owed before ``project`` may be signed; none below the threshold or with an exception."""
-    if (project.planned_yuan or 0) < threshold_yuan or project.id is None:
+    return await _owed(session, project.id, project.planned_yuan, threshold_yuan)
+
+
+async def _owed(
+    session: AsyncSession, project_id: int | None, planned_yuan: int | None, threshold_yuan: int
+) -> list[ReviewKind]:
+    if (planned_yuan or 0) < threshold_yuan:
         return []
-    waived = await session.exec(select(SigningException.id).where(SigningException.project_id == project.id))
+    if project_id is None:
+        # Not registered yet: nothing can have been reviewed or excepted.
+        return list(REVIEW_KINDS)
+    waived = await session.exec(select(SigningException.id).where(SigningException.project_id == project_id))
     if waived.first() is not None:
         return []
-    done = set((await session.exec(select(ProjectReview.kind).where(ProjectReview.project_id == project.id))).all())
+    done = set((await session.exec(select(ProjectReview.kind).where(ProjectReview.project_id == project_id))).all())
     return [kind for kind in REVIEW_KINDS if kind.value not in done]
+
+
+async def owed_on_landing(
+    session: AsyncSession,
+    *,
+    project_id: int | None,
+    planned_yuan: int | None,
+    before: Stage | None,
+    after: Stage,
+    threshold_yuan: int,
+) -> list[ReviewKind]:
+    """The reviews that keep a project from going from ``before`` (None: registering it) to ``after``."""
+    if after not in LANDED_STAGES or before in LANDED_STAGES:
+        return []
+    return await _owed(session, project_id, planned_yuan, threshold_yuan)
 
 
 @dataclass(frozen=True)

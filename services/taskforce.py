@@ -9,8 +9,8 @@ copied. The checklist starts from the bureau's approval kinds (``seed/zhangye.to
 
 Reminders are decided here from the database, each under its own delivery key, so the
 scheduler waking twice or a restart sends each once: before a task is due (to its owner),
-when it is overdue (to the responsible unit), and ``task_escalate_after_days`` later (to
-the assigned leader).
+when it is overdue (to the responsible unit's head contact, ``services.heads``, or the whole
+unit when it has none), and ``task_escalate_after_days`` later (to the assigned leader).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from models import (
     Unit,
     User,
 )
-from services import audit, settings
+from services import audit, heads, settings
 from services.access import Purpose, scope
 
 REMIND_SETTING, DEFAULT_REMIND = "task_reminder_days_before", 3
@@ -84,7 +84,7 @@ async def form(
 
 
 # -- who may do what --------------------------------------------------------------------------
-def _sees(member: Member) -> ColumnElement[bool]:
+def sees(member: Member) -> ColumnElement[bool]:
     """Projects whose task force this person sees: what they see anyway, or a force they are on."""
     if member.role is Role.BUREAU:
         return true()
@@ -142,6 +142,8 @@ class ForceView:
     tasks: list[TaskLine]
     approvals: list[ApprovalLine]
     manages: bool
+    # The responsible unit's head contact, whom overdue tasks go to (``services.heads``).
+    head: User | None = None
 
     @property
     def open_tasks(self) -> list[TaskLine]:
@@ -155,7 +157,7 @@ class ForceView:
 async def view(db: Database, member: Member, project_id: int) -> ForceView | None:
     """A project's task force as this person may see it; ``None`` when they may not."""
     async with db.session() as session:
-        project = (await session.exec(select(Project).where(Project.id == project_id, _sees(member)))).first()
+        project = (await session.exec(select(Project).where(Project.id == project_id, sees(member)))).first()
         if project is None:
             return None
         return await _view(session, member, project)
@@ -201,6 +203,7 @@ async def _view(session: AsyncSession, member: Member | None, project: Project) 
         [TaskLine(t, u) for t, u in tasks.all()],
         [ApprovalLine(i, k) for i, k in approvals.all()],
         member is not None and _manages(member, project, force),
+        (await heads.heads_of(session, [force.responsible_unit_id])).get(force.responsible_unit_id) if force else None,
     )
 
 
@@ -244,7 +247,7 @@ async def approval_kind_names(db: Database, locale: str) -> dict[str, str]:
 
 # -- changing ---------------------------------------------------------------------------------
 async def _managed(session: AsyncSession, member: Member, project_id: int) -> tuple[Project, TaskForce | None]:
-    project = (await session.exec(select(Project).where(Project.id == project_id, _sees(member)))).first()
+    project = (await session.exec(select(Project).where(Project.id == project_id, sees(member)))).first()
     if project is None:
         raise TaskForceError("not_found")
     force = (await session.exec(select(TaskForce).where(TaskForce.project_id == project_id))).first()
@@ -403,6 +406,7 @@ async def task_notices(db: Database, day: date) -> list[TaskNotice]:
             )
         ).all()
         people = (await session.exec(select(User).where(col(User.active)))).all()
+        head = await heads.heads_of(session, {force.responsible_unit_id for *_, force in rows})
     by_unit: dict[int | None, list[User]] = {}
     by_id = {u.id: u for u in people}
     for person in people:
@@ -412,7 +416,9 @@ async def task_notices(db: Database, day: date) -> list[TaskNotice]:
         if task.due_on >= day:
             notices.append(TaskNotice("task_due", task, project, owner, [owner]))
             continue
-        notices.append(TaskNotice("task_overdue", task, project, owner, by_unit.get(force.responsible_unit_id, [])))
+        unit = force.responsible_unit_id
+        told = [head[unit]] if unit in head else by_unit.get(unit, [])
+        notices.append(TaskNotice("task_overdue", task, project, owner, told))
         leader = by_id.get(project.leader_user_id)
         if leader is not None and task.due_on + timedelta(days=escalate) <= day:
             notices.append(TaskNotice("task_escalated", task, project, owner, [leader]))

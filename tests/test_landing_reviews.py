@@ -10,7 +10,7 @@ from models import ProjectReview
 from services import projects, settings
 from tests.conftest import ChatFactory
 from tests.kit import Chat
-from tests.test_project import BUREAU, COUNTY, all_projects, register
+from tests.test_project import BUREAU, COUNTY, ZONE, all_projects, register
 
 KINDS = ("综合测算", "尽职调查", "合法性审查", "公平竞争审查")
 
@@ -127,3 +127,67 @@ async def test_below_the_threshold_nothing_is_asked_and_the_bureau_moves_it(chat
     assert project.stage == "negotiation"
     await bureau.send("/reviews 2")
     assert "例外放行" in " ".join(bureau.labels())
+
+
+# -- every path to 签约 meets the same rule (services.signing.owed_on_landing) ----------------
+async def test_registering_a_major_project_as_signed_asks_for_its_reviews_first(chat: ChatFactory, app: App) -> None:
+    county = chat(COUNTY)
+    await register(county, amount="5亿", stage="签约")
+    assert translate("zh", "signing.err.register_landed", missing="、".join(KINDS)) in county.last_text
+    assert await all_projects(app) == []
+    # The draft is kept at the summary: changing the stage registers it.
+    assert "✅ 确认登记" in county.labels()
+    await county.press("改阶段")
+    await county.press("洽谈")
+    await county.press("确认登记")
+    [project] = await all_projects(app)
+    assert project.stage == "negotiation" and project.planned_yuan == 500_000_000
+
+    # In one message, and skipping 签约 for 开工, too.
+    await county.send("/project 比亚迪 电池厂 投资20亿 新能源 开工")
+    await county.press("确认登记")
+    assert translate("zh", "signing.err.register_landed", missing="、".join(KINDS)) in county.last_text
+    assert len(await all_projects(app)) == 1
+
+    # Below the threshold a signed project registers as before.
+    await county.press("改金额")
+    await county.send("8000万")
+    await county.press("确认登记")
+    assert [p.stage for p in await all_projects(app)] == ["negotiation", "started"]
+
+
+async def test_signing_and_raising_the_amount_in_one_message_is_refused(chat: ChatFactory, app: App) -> None:
+    county = chat(COUNTY)
+    await register(county, amount="5000万", stage="洽谈")
+    await county.send("/progress 1 签约 计划投资5亿")
+    assert "计划投资：5000万元 → 5亿元" in county.last_text
+    await county.press(translate("zh", "project.pending.save"))
+    assert translate("zh", "project.err.reviews_missing", number=1, missing="、".join(KINDS)) in county.last_text
+    [project] = await all_projects(app)
+    assert project.stage == "negotiation" and project.planned_yuan == 500_000_000
+
+    # An amount restated as it is does not stand in the way of the stage.
+    await register(county, enterprise="比亚迪", name="电池厂", amount="5000万", stage="洽谈")
+    await county.send("/progress 2 签约 计划投资5000万")
+    await county.press(translate("zh", "project.pending.save"))
+    assert county.heard("project.stage.moved", stage="签约")
+
+
+async def test_a_transferred_major_project_keeps_its_reviews_and_the_rule(chat: ChatFactory, app: App) -> None:
+    county, zone, bureau = chat(COUNTY), chat(ZONE), chat(BUREAU)
+    await register(county, amount="5亿", stage="洽谈")
+    await county.send("/reviews 1")
+    await record_review(county, "综合测算", "市发改委", "经济效益可行")
+    await county.press("完成")
+    await bureau.send("/transfer 1")
+    await bureau.press("张掖经开区")
+    await bureau.send("甘州区用地指标不足")
+    await bureau.press("确认流转")
+    # The receiving zone meets the same rule, with the review done before the transfer counted.
+    refused = await move_to_signed(zone)
+    assert translate("zh", "project.err.reviews_missing", number=1, missing="、".join(KINDS[1:])) in refused
+    await zone.send("/reviews 1")
+    for kind in KINDS[1:]:
+        await record_review(zone, kind, "市直部门", "同意")
+    await zone.press("完成")
+    assert "阶段已更新为：签约" in await move_to_signed(zone)

@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[frozenset[Role], bool]] = {
     "ask": (frozenset({Role.BUREAU, Role.LEADER}), False),
     "question_answer": (frozenset({Role.CHAIN_LEAD, Role.COUNTY, Role.DEPARTMENT, Role.SOE}), False),
     "supervise": (frozenset({Role.BUREAU}), False),
+    "approvals": (frozenset({Role.BUREAU}), False),
     "disputes": (frozenset({Role.BUREAU}), False),
     "dispute_rule": (frozenset({Role.BUREAU}), False),
     "contacts": (frozenset({Role.BUREAU, Role.COUNTY, Role.LIAISON}), False),
