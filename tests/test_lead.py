@@ -11,7 +11,8 @@ from handlers import build_registry
 from models import AuditEntry, Chain, Enterprise, Lead
 from services.credit_code import make_credit_code
 from tests.conftest import Joiner
-from tests.kit import Chat
+from bot.core import Reply
+from tests.kit import Chat, heard, zh
 
 OFFICER = 700_000_000_001
 
@@ -62,10 +63,13 @@ async def test_guided_lead_from_start_to_saved(officer: Chat, app: App) -> None:
 
 async def test_one_message_lead_is_prefilled(officer: Chat, app: App) -> None:
     await officer.send("/lead 宁德时代 拟在西北建储能电池基地 投资约20亿 新能源")
-    summary = officer.last_text
-    assert "宁德时代" in summary and "20亿元" in summary and "新能源" in summary
-    assert "拟在西北建储能电池基地" in summary
-    await officer.press("确认保存")
+    # One message back, not a remark then the summary: what was read, the summary and its buttons.
+    [reply] = [item for item in officer.last.items if isinstance(item, Reply)]
+    assert reply.keyboard is not None and zh("lead.confirm.save") in [b.label for b in reply.keyboard.buttons()]
+    assert heard(reply.text, "lead.prefilled")
+    assert heard(reply.text, "lead.summary", chain="新能源", plan="拟在西北建储能电池基地", amount="20亿元")
+    assert "宁德时代" in reply.text and heard(reply.text, "lead.ask.confirm")
+    await officer.press(zh("lead.confirm.save"))
     [lead] = await leads(app)
     assert lead.amount_yuan == 2_000_000_000 and lead.plan == "拟在西北建储能电池基地"
 

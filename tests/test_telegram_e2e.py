@@ -71,8 +71,12 @@ async def test_guided_lead_with_presses_and_one_message_lead(bot: Bot) -> None:
     await officer.press("确认保存")
     assert "#" in officer.last_text
 
+    before = len(officer.messages)
     await officer.send("/lead 比亚迪 拟在张掖建设电池回收工厂 投资约5亿 新能源")
+    # A complete one-message lead is answered with one message: the summary, with its buttons.
+    assert len(officer.messages) == before + 1
     assert "5亿元" in officer.last_text and "比亚迪" in officer.last_text
+    assert officer.keyboard_message().message_id == officer.messages[-1].message_id
     await officer.press("确认保存")
     assert "#" in officer.last_text
     # Every press was answered, so no button kept spinning.
