@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlmodel import select
 
@@ -10,7 +12,7 @@ from bot.router import Router
 from handlers import build_registry
 from models import AuditEntry, Chain, Enterprise, Lead
 from services.credit_code import make_credit_code
-from tests.conftest import Joiner
+from tests.conftest import Clock, Joiner
 from bot.core import Reply
 from tests.kit import Chat, heard, zh
 
@@ -222,6 +224,20 @@ async def test_a_command_wins_and_the_draft_can_be_resumed(officer: Chat, app: A
     await officer.press("确认保存")
     [lead] = await leads(app)
     assert lead.plan == "储能基地"
+
+
+async def test_the_resume_offer_says_when_the_draft_was_saved_by_the_bots_clock(
+    officer: Chat, app: App, clock: Clock
+) -> None:
+    """"Saved at" is the moment the draft was set aside on the bot's clock, in the bureau's zone."""
+    clock.now = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Zhangye
+    await officer.send("/lead")
+    await officer.send("宁德时代")
+    await officer.send("/visit")  # sets the lead aside
+    clock.now += timedelta(hours=5)
+    await officer.send("/lead")
+    assert officer.heard("core.resume.offer", when="2026-03-02 09:30", summary="宁德时代")
+    assert zh("core.resume.continue") in officer.labels()
 
 
 async def test_cancel_works_anywhere_and_old_buttons_expire(officer: Chat, app: App) -> None:
