@@ -8,12 +8,12 @@ import pytest
 from sqlmodel import select
 
 from bot.app import App
+from bot.core import Reply
 from bot.router import Router
 from handlers import build_registry
 from models import AuditEntry, Chain, Enterprise, Lead
 from services.credit_code import make_credit_code
 from tests.conftest import Clock, Joiner
-from bot.core import Reply
 from tests.kit import Chat, heard, zh
 
 OFFICER = 700_000_000_001
