@@ -92,7 +92,7 @@ async def test_nothing_outside_a_persons_scope(chat: ChatFactory, records: dict[
 
     zone = chat(k.ZONE)  # has both projects
     await zone.send("/find byd")
-    assert "比亚迪储能电池项目" in zone.last_text and "企业#" in zone.last_text
+    assert "比亚迪储能电池项目" in zone.last_text and zone.heard("desk.find.enterprise")
     await zone.send("/find ndsd")
     assert "没有找到" in zone.last_text
 

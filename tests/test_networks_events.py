@@ -10,7 +10,7 @@ from bot.core.i18n import translate
 from models import AuditEntry, ExpoUnit, Stage
 from tests import deskkit as k
 from tests.conftest import ChatFactory
-from tests.kit import Chat
+from tests.kit import Chat, zh
 
 
 async def tag_project(person: Chat, number: int, event: str) -> None:
@@ -47,7 +47,7 @@ async def test_the_bureau_creates_an_event_and_a_county_takes_part(chat: ChatFac
     assert "设定日期" not in county.labels()
     await county.press("报名参加")
     assert "已为甘州区报名参加。" in county.last_text
-    assert "参加单位：甘州区" in county.last_text and "报名参加" not in county.labels()
+    assert "参加单位：甘州区" in county.last_text and zh("net.events.take_part") not in county.labels()
     async with app.db.session() as session:
         assert len((await session.exec(select(ExpoUnit))).all()) == 1
         actions = [a.action for a in (await session.exec(select(AuditEntry).where(AuditEntry.entity == "expo")))]

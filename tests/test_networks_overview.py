@@ -13,6 +13,7 @@ from models import EnterpriseTag, FundMode, OriginKind, Stage
 from services import capital, contacts, expos, members, origins
 from tests import deskkit as k
 from tests.conftest import ChatFactory, Clock
+from tests.kit import heard
 
 
 async def networks_of_a_year(app: App, clock: Clock) -> None:
@@ -101,7 +102,7 @@ async def test_history_words_the_networks_changes(chat: ChatFactory, app: App, c
     await bureau.send("/history 项目 1")
     text = bureau.last_text
     assert "标明外资（外资（美元）：50000000，汇率：7.1000，折合：3.55亿元）" in text
-    assert "标明来源" in text and "{" not in text
+    assert heard(text, "desk.history.action.origin_set") and "{" not in text
     await bureau.send("/history 节会 1")
     assert translate("zh", "desk.history.empty", what="节会", id=1) in bureau.last_text
 

@@ -27,6 +27,7 @@ from models import Delivery, Role, User, Visit
 from tests import telegram_kit
 from tests.botapi import FakeBotAPI
 from tests.conftest import ADMIN_ID
+from tests.kit import heard
 from tests.telegram_kit import FRAMEWORKS, Bot, bot_settings, running_bot
 from tests.test_botapi_server import tiny_png
 
@@ -49,7 +50,7 @@ async def test_admin_invites_and_a_newcomer_joins(bot: Bot) -> None:
 
     newcomer = bot.person(777_000_000_123, first_name="李联络")
     await newcomer.send(f"/start {code}")
-    assert any("注册成功" in t for t in newcomer.texts())
+    assert any(heard(t, "start.welcome") for t in newcomer.texts())
     # Joining gives the person their role's own command menu.
     menu = bot.api.commands({"type": "chat", "chat_id": 777_000_000_123})
     assert "lead" in [c["command"] for c in menu] and "invite" not in [c["command"] for c in menu]
@@ -493,12 +494,12 @@ async def test_a_visit_with_a_shared_location_and_a_photo(bot: Bot) -> None:
 async def test_a_location_shared_outside_a_conversation_starts_a_visit_there(bot: Bot) -> None:
     county, api = bot.person(1003, first_name="赵干事"), bot.api
     await bot.tracker.wait(api.share_location(1003, 38.93, 100.45))
-    assert "拜访了哪家企业" in county.last_text
+    assert heard(county.last_text, "visit.ask.enterprise")
     await county.send("宁德时代新能源科技股份有限公司")
     await county.send("企业计划在西北建储能基地")
     await county.send("月底前提交用地方案")
     await county.press("确认保存")
-    assert "拜访记录已保存" in county.last_text
+    assert heard(county.last_text, "visit.saved")
     async with bot.app.db.session() as session:
         [visit] = (await session.exec(select(Visit))).all()
     assert (visit.latitude, visit.longitude) == (38.93, 100.45)

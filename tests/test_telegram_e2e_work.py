@@ -26,6 +26,7 @@ from services.periods import week_of
 from services.schedule import CHAIN_DIGEST
 from tests import telegram_kit
 from tests.botapi import BotAPIError, BotMessage
+from tests.kit import heard
 from tests.telegram_kit import FRAMEWORKS, Bot, Person, running_bot
 
 BUREAU, LIAISON, COUNTY, CHAIN_LEAD, LEADER = 1001, 1002, 1003, 1005, 1008
@@ -50,7 +51,7 @@ async def test_a_project_from_registration_to_signing(bot: Bot) -> None:
     bot.app.clock = lambda: NOW
     county = bot.person(COUNTY, first_name="赵干事")
     await county.send("/project")
-    assert "哪家企业的项目" in county.last_text
+    assert heard(county.last_text, "project.ask.enterprise")
     await county.send("宁德时代新能源科技股份有限公司")
     assert "叫什么名字" in county.last_text
     await county.send("储能电池基地项目")
@@ -66,7 +67,7 @@ async def test_a_project_from_registration_to_signing(bot: Bot) -> None:
     assert "甘州区" in summary
     confirm = await press(county, "确认登记")
     assert confirm.edited and confirm.buttons() == []
-    assert any("#1" in t for t in county.texts()) and "市招商局分配" in county.last_text
+    assert any("#1" in t for t in county.texts()) and heard(county.last_text, "project.leader.asked")
 
     # ≥ 10亿 of industry: the bureau is asked for a principal leader, with a button per leader.
     ask = await api.wait_for_message(BUREAU, contains="包抓")
@@ -86,7 +87,7 @@ async def test_a_project_from_registration_to_signing(bot: Bot) -> None:
     await press(county, "洽谈")
     moved, menu = county.texts()[-2:]
     # What changed, and the menu: not the whole card again.
-    assert moved == "阶段已更新为：洽谈。" and "还要更新什么" in menu and "承办单位" not in menu
+    assert moved == "阶段已更新为：洽谈。" and heard(menu, "project.ask.action_more") and "承办单位" not in menu
     await press(county, "推进阶段")
     await press(county, "签约")
     # §17: 12亿 is a major project, signed only after its reviews or the bureau's exception.
