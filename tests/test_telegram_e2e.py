@@ -33,6 +33,8 @@ from tests.test_botapi_server import tiny_png
 
 LIAISON = 1002  # a seeded demo person: the Beijing liaison office
 bot = telegram_kit.bot
+framework = telegram_kit.framework
+pytest_generate_tests = telegram_kit.pair_frameworks_with_backends
 
 
 async def test_admin_invites_and_a_newcomer_joins(bot: Bot) -> None:
@@ -214,12 +216,10 @@ def _field_registry() -> Registry:
     return registry
 
 
-@pytest.fixture(params=FRAMEWORKS)
-async def field_bot(
-    request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Bot]:
+@pytest.fixture
+async def field_bot(framework: str, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bot]:
     monkeypatch.setattr(bootstrap, "build_registry", _field_registry)
-    async with running_bot(settings, request.param) as running:
+    async with running_bot(settings, framework) as running:
         yield running
 
 
@@ -284,7 +284,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
 async def test_webhook_accepts_the_secret_and_rejects_the_rest(settings: Settings, framework: str) -> None:
     port = free_port()
     webhook = {
@@ -359,7 +358,6 @@ async def test_a_burst_under_429s_arrives_complete_in_order_and_spaced(settings:
         assert len(rows) == total and {r.status for r in rows} == {"sent"}
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
 async def test_blocked_and_deleted_chats_are_given_up_and_recorded(settings: Settings, framework: str) -> None:
     blocked, deleted, fine = 1003, 1004, 1005
     async with running_bot(settings, framework) as bot:
@@ -413,7 +411,6 @@ async def test_two_outboxes_on_one_database_never_send_a_row_twice(bot: Bot) -> 
 # -- shutdown ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
 async def test_sigterm_finishes_the_update_in_flight_and_stops(
     settings: Settings, framework: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -539,7 +536,6 @@ async def test_the_runner_starts_and_stops_the_scheduled_jobs(settings: Settings
     assert not jobs.scheduler.running and leadership.jobs is None
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
 async def test_stopping_right_after_starting_does_not_hang(settings: Settings, framework: str) -> None:
     async with asyncio.timeout(20):
         async with running_bot(settings, framework):

@@ -13,7 +13,6 @@ import struct
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from openpyxl import Workbook, load_workbook
 from sqlmodel import col, select, update
 
@@ -27,11 +26,13 @@ from services.schedule import CHAIN_DIGEST
 from tests import telegram_kit
 from tests.botapi import BotAPIError, BotMessage
 from tests.kit import heard
-from tests.telegram_kit import FRAMEWORKS, Bot, Person, running_bot
+from tests.telegram_kit import Bot, Person, running_bot
 
 BUREAU, LIAISON, COUNTY, CHAIN_LEAD, LEADER = 1001, 1002, 1003, 1005, 1008
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)  # 10:00 in Zhangye
 bot = telegram_kit.bot
+framework = telegram_kit.framework
+pytest_generate_tests = telegram_kit.pair_frameworks_with_backends
 
 
 async def press(person: Person, label: str) -> BotMessage:
@@ -151,7 +152,6 @@ async def retrying(app: App, key: str) -> Delivery:
             await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
 async def test_the_weekly_chain_digest_arrives_with_its_chart(settings: Settings, framework: str) -> None:
     async with running_bot(settings, framework, scheduler=True) as bot:
         app, api = bot.app, bot.api
