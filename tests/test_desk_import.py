@@ -358,7 +358,7 @@ async def test_merged_header_cells(gxj: Chat, app: App) -> None:
 async def test_missing_columns(gxj: Chat, app: App) -> None:
     serve(app, spreadsheet([["宁德时代", "x"]], headers=["企业名称", "地址"]))
     await gxj.send_document("m", "m.xlsx")
-    assert "缺少必填列：产业链" in gxj.last_text
+    assert gxj.heard("desk.import.bad.columns", missing="产业链")
 
 
 async def test_formulas_without_values_are_explained(gxj: Chat, app: App) -> None:
@@ -382,7 +382,7 @@ async def test_ten_thousand_rows_are_refused_with_the_cap(gxj: Chat, app: App) -
     rows: list[list[object]] = [[f"企业{i}", "新能源", None, None, 100, None, None, None, None] for i in range(10_000)]
     serve(app, spreadsheet(rows))
     await gxj.send_document("big", "big.xlsx")
-    assert "超过 2000 行" in gxj.last_text and "分成几个文件" in gxj.last_text
+    assert "超过 2000 行" in gxj.last_text and gxj.heard("desk.import.bad.too_many_rows")
     assert await counts(app) == (0, 0, 0)
 
 
@@ -412,7 +412,7 @@ async def test_a_preview_left_for_a_day_must_be_checked_again(gxj: Chat, app: Ap
         batch.created_at = batch.created_at - timedelta(hours=25)
         session.add(batch)
     await gxj.press("确认导入")
-    assert "超过24小时" in gxj.last_text and "重新发送" in gxj.last_text
+    assert "超过24小时" in gxj.last_text and gxj.heard("desk.import.expired")
     assert await counts(app) == (0, 0, 0)
 
 
@@ -422,7 +422,7 @@ async def test_a_spreadsheet_sent_in_the_middle_of_a_flow_waits(chat: ChatFactor
     bureau = chat(k.BUREAU)
     await bureau.send("/lead 宁德时代 拟在西北建储能电池基地 投资约20亿 新能源")
     await bureau.send_document("file-1", "新能源目标企业.xlsx")
-    assert "您正在填写线索" in bureau.last_text and "/cancel" in bureau.last_text and "重新发送" in bureau.last_text
+    assert bureau.heard("core.document_in_flow", what="线索") and "/cancel" in bureau.last_text
     assert fetched == []
     await bureau.press("其他")  # the same question's buttons still work: nothing was lost
     assert "宁德时代" in bureau.last_text and "20亿元" in bureau.last_text

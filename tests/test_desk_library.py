@@ -57,10 +57,10 @@ async def test_add_tag_and_remove_with_a_reason(chat: ChatFactory, app: App) -> 
     # The lookup of /lead: a near match is offered rather than a duplicate made.
     assert lead.heard("lookup.ask_pick", name="隆基绿能")
     await lead.press("隆基绿能科技股份有限公司")
-    assert "已将“隆基绿能科技股份有限公司”加入" in lead.last_text and "1 家" in lead.last_text
+    assert lead.heard("desk.library.added", name="隆基绿能科技股份有限公司") and "1 家" in lead.last_text
     await lead.press("添加企业")
     await lead.send("宁德时代")
-    assert "加入" in lead.last_text and "2 家" in lead.last_text
+    assert lead.heard("desk.library.added") and "2 家" in lead.last_text
     await lead.press("添加企业")
     await lead.send("宁德时代股份有限公司")
     assert lead.heard("desk.library.already")

@@ -33,13 +33,13 @@ async def test_a_need_goes_to_its_department_which_answers(
     county = chat(COUNTY)
     await register(county, stage="洽谈")
     await raise_need(county, "用地", "200亩", "12-31")
-    assert "市自然资源局 还没有人使用本机器人" in county.last_text
+    assert county.heard("need.sent_nobody", department="市自然资源局")
 
     officer = await join(LAND_OFFICER, "市自然资源局", full_name="钱科长")
     await raise_need(county, "用地", "一期 120亩", "2027-01-15")
     assert translate("zh", "need.sent", number=2, department="市自然资源局") in county.last_text
     ask = last_keyboard_to(transport, LAND_OFFICER)
-    assert "用地 一期 120亩，2027-01-15 前" in ask.text and "提出：甘州区" in ask.text
+    assert "用地 一期 120亩，2027-01-15 前" in ask.text and heard(ask.text, "need.line", unit="甘州区")
 
     await officer.press("无法保障", keyboard=ask.keyboard)
     assert officer.heard("need.ask.reason.refused")

@@ -54,7 +54,7 @@ async def test_silence_and_late_answers_reach_the_bureau(
     county, leader = chat(COUNTY), chat(LEADER)
     await ask(leader, "甘州区", "整体招商成效", "今年亿元以上项目为何只有一个？", "12-01")
     question = last_keyboard_to(transport, COUNTY)
-    assert "关于：招商成效" in question.text
+    assert heard(question.text, "supervision.question", about="招商成效")
 
     async def bureau_hears(day: int) -> list[str]:
         clock.now = clock.now.replace(day=1, month=12) + timedelta(days=day - 1)
@@ -65,7 +65,7 @@ async def test_silence_and_late_answers_reach_the_bureau(
 
     assert await bureau_hears(1) == []
     [told] = await bureau_hears(2)
-    assert "逾期未答复" in told and "今年亿元以上项目为何只有一个" in told
+    assert heard(told, "supervision.told.overdue") and "今年亿元以上项目为何只有一个" in told
     assert await bureau_hears(3) == []  # once
     await county.press("答复", keyboard=question.keyboard)
     await county.send("两个项目在洽谈，预计年底签约")

@@ -35,7 +35,7 @@ async def test_reaching_negotiation_forms_the_task_force_with_its_checklist(chat
     await to_negotiation(county)
     await county.send("/taskforce 1")
     text = county.last_text
-    assert "责任单位：甘州区" in text and "包抓领导：未分配" in text
+    assert heard(text, "taskforce.header", unit="甘州区") and "包抓领导：未分配" in text
     assert all(f"· {name}：未启动" in text for name in APPROVALS)
     async with app.db.session() as session:
         [force] = (await session.exec(select(TaskForce))).all()
@@ -46,7 +46,7 @@ async def test_reaching_negotiation_forms_the_task_force_with_its_checklist(chat
     await county.press("完成")
     await register(county, enterprise="比亚迪", name="电池厂", stage="洽谈")
     await county.send("/taskforce 2")
-    assert "责任单位：甘州区" in county.last_text
+    assert county.heard("taskforce.header", unit="甘州区")
 
 
 async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
@@ -55,7 +55,7 @@ async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transpor
     await county.send("/taskforce 1")
     await county.press("添加成员单位")
     await county.press("市财政局")
-    assert "市财政局 已加入专班" in county.last_text and "成员单位：市财政局" in county.last_text
+    assert county.heard("taskforce.member_added", unit="市财政局") and "成员单位：市财政局" in county.last_text
 
     await county.press("添加任务")
     await county.send("")
@@ -90,7 +90,9 @@ async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transpor
     card = county.last_text
     assert "□ 准备用地预审材料" in card and "· 用地预审：办理中" in card
     assert "· 立项/备案" not in card  # done: not pending any more
-    assert "审批事项 用地预审：办理中" in card and "专班任务：准备用地预审材料" in card
+    assert heard(card, "project.event.approval", kind="用地预审", state="办理中") and heard(
+        card, "project.event.task_added", title="准备用地预审材料"
+    )
 
     # The department on the force sees it but does not run it; a unit outside it does not see it.
     zone = chat(ZONE)

@@ -36,7 +36,7 @@ async def enterprise_named(app: App, name: str) -> Enterprise | None:
 
 async def test_guided_lead_from_start_to_saved(officer: Chat, app: App) -> None:
     await officer.send("/lead")
-    assert "哪家企业" in officer.last_text
+    assert officer.heard("lead.ask.enterprise")
     await officer.send("宁德时代新能源科技股份有限公司")
     assert "产业链" in officer.last_text
     await officer.press("新能源")
@@ -81,7 +81,7 @@ async def test_one_message_lead_without_a_chain_asks_only_the_chain(officer: Cha
     await officer.send("/lead 宁德时代 拟来张掖考察落地 投资约20亿")
     assert "产业链" in officer.last_text
     await officer.press("新能源")
-    assert "请核对" in officer.last_text and not officer.heard("lead.ask.source")
+    assert officer.heard("lead.summary") and not officer.heard("lead.ask.source")
     await officer.press("确认保存")
     [lead] = await leads(app)
     assert lead.source == "liaison" and lead.amount_yuan == 2_000_000_000
@@ -92,7 +92,7 @@ async def test_correcting_a_field_returns_to_the_summary(officer: Chat, app: App
     await officer.press("改金额")
     assert officer.heard("lead.ask.amount")
     await officer.send("一亿二千万")
-    assert "1.2亿元" in officer.last_text and "核对" in officer.last_text
+    assert "1.2亿元" in officer.last_text and officer.heard("lead.summary")
     await officer.press("确认保存")
     [lead] = await leads(app)
     assert lead.amount_yuan == 120_000_000
@@ -125,9 +125,9 @@ async def test_money_as_people_type_it(officer: Chat, app: App, typed: str, stor
 async def test_bad_inputs_get_an_answer_and_keep_the_draft(officer: Chat, app: App) -> None:
     await officer.send("/lead")
     await officer.send("   ")
-    assert officer.heard("core.err.empty") and "哪家企业" in officer.last_text
+    assert officer.heard("core.err.empty") and officer.heard("lead.ask.enterprise")
     await officer.send_sticker()
-    assert officer.heard("core.err.want_text") and "哪家企业" in officer.last_text
+    assert officer.heard("core.err.want_text") and officer.heard("lead.ask.enterprise")
     await officer.send_photo()
     assert officer.heard("core.err.want_text")
     await officer.send("91350100M000100Y4X")
@@ -136,7 +136,7 @@ async def test_bad_inputs_get_an_answer_and_keep_the_draft(officer: Chat, app: A
     assert officer.heard("core.err.too_long") and "2000" in officer.last_text
     await officer.send("隆基绿能")
     await officer.send("随便打的字")  # the chain needs a button
-    assert "按钮" in officer.last_text
+    assert officer.heard("core.err.use_buttons")
     await officer.press("新能源")
     await officer.send("计" * 2000)
     assert officer.heard("core.err.too_long") and "计划" in officer.last_text
@@ -210,7 +210,7 @@ async def test_a_command_wins_and_the_draft_can_be_resumed(officer: Chat, app: A
     await officer.send("宁德时代")
     await officer.press("新能源")
     await officer.send("/mine")
-    assert "还没有登记" in officer.last_text and officer.heard("core.still_in_flow")
+    assert officer.heard("lead.mine.empty") and officer.heard("core.still_in_flow")
     await officer.send("/lead")
     assert zh("core.resume.continue") in officer.labels() and "宁德时代" in officer.last_text
     # A command that starts a conversation parks the current one.
@@ -229,7 +229,7 @@ async def test_a_command_wins_and_the_draft_can_be_resumed(officer: Chat, app: A
 async def test_the_resume_offer_says_when_the_draft_was_saved_by_the_bots_clock(
     officer: Chat, app: App, clock: Clock
 ) -> None:
-    """"Saved at" is the moment the draft was set aside on the bot's clock, in the bureau's zone."""
+    """ "Saved at" is the moment the draft was set aside on the bot's clock, in the bureau's zone."""
     clock.now = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in Zhangye
     await officer.send("/lead")
     await officer.send("宁德时代")

@@ -58,7 +58,7 @@ async def test_the_bureau_digest_counts_foreign_investment_funds_and_events(
     assert "产业基金投资项目 1 个，基金投资 6000万元" in text
     assert "第三十二届兰洽会张掖推介会：" in text
     assert "签约清单 2 个项目：已开工 1 个（50%），已投产 0 个（0%）；资金到位 1亿元 / 计划 6亿元（17%）" in text
-    assert "滞后：智慧温室项目（乙农业科技有限公司）— 签约" in text
+    assert heard(text, "net.events.laggard", name="智慧温室项目", enterprise="乙农业科技有限公司", stage="签约")
     assert "名录逾期未联络 1 条" in text
 
 

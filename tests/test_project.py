@@ -83,7 +83,12 @@ async def test_register_a_first_talk_project(chat: ChatFactory, app: App, transp
     await c.send("5亿")
     summary = c.last_text
     # The first-talk date and the stage are shown with their defaults, not asked.
-    assert "宁德时代（新企业）" in summary and "5亿元" in summary and "甘州区" in summary and "2026-11-28" in summary
+    assert (
+        heard(summary, "project.summary.new_enterprise", name="宁德时代")
+        and "5亿元" in summary
+        and "甘州区" in summary
+        and "2026-11-28" in summary
+    )
     assert "阶段：首谈" in summary
     await c.press("确认登记")
     assert "#1" in c.last_text
@@ -145,7 +150,7 @@ async def test_register_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -
     assert c.heard("core.err.want_text")
     await c.send("建设储能电池生产线")
     await c.send("好的")
-    assert "请点按钮" in c.last_text and c.heard("project.summary")
+    assert c.heard("project.err.confirm_buttons") and c.heard("project.summary")
     await c.press("改金额")
     await c.send("一亿二千万")
     assert "1.2亿元" in c.last_text and c.heard("project.summary") and "2026-11-20" in c.last_text
@@ -175,7 +180,7 @@ async def test_second_registration_is_refused_and_can_be_disputed(
     assert dispute.project_id == 1 and dispute.claimant_unit_id == await unit_id(app, "张掖经开区")
     assert dispute.reason == "我区10月已与企业董事长首谈" and dispute.status == "open"
     told = transport.texts_to(BUREAU)[-1]
-    assert "首谈争议" in told and "张掖经开区" in told and "甘州区" in told and "董事长" in told
+    assert heard(told, "project.disputed") and "张掖经开区" in told and "甘州区" in told and "董事长" in told
     assert "disputed" in [e.action for e in await projects.history(app.db, 1)]
 
 
@@ -296,14 +301,14 @@ async def test_progress_stage_funds_planned_note(chat: ChatFactory, app: App, cl
     assert "要更新什么" in c.last_text and "首谈" in c.last_text
     await c.press("推进阶段")
     await c.press("签约")
-    assert "阶段已更新为：签约" in c.last_text
+    assert c.heard("project.stage.moved", stage="签约")
     await c.press("推进阶段")
     await c.press("洽谈")  # backwards: a reason is needed
     assert "需要说明原因" in c.last_text
     await c.send(" ")
     assert c.heard("core.err.empty")
     await c.send("签约主体变更，需重新谈")
-    assert "阶段已更新为：洽谈" in c.last_text
+    assert c.heard("project.stage.moved", stage="洽谈")
     await c.press("到位资金")
     await c.send("很多")
     assert c.heard("money.err.unreadable", text="很多") and "累计到位资金" in c.last_text
@@ -359,7 +364,11 @@ async def test_progress_within_budget_answers_with_what_changed(chat: ChatFactor
     await c.press("推进阶段")
     await c.press("签约")
     assert c.touches_since(mark) <= 4
-    assert "阶段已更新为：签约" in c.last_text and "承办单位" not in c.last_text and c.heard("project.ask.action_more")
+    assert (
+        c.heard("project.stage.moved", stage="签约")
+        and "承办单位" not in c.last_text
+        and c.heard("project.ask.action_more")
+    )
     [project] = await all_projects(app)
     assert project.stage == "signed"
 
@@ -387,14 +396,14 @@ async def test_progress_in_one_message(chat: ChatFactory, app: App) -> None:
     # Going back a stage needs a reason, in one message too.
     await c.send("/progress 1 洽谈")
     await c.press("保存")
-    assert "需要说明原因" in c.last_text
+    assert c.heard("project.ask.back_reason")
     await c.send("签约主体变更")
     [project] = await all_projects(app)
     assert project.stage == "negotiation"
     # Another unit's project is not found, whatever the message says.
     zone = chat(ZONE)
     await zone.send("/progress 1 投产")
-    assert "没有找到" in zone.last_text
+    assert zone.heard("project.err.not_found")
     assert (await all_projects(app))[0].stage == "negotiation"
 
 
@@ -404,14 +413,14 @@ async def test_progress_needs_a_project_of_ones_own(chat: ChatFactory, app: App)
     assert "/project" in zone.last_text
     await register(chat(COUNTY))
     await zone.send("/progress 1")
-    assert "没有找到" in zone.last_text
+    assert zone.heard("project.err.not_found")
     await register(zone, enterprise="比亚迪", name="电池厂")
     await zone.send("/progress")
     assert [label for label in zone.labels() if "#1 " in label] == []
     await zone.send("1")
-    assert "没有找到" in zone.last_text and zone.heard("project.ask.pick")
+    assert zone.heard("project.err.not_found") and zone.heard("project.ask.pick")
     await zone.send("2")
-    assert "要更新什么" in zone.last_text
+    assert zone.heard("project.ask.action")
 
 
 # -- transfers --------------------------------------------------------------------------------
@@ -437,11 +446,13 @@ async def test_transfer_keeps_first_talk_and_shows_in_history(
 
     # Executing unit now works on it; the first-talk unit still sees it but cannot move it.
     await zone.send("/progress 1")
-    assert "要更新什么" in zone.last_text
+    assert zone.heard("project.ask.action")
     await county.send("/progress 1")
-    assert "没有找到" in county.last_text
+    assert county.heard("project.err.not_found")
     await county.send("/projects 1")
-    assert "流转：甘州区 → 张掖经开区（甘州区用地指标不足）" in county.last_text
+    assert county.heard(
+        "project.event.transferred", from_unit="甘州区", to_unit="张掖经开区", reason="甘州区用地指标不足"
+    )
 
     await bureau.send("/transfer 1")
     await bureau.press("临泽县")

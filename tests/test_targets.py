@@ -77,7 +77,7 @@ async def test_quota_of_a_chain_lead_and_the_zone(app: App, chat: ChatFactory) -
     assert "1亿元以上项目" in zone.last_text and "重大项目" in zone.last_text
     bureau = chat(1001)
     await bureau.send("/quota")
-    assert "没有设定目标任务" in bureau.last_text
+    assert bureau.heard("quota.none")
 
 
 async def test_review_queue_marks_leads_and_tells_the_submitter(
@@ -136,7 +136,7 @@ async def test_targets_are_edited_with_an_audit_entry(app: App, chat: ChatFactor
     await bureau.press("重大项目")
     await bureau.press("改金额门槛")
     await bureau.send("很多")
-    assert "没看懂金额“很多”" in bureau.last_text and "{text}" not in bureau.last_text
+    assert bureau.heard("money.err.unreadable", text="很多") and "{text}" not in bureau.last_text
     await bureau.send("2亿")
     assert "金额门槛 2亿元" in bureau.last_text
     await bureau.press("返回列表")
@@ -213,7 +213,7 @@ async def test_the_bureau_asks_for_any_units_digest(app: App, chat: ChatFactory)
     bureau = chat(1001)
     await bureau.send("/digest 张掖经开区")
     zone_landed = year.landed_over("zone", 100_000_000, date(2026, 1, 1), date(2026, 11, 26))
-    assert "张掖经开区目标任务月度提醒" in bureau.last_text
+    assert bureau.heard("digest.targets.title", unit="张掖经开区")
     assert f"第 329 天：{zone_landed} / 10" in bureau.last_text
     await bureau.send("/digest liaison_beijing")
     effective = year.liaison_figures("liaison_beijing", date(2026, 11, 1), date(2026, 11, 25))["effective"]
@@ -222,11 +222,11 @@ async def test_the_bureau_asks_for_any_units_digest(app: App, chat: ChatFactory)
     assert "新能源" in bureau.last_text and "目标企业库" in bureau.last_text
     assert [f.filename for f in bureau.last.items if isinstance(f, FileReply)] == ["coverage.png", "stages.png"]
     await bureau.send("/digest 火星办事处")
-    assert "没有找到单位“火星办事处”" in bureau.last_text and "甘州区" in bureau.last_text
+    assert bureau.heard("digest.pick.unknown", text="火星办事处") and "甘州区" in bureau.last_text
     # Anyone else naming a unit gets their own digest, not the unit's.
     county = chat(1003)
     await county.send("/digest 张掖经开区")
-    assert "甘州区目标任务月度提醒" in county.last_text
+    assert county.heard("digest.targets.title", unit="甘州区")
 
 
 def test_dynamic_digest_keys_are_complete() -> None:

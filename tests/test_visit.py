@@ -121,7 +121,7 @@ async def test_typed_place_dates_and_reason(chat: ChatFactory, app: App) -> None
     c = chat(COUNTY)
     await file_visit(c, "比亚迪", day="11月20日", follow_up="12-05")
     assert "2026-11-20" in c.last_text and "2026-12-05" in c.last_text
-    assert "企业会议室（未定位：事后补录）" in c.last_text
+    assert c.heard("visit.summary.place", place="企业会议室", reason="事后补录")
     await c.press("确认保存")
     [visit] = await all_visits(app)
     assert visit.visit_date == date(2026, 11, 20) and visit.follow_up_date == date(2026, 12, 5)
@@ -181,7 +181,7 @@ async def test_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -> None:
     await c.send("赵干事")
     await c.press("改跟进日期")
     await c.send("11-24")
-    assert "之后" in c.last_text and "跟进日期" in c.last_text
+    assert c.heard("visit.err.follow_up_early") and "跟进日期" in c.last_text
     await c.send("11-26")
     assert c.heard("visit.err.follow_up_past")
     await c.send("不知道")
@@ -233,7 +233,7 @@ async def test_repeat_visit_guard_warns_right_after_the_enterprise_and_flags(
     await county.send("报方案")
     await county.press("确认保存")
     # Nothing changed since the warning: saved without asking again.
-    assert "已保存" in county.last_text
+    assert county.heard("visit.saved")
     first, second = await all_visits(app)
     assert not first.flagged and second.flagged
     assert second.flag_detail["conflicts"] == [{"unit_id": first.unit_id, "kind": "visit", "on": "2026-11-20"}]
@@ -257,7 +257,7 @@ async def test_the_guard_asks_again_at_saving_only_when_something_changed(chat: 
     await county.press("继续登记")
     assert county.heard("visit.summary")
     await county.press("确认保存")
-    assert "已保存" in county.last_text and len(await all_visits(app)) == 3
+    assert county.heard("visit.saved") and len(await all_visits(app)) == 3
 
 
 async def test_stop_at_the_guard_saves_nothing(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
@@ -278,11 +278,11 @@ async def test_guard_window_is_the_bureaus_setting(chat: ChatFactory, app: App) 
     await settings.put(app.db, "repeat_visit_window_days", 5)
     await file_visit(county, "比亚迪")
     await county.press("确认保存")
-    assert "已保存" in county.last_text
+    assert county.heard("visit.saved")
     # The same unit visiting again is not a repeat visit by several units.
     await file_visit(county, "比亚迪", day="昨天")
     await county.press("确认保存")
-    assert "已保存" in county.last_text
+    assert county.heard("visit.saved")
     assert not any(v.flagged for v in await all_visits(app))
 
 
@@ -306,7 +306,7 @@ async def test_follow_up_reminder_files_the_next_visit(
 
     clock.now = datetime(2026, 12, 5, 9, 0, tzinfo=SHANGHAI)
     await c.press("登记下一次拜访", keyboard=reminder.keyboard)
-    assert "再次拜访：比亚迪" in c.last_text and c.heard("visit.ask.where")
+    assert c.heard("visit.prefilled", name="比亚迪") and c.heard("visit.ask.where")
     await c.send("企业")
     await c.send("补录")
     await c.send("谈妥意向")
@@ -337,7 +337,7 @@ async def test_follow_up_reminder_pushes_the_date(
     await c.press("改到其他日期", keyboard=reminder.keyboard)
     assert c.heard("visit.push.ask")
     await c.send("11-20")
-    assert "之后" in c.last_text
+    assert c.heard("visit.err.follow_up_early")
     await c.send("12-20")
     assert "2026-12-20" in c.last_text
     [visit] = await all_visits(app)
@@ -363,7 +363,7 @@ async def test_reminder_button_parks_a_half_filled_conversation(
     await c.send("宁德时代")
     await c.press("登记下一次拜访", keyboard=reminder.keyboard)
     assert c.heard("core.parked") and "/lead" in c.last_text
-    assert "再次拜访：比亚迪" in c.last_text
+    assert c.heard("visit.prefilled", name="比亚迪")
 
 
 async def test_visits_listing(chat: ChatFactory, app: App) -> None:
