@@ -6,7 +6,6 @@ project → what: fund (跟投 | 直投) → fund's name → amount → done
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypedDict, cast
 
 from bot.core import Button, Incoming, Keyboard
@@ -16,7 +15,7 @@ from handlers.answers import read_money
 from models import EnterpriseTag, FundMode, Project, Role
 from services import capital
 from services.capital import InvalidRate
-from services.money import InvalidMoney, format_money
+from services.money import format_money
 
 CAPITAL_ROLES = frozenset({Role.COUNTY, Role.DEPARTMENT, Role.SOE, Role.CHAIN_LEAD, Role.BUREAU})
 STATUSES = {
@@ -135,15 +134,13 @@ def saved(ctx: Context, project: Project | None, key: str, **params: object) -> 
     return ctx.done()
 
 
-def read_figure(ctx: Context, msg: Incoming, parse: Callable[[str], int], *, max_len: int) -> int | Next:
-    """A typed figure (dollars, a rate), or what could not be read in it (say it and ask again)."""
-    answer = ctx.text_answer(msg, max_len=max_len)
+def read_rate(ctx: Context, msg: Incoming) -> int | Next:
+    """The yuan a dollar is worth, typed, or the question again with what could not be read."""
+    answer = ctx.text_answer(msg, max_len=30)
     if isinstance(answer, Next):
         return answer
     try:
-        return parse(answer)
-    except InvalidMoney as exc:
-        return ctx.again(f"money.err.{exc.code}", text=answer)
+        return capital.parse_rate(answer)
     except InvalidRate:
         return ctx.again("net.capital.err.rate", text=answer)
 
@@ -153,7 +150,7 @@ async def ask_usd(ctx: Context) -> None:
 
 
 async def on_usd(ctx: Context, msg: Incoming) -> Next:
-    usd = read_figure(ctx, msg, capital.parse_dollars, max_len=40)
+    usd = read_money(ctx, msg, capital.parse_dollars)
     if isinstance(usd, Next):
         return usd
     capital_draft(ctx)["usd"] = usd
@@ -165,7 +162,7 @@ async def ask_rate(ctx: Context) -> None:
 
 
 async def on_rate(ctx: Context, msg: Incoming) -> Next:
-    rate = read_figure(ctx, msg, capital.parse_rate, max_len=30)
+    rate = read_rate(ctx, msg)
     if isinstance(rate, Next):
         return rate
     capital_draft(ctx)["rate"] = rate
