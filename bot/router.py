@@ -79,7 +79,7 @@ class Router:
     def __init__(self, app: App, registry: Registry, *, queue_replies: bool = False) -> None:
         self.app = app
         self.registry = registry
-        self.store = ConversationStore(app.db)
+        self.store = ConversationStore(app.db, clock=app.now)
         # Telegram's replies leave through the delivery queue, in the update's transaction;
         # the console and the conversation tests carry out the returned response themselves.
         self.queue_replies = queue_replies

@@ -9,6 +9,7 @@ Every call joins the update's transaction when there is one (see ``Database.unit
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,8 +40,11 @@ class Parked:
 
 
 class ConversationStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
+        # The app's clock, not the machine's: "saved at …" must agree with every other time
+        # the bot shows, and a test that lets hours pass must see them pass here too.
+        self.clock = clock
 
     async def load(self, chat_id: int, user_id: int) -> State | None:
         async with self.db.session() as session:
@@ -70,7 +74,7 @@ class ConversationStore:
                         step=new.step,
                         draft=new.draft,
                         version=new.version,
-                        updated_at=utcnow(),
+                        updated_at=self.clock(),
                     )
                 )
                 return
@@ -81,7 +85,7 @@ class ConversationStore:
                     ConversationState.user_id == user_id,  # type: ignore[arg-type]
                     ConversationState.version == old.version,  # type: ignore[arg-type]
                 )
-                .values(flow=new.flow, step=new.step, draft=new.draft, version=new.version, updated_at=utcnow())
+                .values(flow=new.flow, step=new.step, draft=new.draft, version=new.version, updated_at=self.clock())
             )
             if result.rowcount == 0:
                 log.warning("conversation of user %s moved elsewhere; keeping that state", user_id)
@@ -91,7 +95,7 @@ class ConversationStore:
             row = await session.get(ParkedDraft, (chat_id, user_id, state.flow))
             if row is None:
                 row = ParkedDraft(chat_id=chat_id, user_id=user_id, flow=state.flow, step=state.step)
-            row.step, row.draft, row.parked_at = state.step, state.draft, utcnow()
+            row.step, row.draft, row.parked_at = state.step, state.draft, self.clock()
             session.add(row)
 
     async def parked(self, chat_id: int, user_id: int, flow: str) -> Parked | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from bot.core import Button, Incoming, Keyboard
@@ -39,12 +40,15 @@ def read_past_day(ctx: Context, msg: Incoming, *, unreadable: str, future: str) 
     return day
 
 
-def read_money(ctx: Context, msg: Incoming) -> int | Next:
-    """The amount typed, in yuan, or the question again with what was wrong with it."""
-    answer = ctx.text_answer(msg, max_len=40)
+def read_money(
+    ctx: Context, msg: Incoming, parse: Callable[[str], int] = parse_money, *, max_len: int = 40
+) -> int | Next:
+    """The amount typed (in yuan, unless ``parse`` reads another currency), or the question
+    again with what was wrong with it."""
+    answer = ctx.text_answer(msg, max_len=max_len)
     if isinstance(answer, Next):
         return answer
     try:
-        return parse_money(answer)
+        return parse(answer)
     except InvalidMoney as exc:
         return ctx.again(f"money.err.{exc.code}", text=answer)

@@ -6,14 +6,16 @@ project → what: fund (跟投 | 直投) → fund's name → amount → done
 
 from __future__ import annotations
 
+from typing import TypedDict, cast
+
 from bot.core import Button, Incoming, Keyboard
 from bot.core.conversation import Context, Flow, Next, Step
 from bot.core.registry import Registry
 from handlers.answers import read_money
-from models import EnterpriseTag, FundMode, Role
+from models import EnterpriseTag, FundMode, Project, Role
 from services import capital
 from services.capital import InvalidRate
-from services.money import InvalidMoney, format_money
+from services.money import format_money
 
 CAPITAL_ROLES = frozenset({Role.COUNTY, Role.DEPARTMENT, Role.SOE, Role.CHAIN_LEAD, Role.BUREAU})
 STATUSES = {
@@ -21,6 +23,21 @@ STATUSES = {
     "global500": {EnterpriseTag.FOREIGN, EnterpriseTag.GLOBAL500},
     "none": set[EnterpriseTag](),
 }
+
+
+class CapitalFields(TypedDict, total=False):
+    """What a /capital conversation has gathered; a key is there once it is known."""
+
+    project_id: int
+    project: str  # its name, for the questions
+    mode: str  # a FundMode value: the fund follows the enterprise, or invests directly
+    fund_name: str
+    usd: int  # whole dollars
+    rate: int  # yuan per dollar × 10⁴
+
+
+def capital_draft(ctx: Context) -> CapitalFields:
+    return cast(CapitalFields, ctx.draft)
 
 
 async def start(ctx: Context, msg: Incoming) -> Next:
@@ -42,7 +59,10 @@ async def on_project(ctx: Context, msg: Incoming) -> Next:
     found = await capital.workable_one(ctx.app.db, ctx.user, int(typed)) if typed.isdigit() else None
     if found is None:
         return ctx.again("net.capital.err.project")
-    ctx.draft.update(project_id=found[0].id, project=found[0].name)
+    project = found[0]
+    assert project.id is not None
+    draft = capital_draft(ctx)
+    draft["project_id"], draft["project"] = project.id, project.name
     return ctx.goto("what")
 
 
@@ -52,13 +72,13 @@ async def ask_what(ctx: Context) -> None:
         Button(ctx._("net.capital.fund.direct"), FundMode.DIRECT.value),
         Button(ctx._("net.capital.foreign"), "foreign"),
     ]
-    ctx.say(ctx._("net.capital.ask.what", project=ctx.draft.get("project", "")), Keyboard.column(buttons))
+    ctx.say(ctx._("net.capital.ask.what", project=capital_draft(ctx).get("project", "")), Keyboard.column(buttons))
 
 
 async def on_what(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg)
     if data in {m.value for m in FundMode}:
-        ctx.draft["mode"] = data
+        capital_draft(ctx)["mode"] = data
         return ctx.goto("fund_name")
     if data == "foreign":
         return ctx.goto("usd")
@@ -73,40 +93,56 @@ async def on_fund_name(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=100)
     if isinstance(answer, Next):
         return answer
-    ctx.draft["fund_name"] = answer
+    capital_draft(ctx)["fund_name"] = answer
     return ctx.goto("fund_amount")
 
 
 async def ask_fund_amount(ctx: Context) -> None:
-    ctx.say(ctx._("net.capital.ask.fund_amount", fund=ctx.draft.get("fund_name", "")))
+    ctx.say(ctx._("net.capital.ask.fund_amount", fund=capital_draft(ctx).get("fund_name", "")))
 
 
 async def on_fund_amount(ctx: Context, msg: Incoming) -> Next:
     amount = read_money(ctx, msg)
     if isinstance(amount, Next):
         return amount
+    draft = capital_draft(ctx)
     project = await capital.set_fund(
         ctx.app.db,
         member=ctx.user,
-        project_id=int(ctx.draft["project_id"]),
-        mode=FundMode(ctx.draft["mode"]),
-        fund_name=str(ctx.draft["fund_name"]),
+        project_id=draft["project_id"],
+        mode=FundMode(draft["mode"]),
+        fund_name=draft["fund_name"],
         fund_yuan=amount,
         now=ctx.now(),
     )
+    return saved(
+        ctx,
+        project,
+        "net.capital.fund_saved",
+        mode=ctx._(f"net.capital.fund.{draft['mode']}"),
+        fund=draft["fund_name"],
+        amount=format_money(amount, ctx.locale),
+    )
+
+
+def saved(ctx: Context, project: Project | None, key: str, **params: object) -> Next:
+    """Say what was recorded on the project, or that it is no longer the person's to change."""
     if project is None:
         ctx.say(ctx._("net.capital.err.project"))
-        return ctx.done()
-    ctx.say(
-        ctx._(
-            "net.capital.fund_saved",
-            project=project.name,
-            mode=ctx._(f"net.capital.fund.{project.fund_mode}"),
-            fund=project.fund_name,
-            amount=format_money(amount, ctx.locale),
-        )
-    )
+    else:
+        ctx.say(ctx._(key, project=project.name, **params))
     return ctx.done()
+
+
+def read_rate(ctx: Context, msg: Incoming) -> int | Next:
+    """The yuan a dollar is worth, typed, or the question again with what could not be read."""
+    answer = ctx.text_answer(msg, max_len=30)
+    if isinstance(answer, Next):
+        return answer
+    try:
+        return capital.parse_rate(answer)
+    except InvalidRate:
+        return ctx.again("net.capital.err.rate", text=answer)
 
 
 async def ask_usd(ctx: Context) -> None:
@@ -114,13 +150,10 @@ async def ask_usd(ctx: Context) -> None:
 
 
 async def on_usd(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=40)
-    if isinstance(answer, Next):
-        return answer
-    try:
-        ctx.draft["usd"] = capital.parse_dollars(answer)
-    except InvalidMoney as exc:
-        return ctx.again(f"money.err.{exc.code}", text=answer)
+    usd = read_money(ctx, msg, capital.parse_dollars)
+    if isinstance(usd, Next):
+        return usd
+    capital_draft(ctx)["usd"] = usd
     return ctx.goto("rate")
 
 
@@ -129,13 +162,10 @@ async def ask_rate(ctx: Context) -> None:
 
 
 async def on_rate(ctx: Context, msg: Incoming) -> Next:
-    answer = ctx.text_answer(msg, max_len=30)
-    if isinstance(answer, Next):
-        return answer
-    try:
-        ctx.draft["rate"] = capital.parse_rate(answer)
-    except InvalidRate:
-        return ctx.again("net.capital.err.rate", text=answer)
+    rate = read_rate(ctx, msg)
+    if isinstance(rate, Next):
+        return rate
+    capital_draft(ctx)["rate"] = rate
     return ctx.goto("status")
 
 
@@ -148,29 +178,25 @@ async def on_status(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg)
     if data not in STATUSES:
         return ctx.again("core.err.use_buttons")
-    usd, rate = int(ctx.draft["usd"]), int(ctx.draft["rate"])
+    draft = capital_draft(ctx)
+    usd, rate = draft["usd"], draft["rate"]
     project = await capital.set_foreign(
         ctx.app.db,
         member=ctx.user,
-        project_id=int(ctx.draft["project_id"]),
+        project_id=draft["project_id"],
         usd=usd,
         rate_e4=rate,
         tags=STATUSES[data],
         now=ctx.now(),
     )
-    if project is None:
-        ctx.say(ctx._("net.capital.err.project"))
-        return ctx.done()
-    ctx.say(
-        ctx._(
-            "net.capital.foreign_saved",
-            project=project.name,
-            usd=ctx._("net.capital.usd", amount=capital.dollars_text(usd, ctx.locale)),
-            rate=capital.rate_text(rate),
-            yuan=format_money(capital.in_yuan(usd, rate), ctx.locale),
-        )
+    return saved(
+        ctx,
+        project,
+        "net.capital.foreign_saved",
+        usd=ctx._("net.capital.usd", amount=capital.dollars_text(usd, ctx.locale)),
+        rate=capital.rate_text(rate),
+        yuan=format_money(capital.in_yuan(usd, rate), ctx.locale),
     )
-    return ctx.done()
 
 
 def describe(draft: dict[str, object]) -> str:

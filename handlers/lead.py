@@ -17,7 +17,7 @@ A lead made this way keeps the message and where it came from.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from bot.core import Button, Incoming, Keyboard, Kind
 from bot.core.conversation import Command, Context, Flow, Next, Step, TextHandler
@@ -40,27 +40,77 @@ MAX_ORIGINAL = 4096
 CAPTURE = "_capture"
 PASTED = leads.PASTED
 FORWARDED = leads.FORWARDED
-AMOUNT_KEYS = ("amount", "currency", "amount_original", "approximate")
+
+
+class LeadItem(TypedDict, total=False):
+    """One lead as read so far: the conversation's own, or one project of a signing list."""
+
+    enterprise_id: int
+    enterprise_name: str
+    credit_code: str
+    chain_id: int | None  # None: the person is unsure of the chain
+    plan: str
+    amount: int | None  # in yuan; None: unknown, or stated in a currency without a rate
+    currency: str
+    amount_original: int | None  # as stated, in ``currency``
+    approximate: bool
+
+
+class LeadFields(LeadItem, total=False):
+    """What a lead conversation has gathered; a key is there once it is known."""
+
+    candidates: list[list[Any]]
+    source: str  # a LeadSource value
+    original_text: str  # the pasted or forwarded message the lead came from
+    origin: str  # where that message came from (see ``leads.origin_text``)
+    items: list[LeadItem]  # a signing list: one lead per project
+    item: int  # the project of the list whose enterprise is being named
+
+
+def lead_draft_of(ctx: Context) -> LeadFields:
+    return cast(LeadFields, ctx.draft)
+
+
+# Which draft key each step fills, in the order they are asked; the summary comes after.
+ORDER = (
+    ("enterprise_name", "enterprise"),
+    ("chain_id", "chain"),
+    ("plan", "plan"),
+    ("amount", "amount"),
+    ("source", "source"),
+)
+
+
+async def next_missing(ctx: Context) -> Next:
+    """The lead's one next-step rule: the first thing still missing, else the summary.
+
+    A signing list asks one question (the source) and comes back to its own summary.
+    """
+    if "items" in ctx.draft:
+        ctx.draft.pop("_back", None)
+        return ctx.goto("batch" if "source" in ctx.draft else "source")
+    return ctx.missing(ORDER)
 
 
 # -- entry ------------------------------------------------------------------------------
 async def start(ctx: Context, msg: Incoming) -> Next:
     """Start a lead: guided, prefilled from one message, or offered from a pasted or forwarded one."""
+    draft = lead_draft_of(ctx)
     if ctx.user.role is Role.LIAISON:
-        ctx.draft["source"] = LeadSource.LIAISON.value
+        draft["source"] = LeadSource.LIAISON.value
     captured = ctx.draft.pop(CAPTURE, None)
     if isinstance(captured, dict):
-        ctx.draft["original_text"] = str(captured.get("text", ""))[:MAX_ORIGINAL]
-        ctx.draft["origin"] = str(captured.get("origin", PASTED))
+        draft["original_text"] = str(captured.get("text", ""))[:MAX_ORIGINAL]
+        draft["origin"] = str(captured.get("origin", PASTED))
         return ctx.goto("offer")
     if len(split_projects(msg.args)) > 1:
-        ctx.draft["original_text"], ctx.draft["origin"] = msg.args.strip()[:MAX_ORIGINAL], PASTED
+        draft["original_text"], draft["origin"] = msg.args.strip()[:MAX_ORIGINAL], PASTED
         return ctx.goto("offer")
     text = " ".join(msg.args.split())
     if not text:
         return ctx.goto("enterprise")
     if len(text) > 1000:
-        ctx.say(ctx._("core.err.too_long", max=1000, got=len(text)))
+        ctx.note(ctx._("core.err.too_long", max=1000, got=len(text)))
         return ctx.goto("enterprise")
     return await prefill(ctx, text)
 
@@ -74,7 +124,7 @@ async def read_text(ctx: Context, text: str) -> LeadGuess:
     return parse_lead_text(text, hints, known=known, rates=rates)
 
 
-def fill(draft: dict[str, Any], guess: LeadGuess) -> None:
+def fill(draft: LeadItem, guess: LeadGuess) -> None:
     """Put what the message said into a draft (its amount with currency and approximation)."""
     if guess.amount_yuan is not None or guess.amount_original is not None:
         draft["amount"] = guess.amount_yuan
@@ -90,15 +140,16 @@ def fill(draft: dict[str, Any], guess: LeadGuess) -> None:
 async def prefill(ctx: Context, text: str) -> Next:
     """Fill the draft from one message and ask only for the rest, beginning with the enterprise."""
     guess = await read_text(ctx, text)
-    fill(ctx.draft, guess)
-    ctx.say(ctx._("lead.prefilled"))
+    fill(lead_draft_of(ctx), guess)
+    # Said on top of the next question, so a complete message gets one answer: the summary.
+    ctx.note(ctx._("lead.prefilled"))
     if guess.credit_code:
         return await LOOKUP.take_code(ctx, guess.credit_code)
     if guess.enterprise and has_letters(guess.enterprise):
         return await LOOKUP.take_name(ctx, guess.enterprise[:MAX_NAME])
     if "original_text" in ctx.draft:
         # A pasted news item that names no investor: say so rather than guess one.
-        ctx.say(ctx._("lead.capture.no_investor"))
+        ctx.note(ctx._("lead.capture.no_investor"))
     return ctx.goto("enterprise")
 
 
@@ -121,25 +172,26 @@ def origin_label(ctx: Context, origin: str) -> str:
 
 
 async def ask_offer(ctx: Context) -> None:
-    text = str(ctx.draft.get("original_text", ""))
+    draft = lead_draft_of(ctx)
+    text = draft.get("original_text", "")
     projects = split_projects(text)
     buttons = []
     if len(projects) > 1:
         buttons.append(Button(ctx._("lead.capture.many", count=len(projects)), "many"))
         buttons.append(Button(ctx._("lead.capture.one_of_all"), "one"))
         question = ctx._(
-            "lead.capture.offer_list", origin=origin_label(ctx, ctx.draft.get("origin", "")), count=len(projects)
+            "lead.capture.offer_list", origin=origin_label(ctx, draft.get("origin", "")), count=len(projects)
         )
     else:
         buttons.append(Button(ctx._("lead.capture.one"), "one"))
-        question = ctx._("lead.capture.offer", origin=origin_label(ctx, ctx.draft.get("origin", "")))
+        question = ctx._("lead.capture.offer", origin=origin_label(ctx, draft.get("origin", "")))
     buttons.append(Button(ctx._("lead.capture.no"), "no"))
     ctx.say(question, Keyboard.column(buttons))
 
 
 async def on_offer(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    text = str(ctx.draft.get("original_text", ""))
+    data, draft = ctx.choice(msg), lead_draft_of(ctx)
+    text = draft.get("original_text", "")
     if data == "no":
         ctx.say(ctx._("lead.capture.dropped"))
         return ctx.done()
@@ -151,8 +203,8 @@ async def on_offer(ctx: Context, msg: Incoming) -> Next:
         # Another message instead of an answer: offer that one, or leave it be.
         min_chars = await settings.get_int(ctx.app.db, "capture_min_chars", 40)
         if msg.forwarded_from is not None or looks_like_a_lead(msg.text, min_chars):
-            ctx.draft["original_text"] = msg.text.strip()[:MAX_ORIGINAL]
-            ctx.draft["origin"] = PASTED if msg.forwarded_from is None else FORWARDED + msg.forwarded_from[:150]
+            draft["original_text"] = msg.text.strip()[:MAX_ORIGINAL]
+            draft["origin"] = PASTED if msg.forwarded_from is None else FORWARDED + msg.forwarded_from[:150]
             return ctx.goto("offer")
         ctx.say(ctx._("core.idle"))
         return ctx.done()
@@ -162,29 +214,33 @@ async def on_offer(ctx: Context, msg: Incoming) -> Next:
 # -- a signing list: several leads at once ------------------------------------------------
 async def take_projects(ctx: Context, projects: list[str]) -> Next:
     """One draft per project of a list; then the source, once, and the summary of them all."""
-    items: list[dict[str, Any]] = []
+    draft = lead_draft_of(ctx)
+    items: list[LeadItem] = []
     for text in projects:
         guess = await read_text(ctx, text)
-        item: dict[str, Any] = {}
+        item: LeadItem = {}
         fill(item, guess)
         item.setdefault("plan", text[:MAX_PLAN])
         if guess.enterprise and has_letters(guess.enterprise):
-            existing = await enterprises.by_name(ctx.app.db, guess.enterprise[:MAX_NAME])
-            item["enterprise_name"] = existing.name if existing is not None else guess.enterprise[:MAX_NAME]
-            if existing is not None:
-                item["enterprise_id"] = existing.id
+            await name_item(ctx, item, guess.enterprise[:MAX_NAME])
         items.append(item)
-    ctx.draft["items"] = items
-    if "source" not in ctx.draft:
-        ctx.draft["_back"] = "batch"
-        return ctx.goto("source")
-    return ctx.goto("batch")
+    draft["items"] = items
+    return await next_missing(ctx)
+
+
+async def name_item(ctx: Context, item: LeadItem, name: str) -> None:
+    """Name a project's enterprise: the registered one of that name, or a new one to create."""
+    existing = await enterprises.by_name(ctx.app.db, name)
+    item["enterprise_name"] = existing.name if existing is not None else name
+    if existing is not None and existing.id is not None:
+        item["enterprise_id"] = existing.id
 
 
 async def ask_batch(ctx: Context) -> None:
-    items: list[dict[str, Any]] = ctx.draft.get("items", [])
+    draft = lead_draft_of(ctx)
+    items = draft.get("items", [])
     chains = {c.id: c.name(ctx.locale) for c in await enterprises.chains(ctx.app.db)}
-    lines = [ctx._("lead.batch.header", count=len(items), source=ctx._(f"source.{ctx.draft.get('source', 'other')}"))]
+    lines = [ctx._("lead.batch.header", count=len(items), source=ctx._(f"source.{draft.get('source', 'other')}"))]
     buttons = [Button(ctx._("lead.batch.save", count=len(items)), "save")]
     for number, item in enumerate(items, start=1):
         name = item.get("enterprise_name")
@@ -204,14 +260,14 @@ async def ask_batch(ctx: Context) -> None:
     ctx.say("\n".join(lines), summary_keyboard(buttons[0], buttons[1:-1], buttons[-1], width=2))
 
 
-def _item_number(data: str, items: list[dict[str, Any]]) -> int | None:
+def _item_number(data: str, items: list[LeadItem]) -> int | None:
     number = int(data[1:]) if data[1:].isdigit() else 0
     return number if 1 <= number <= len(items) else None
 
 
 async def on_batch(ctx: Context, msg: Incoming) -> Next:
-    data = ctx.choice(msg)
-    items: list[dict[str, Any]] = ctx.draft.get("items", [])
+    data, draft = ctx.choice(msg), lead_draft_of(ctx)
+    items = draft.get("items", [])
     if data == "discard":
         ctx.say(ctx._("lead.discarded"))
         return ctx.done()
@@ -220,13 +276,13 @@ async def on_batch(ctx: Context, msg: Incoming) -> Next:
         if missing is not None:
             return ctx.again("lead.batch.err.missing", number=missing)
         saved = await leads.create_leads(
-            ctx.app.db, member=ctx.user, drafts=[lead_draft(ctx.draft, item) for item in items], now=ctx.now()
+            ctx.app.db, member=ctx.user, drafts=[lead_draft(draft, item) for item in items], now=ctx.now()
         )
         ctx.say(ctx._("lead.batch.saved", count=len(saved), numbers=", ".join(f"#{lead.id}" for lead in saved)))
         return ctx.done()
     if data and data[:1] in ("d", "n") and (number := _item_number(data, items)) is not None:
         if data[0] == "n":
-            ctx.draft["item"] = number
+            draft["item"] = number
             return ctx.goto("batch_name")
         items.pop(number - 1)
         if not items:
@@ -237,30 +293,19 @@ async def on_batch(ctx: Context, msg: Incoming) -> Next:
 
 
 async def ask_batch_name(ctx: Context) -> None:
-    ctx.say(ctx._("lead.batch.ask_name", number=ctx.draft.get("item", 0)))
+    ctx.say(ctx._("lead.batch.ask_name", number=lead_draft_of(ctx).get("item", 0)))
 
 
 async def on_batch_name(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_NAME)
     if isinstance(answer, Next):
         return answer
-    items: list[dict[str, Any]] = ctx.draft.get("items", [])
-    number = int(ctx.draft.pop("item", 0))
+    draft = lead_draft_of(ctx)
+    items = draft.get("items", [])
+    number = draft.pop("item", 0)
     if 1 <= number <= len(items):
-        existing = await enterprises.by_name(ctx.app.db, answer)
-        items[number - 1]["enterprise_name"] = existing.name if existing is not None else answer
-        if existing is not None:
-            items[number - 1]["enterprise_id"] = existing.id
+        await name_item(ctx, items[number - 1], answer)
     return ctx.goto("batch")
-
-
-async def next_missing(ctx: Context) -> Next:
-    """After the enterprise: ask only for what the draft still lacks."""
-    draft = ctx.draft
-    for field, step in (("chain_id", "chain"), ("plan", "plan"), ("amount", "amount"), ("source", "source")):
-        if field not in draft:
-            return ctx.then(step)
-    return ctx.then("confirm")
 
 
 # -- enterprise -------------------------------------------------------------------------
@@ -282,7 +327,7 @@ async def on_chain(ctx: Context, msg: Incoming) -> Next:
     chain_id = int(data[1:])
     if chain_id and await enterprises.get_chain(ctx.app.db, chain_id) is None:
         return ctx.again("core.err.use_buttons")
-    ctx.draft["chain_id"] = chain_id or None
+    lead_draft_of(ctx)["chain_id"] = chain_id or None
     return await next_missing(ctx)
 
 
@@ -294,7 +339,7 @@ async def on_plan(ctx: Context, msg: Incoming) -> Next:
     answer = ctx.text_answer(msg, max_len=MAX_PLAN)
     if isinstance(answer, Next):
         return answer
-    ctx.draft["plan"] = answer
+    lead_draft_of(ctx)["plan"] = answer
     return await next_missing(ctx)
 
 
@@ -303,15 +348,18 @@ async def ask_amount(ctx: Context) -> None:
 
 
 async def on_amount(ctx: Context, msg: Incoming) -> Next:
+    draft = lead_draft_of(ctx)
     if ctx.choice(msg) == "unknown":
-        ctx.draft["amount"] = None
+        draft["amount"] = None
     else:
         amount = read_money(ctx, msg)
         if isinstance(amount, Next):
             return amount
-        ctx.draft["amount"] = amount
-    for key in AMOUNT_KEYS[1:]:
-        ctx.draft.pop(key, None)
+        draft["amount"] = amount
+    # A typed amount is in yuan and exact: what the message said of it no longer holds.
+    draft.pop("currency", None)
+    draft.pop("amount_original", None)
+    draft.pop("approximate", None)
     return await next_missing(ctx)
 
 
@@ -324,16 +372,16 @@ async def on_source(ctx: Context, msg: Incoming) -> Next:
     data = ctx.choice(msg) or ""
     if not data.startswith("s") or data[1:] not in {s.value for s in SOURCES}:
         return ctx.again("core.err.use_buttons")
-    ctx.draft["source"] = data[1:]
-    return ctx.then("confirm")
+    lead_draft_of(ctx)["source"] = data[1:]
+    return await next_missing(ctx)
 
 
 # -- summary ----------------------------------------------------------------------------
-def amount_label(ctx: Context, draft: dict[str, Any]) -> str:
+def amount_label(ctx: Context, draft: LeadItem) -> str:
     """The amount as the summary shows it: in yuan, and as stated when in another currency."""
     amount, original, currency = draft.get("amount"), draft.get("amount_original"), draft.get("currency", YUAN)
     if isinstance(original, int) and currency != YUAN:
-        stated = format_foreign(original, str(currency), ctx.locale)
+        stated = format_foreign(original, currency, ctx.locale)
         if isinstance(amount, int):
             text = ctx._("lead.amount.foreign", stated=stated, yuan=format_money(amount, ctx.locale))
         else:
@@ -345,7 +393,7 @@ def amount_label(ctx: Context, draft: dict[str, Any]) -> str:
     return ctx._("lead.amount.approximate", amount=text) if draft.get("approximate") else text
 
 
-def summary(ctx: Context, draft: dict[str, Any], chain_name: str | None) -> str:
+def summary(ctx: Context, draft: LeadFields, chain_name: str | None) -> str:
     text = ctx._(
         "lead.summary",
         enterprise=enterprise_label(ctx, draft, "lead.summary.new_enterprise"),
@@ -355,35 +403,36 @@ def summary(ctx: Context, draft: dict[str, Any], chain_name: str | None) -> str:
         source=ctx._(f"source.{draft.get('source', LeadSource.OTHER.value)}"),
     )
     if draft.get("original_text"):
-        text += "\n" + ctx._("lead.summary.origin", origin=origin_label(ctx, str(draft.get("origin", ""))))
+        text += "\n" + ctx._("lead.summary.origin", origin=origin_label(ctx, draft.get("origin", "")))
     return text
 
 
-def lead_draft(draft: dict[str, Any], item: dict[str, Any]) -> leads.LeadDraft:
+def lead_draft(draft: LeadFields, item: LeadItem) -> leads.LeadDraft:
     """A draft of the conversation (or one project of a list, ``item``) as the service takes it."""
     return leads.LeadDraft(
         enterprise_id=item.get("enterprise_id"),
-        enterprise_name=str(item.get("enterprise_name", "")),
+        enterprise_name=item.get("enterprise_name", ""),
         credit_code=item.get("credit_code"),
         chain_id=item.get("chain_id"),
-        plan=str(item.get("plan", "")),
+        plan=item.get("plan", ""),
         amount_yuan=item.get("amount"),
         source=LeadSource(draft.get("source", LeadSource.OTHER.value)),
-        currency=str(item.get("currency") or YUAN),
+        currency=item.get("currency") or YUAN,
         amount_original=item.get("amount_original"),
-        amount_approximate=bool(item.get("approximate", False)),
-        original_text=str(draft.get("original_text", "")),
-        origin=str(draft.get("origin", "")) if draft.get("original_text") else "",
+        amount_approximate=item.get("approximate", False),
+        original_text=draft.get("original_text", ""),
+        origin=draft.get("origin", "") if draft.get("original_text") else "",
     )
 
 
 async def ask_confirm(ctx: Context) -> None:
-    chain_id = ctx.draft.get("chain_id")
-    chain = await enterprises.get_chain(ctx.app.db, int(chain_id)) if chain_id else None
+    draft = lead_draft_of(ctx)
+    chain_id = draft.get("chain_id")
+    chain = await enterprises.get_chain(ctx.app.db, chain_id) if chain_id else None
     save = Button(ctx._("lead.confirm.save"), "save")
     discard = Button(ctx._("lead.confirm.discard"), "discard")
     ctx.say(
-        summary(ctx, ctx.draft, chain.name(ctx.locale) if chain else None) + "\n\n" + ctx._("lead.ask.confirm"),
+        summary(ctx, draft, chain.name(ctx.locale) if chain else None) + "\n\n" + ctx._("lead.ask.confirm"),
         summary_keyboard(save, edit_buttons(ctx, "lead", FIELDS), discard, width=3),
     )
 
@@ -399,7 +448,8 @@ async def on_confirm(ctx: Context, msg: Incoming) -> Next:
         return ctx.goto(field)
     if data != "save":
         return ctx.again("lead.err.confirm_buttons")
-    lead = await leads.create_lead(ctx.app.db, member=ctx.user, draft=lead_draft(ctx.draft, ctx.draft), now=ctx.now())
+    draft = lead_draft_of(ctx)
+    lead = await leads.create_lead(ctx.app.db, member=ctx.user, draft=lead_draft(draft, draft), now=ctx.now())
     ctx.say(ctx._("lead.saved", number=lead.id))
     return ctx.done()
 

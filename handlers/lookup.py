@@ -9,7 +9,7 @@ enterprise is known. The draft gets ``enterprise_id`` (an existing record) or
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ class EnterpriseLookup:
         """The enterprise is in the register already: say so and go on."""
         ctx.draft["enterprise_id"] = existing.id
         ctx.draft["enterprise_name"] = existing.name
-        ctx.say(ctx._("lookup.found", name=existing.name))
+        ctx.note(ctx._("lookup.found", name=existing.name))
         return await self.after(ctx)
 
     async def take_name(self, ctx: Context, name: str) -> Next:
@@ -125,13 +125,13 @@ class EnterpriseLookup:
         existing = await enterprises.by_name(ctx.app.db, answer)
         if existing is not None and (not existing.credit_code or existing.credit_code == code):
             ctx.draft["enterprise_id"] = existing.id
-            ctx.say(ctx._("lookup.found", name=existing.name))
+            ctx.note(ctx._("lookup.found", name=existing.name))
         found = existing is not None and "enterprise_id" in ctx.draft
         ctx.draft["enterprise_name"] = existing.name if existing is not None and found else answer
         return await self.after(ctx)
 
 
-def enterprise_label(ctx: Context, draft: dict[str, Any], new_key: str) -> str:
+def enterprise_label(ctx: Context, draft: Mapping[str, object], new_key: str) -> str:
     """The enterprise as a summary shows it; ``new_key`` marks one the save will create."""
     name = str(draft.get("enterprise_name", ""))
     code = draft.get("credit_code")

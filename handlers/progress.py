@@ -21,15 +21,13 @@ from handlers.answers import read_money, today
 from handlers.project import (
     MAX_DESCRIPTION,
     MAX_REASON,
-    PICK_BUTTONS,
     REGISTER_ROLES,
+    ProjectPick,
     ask_bureau_for_leader,
     card,
     choose,
-    choose_picked,
     chosen,
     money,
-    pick_keyboard,
     stage_name,
     stage_words,
     typed_number,
@@ -64,9 +62,8 @@ def menu(ctx: Context) -> Next:
 
 async def progress_start(ctx: Context, msg: Incoming) -> Next:
     """Pick one of the unit's projects, or ``/progress <number> [what changed]``."""
-    number = typed_number(msg.args)
-    if number is not None:
-        return await choose(ctx, number, "action")
+    if typed_number(msg.args) is not None:
+        return await PICK.start(ctx, msg)
     guess = parse_progress_text(" ".join(msg.args.split())[:1000], stage_words())
     if guess.project_id is not None:
         if guess.unreadable is not None:
@@ -85,22 +82,11 @@ async def progress_start(ctx: Context, msg: Incoming) -> Next:
             return await choose(ctx, guess.project_id, "action")
         progress_draft(ctx)["pending"] = pending
         return await choose(ctx, guess.project_id, "p_pending")
-    if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, limit=1):
-        ctx.say(ctx._("project.progress.none"))
-        return ctx.done()
-    return ctx.goto("pick")
+    return await PICK.start(ctx, msg)
 
 
-async def ask_pick(ctx: Context) -> None:
-    rows = await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, limit=PICK_BUTTONS)
-    ctx.say(ctx._("project.ask.pick"), pick_keyboard(rows))
-
-
-async def on_pick(ctx: Context, msg: Incoming) -> Next:
-    answer = await choose_picked(ctx, msg, "action")
-    if isinstance(answer, Next):
-        return answer
-    return ctx.again("project.err.pick")
+# Any of the unit's projects, a dropped one included: it may be taken up again.
+PICK = ProjectPick("project.ask.pick", "action", active_only=False)
 
 
 ACTIONS = ("stage", "funds", "planned", "note")
@@ -399,7 +385,7 @@ PROGRESS = Flow(
     title_key="flow.progress",
     describe=lambda draft: str(draft.get("project_name", "")),
     steps={
-        "pick": Step(ask_pick, on_pick),
+        "pick": PICK.step(),
         "action": Step(ask_action, on_action),
         "p_stage": Step(ask_new_stage, on_new_stage),
         "p_reason": Step(ask_reason, on_reason),

@@ -13,6 +13,7 @@ project picking defined here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypedDict, cast
@@ -123,22 +124,32 @@ class ProjectPick:
 
     question: str  # the catalog key of the question
     then: str
+    # What the chosen project must allow: working on it, or only seeing it (a task force's overview).
+    purpose: Purpose = Purpose.WORK
+    # Offer only projects still under way; /progress may also reopen a dropped one.
+    active_only: bool = True
+    # How ``/command <number>`` opens its project, when the flow reads it its own way.
+    open: Callable[[Context, int], Awaitable[Next]] | None = None
 
     async def start(self, ctx: Context, msg: Incoming) -> Next:
         number = typed_number(msg.args)
         if number is not None:
-            return await choose(ctx, number, self.then)
-        if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=1):
+            return await (self.open(ctx, number) if self.open else choose(ctx, number, self.then, self.purpose))
+        if not await projects.visible(
+            ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=self.active_only, limit=1
+        ):
             ctx.say(ctx._("project.progress.none"))
             return ctx.done()
         return ctx.goto("pick")
 
     async def ask(self, ctx: Context) -> None:
-        rows = await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=PICK_BUTTONS)
+        rows = await projects.visible(
+            ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=self.active_only, limit=PICK_BUTTONS
+        )
         ctx.say(ctx._(self.question), pick_keyboard(rows))
 
     async def on_answer(self, ctx: Context, msg: Incoming) -> Next:
-        answer = await choose_picked(ctx, msg, self.then)
+        answer = await choose_picked(ctx, msg, self.then, self.purpose)
         if isinstance(answer, Next):
             return answer
         return ctx.again("project.err.pick")

@@ -20,9 +20,9 @@ from bot.core.registry import Registry
 from handlers.answers import today
 from handlers.landing_card import approval_state_name, force_lines
 from handlers.notify import tell
-from handlers.project import MAX_NAME, PICK_BUTTONS, SEE_ROLES, choose_picked, pick_keyboard, typed_number
+from handlers.project import MAX_NAME, PICK_BUTTONS, SEE_ROLES, ProjectPick
 from models import ApprovalMode, ApprovalState, Role, User
-from services import projects, taskforce
+from services import taskforce
 from services.access import Purpose
 from services.dates import InvalidDate, parse_day
 from services.taskforce import ApprovalChange, ForceView, TaskForceError, TaskNotice
@@ -30,17 +30,6 @@ from services.taskforce import ApprovalChange, ForceView, TaskForceError, TaskNo
 ROLES = SEE_ROLES - {Role.LEADER} | {Role.CHAIN_LEAD}
 DUE_CHOICES = (7, 14, 30)
 MAX_TASK = 300
-
-
-async def taskforce_start(ctx: Context, msg: Incoming) -> Next:
-    """Pick a project (or ``/taskforce <number>``)."""
-    number = typed_number(msg.args)
-    if number is not None:
-        return await open_force(ctx, number)
-    if not await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=1):
-        ctx.say(ctx._("project.progress.none"))
-        return ctx.done()
-    return ctx.goto("pick")
 
 
 async def open_force(ctx: Context, number: int) -> Next:
@@ -55,16 +44,8 @@ async def open_force(ctx: Context, number: int) -> Next:
     return ctx.goto("overview")
 
 
-async def ask_pick(ctx: Context) -> None:
-    rows = await projects.visible(ctx.app.db, ctx.user, purpose=Purpose.WORK, active_only=True, limit=PICK_BUTTONS)
-    ctx.say(ctx._("taskforce.ask.pick"), pick_keyboard(rows))
-
-
-async def on_pick(ctx: Context, msg: Incoming) -> Next:
-    answer = await choose_picked(ctx, msg, "overview", Purpose.SEE)
-    if isinstance(answer, Next):
-        return answer
-    return ctx.again("project.err.pick")
+# Pick a project (or ``/taskforce <number>``), then its task force's overview.
+PICK = ProjectPick("taskforce.ask.pick", "overview", purpose=Purpose.SEE, open=open_force)
 
 
 async def current(ctx: Context) -> ForceView | None:
@@ -341,11 +322,11 @@ TASKFORCE = Flow(
     name="taskforce",
     command="taskforce",
     roles=frozenset(ROLES),
-    start=taskforce_start,
+    start=PICK.start,
     title_key="flow.taskforce",
     describe=lambda draft: str(draft.get("project_name", "")),
     steps={
-        "pick": Step(ask_pick, on_pick),
+        "pick": PICK.step(),
         "overview": Step(ask_overview, on_overview),
         "task_title": Step(ask_task_title, on_task_title),
         "task_owner": Step(ask_task_owner, on_task_owner),

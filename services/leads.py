@@ -57,13 +57,23 @@ async def create_leads(
     saved: list[Lead] = []
     async with db.session() as session:
         for draft in drafts:
-            saved.append(await _add_lead(session, member=member, unit_id=member.unit_id, draft=draft, now=now))
+            lead, _ = await add_lead(session, member=member, unit_id=member.unit_id, draft=draft, now=now)
+            saved.append(lead)
     return saved
 
 
-async def _add_lead(
-    session: AsyncSession, *, member: Member, unit_id: int, draft: LeadDraft, now: datetime | None
-) -> Lead:
+async def add_lead(
+    session: AsyncSession,
+    *,
+    member: Member,
+    unit_id: int,
+    draft: LeadDraft,
+    now: datetime | None,
+    **context: object,
+) -> tuple[Lead, Enterprise]:
+    """The one way a lead is made, whatever it came from: its enterprise found or created, the
+    lead, and its audit entry (with ``context``, such as the opportunity it answers), in the
+    caller's transaction."""
     enterprise = await resolve_draft(session, draft, chain_id=draft.chain_id, actor_id=member.id, now=now)
     assert enterprise.id is not None
     lead = Lead(
@@ -97,8 +107,9 @@ async def _add_lead(
         amount_yuan=draft.amount_yuan,
         chain_id=draft.chain_id,
         source=draft.source,
+        **context,
     )
-    return lead
+    return lead, enterprise
 
 
 async def recent_by(db: Database, user_id: int, *, limit: int = 10) -> list[LeadRow]:

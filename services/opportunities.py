@@ -14,9 +14,9 @@ from datetime import date, datetime
 from sqlmodel import col, func, or_, select
 
 from bot.core.db import Database
-from models import Enterprise, Interest, Lead, LeadSource, LeadStatus, Member, Opportunity, Role, Setting, Unit, utcnow
+from models import Enterprise, Interest, Lead, LeadSource, Member, Opportunity, Role, Setting, Unit, utcnow
 from services import audit
-from services.enterprises import resolve
+from services.leads import LeadDraft, add_lead
 from services.seed import SCENARIOS, read_seed
 
 PITCHERS = frozenset({Role.LIAISON, Role.COUNTY, Role.BUREAU})
@@ -191,41 +191,20 @@ async def log_interest(
         opportunity = await session.get(Opportunity, opportunity_id)
         if opportunity is None or opportunity.closed_at is not None:
             return None
-        enterprise = await resolve(
-            session,
+        draft = LeadDraft(
             enterprise_id=enterprise_id,
-            name=enterprise_name,
+            enterprise_name=enterprise_name,
             credit_code=credit_code,
             chain_id=None,
-            actor_id=member.id,
-            now=now,
-        )
-        assert enterprise.id is not None
-        lead = Lead(
-            enterprise_id=enterprise.id,
             plan=plan,
             amount_yuan=None,
             source=LeadSource.SCENARIO,
             source_detail=opportunity.title[:200],
-            unit_id=member.unit_id,
-            submitted_by=member.id,
-            status=LeadStatus.PENDING,
-            created_at=now,
         )
-        session.add(lead)
-        await session.flush()
-        assert lead.id is not None
-        audit.record(
-            session,
-            actor_id=member.id,
-            entity="lead",
-            entity_id=lead.id,
-            action="created",
-            at=now,
-            enterprise=enterprise.name,
-            source=LeadSource.SCENARIO.value,
-            opportunity_id=opportunity_id,
+        lead, enterprise = await add_lead(
+            session, member=member, unit_id=member.unit_id, draft=draft, now=now, opportunity_id=opportunity_id
         )
+        assert lead.id is not None and enterprise.id is not None
         session.add(
             Interest(
                 opportunity_id=opportunity_id,

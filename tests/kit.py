@@ -34,7 +34,7 @@ def said(key: str, /, locale: str = "zh", **params: object) -> re.Pattern[str]:
             shown = repr(value) if conversion == "r" else str(value) if conversion == "s" else value
             parts.append(re.escape(format(shown, spec or "")))
         else:
-            parts.append(".+?")
+            parts.append(".*?")
     return re.compile("".join(parts), re.S)
 
 

@@ -141,10 +141,36 @@ async def running_bot(
 
 
 @pytest.fixture(params=FRAMEWORKS)
-async def bot(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Bot]:
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def bot(framework: str, settings: Settings) -> AsyncIterator[Bot]:
     """The bot on each framework (and, through ``settings``, on each database).
 
-    A test module takes it with ``bot = telegram_kit.bot``: pytest finds fixtures by name there.
+    A test module takes it with ``bot = telegram_kit.bot`` and ``framework = telegram_kit.framework``:
+    pytest finds fixtures by name there.
     """
-    async with running_bot(settings, request.param) as running:
+    async with running_bot(settings, framework) as running:
         yield running
+
+
+# Each framework on one database, and each database under one framework: the adapters and the
+# database code are each proven end to end at half the cost of every pairing. What differs
+# between the databases below the adapters is proven on both by the conversation tests.
+PAIRS = (("ptb", "sqlite"), ("aiogram", "pg"))
+
+
+def _argnames(mark: pytest.Mark) -> set[str]:
+    names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+    return {n.strip() for n in names.split(",")} if isinstance(names, str) else set(names)
+
+
+def pair_frameworks_with_backends(metafunc: pytest.Metafunc) -> None:
+    """``pytest_generate_tests`` for a module of end-to-end tests: each test runs on :data:`PAIRS`,
+    unless it names its framework or database itself."""
+    fixtures = set(metafunc.fixturenames)
+    named = set().union(*(_argnames(m) for m in metafunc.definition.iter_markers("parametrize")))
+    if {"framework", "backend"} <= fixtures and not {"framework", "backend"} & named:
+        metafunc.parametrize(("framework", "backend"), PAIRS, ids=[f"{f}-{b}" for f, b in PAIRS])

@@ -32,6 +32,7 @@ APOLOGY = translate("zh", "core.error")
 LANG = translate("zh", "lang.ask")
 CANCEL_NOTHING = translate("zh", "core.cancel.nothing")
 bot = telegram_kit.bot
+framework = telegram_kit.framework
 
 
 def bad_gateway() -> BotAPIError:

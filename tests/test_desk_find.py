@@ -88,19 +88,19 @@ async def test_nothing_outside_a_persons_scope(chat: ChatFactory, records: dict[
     assert "宁德时代" in county.last_text and f"线索#{records['catl_lead']}" in county.last_text
     for other in ("比亚迪", "byd", "隆基", "lj", "丰田种业", "种子加工"):
         await county.send(f"/find {other}")
-        assert "没有找到" in county.last_text, (other, county.last_text)
+        assert county.heard("desk.find.none"), (other, county.last_text)
 
     zone = chat(k.ZONE)  # has both projects
     await zone.send("/find byd")
-    assert "比亚迪储能电池项目" in zone.last_text and "企业#" in zone.last_text
+    assert "比亚迪储能电池项目" in zone.last_text and zone.heard("desk.find.enterprise")
     await zone.send("/find ndsd")
-    assert "没有找到" in zone.last_text
+    assert zone.heard("desk.find.none")
 
     liaison = chat(k.LIAISON)  # its own lead on 隆基
     await liaison.send("/find 隆基")
     assert f"线索#{records['longi_lead']}" in liaison.last_text
     await liaison.send("/find 比亚迪")
-    assert "没有找到" in liaison.last_text
+    assert liaison.heard("desk.find.none")
 
     chain_lead = chat(k.GXJ)  # new energy, not corn seed
     await chain_lead.send("/find 隆基")
@@ -108,13 +108,13 @@ async def test_nothing_outside_a_persons_scope(chat: ChatFactory, records: dict[
     await chain_lead.send("/find 比亚迪")
     assert "比亚迪储能电池项目" in chain_lead.last_text
     await chain_lead.send("/find 丰田种业")
-    assert "没有找到" in chain_lead.last_text
+    assert chain_lead.heard("desk.find.none")
     await chain_lead.send("/find 种子加工")
-    assert "没有找到" in chain_lead.last_text
+    assert chain_lead.heard("desk.find.none")
 
     leader = chat(k.LEADER)
     await leader.send("/find 比亚迪")
-    assert "没有找到" in leader.last_text
+    assert leader.heard("desk.find.none")
 
 
 async def test_usage_and_bad_queries(chat: ChatFactory, records: dict[str, int]) -> None:
@@ -122,8 +122,8 @@ async def test_usage_and_bad_queries(chat: ChatFactory, records: dict[str, int])
     await bureau.send("/find")
     assert "/find ndsd" in bureau.last_text
     await bureau.send("/find " + "宁" * 100)
-    assert "太长" in bureau.last_text
+    assert bureau.heard("core.err.too_long")
     await bureau.send("/find 100%_!")
-    assert "没有找到" in bureau.last_text
+    assert bureau.heard("desk.find.none")
     await bureau.send("/find zzzz")
-    assert "没有找到" in bureau.last_text
+    assert bureau.heard("desk.find.none")

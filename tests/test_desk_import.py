@@ -16,7 +16,7 @@ from services.credit_code import make_credit_code
 from services.imports import apply
 from tests import deskkit as k
 from tests.conftest import ChatFactory, Clock
-from tests.kit import Chat
+from tests.kit import Chat, zh
 
 CATL_CODE = make_credit_code("91350900587527783")
 ENVISION_CODE = make_credit_code("91320281MA1MXY7Q0")
@@ -181,7 +181,7 @@ async def test_a_messy_spreadsheet_is_previewed_then_imported(gxj: Chat, app: Ap
     # A second press on the same preview imports nothing twice.
     before = await counts(app)
     await gxj.press_data(gxj.button("确认导入").data)
-    assert "已经处理过" in gxj.last_text
+    assert gxj.heard("desk.import.gone")
     assert await counts(app) == before
 
 
@@ -204,7 +204,7 @@ async def test_a_failure_mid_import_leaves_the_database_as_it_was(
 
     monkeypatch.setattr(apply, "_libraries", failing_libraries)
     await gxj.press("确认导入")
-    assert "导入失败" in gxj.last_text and "没有任何改变" in gxj.last_text
+    assert gxj.heard("desk.import.failed") and gxj.heard("desk.import.failed")
     assert calls == 1
     assert await counts(app) == before
     async with app.db.session() as session:
@@ -212,7 +212,7 @@ async def test_a_failure_mid_import_leaves_the_database_as_it_was(
         assert batch.status == "pending"
     monkeypatch.setattr(apply, "_libraries", real_libraries)
     await gxj.press("确认导入")
-    assert "导入完成" in gxj.last_text
+    assert gxj.heard("desk.import.done")
     assert (await counts(app))[1] == 6
 
 
@@ -220,7 +220,7 @@ async def test_cancel_imports_nothing(gxj: Chat, app: App) -> None:
     serve(app, spreadsheet())
     await gxj.send_document("file-1", "a.xlsx")
     await gxj.press("取消")
-    assert "什么也没有导入" in gxj.last_text
+    assert gxj.heard("desk.import.cancelled")
     assert await counts(app) == (0, 0, 0)
 
 
@@ -296,7 +296,7 @@ async def test_template_has_columns_notes_and_drop_downs(gxj: Chat, app: App) ->
     # The template goes back in as it is: an empty file answers that there is nothing to import.
     serve(app, sent.content)
     await gxj.send_document("t", "模板.xlsx")
-    assert "没有可以导入的行" in gxj.last_text
+    assert gxj.heard("desk.import.nothing")
 
 
 def _ole(extra: bytes = b"") -> bytes:
@@ -328,17 +328,17 @@ async def test_a_zip_that_is_not_a_workbook(gxj: Chat, app: App) -> None:
         archive.writestr("readme.txt", "hello")
     serve(app, buffer.getvalue())
     await gxj.send_document("bad", "bad.xlsx")
-    assert "不是 Excel 表格" in gxj.last_text
+    assert gxj.heard("desk.import.bad.not_xlsx")
 
 
 async def test_too_big_is_refused_before_and_after_download(gxj: Chat, app: App) -> None:
     fetched = serve(app, b"x")
     await gxj.send_document("big", "big.xlsx", size=25 * 1024 * 1024)
-    assert "文件太大" in gxj.last_text and "20 MB" in gxj.last_text
+    assert gxj.heard("desk.import.bad.too_big") and "20 MB" in gxj.last_text
     assert fetched == []
     serve(app, b"PK" + b"\0" * (20 * 1024 * 1024))
     await gxj.send_document("big", "big.xlsx")
-    assert "文件太大" in gxj.last_text
+    assert gxj.heard("desk.import.bad.too_big")
 
 
 async def test_merged_header_cells(gxj: Chat, app: App) -> None:
@@ -358,7 +358,7 @@ async def test_merged_header_cells(gxj: Chat, app: App) -> None:
 async def test_missing_columns(gxj: Chat, app: App) -> None:
     serve(app, spreadsheet([["宁德时代", "x"]], headers=["企业名称", "地址"]))
     await gxj.send_document("m", "m.xlsx")
-    assert "缺少必填列：产业链" in gxj.last_text
+    assert gxj.heard("desk.import.bad.columns", missing="产业链")
 
 
 async def test_formulas_without_values_are_explained(gxj: Chat, app: App) -> None:
@@ -382,7 +382,7 @@ async def test_ten_thousand_rows_are_refused_with_the_cap(gxj: Chat, app: App) -
     rows: list[list[object]] = [[f"企业{i}", "新能源", None, None, 100, None, None, None, None] for i in range(10_000)]
     serve(app, spreadsheet(rows))
     await gxj.send_document("big", "big.xlsx")
-    assert "超过 2000 行" in gxj.last_text and "分成几个文件" in gxj.last_text
+    assert "超过 2000 行" in gxj.last_text and gxj.heard("desk.import.bad.too_many_rows")
     assert await counts(app) == (0, 0, 0)
 
 
@@ -399,7 +399,7 @@ async def test_people_who_may_not_import(chat: ChatFactory, app: App) -> None:
     data = gxj.button("确认导入").data
     bureau = chat(k.BUREAU)
     await bureau.press_data(data)
-    assert "已经处理过" in bureau.last_text
+    assert bureau.heard("desk.import.gone")
     async with app.db.session() as session:
         assert (await session.exec(select(col(ImportBatch.status)))).all() == ["pending"]
 
@@ -412,7 +412,7 @@ async def test_a_preview_left_for_a_day_must_be_checked_again(gxj: Chat, app: Ap
         batch.created_at = batch.created_at - timedelta(hours=25)
         session.add(batch)
     await gxj.press("确认导入")
-    assert "超过24小时" in gxj.last_text and "重新发送" in gxj.last_text
+    assert "超过24小时" in gxj.last_text and gxj.heard("desk.import.expired")
     assert await counts(app) == (0, 0, 0)
 
 
@@ -422,13 +422,13 @@ async def test_a_spreadsheet_sent_in_the_middle_of_a_flow_waits(chat: ChatFactor
     bureau = chat(k.BUREAU)
     await bureau.send("/lead 宁德时代 拟在西北建储能电池基地 投资约20亿 新能源")
     await bureau.send_document("file-1", "新能源目标企业.xlsx")
-    assert "您正在填写线索" in bureau.last_text and "/cancel" in bureau.last_text and "重新发送" in bureau.last_text
+    assert bureau.heard("core.document_in_flow", what="线索") and "/cancel" in bureau.last_text
     assert fetched == []
     await bureau.press("其他")  # the same question's buttons still work: nothing was lost
     assert "宁德时代" in bureau.last_text and "20亿元" in bureau.last_text
     await bureau.press("确认保存")
     await bureau.send_document("file-1", "新能源目标企业.xlsx")
-    assert fetched == ["file-1"] and "确认导入" in bureau.labels()
+    assert fetched == ["file-1"] and zh("desk.import.confirm") in bureau.labels()
 
     english = chat(k.GXJ, language_code="en")
     await english.send("/visit")
@@ -439,7 +439,7 @@ async def test_a_spreadsheet_sent_in_the_middle_of_a_flow_waits(chat: ChatFactor
     county = chat(k.GANZHOU)
     await county.send("/visit")
     await county.send_document("file-3", "a.xlsx")
-    assert "输入文字" in county.last_text
+    assert county.heard("core.err.want_text")
     assert fetched == ["file-1"]
 
 

@@ -46,9 +46,9 @@ async def test_the_bureau_rules_from_the_notice_and_both_units_hear(
     notice = [i for cid, i in transport.sent if cid == BUREAU and "首谈争议" in getattr(i, "text", "")][-1]
     bureau = chat(BUREAU)
     await bureau.press("改归提出单位", keyboard=notice.keyboard)  # type: ignore[attr-defined]
-    assert "裁定理由" in bureau.last_text
+    assert bureau.heard("dispute.ask.reason")
     await bureau.send("   ")
-    assert "为空" in bureau.last_text
+    assert bureau.heard("core.err.empty")
     await bureau.send("经开区提供了10月的会谈纪要")
     assert "已裁定争议 #1" in bureau.last_text
 
@@ -70,7 +70,7 @@ async def test_the_bureau_rules_from_the_notice_and_both_units_hear(
 async def test_disputes_lists_what_is_open_and_a_ruling_is_made_once(chat: ChatFactory, app: App) -> None:
     county, _zone = await disputed(chat)
     await county.send("/disputes")
-    assert "不在您的角色权限内" in county.last_text
+    assert county.heard("core.not_allowed")
     bureau = chat(BUREAU)
     await bureau.send("/disputes")
     assert "待裁定的首谈争议 1 件" in bureau.last_text and "张掖经开区" in bureau.last_text
@@ -84,9 +84,9 @@ async def test_disputes_lists_what_is_open_and_a_ruling_is_made_once(chat: ChatF
         project = (await session.exec(select(Project))).one()
     assert project.first_talk_unit_id == await unit_of(app, "甘州区")
     await bureau.send("/disputes")
-    assert "没有待裁定" in bureau.last_text
+    assert bureau.heard("dispute.list.empty")
     await bureau.press("是两个不同项目", keyboard=listing)
-    assert "已经裁定过了" in bureau.last_text
+    assert bureau.heard("dispute.err.closed")
     assert (await only_dispute(app)).status == "dismissed"
 
 
@@ -99,7 +99,7 @@ async def test_two_projects_ruled_let_the_claimant_register_its_own(chat: ChatFa
     await bureau.send("经开区谈的是二号工厂")
     assert (await only_dispute(app)).status == "separate"
     await zone.send("/project 宁德时代 储能电池基地 5亿 新能源")
-    assert "请核对项目" in zone.last_text
+    assert zone.heard("project.summary")
     await zone.press("确认登记")
     async with app.db.session() as session:
         rows = (await session.exec(select(Project).order_by(col(Project.id)))).all()
@@ -110,10 +110,10 @@ async def test_disputes_left_open_show_in_the_bureaus_digest(chat: ChatFactory, 
     await disputed(chat)
     bureau = chat(BUREAU)
     await bureau.send("/digest")
-    assert "未裁定的首谈争议" not in bureau.last_text
+    assert not bureau.heard("digest.bureau.stale_disputes")
     clock.now += timedelta(days=8)
     await bureau.send("/digest")
     assert "超过7天未裁定的首谈争议 1 件" in bureau.last_text and "争议 #1" in bureau.last_text
     await settings.put(app.db, "dispute_stale_after_days", 10)
     await bureau.send("/digest")
-    assert "未裁定的首谈争议" not in bureau.last_text
+    assert not bureau.heard("digest.bureau.stale_disputes")

@@ -14,7 +14,7 @@ from bot.scheduler import send_due
 from models import ElementNeed
 from services import projects
 from tests.conftest import ChatFactory, Clock, Joiner
-from tests.kit import Chat, RecordingTransport
+from tests.kit import Chat, RecordingTransport, heard
 from tests.test_project import BUREAU, COUNTY, ZONE, last_keyboard_to, register
 
 LAND_OFFICER = 700_000_000_191
@@ -33,22 +33,22 @@ async def test_a_need_goes_to_its_department_which_answers(
     county = chat(COUNTY)
     await register(county, stage="洽谈")
     await raise_need(county, "用地", "200亩", "12-31")
-    assert "市自然资源局 还没有人使用本机器人" in county.last_text
+    assert county.heard("need.sent_nobody", department="市自然资源局")
 
     officer = await join(LAND_OFFICER, "市自然资源局", full_name="钱科长")
     await raise_need(county, "用地", "一期 120亩", "2027-01-15")
     assert translate("zh", "need.sent", number=2, department="市自然资源局") in county.last_text
     ask = last_keyboard_to(transport, LAND_OFFICER)
-    assert "用地 一期 120亩，2027-01-15 前" in ask.text and "提出：甘州区" in ask.text
+    assert "用地 一期 120亩，2027-01-15 前" in ask.text and heard(ask.text, "need.line", unit="甘州区")
 
     await officer.press("无法保障", keyboard=ask.keyboard)
-    assert "为什么无法保障" in officer.last_text
+    assert officer.heard("need.ask.reason.refused")
     await officer.send(" ")
     assert translate("zh", "core.err.empty") in officer.last_text
     await officer.send("该地块未纳入国土空间规划")
     assert "无法保障" in officer.last_text
     told = transport.texts_to(COUNTY)[-1]
-    assert "您的要素需求有了答复" in told and "该地块未纳入国土空间规划" in told
+    assert heard(told, "need.told.answered") and "该地块未纳入国土空间规划" in told
 
     # Another department cannot answer it, nor can a county.
     finance = chat(1006)
@@ -89,7 +89,7 @@ async def test_routing_follows_the_kind_and_bad_answers_keep_the_draft(
     assert translate("zh", "core.err.empty") in county.last_text
     await county.send("3亿元")
     await county.send("2026-01-01")
-    assert "不能早于今天" in county.last_text
+    assert county.heard("taskforce.err.past")
     await county.press("30天后")
     assert "市政府金融办" in county.last_text
     await raise_need(county, "用能", "年用电 5000万千瓦时", "12-20")

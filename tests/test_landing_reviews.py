@@ -9,7 +9,7 @@ from bot.core.i18n import translate
 from models import ProjectReview
 from services import projects, settings
 from tests.conftest import ChatFactory
-from tests.kit import Chat
+from tests.kit import Chat, heard
 from tests.test_project import BUREAU, COUNTY, ZONE, all_projects, register
 
 KINDS = ("综合测算", "尽职调查", "合法性审查", "公平竞争审查")
@@ -57,7 +57,7 @@ async def test_signing_a_major_project_waits_for_its_four_reviews(chat: ChatFact
     await record_review(county, "公平竞争审查", "市市场监管局", "无排除限制竞争内容")
     assert translate("zh", "signing.line.ready") in county.last_text
     await county.press("完成")
-    assert "阶段已更新为：签约" in await move_to_signed(county)
+    assert heard(await move_to_signed(county), "project.stage.moved", stage="签约")
     [project] = await all_projects(app)
     assert project.stage == "signed"
     async with app.db.session() as session:
@@ -79,12 +79,14 @@ async def test_bad_answers_keep_the_review_draft(chat: ChatFactory, app: App) ->
     await county.send("/reviews 1")
     await county.press("记录综合测算")
     await county.send(" ")
-    assert translate("zh", "core.err.empty") in county.last_text and "综合测算由谁完成" in county.last_text
+    assert translate("zh", "core.err.empty") in county.last_text and county.heard(
+        "signing.ask.reviewer", kind="综合测算"
+    )
     await county.send("市发改委")
     await county.send("明年")
-    assert "没看懂日期" in county.last_text
+    assert county.heard("signing.err.date")
     await county.send("2027-01-01")
-    assert "不能是将来" in county.last_text
+    assert county.heard("signing.err.future")
     await county.send("11-20")
     await county.send("可行")
     await county.send("附件在邮件里")
@@ -103,9 +105,9 @@ async def test_the_bureau_may_let_it_be_signed_with_a_reason(chat: ChatFactory, 
     await bureau.press("例外放行")
     await bureau.send("市政府常务会议研究同意先行签约")
     assert translate("zh", "signing.exception_recorded") in bureau.last_text
-    assert "市招商局已记录例外（王局长）：市政府常务会议研究同意先行签约" in bureau.last_text
+    assert bureau.heard("signing.line.exception", by="王局长", reason="市政府常务会议研究同意先行签约")
     await bureau.press("完成")
-    assert "阶段已更新为：签约" in await move_to_signed(county)
+    assert heard(await move_to_signed(county), "project.stage.moved", stage="签约")
     exception = [e for e in await projects.history(app.db, 1) if e.action == "signing_exception"]
     assert [(e.actor, e.detail["reason"], len(e.detail["missing"])) for e in exception] == [
         ("王局长", "市政府常务会议研究同意先行签约", 4)
@@ -115,7 +117,7 @@ async def test_the_bureau_may_let_it_be_signed_with_a_reason(chat: ChatFactory, 
 async def test_below_the_threshold_nothing_is_asked_and_the_bureau_moves_it(chat: ChatFactory, app: App) -> None:
     county, bureau = chat(COUNTY), chat(BUREAU)
     await register(county, amount="5000万", stage="洽谈")
-    assert "阶段已更新为：签约" in await move_to_signed(county)
+    assert heard(await move_to_signed(county), "project.stage.moved", stage="签约")
     await register(county, enterprise="比亚迪", name="电池厂", amount="8000万", stage="洽谈")
     await settings.put(app.db, "major_review_from_yuan", 50_000_000)
     await county.send("/progress 2")

@@ -10,7 +10,7 @@ from bot.core import Reply
 from bot.core.i18n import translate
 from bot.scheduler import send_due
 from tests.conftest import ChatFactory, Clock
-from tests.kit import Chat, RecordingTransport
+from tests.kit import Chat, RecordingTransport, heard
 from tests.test_project import BUREAU, COUNTY, LEADER, ZONE, last_keyboard_to, register
 
 
@@ -44,7 +44,7 @@ async def test_a_leader_asks_and_the_unit_answers_in_time(
     await county.send("已列入12月土地供应计划")
     assert translate("zh", "supervision.answered") in county.last_text
     told = transport.texts_to(LEADER)[-1]
-    assert "您的点题询问有了答复" in told and "已列入12月土地供应计划" in told
+    assert heard(told, "supervision.told.answered") and "已列入12月土地供应计划" in told
     assert not any("点题询问" in t for t in transport.texts_to(BUREAU))
 
 
@@ -54,7 +54,7 @@ async def test_silence_and_late_answers_reach_the_bureau(
     county, leader = chat(COUNTY), chat(LEADER)
     await ask(leader, "甘州区", "整体招商成效", "今年亿元以上项目为何只有一个？", "12-01")
     question = last_keyboard_to(transport, COUNTY)
-    assert "关于：招商成效" in question.text
+    assert heard(question.text, "supervision.question", about="招商成效")
 
     async def bureau_hears(day: int) -> list[str]:
         clock.now = clock.now.replace(day=1, month=12) + timedelta(days=day - 1)
@@ -65,13 +65,13 @@ async def test_silence_and_late_answers_reach_the_bureau(
 
     assert await bureau_hears(1) == []
     [told] = await bureau_hears(2)
-    assert "逾期未答复" in told and "今年亿元以上项目为何只有一个" in told
+    assert heard(told, "supervision.told.overdue") and "今年亿元以上项目为何只有一个" in told
     assert await bureau_hears(3) == []  # once
     await county.press("答复", keyboard=question.keyboard)
     await county.send("两个项目在洽谈，预计年底签约")
     late = [t for t in transport.texts_to(BUREAU) if "逾期答复" in t]
     assert len(late) == 1 and "预计年底签约" in late[0]
-    assert "逾期答复" in transport.texts_to(LEADER)[-1]
+    assert heard(transport.texts_to(LEADER)[-1], "supervision.told.answered_late")
 
 
 async def test_the_supervision_list_keeps_actions_and_dates(chat: ChatFactory, app: App, clock: Clock) -> None:

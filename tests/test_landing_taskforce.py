@@ -13,7 +13,7 @@ from bot.scheduler import send_due
 from models import ApprovalItem, ForceTask, TaskForce
 from services import projects
 from tests.conftest import ChatFactory, Clock
-from tests.kit import Chat, RecordingTransport
+from tests.kit import Chat, RecordingTransport, heard, zh
 from tests.test_project import BUREAU, COUNTY, LEADER, ZONE, member, register
 
 APPROVALS = ("立项/备案", "用地预审", "规划许可", "环评", "能评", "施工许可")
@@ -35,7 +35,7 @@ async def test_reaching_negotiation_forms_the_task_force_with_its_checklist(chat
     await to_negotiation(county)
     await county.send("/taskforce 1")
     text = county.last_text
-    assert "责任单位：甘州区" in text and "包抓领导：未分配" in text
+    assert heard(text, "taskforce.header", unit="甘州区") and "包抓领导：未分配" in text
     assert all(f"· {name}：未启动" in text for name in APPROVALS)
     async with app.db.session() as session:
         [force] = (await session.exec(select(TaskForce))).all()
@@ -46,7 +46,7 @@ async def test_reaching_negotiation_forms_the_task_force_with_its_checklist(chat
     await county.press("完成")
     await register(county, enterprise="比亚迪", name="电池厂", stage="洽谈")
     await county.send("/taskforce 2")
-    assert "责任单位：甘州区" in county.last_text
+    assert county.heard("taskforce.header", unit="甘州区")
 
 
 async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
@@ -55,7 +55,7 @@ async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transpor
     await county.send("/taskforce 1")
     await county.press("添加成员单位")
     await county.press("市财政局")
-    assert "市财政局 已加入专班" in county.last_text and "成员单位：市财政局" in county.last_text
+    assert county.heard("taskforce.member_added", unit="市财政局") and "成员单位：市财政局" in county.last_text
 
     await county.press("添加任务")
     await county.send("")
@@ -66,9 +66,9 @@ async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transpor
     assert translate("zh", "core.err.use_buttons") in county.last_text
     await county.press("赵干事")
     await county.send("下个月")
-    assert "没看懂日期" in county.last_text
+    assert county.heard("taskforce.err.date")
     await county.send("2026-11-01")
-    assert "不能早于今天" in county.last_text
+    assert county.heard("taskforce.err.past")
     await county.send("12-05")
     assert "任务已添加：准备用地预审材料（赵干事，2026-12-05 前）" in county.last_text
     assert "□ 准备用地预审材料（赵干事，2026-12-05 前）" in county.last_text
@@ -90,7 +90,9 @@ async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transpor
     card = county.last_text
     assert "□ 准备用地预审材料" in card and "· 用地预审：办理中" in card
     assert "· 立项/备案" not in card  # done: not pending any more
-    assert "审批事项 用地预审：办理中" in card and "专班任务：准备用地预审材料" in card
+    assert heard(card, "project.event.approval", kind="用地预审", state="办理中") and heard(
+        card, "project.event.task_added", title="准备用地预审材料"
+    )
 
     # The department on the force sees it but does not run it; a unit outside it does not see it.
     zone = chat(ZONE)
@@ -98,7 +100,8 @@ async def test_tasks_members_and_approvals(chat: ChatFactory, app: App, transpor
     assert translate("zh", "project.err.not_found", number=1) in zone.last_text
     department = chat(1006)
     await department.send("/taskforce 1")
-    assert "添加任务" not in department.labels() and "任务办结" not in department.labels()
+    labels = department.labels()
+    assert zh("taskforce.add_task") not in labels and zh("taskforce.finish_task") not in labels
 
 
 async def test_reminders_before_the_date_then_to_the_unit_then_to_the_leader(
@@ -132,7 +135,7 @@ async def test_reminders_before_the_date_then_to_the_unit_then_to_the_leader(
     assert to == COUNTY and text.startswith("逾期")
     assert [t for t in await day(date(2026, 12, 16)) if "对接电力接入方案" in t[1]] == []
     [(to, text)] = [t for t in await day(date(2026, 12, 17)) if "对接电力接入方案" in t[1]]
-    assert to == LEADER and "您包抓的项目" in text
+    assert to == LEADER and heard(text, "taskforce.told.task_escalated")
 
     # Once done, nothing more is said about it.
     await county.send("/taskforce 1")

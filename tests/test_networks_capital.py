@@ -20,7 +20,7 @@ async def test_a_project_is_marked_fund_backed(chat: ChatFactory, app: App) -> N
     await zone.press("产业基金跟投")
     await zone.send("张掖市产业发展基金")
     await zone.send("还没定")
-    assert "没看懂金额" in zone.last_text
+    assert zone.heard("money.err.unreadable")
     await zone.send("1.5亿")
     assert "已登记：“储能电站项目”产业基金跟投，张掖市产业发展基金 投资 1.5亿元。" in zone.last_text
     async with app.db.session() as session:

@@ -42,7 +42,7 @@ async def test_an_entry_is_added_listed_and_contacted_in_one_message(chat: ChatF
         in county.last_text
     )
     await county.send("/contacted 1 微信回复了项目资料")
-    assert "已记录与“陈志远”的联络：微信回复了项目资料" in county.last_text
+    assert county.heard("net.contacts.logged", name="陈志远", note="微信回复了项目资料")
     async with app.db.session() as session:
         notes = [t.note for t in (await session.exec(select(ContactTouch))).all()]
         actions = [a.action for a in (await session.exec(select(AuditEntry).where(AuditEntry.entity == "contact")))]
@@ -113,6 +113,6 @@ async def test_the_directory_shows_what_an_entry_has_brought(chat: ChatFactory, 
     await county.press(f"#{lead.id} ")
     await county.press("名录联系人")
     await county.press("陈志远")
-    assert "已标明：“远景能源有限公司 在张掖建风机总装厂”来自 陈志远。" in county.last_text
+    assert county.heard("net.source.saved", record="远景能源有限公司 在张掖建风机总装厂", source="陈志远")
     await county.send("/contacts")
     assert "带来线索 1 条、拜访 0 次、项目 0 个" in county.last_text

@@ -10,7 +10,7 @@ from bot.core.i18n import translate
 from models import AuditEntry, ExpoUnit, Stage
 from tests import deskkit as k
 from tests.conftest import ChatFactory
-from tests.kit import Chat
+from tests.kit import Chat, heard, zh
 
 
 async def tag_project(person: Chat, number: int, event: str) -> None:
@@ -43,11 +43,11 @@ async def test_the_bureau_creates_an_event_and_a_county_takes_part(chat: ChatFac
     county = chat(k.GANZHOU)
     await county.send("/events")
     await county.press("兰洽会")
-    assert "参加单位：暂无" in county.last_text
+    assert county.heard("net.events.card", units="暂无")
     assert "设定日期" not in county.labels()
     await county.press("报名参加")
-    assert "已为甘州区报名参加。" in county.last_text
-    assert "参加单位：甘州区" in county.last_text and "报名参加" not in county.labels()
+    assert county.heard("net.events.registered", unit="甘州区")
+    assert county.heard("net.events.card", units="甘州区") and zh("net.events.take_part") not in county.labels()
     async with app.db.session() as session:
         assert len((await session.exec(select(ExpoUnit))).all()) == 1
         actions = [a.action for a in (await session.exec(select(AuditEntry).where(AuditEntry.entity == "expo")))]
@@ -77,7 +77,7 @@ async def test_the_signing_list_shows_follow_through_and_laggards(chat: ChatFact
     await bureau.press("兰洽会")
     text = bureau.last_text
     assert "签约清单 3 个项目：已开工 2 个（67%），已投产 1 个（33%）；资金到位 4亿元 / 计划 10亿元（40%）" in text
-    assert "滞后：玉米深加工项目（乙食品有限公司）— 签约" in text
+    assert heard(text, "net.events.laggard", name="玉米深加工项目", enterprise="乙食品有限公司", stage="签约")
     assert "光伏组件项目" not in text.split("签约清单")[1].split("\n", 1)[1]
 
     # Another unit's project cannot be tagged by this one.

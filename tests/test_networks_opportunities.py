@@ -10,7 +10,7 @@ from bot.core.i18n import translate
 from models import Interest, Lead, LeadSource
 from tests import deskkit as k
 from tests.conftest import ChatFactory
-from tests.kit import RecordingTransport
+from tests.kit import RecordingTransport, zh
 
 
 async def test_an_opportunity_is_published_pitched_and_its_interest_becomes_a_lead(
@@ -36,7 +36,7 @@ async def test_an_opportunity_is_published_pitched_and_its_interest_becomes_a_le
     assert "#1 [工业转型升级] 高台县化工园区数字化改造 — 3亿元，截止 2027-03-31，市工信局；有意向企业 0 家" in (
         liaison.last_text
     )
-    assert "发布机会" not in liaison.labels()
+    assert zh("net.opp.publish") not in liaison.labels()
     await liaison.press("#1")
     assert "条件：园区已有标准厂房，需具备化工安全生产资质" in liaison.last_text
     await liaison.press("登记企业意向")

@@ -13,6 +13,7 @@ from models import EnterpriseTag, FundMode, OriginKind, Stage
 from services import capital, contacts, expos, members, origins
 from tests import deskkit as k
 from tests.conftest import ChatFactory, Clock
+from tests.kit import heard
 
 
 async def networks_of_a_year(app: App, clock: Clock) -> None:
@@ -57,7 +58,7 @@ async def test_the_bureau_digest_counts_foreign_investment_funds_and_events(
     assert "产业基金投资项目 1 个，基金投资 6000万元" in text
     assert "第三十二届兰洽会张掖推介会：" in text
     assert "签约清单 2 个项目：已开工 1 个（50%），已投产 0 个（0%）；资金到位 1亿元 / 计划 6亿元（17%）" in text
-    assert "滞后：智慧温室项目（乙农业科技有限公司）— 签约" in text
+    assert heard(text, "net.events.laggard", name="智慧温室项目", enterprise="乙农业科技有限公司", stage="签约")
     assert "名录逾期未联络 1 条" in text
 
 
@@ -101,7 +102,7 @@ async def test_history_words_the_networks_changes(chat: ChatFactory, app: App, c
     await bureau.send("/history 项目 1")
     text = bureau.last_text
     assert "标明外资（外资（美元）：50000000，汇率：7.1000，折合：3.55亿元）" in text
-    assert "标明来源" in text and "{" not in text
+    assert heard(text, "desk.history.action.origin_set") and "{" not in text
     await bureau.send("/history 节会 1")
     assert translate("zh", "desk.history.empty", what="节会", id=1) in bureau.last_text
 

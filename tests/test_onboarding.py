@@ -37,7 +37,7 @@ async def test_admin_invites_a_liaison_officer_who_joins_by_deep_link(admin: Cha
 
     officer = chat(777_000_000_123, full_name="李联络")
     await officer.send(f"/start {code}")
-    assert "注册成功" in officer.last_text and "驻北京联络处" in officer.last_text
+    assert officer.heard("start.welcome") and "驻北京联络处" in officer.last_text
     assert "/lead" in officer.last_text and "/invite" not in officer.last_text
 
     async with app.db.session() as session:
@@ -51,7 +51,7 @@ async def test_admin_invites_a_liaison_officer_who_joins_by_deep_link(admin: Cha
     # One code, one person.
     other = chat(777_000_000_124)
     await other.send(f"/start {code}")
-    assert "已被使用" in other.last_text
+    assert other.heard("start.invite.used")
 
 
 async def test_expired_and_unknown_codes_are_refused(admin: Chat, chat: ChatFactory, clock: Clock) -> None:
@@ -62,9 +62,9 @@ async def test_expired_and_unknown_codes_are_refused(admin: Chat, chat: ChatFact
     clock.now += timedelta(hours=73)
     late = chat(600_000_000_001)
     await late.send(f"/start {code}")
-    assert "已过期" in late.last_text
+    assert late.heard("start.invite.expired")
     await late.send("/start nonsense")
-    assert "无效" in late.last_text
+    assert late.heard("start.invite.unknown")
     await late.send("/lead")
     assert "邀请码" in late.last_text
 
@@ -74,13 +74,13 @@ async def test_each_role_sees_only_its_commands(join: Joiner, admin: Chat) -> No
     assert "/invite" in admin.last_text and "/lead" in admin.last_text
     leader = await join(600_000_000_010, "市级领导", "市级领导")
     # A leader is asked their level by the admin first; the invite then works.
-    assert "注册成功" in leader.last_text
+    assert leader.heard("start.welcome")
     await leader.send("/help")
     assert "/lead" not in leader.last_text and "/invite" not in leader.last_text
     await leader.send("/lead")
-    assert "不在您的角色权限内" in leader.last_text
+    assert leader.heard("core.not_allowed")
     await leader.send("/invite")
-    assert "不在您的角色权限内" in leader.last_text
+    assert leader.heard("core.not_allowed")
 
 
 async def test_language_follows_choice_then_telegram_code(join: Joiner) -> None:
@@ -90,7 +90,7 @@ async def test_language_follows_choice_then_telegram_code(join: Joiner) -> None:
     await officer.press("中文")
     assert "中文" in officer.last_text
     await officer.send("/help")
-    assert "您可以使用" in officer.last_text
+    assert officer.heard("help.header", locale="zh")  # chosen over the Telegram app's English
     await officer.send("/lang")
     await officer.press("Telegram")
     await officer.send("/help")

@@ -17,7 +17,7 @@ from services import members, projects
 from services import settings as bureau_settings
 from services.projects import AlreadyRegistered, ProjectDraft
 from tests.conftest import ChatFactory, Clock
-from tests.kit import Chat, RecordingTransport
+from tests.kit import Chat, RecordingTransport, heard, zh
 
 NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 BUREAU, LIAISON, COUNTY, ZONE, CHAIN_LEAD, DEPARTMENT, SOE, LEADER = 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008
@@ -75,15 +75,20 @@ async def test_register_a_first_talk_project(chat: ChatFactory, app: App, transp
     c = chat(COUNTY)
     mark = len(c.history)
     await c.send("/project")
-    assert "哪家企业的项目" in c.last_text
+    assert c.heard("project.ask.enterprise")
     await c.send("宁德时代")
-    assert "叫什么名字" in c.last_text
+    assert c.heard("project.ask.name")
     await c.send("储能电池基地项目")
     await c.press("新能源")
     await c.send("5亿")
     summary = c.last_text
     # The first-talk date and the stage are shown with their defaults, not asked.
-    assert "宁德时代（新企业）" in summary and "5亿元" in summary and "甘州区" in summary and "2026-11-28" in summary
+    assert (
+        heard(summary, "project.summary.new_enterprise", name="宁德时代")
+        and "5亿元" in summary
+        and "甘州区" in summary
+        and "2026-11-28" in summary
+    )
     assert "阶段：首谈" in summary
     await c.press("确认登记")
     assert "#1" in c.last_text
@@ -107,7 +112,7 @@ async def test_a_project_in_one_message(chat: ChatFactory, app: App) -> None:
     mark = len(c.history)
     await c.send("/project 宁德时代 储能电池基地 投资20亿 新能源 洽谈")
     summary = c.last_text
-    assert "请核对项目" in summary and "储能电池基地" in summary and "20亿元" in summary and "洽谈" in summary
+    assert heard(summary, "project.summary") and "储能电池基地" in summary and "20亿元" in summary and "洽谈" in summary
     await c.press("确认登记")
     assert c.touches_since(mark) <= 2
     [project] = await all_projects(app)
@@ -119,22 +124,22 @@ async def test_register_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -
     await c.send("/project")
     await c.send("宁德时代")
     await c.send("   ")
-    assert "为空" in c.last_text and "叫什么名字" in c.last_text
+    assert c.heard("core.err.empty") and c.heard("project.ask.name")
     await c.send("项" * 300)
-    assert "太长" in c.last_text
+    assert c.heard("core.err.too_long")
     await c.send("储能电池基地项目")
     await c.send("新能源")
     assert "按钮" in c.last_text and "产业链" in c.last_text
     await c.press("新能源")
     for bad, why in (("很多", "没看懂"), ("-5亿", "不能为负数"), ("0", "不能为零")):
         await c.send(bad)
-        assert why in c.last_text and "计划投资多少" in c.last_text
+        assert why in c.last_text and c.heard("project.ask.amount")
     await c.send("5亿")
     await c.press("改首谈日期")
     await c.send("下个月")
-    assert "没看懂日期" in c.last_text
+    assert c.heard("project.err.date")
     await c.send("2027-01-01")
-    assert "不能是将来" in c.last_text and "首谈" in c.last_text
+    assert c.heard("project.err.future") and "首谈" in c.last_text
     await c.send("11-20")
     await c.press("改阶段")
     await c.send("首谈")
@@ -142,13 +147,13 @@ async def test_register_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -
     await c.press("洽谈")
     await c.press("改简介")
     await c.send_sticker()
-    assert "输入文字" in c.last_text
+    assert c.heard("core.err.want_text")
     await c.send("建设储能电池生产线")
     await c.send("好的")
-    assert "请点按钮" in c.last_text and "请核对项目" in c.last_text
+    assert c.heard("project.err.confirm_buttons") and c.heard("project.summary")
     await c.press("改金额")
     await c.send("一亿二千万")
-    assert "1.2亿元" in c.last_text and "请核对项目" in c.last_text and "2026-11-20" in c.last_text
+    assert "1.2亿元" in c.last_text and c.heard("project.summary") and "2026-11-20" in c.last_text
     assert await all_projects(app) == []
     await c.press("确认登记")
     [project] = await all_projects(app)
@@ -163,10 +168,10 @@ async def test_second_registration_is_refused_and_can_be_disputed(
     await register(county)
     await zone.send("/project 宁德时代 宁德时代储能电池基地")
     refusal = zone.last_text
-    assert "甘州区" in refusal and "2026-11-28 10:00" in refusal and "首先登记" in refusal
+    assert "甘州区" in refusal and "2026-11-28 10:00" in refusal and heard(refusal, "project.refused")
     await zone.press("提交市招商局裁定")
     await zone.send("")
-    assert "为空" in zone.last_text
+    assert zone.heard("core.err.empty")
     await zone.send("我区10月已与企业董事长首谈")
     assert "争议" in zone.last_text
     assert len(await all_projects(app)) == 1
@@ -175,7 +180,7 @@ async def test_second_registration_is_refused_and_can_be_disputed(
     assert dispute.project_id == 1 and dispute.claimant_unit_id == await unit_id(app, "张掖经开区")
     assert dispute.reason == "我区10月已与企业董事长首谈" and dispute.status == "open"
     told = transport.texts_to(BUREAU)[-1]
-    assert "首谈争议" in told and "张掖经开区" in told and "甘州区" in told and "董事长" in told
+    assert heard(told, "project.disputed") and "张掖经开区" in told and "甘州区" in told and "董事长" in told
     assert "disputed" in [e.action for e in await projects.history(app.db, 1)]
 
 
@@ -192,7 +197,7 @@ async def test_a_new_name_for_the_same_enterprise_shows_the_other_units_project(
     assert "甘州区" in shown and "2026-11-28" in shown and "储能电池基地项目" not in shown
     await zone.press("不是，是另一个项目")
     await zone.send("我区谈的是光伏组件，不是储能电池")
-    assert "叫什么名字" in zone.last_text
+    assert zone.heard("project.ask.name")
     await zone.send("光伏组件生产基地")
     await zone.press("新能源")
     await zone.send("3亿")
@@ -209,7 +214,7 @@ async def test_saying_it_is_the_same_project_makes_a_dispute(chat: ChatFactory, 
     county, zone = chat(COUNTY), chat(ZONE)
     await register(county)
     await zone.send("/project 宁德时代 光伏组件生产基地")
-    assert "其他单位登记的在谈项目" in zone.last_text
+    assert zone.heard("project.others")
     await zone.press("是同一个")
     await zone.send("我区9月已首谈")
     assert "争议" in zone.last_text
@@ -222,8 +227,8 @@ async def test_same_unit_registering_again_is_pointed_to_progress(chat: ChatFact
     county = chat(COUNTY)
     await register(county)
     await register(county, name="储能电池基地")
-    assert "本单位已于" in county.last_text and "/progress 1" in county.last_text
-    assert "提交市招商局裁定" not in county.labels()
+    assert county.heard("project.refused.own") and "/progress 1" in county.last_text
+    assert zh("project.refused.dispute") not in county.labels()
     # A different phase is a different project.
     await register(county, name="储能电池基地二期项目")
     assert len(await all_projects(app)) == 2
@@ -296,30 +301,30 @@ async def test_progress_stage_funds_planned_note(chat: ChatFactory, app: App, cl
     assert "要更新什么" in c.last_text and "首谈" in c.last_text
     await c.press("推进阶段")
     await c.press("签约")
-    assert "阶段已更新为：签约" in c.last_text
+    assert c.heard("project.stage.moved", stage="签约")
     await c.press("推进阶段")
     await c.press("洽谈")  # backwards: a reason is needed
     assert "需要说明原因" in c.last_text
     await c.send(" ")
-    assert "为空" in c.last_text
+    assert c.heard("core.err.empty")
     await c.send("签约主体变更，需重新谈")
-    assert "阶段已更新为：洽谈" in c.last_text
+    assert c.heard("project.stage.moved", stage="洽谈")
     await c.press("到位资金")
     await c.send("很多")
-    assert "没看懂" in c.last_text and "累计到位资金" in c.last_text
+    assert c.heard("money.err.unreadable", text="很多") and "累计到位资金" in c.last_text
     await c.send("3000万")
     assert "3000万元" in c.last_text
     await c.press("到位资金")
     await c.send("6000万")  # above the 5000万 plan
-    assert "超过了计划投资" in c.last_text
+    assert c.heard("project.funds.above_plan")
     await c.press("重新输入")
     await c.send("2000万")  # below what was recorded
-    assert "更正" in c.last_text
+    assert c.heard("project.funds.lower")
     await c.press("确定，保存")
     assert "2000万元" in c.last_text
     await c.press("添加备注")
     await c.send("企业要求加快环评")
-    assert "备注已记录" in c.last_text
+    assert c.heard("project.note.recorded")
     await c.press("推进阶段")
     await c.press("终止")
     await c.send("企业改投他省")
@@ -355,11 +360,15 @@ async def test_progress_within_budget_answers_with_what_changed(chat: ChatFactor
     mark = len(c.history)
     await c.send("/progress")
     await c.press("储能电池基地项目")
-    assert "承办单位" in c.last_text  # the card, once, when the project is chosen
+    assert c.heard("project.card")  # the card, once, when the project is chosen
     await c.press("推进阶段")
     await c.press("签约")
     assert c.touches_since(mark) <= 4
-    assert "阶段已更新为：签约" in c.last_text and "承办单位" not in c.last_text and "还要更新什么" in c.last_text
+    assert (
+        c.heard("project.stage.moved", stage="签约")
+        and "承办单位" not in c.last_text
+        and c.heard("project.ask.action_more")
+    )
     [project] = await all_projects(app)
     assert project.stage == "signed"
 
@@ -387,14 +396,14 @@ async def test_progress_in_one_message(chat: ChatFactory, app: App) -> None:
     # Going back a stage needs a reason, in one message too.
     await c.send("/progress 1 洽谈")
     await c.press("保存")
-    assert "需要说明原因" in c.last_text
+    assert c.heard("project.ask.back_reason")
     await c.send("签约主体变更")
     [project] = await all_projects(app)
     assert project.stage == "negotiation"
     # Another unit's project is not found, whatever the message says.
     zone = chat(ZONE)
     await zone.send("/progress 1 投产")
-    assert "没有找到" in zone.last_text
+    assert zone.heard("project.err.not_found")
     assert (await all_projects(app))[0].stage == "negotiation"
 
 
@@ -404,14 +413,14 @@ async def test_progress_needs_a_project_of_ones_own(chat: ChatFactory, app: App)
     assert "/project" in zone.last_text
     await register(chat(COUNTY))
     await zone.send("/progress 1")
-    assert "没有找到" in zone.last_text
+    assert zone.heard("project.err.not_found")
     await register(zone, enterprise="比亚迪", name="电池厂")
     await zone.send("/progress")
     assert [label for label in zone.labels() if "#1 " in label] == []
     await zone.send("1")
-    assert "没有找到" in zone.last_text and "更新哪个项目" in zone.last_text
+    assert zone.heard("project.err.not_found") and zone.heard("project.ask.pick")
     await zone.send("2")
-    assert "要更新什么" in zone.last_text
+    assert zone.heard("project.ask.action")
 
 
 # -- transfers --------------------------------------------------------------------------------
@@ -422,26 +431,28 @@ async def test_transfer_keeps_first_talk_and_shows_in_history(
     await register(county)
     await bureau.send("/transfer")
     await bureau.send("储能电池")
-    assert "流转到哪个" in bureau.last_text and "甘州区" not in bureau.labels()
+    assert bureau.heard("project.ask.unit") and "甘州区" not in bureau.labels()
     await bureau.press("张掖经开区")
     await bureau.send("甘州区用地指标不足")
     assert "首谈单位仍为：甘州区" in bureau.last_text
     await bureau.press("确认流转")
-    assert "已流转" in bureau.last_text
+    assert bureau.heard("project.transfer.done")
 
     [project] = await all_projects(app)
     assert project.first_talk_unit_id == await unit_id(app, "甘州区")
     assert project.executing_unit_id == await unit_id(app, "张掖经开区")
-    assert any("项目流转" in t and "用地指标不足" in t for t in transport.texts_to(COUNTY))
-    assert any("项目流转" in t for t in transport.texts_to(ZONE))
+    assert any(heard(t, "project.transferred") and "用地指标不足" in t for t in transport.texts_to(COUNTY))
+    assert any(heard(t, "project.transferred") for t in transport.texts_to(ZONE))
 
     # Executing unit now works on it; the first-talk unit still sees it but cannot move it.
     await zone.send("/progress 1")
-    assert "要更新什么" in zone.last_text
+    assert zone.heard("project.ask.action")
     await county.send("/progress 1")
-    assert "没有找到" in county.last_text
+    assert county.heard("project.err.not_found")
     await county.send("/projects 1")
-    assert "流转：甘州区 → 张掖经开区（甘州区用地指标不足）" in county.last_text
+    assert county.heard(
+        "project.event.transferred", from_unit="甘州区", to_unit="张掖经开区", reason="甘州区用地指标不足"
+    )
 
     await bureau.send("/transfer 1")
     await bureau.press("临泽县")
@@ -469,7 +480,7 @@ async def test_transfer_is_the_bureaus(chat: ChatFactory, app: App) -> None:
 async def test_leader_assignment_for_a_billion(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
     county, bureau, leader = chat(COUNTY), chat(BUREAU), chat(LEADER)
     await register(county, amount="12亿")
-    assert "市招商局分配" in county.last_text
+    assert county.heard("project.leader.asked")
     ask = last_keyboard_to(transport, BUREAU)
     assert "包抓" in ask.text and "12亿元" in ask.text
     await bureau.press("郑市长", keyboard=ask.keyboard)
@@ -483,7 +494,7 @@ async def test_leader_assignment_for_a_billion(chat: ChatFactory, app: App, tran
     assert "储能电池基地项目" in leader.last_text
     # Only the bureau assigns.
     await county.press("郑市长", keyboard=ask.keyboard)
-    assert "过期" in county.last_text
+    assert county.heard("core.expired")
 
 
 async def test_revised_amount_across_a_threshold_asks_again(
@@ -495,7 +506,7 @@ async def test_revised_amount_across_a_threshold_asks_again(
     await county.send("/progress 1")
     await county.press("修改计划投资")
     await county.send("3亿")
-    assert "市招商局分配" in county.last_text
+    assert county.heard("project.leader.asked")
     assert "市级领导" in transport.texts_to(BUREAU)[-1] or "包抓" in transport.texts_to(BUREAU)[-1]
     await county.press("修改计划投资")
     await county.send("4亿")  # the same level: no new question
@@ -532,7 +543,7 @@ async def test_lagging_projects(chat: ChatFactory, app: App, clock: Clock) -> No
     await county.send("/lagging")
     assert "储能电池基地项目" in county.last_text and "31天" in county.last_text
     await zone.send("/lagging")
-    assert "没有滞后项目" in zone.last_text
+    assert zone.heard("project.lagging.none")
     assert [r.id for r in await projects.lagging(app.db, clock.now - timedelta(days=5), days)] == []
 
 

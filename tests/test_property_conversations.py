@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
@@ -109,6 +110,9 @@ async def act(person: Chat, event: Event) -> None:
         await person.send_sticker()
 
 
+# Whether an answer is kept is the router's and the steps' doing; the drafts' round trip through
+# each database is proven by every conversation test on both.
+@pytest.mark.parametrize("backend", ["sqlite"])
 @settings(
     max_examples=25,
     deadline=None,

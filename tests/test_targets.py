@@ -11,7 +11,7 @@ from bot.core import FileReply
 from models import AuditEntry, Enterprise, Lead, Target, Unit, User
 from tests.conftest import ChatFactory
 from tests.fixtures_year import build_year, local
-from tests.kit import RecordingTransport
+from tests.kit import RecordingTransport, heard
 
 
 async def add_leads(app: App, unit_code: str, submitter_tg: int, statuses: list[str], day: date) -> list[int]:
@@ -58,7 +58,7 @@ async def test_a_yearly_target_of_one_with_nothing_done_is_behind(app: App, chat
     await county.send("/quota")
     assert "重大项目" in county.last_text
     assert "第 332 天：0 / 1，此时应完成 0.9，落后 0.9" in county.last_text
-    assert "符合进度" not in county.last_text
+    assert not county.heard("quota.pace.on")
     bureau = chat(1001)
     await bureau.send("/digest")
     assert "甘州区：" in bureau.last_text and "（此时应完成 0.9）" in bureau.last_text
@@ -77,7 +77,7 @@ async def test_quota_of_a_chain_lead_and_the_zone(app: App, chat: ChatFactory) -
     assert "1亿元以上项目" in zone.last_text and "重大项目" in zone.last_text
     bureau = chat(1001)
     await bureau.send("/quota")
-    assert "没有设定目标任务" in bureau.last_text
+    assert bureau.heard("quota.none")
 
 
 async def test_review_queue_marks_leads_and_tells_the_submitter(
@@ -98,7 +98,7 @@ async def test_review_queue_marks_leads_and_tells_the_submitter(
     assert "原因" in bureau.last_text
     await bureau.send("与已有线索重复")
     assert f"已认定 #{ids[2]} 为无效线索" in bureau.last_text
-    assert "全部审核完毕" in bureau.last_text
+    assert bureau.heard("review.finished")
 
     async with app.db.session() as session:
         leads = {lead.id: lead for lead in (await session.exec(select(Lead))).all()}
@@ -107,7 +107,7 @@ async def test_review_queue_marks_leads_and_tells_the_submitter(
     assert leads[ids[2]].review_reason == "与已有线索重复"
     assert {(a.entity_id, a.action) for a in audit} == {(ids[0], "reviewed_effective"), (ids[2], "reviewed_rejected")}
     told = transport.texts_to(1002)
-    assert any(f"#{ids[0]}" in t and "已被认定为有效线索" in t for t in told)
+    assert any(f"#{ids[0]}" in t and heard(t, "review.notify.effective") for t in told)
     assert any(f"#{ids[2]}" in t and "与已有线索重复" in t for t in told)
     # The skipped lead is still waiting: the next review starts with it.
     await bureau.send("/review")
@@ -136,7 +136,7 @@ async def test_targets_are_edited_with_an_audit_entry(app: App, chat: ChatFactor
     await bureau.press("重大项目")
     await bureau.press("改金额门槛")
     await bureau.send("很多")
-    assert "没看懂金额“很多”" in bureau.last_text and "{text}" not in bureau.last_text
+    assert bureau.heard("money.err.unreadable", text="很多") and "{text}" not in bureau.last_text
     await bureau.send("2亿")
     assert "金额门槛 2亿元" in bureau.last_text
     await bureau.press("返回列表")
@@ -169,9 +169,9 @@ async def test_schedule_command_shows_and_changes_times(app: App, chat: ChatFact
     await bureau.send("/schedule chain_digest fri 16:00")
     assert "fri 16:00" in bureau.last_text
     await bureau.send("/schedule chain_digest someday")
-    assert "不是有效的值" in bureau.last_text
+    assert bureau.heard("schedule.err.value")
     await bureau.send("/schedule leader_summary_dates 7-1 12-25")
-    assert "不是有效的值" in bureau.last_text  # two summaries in one half-year
+    assert bureau.heard("schedule.err.value")  # two summaries in one half-year
     await bureau.send("/schedule leader_summary_dates 6-28 12-25")
     assert "06-28 12-25" in bureau.last_text
     county = chat(1003)
@@ -192,7 +192,7 @@ async def test_digest_on_demand_for_each_role(app: App, chat: ChatFactory) -> No
     ]
     liaison = chat(1002)
     await liaison.send("/digest")
-    assert "本月有效线索" in liaison.last_text
+    assert liaison.heard("digest.liaison.effective")
     bureau = chat(1001)
     await bureau.send("/digest")
     assert "甘州区" in bureau.last_text and "首谈争议" in bureau.last_text
@@ -213,7 +213,7 @@ async def test_the_bureau_asks_for_any_units_digest(app: App, chat: ChatFactory)
     bureau = chat(1001)
     await bureau.send("/digest 张掖经开区")
     zone_landed = year.landed_over("zone", 100_000_000, date(2026, 1, 1), date(2026, 11, 26))
-    assert "张掖经开区目标任务月度提醒" in bureau.last_text
+    assert bureau.heard("digest.targets.title", unit="张掖经开区")
     assert f"第 329 天：{zone_landed} / 10" in bureau.last_text
     await bureau.send("/digest liaison_beijing")
     effective = year.liaison_figures("liaison_beijing", date(2026, 11, 1), date(2026, 11, 25))["effective"]
@@ -222,11 +222,11 @@ async def test_the_bureau_asks_for_any_units_digest(app: App, chat: ChatFactory)
     assert "新能源" in bureau.last_text and "目标企业库" in bureau.last_text
     assert [f.filename for f in bureau.last.items if isinstance(f, FileReply)] == ["coverage.png", "stages.png"]
     await bureau.send("/digest 火星办事处")
-    assert "没有找到单位“火星办事处”" in bureau.last_text and "甘州区" in bureau.last_text
+    assert bureau.heard("digest.pick.unknown", text="火星办事处") and "甘州区" in bureau.last_text
     # Anyone else naming a unit gets their own digest, not the unit's.
     county = chat(1003)
     await county.send("/digest 张掖经开区")
-    assert "甘州区目标任务月度提醒" in county.last_text
+    assert county.heard("digest.targets.title", unit="甘州区")
 
 
 def test_dynamic_digest_keys_are_complete() -> None:

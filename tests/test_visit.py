@@ -13,7 +13,7 @@ from handlers.visit import send_follow_up_reminders
 from models import AuditEntry, Enterprise, Lead, Visit
 from services import settings, visits
 from tests.conftest import ChatFactory, Clock
-from tests.kit import Chat, RecordingTransport
+from tests.kit import Chat, RecordingTransport, heard
 
 COUNTY, ZONE, BUREAU = 1003, 1004, 1001
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -57,16 +57,16 @@ async def test_visit_from_a_shared_location_within_budget(chat: ChatFactory, app
     c = chat(COUNTY)
     mark = len(c.history)
     await c.share_location(38.93, 100.45)
-    assert "为这里登记一次拜访" in c.last_text and "拜访了哪家企业" in c.last_text
+    assert "为这里登记一次拜访" in c.last_text and c.heard("visit.ask.enterprise")
     await c.send("宁德时代新能源科技股份有限公司")
-    assert "谈得怎么样" in c.last_text
+    assert c.heard("visit.ask.outcome")
     await c.send("企业计划在西北建储能基地，张掖是候选地")
     await c.send("月底前提交用地方案")
     summary = c.last_text
     # Defaults are shown, not asked: today, the filer among those who went, a follow-up in 14 days.
     assert "2026-11-28" in summary and "2026-12-12" in summary and "赵干事" in summary and "38.93000" in summary
     await c.press("确认保存")
-    assert "拜访记录已保存" in c.last_text
+    assert c.heard("visit.saved")
     assert c.touches_since(mark) <= 6
 
     [visit] = await all_visits(app)
@@ -82,10 +82,10 @@ async def test_one_message_visit_asks_only_where(chat: ChatFactory, app: App) ->
     c = chat(COUNTY)
     mark = len(c.history)
     await c.send("/visit 宁德时代 昨天 谈了储能基地落地 下一步邀请来张掖考察 两周后跟进")
-    assert "在哪里" in c.last_text
+    assert c.heard("visit.ask.where")
     await c.share_location(38.9, 100.4)
     summary = c.last_text
-    assert "请核对" in summary and "谈了储能基地落地" in summary and "邀请来张掖考察" in summary
+    assert heard(summary, "visit.summary") and "谈了储能基地落地" in summary and "邀请来张掖考察" in summary
     await c.press("确认保存")
     assert c.touches_since(mark) <= 3
     [visit] = await all_visits(app)
@@ -98,16 +98,16 @@ async def test_a_photo_with_a_caption_starts_a_visit_and_photos_join_at_the_summ
 ) -> None:
     c = chat(COUNTY)
     await c.send_photo("p1", caption="比亚迪 谈了电池项目 下一步报方案")
-    assert "已收到照片" in c.last_text and "在哪里" in c.last_text
+    assert c.heard("visit.from_photo") and c.heard("visit.ask.where")
     await c.send("企业会议室")
     await c.send("事后补录")
-    assert "请核对" in c.last_text and "1张" in c.last_text
+    assert c.heard("visit.summary") and "1张" in c.last_text
     await c.send_photo("p2")
     assert "2 张" in c.last_text and "2张" in c.last_text
     await c.press("加照片")
     await c.send_photo("p3")
     await c.press("完成")
-    assert "请核对" in c.last_text and "3张" in c.last_text
+    assert c.heard("visit.summary") and "3张" in c.last_text
     await c.press("确认保存")
     [visit] = await all_visits(app)
     assert visit.photos == ["p1", "p2", "p3"] and visit.outcome == "谈了电池项目"
@@ -121,7 +121,7 @@ async def test_typed_place_dates_and_reason(chat: ChatFactory, app: App) -> None
     c = chat(COUNTY)
     await file_visit(c, "比亚迪", day="11月20日", follow_up="12-05")
     assert "2026-11-20" in c.last_text and "2026-12-05" in c.last_text
-    assert "企业会议室（未定位：事后补录）" in c.last_text
+    assert c.heard("visit.summary.place", place="企业会议室", reason="事后补录")
     await c.press("确认保存")
     [visit] = await all_visits(app)
     assert visit.visit_date == date(2026, 11, 20) and visit.follow_up_date == date(2026, 12, 5)
@@ -153,46 +153,46 @@ async def test_bad_inputs_keep_the_draft(chat: ChatFactory, app: App) -> None:
     c = chat(COUNTY)
     await c.send("/visit")
     await c.send_sticker()
-    assert "输入文字" in c.last_text and "拜访了哪家企业" in c.last_text
+    assert c.heard("core.err.want_text") and c.heard("visit.ask.enterprise")
     await c.send("91350100M000100Y4X")
     assert "不是有效的统一社会信用代码" in c.last_text
     await c.send("隆基绿能")
     await c.send_sticker()
-    assert "发送定位" in c.last_text and "在哪里" in c.last_text
+    assert "发送定位" in c.last_text and c.heard("visit.ask.where")
     await c.send("地" * 300)
-    assert "太长" in c.last_text
+    assert c.heard("core.err.too_long")
     await c.send("兰州")
     await c.send("   ")
-    assert "为空" in c.last_text and "没有发送定位" in c.last_text
+    assert c.heard("core.err.empty") and c.heard("visit.ask.no_location")
     await c.send("企业在外地")
     await c.send("结" * 1200)
-    assert "太长" in c.last_text and "结果" in c.last_text
+    assert c.heard("core.err.too_long") and "结果" in c.last_text
     await c.send("有意向")
     await c.send("再联系")
     await c.press("改日期")
     await c.send("上个月某天")
-    assert "没看懂日期" in c.last_text and "哪天去的" in c.last_text
+    assert c.heard("visit.err.date") and c.heard("visit.ask.date")
     await c.send("2026-12-01")
-    assert "不能是将来" in c.last_text and "哪天去的" in c.last_text
+    assert c.heard("visit.err.future") and c.heard("visit.ask.date")
     await c.send("11-25")
     await c.press("改人员")
     await c.send_photo()
-    assert "输入文字" in c.last_text and "哪些人" in c.last_text
+    assert c.heard("core.err.want_text") and c.heard("visit.ask.who")
     await c.send("赵干事")
     await c.press("改跟进日期")
     await c.send("11-24")
-    assert "之后" in c.last_text and "跟进日期" in c.last_text
+    assert c.heard("visit.err.follow_up_early") and "跟进日期" in c.last_text
     await c.send("11-26")
-    assert "已经过去" in c.last_text
+    assert c.heard("visit.err.follow_up_past")
     await c.send("不知道")
-    assert "没看懂日期" in c.last_text
+    assert c.heard("visit.err.date")
     await c.send("12-10")
     await c.press("加照片")
     await c.send("没有照片")
-    assert "发送照片" in c.last_text
+    assert c.heard("visit.err.photos")
     await c.press("完成")
     await c.send("保存吧")
-    assert "请点按钮" in c.last_text and "请核对" in c.last_text
+    assert "请点按钮" in c.last_text and c.heard("visit.summary")
     summary = c.last_text
     assert "隆基绿能" in summary and "2026-11-25" in summary and "2026-12-10" in summary and "兰州" in summary
     assert await all_visits(app) == []
@@ -203,12 +203,12 @@ async def test_correcting_the_date_asks_the_follow_up_again(chat: ChatFactory, a
     await file_visit(c, "比亚迪", day="11-20", follow_up="11-28")
     await c.press("改日期")
     await c.press("今天")
-    assert "重新选择" in c.last_text and "跟进日期" in c.last_text
+    assert c.heard("visit.follow_up.reset") and "跟进日期" in c.last_text
     await c.press("7天后")
-    assert "请核对" in c.last_text and "2026-12-05" in c.last_text
+    assert c.heard("visit.summary") and "2026-12-05" in c.last_text
     await c.press("改地点")
     await c.share_location(39.0, 100.0)
-    assert "请核对" in c.last_text and "39.00000" in c.last_text
+    assert c.heard("visit.summary") and "39.00000" in c.last_text
     await c.press("确认保存")
     [visit] = await all_visits(app)
     assert visit.visit_date == date(2026, 11, 28) and visit.latitude == 39.0 and visit.place == ""
@@ -227,13 +227,13 @@ async def test_repeat_visit_guard_warns_right_after_the_enterprise_and_flags(
     # Which unit and when — nothing of the other unit's notes or people.
     assert "用地条件" not in warning and "钱主任" not in warning
     await county.press("继续登记")
-    assert "在哪里" in county.last_text
+    assert county.heard("visit.ask.where")
     await county.share_location(38.9, 100.4)
     await county.send("谈了用地")
     await county.send("报方案")
     await county.press("确认保存")
     # Nothing changed since the warning: saved without asking again.
-    assert "已保存" in county.last_text
+    assert county.heard("visit.saved")
     first, second = await all_visits(app)
     assert not first.flagged and second.flagged
     assert second.flag_detail["conflicts"] == [{"unit_id": first.unit_id, "kind": "visit", "on": "2026-11-20"}]
@@ -247,7 +247,7 @@ async def test_the_guard_asks_again_at_saving_only_when_something_changed(chat: 
     await file_visit(zone, "比亚迪", day="11-20")
     await zone.press("确认保存")
     await file_visit(county, "比亚迪")
-    assert "请核对" in county.last_text
+    assert county.heard("visit.summary")
     # Meanwhile a third unit visits the same enterprise.
     await file_visit(department, "比亚迪")
     await department.press("确认保存")
@@ -255,9 +255,9 @@ async def test_the_guard_asks_again_at_saving_only_when_something_changed(chat: 
     assert "提醒" in county.last_text and "财政局" in county.last_text
     assert len(await all_visits(app)) == 2
     await county.press("继续登记")
-    assert "请核对" in county.last_text
+    assert county.heard("visit.summary")
     await county.press("确认保存")
-    assert "已保存" in county.last_text and len(await all_visits(app)) == 3
+    assert county.heard("visit.saved") and len(await all_visits(app)) == 3
 
 
 async def test_stop_at_the_guard_saves_nothing(chat: ChatFactory, app: App, transport: RecordingTransport) -> None:
@@ -278,11 +278,11 @@ async def test_guard_window_is_the_bureaus_setting(chat: ChatFactory, app: App) 
     await settings.put(app.db, "repeat_visit_window_days", 5)
     await file_visit(county, "比亚迪")
     await county.press("确认保存")
-    assert "已保存" in county.last_text
+    assert county.heard("visit.saved")
     # The same unit visiting again is not a repeat visit by several units.
     await file_visit(county, "比亚迪", day="昨天")
     await county.press("确认保存")
-    assert "已保存" in county.last_text
+    assert county.heard("visit.saved")
     assert not any(v.flagged for v in await all_visits(app))
 
 
@@ -306,7 +306,7 @@ async def test_follow_up_reminder_files_the_next_visit(
 
     clock.now = datetime(2026, 12, 5, 9, 0, tzinfo=SHANGHAI)
     await c.press("登记下一次拜访", keyboard=reminder.keyboard)
-    assert "再次拜访：比亚迪" in c.last_text and "在哪里" in c.last_text
+    assert c.heard("visit.prefilled", name="比亚迪") and c.heard("visit.ask.where")
     await c.send("企业")
     await c.send("补录")
     await c.send("谈妥意向")
@@ -335,9 +335,9 @@ async def test_follow_up_reminder_pushes_the_date(
     assert [f.visit_id for f in await visits.due_follow_ups(app.db, date(2026, 12, 12))] == [visit.id]
 
     await c.press("改到其他日期", keyboard=reminder.keyboard)
-    assert "改到哪天" in c.last_text
+    assert c.heard("visit.push.ask")
     await c.send("11-20")
-    assert "之后" in c.last_text
+    assert c.heard("visit.err.follow_up_early")
     await c.send("12-20")
     assert "2026-12-20" in c.last_text
     [visit] = await all_visits(app)
@@ -345,7 +345,7 @@ async def test_follow_up_reminder_pushes_the_date(
     # Someone else pressing the filer's reminder gets nothing.
     other = chat(ZONE)
     await other.press("推迟7天", keyboard=reminder.keyboard)
-    assert "过期" in other.last_text
+    assert other.heard("core.expired")
     [visit] = await all_visits(app)
     assert visit.follow_up_date == date(2026, 12, 20)
 
@@ -362,8 +362,8 @@ async def test_reminder_button_parks_a_half_filled_conversation(
     await c.send("/lead")
     await c.send("宁德时代")
     await c.press("登记下一次拜访", keyboard=reminder.keyboard)
-    assert "已为您保存" in c.last_text and "/lead" in c.last_text
-    assert "再次拜访：比亚迪" in c.last_text
+    assert c.heard("core.parked") and "/lead" in c.last_text
+    assert c.heard("visit.prefilled", name="比亚迪")
 
 
 async def test_visits_listing(chat: ChatFactory, app: App) -> None:

@@ -149,6 +149,8 @@ class Context:
     out: list[Outgoing] = field(default_factory=list)
     # Set by an action that opens a conversation: the flow's name and its prefilled draft.
     begin: tuple[str, dict[str, Any]] | None = None
+    # The last reply is a note the next question may still carry (see :meth:`note`).
+    _open_note: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._ = Translator(self.locale)
@@ -164,16 +166,37 @@ class Context:
 
     # -- replies -----------------------------------------------------------------
     def say(self, text: str, keyboard: Keyboard | None = None, *, remove_keyboard: bool = False) -> None:
-        self.out.append(Reply(text, keyboard, remove_keyboard=remove_keyboard))
+        last = self.out[-1] if self.out else None
+        if self._open_note and isinstance(last, Reply):
+            self.out[-1] = Reply(f"{last.text}\n\n{text}", keyboard, remove_keyboard=remove_keyboard)
+        else:
+            self.out.append(Reply(text, keyboard, remove_keyboard=remove_keyboard))
+        self._open_note = False
+
+    def note(self, text: str) -> None:
+        """Say ``text`` on top of whatever is said next: one message where there would be two.
+
+        Each message is a Bot API call and a push on the person's phone; a remark on the way
+        ("filled in from your message", "found in the register") belongs with the question
+        that follows it. Said alone when nothing follows.
+        """
+        last = self.out[-1] if self.out else None
+        if self._open_note and isinstance(last, Reply):
+            self.out[-1] = Reply(f"{last.text}\n{text}")
+        else:
+            self.out.append(Reply(text))
+        self._open_note = True
 
     def edit(self, text: str, keyboard: Keyboard | None = None) -> None:
         self.out.append(Reply(text, keyboard, edit=True))
+        self._open_note = False
 
     def notice(self, text: str, *, alert: bool = False) -> None:
         self.out.append(Notice(text, alert))
 
     def send_file(self, filename: str, content: bytes, caption: str = "", *, photo: bool = False) -> None:
         self.out.append(FileReply(filename, content, caption, photo))
+        self._open_note = False
 
     def start_flow(self, flow: str, draft: Mapping[str, Any] | None = None) -> None:
         """From an action (a button outside a conversation): open ``flow`` with this draft.
