@@ -28,7 +28,7 @@ from handlers.lookup import MAX_NAME, EnterpriseLookup, enterprise_label
 from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads, settings
 from services.freetext import YUAN, ChainHint, LeadGuess, looks_like_a_lead, parse_lead_text, split_projects
-from services.money import format_foreign, format_money
+from services.money import format_foreign, format_money, is_approximate
 from services.names import has_letters
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
@@ -312,6 +312,9 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
         ctx.draft["amount"] = amount
     for key in AMOUNT_KEYS[1:]:
         ctx.draft.pop(key, None)
+    if ctx.draft["amount"] is not None and is_approximate(msg.text or ""):
+        # "一个亿左右" is kept as 1亿 marked approximate, as the summary shows before saving.
+        ctx.draft["approximate"] = True
     return await next_missing(ctx)
 
 
