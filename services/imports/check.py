@@ -262,6 +262,7 @@ async def check(db: Database, member: Member, content: bytes) -> Checked:
     chains = await _chains(db)
     allowed = {int(c.id) for c in await library.chains_for(db, member) if c.id is not None}
     checked = await asyncio.to_thread(rows_of, sheet, chains, allowed)
+    # Not read while the file is: inside an update, every session shares its one connection.
     await match(db, checked)
     return checked
 

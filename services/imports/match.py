@@ -13,6 +13,7 @@ import asyncio
 import operator
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select as core_select
@@ -140,17 +141,41 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
     return index
 
 
+@dataclass
+class Register:
+    """The register as matching reads it, read once for a whole file."""
+
+    by_id: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)  # name, stem, credit code
+    by_stem: dict[str, int] = field(default_factory=dict)  # names and aliases, the oldest record first
+    merged: dict[int, int] = field(default_factory=dict)
+    coded: dict[str, int] = field(default_factory=dict)
+    entries: list[tuple[int, str, str]] = field(default_factory=list)  # what the near-name index holds
+    libraries: set[tuple[int, int]] = field(default_factory=set)  # (chain, enterprise) in a library
+
+
 async def match(db: Database, checked: Checked) -> None:
     """Match good rows to enterprises in the register and to earlier rows of the same file."""
+    await match_in(await load(db), checked)
+
+
+async def match_in(register: Register, checked: Checked) -> None:
+    """Match good rows to a register read with :func:`load`."""
+    index = await register_index(register.entries, [row.name for row in checked.rows if row.ok])
+    await _match_rows(
+        checked, register.by_id, register.by_stem, index, register.libraries, register.merged, register.coded
+    )
+
+
+async def load(db: Database) -> Register:
+    """Read the register for matching: what a file is checked against, whatever the file holds."""
     enterprise = core_select(
         col(Enterprise.id), col(Enterprise.name), col(Enterprise.normalized_name), col(Enterprise.credit_code),
         col(Enterprise.merged_into),
     ).order_by(col(Enterprise.id))  # fmt: skip
-    by_id: dict[int, tuple[str, str, str | None]] = {}
-    by_stem: dict[str, int] = {}
-    merged: dict[int, int] = {}
-    coded: dict[str, int] = {}
-    entries: list[tuple[int, str, str]] = []
+    register = Register()
+    by_id, by_stem, merged, coded, entries = (
+        register.by_id, register.by_stem, register.merged, register.coded, register.entries
+    )  # fmt: skip
     async with db.session() as session:
         # Taken in as it arrives, a partition at a time: no one pass over the whole register
         # holds the event loop. In order of id, so the oldest of same-named records wins.
@@ -164,7 +189,7 @@ async def match(db: Database, checked: Checked) -> None:
                 by_id[int(i)] = (name, stem, code)
                 by_stem.setdefault(stem, int(i))
                 entries.append((int(i), name, stem))
-        libraries = {
+        register.libraries = {
             (int(c), int(e))
             for c, e in await _rows(
                 session,
@@ -183,8 +208,7 @@ async def match(db: Database, checked: Checked) -> None:
         if i in by_id:
             by_stem.setdefault(stem, i)
             entries.append((i, stem, stem))
-    index = await register_index(entries, [row.name for row in checked.rows if row.ok])
-    await _match_rows(checked, by_id, by_stem, index, libraries, merged, coded)
+    return register
 
 
 async def _match_rows(
