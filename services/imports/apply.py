@@ -246,8 +246,8 @@ async def _enterprises_for(
                 code = row.get("credit_code") or None
                 enterprise = made[stem] = _Held(
                     id=None, name=name, normalized_name=stem, credit_code=code, region="",
-                    chain_id=row["chain_id"], tags=[], aliases=[], pinyin=pinyin_full(name),
-                    initials=pinyin_initials(name), contact_name="", contact_phone="", created_code=code,
+                    chain_id=row["chain_id"], tags=[], aliases=[], pinyin="", initials="", contact_name="",
+                    contact_phone="", created_code=code,
                 )  # fmt: skip
                 new.append(enterprise)
         else:
@@ -255,6 +255,10 @@ async def _enterprises_for(
             # register keeps that name, so a lead or visit typing it finds the same enterprise.
             _remember_alias(enterprise, str(row["name"]))
         picked.append(enterprise)
+    # Pinyin is the one heavy step (pypinyin's dictionary loads on first use): in a thread.
+    spelled = await asyncio.to_thread(_spell, [e.name for e in new])
+    for enterprise, (pinyin, initials) in zip(new, spelled, strict=True):
+        enterprise.pinyin, enterprise.initials = pinyin, initials
     ids = await _insert(
         session,
         _ENTERPRISE,
@@ -280,6 +284,10 @@ async def _enterprises_for(
         ],
     )
     return picked, len(new)
+
+
+def _spell(names: list[str]) -> list[tuple[str, str]]:
+    return [(pinyin_full(name), pinyin_initials(name)) for name in names]
 
 
 def _index_values(enterprise: _Held) -> dict[str, Any]:
