@@ -275,7 +275,7 @@ async def _enterprises_for(
     for enterprise, new_id in zip(new, ids, strict=True):
         enterprise.id = new_id
     # What the mapper's insert event would have written: each new enterprise's own name.
-    await _write(session, insert(_NAMES), name_index.fill_rows([_index_values(e) for e in new]))
+    await _write(session, insert(_NAMES), await _forms(new))
     await _audit(
         session,
         [
@@ -290,15 +290,10 @@ def _spell(names: list[str]) -> list[tuple[str, str]]:
     return [(pinyin_full(name), pinyin_initials(name)) for name in names]
 
 
-def _index_values(enterprise: _Held) -> dict[str, Any]:
-    return {
-        "id": enterprise.id,
-        "name": enterprise.name,
-        "normalized_name": enterprise.normalized_name,
-        "aliases": enterprise.aliases,
-        "pinyin": enterprise.pinyin,
-        "initials": enterprise.initials,
-    }
+async def _forms(enterprises: list[_Held]) -> list[dict[str, Any]]:
+    """Their name-index rows, as the mapper's events write them; an alias's pinyin is spelled in a thread."""
+    values = [(int(e.id or 0), e.name, e.normalized_name, list(e.aliases), e.pinyin, e.initials) for e in enterprises]
+    return await asyncio.to_thread(lambda: [row for v in values for row in name_index.forms(*v)])
 
 
 async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[_Held], now: datetime) -> None:
@@ -336,7 +331,7 @@ async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[
         # What the mapper's update event would have done: the names rewritten, aliases included.
         for chunk in _chunks([int(e.id or 0) for e in renamed]):
             await _execute(session, delete(_NAMES).where(_NAMES.c.enterprise_id.in_(chunk)))
-        await _write(session, insert(_NAMES), name_index.fill_rows([_index_values(e) for e in renamed]))
+        await _write(session, insert(_NAMES), await _forms(renamed))
 
 
 async def _libraries(
