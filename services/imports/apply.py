@@ -1,9 +1,10 @@
 """Importing a held batch on confirmation: one transaction, every row or none, in bulk statements.
 
 The register is read for all rows at once (a few ``IN`` queries), what each row changes is
-worked out in plain Python, and it is written back in one multi-row ``INSERT … VALUES`` or
-one batched ``UPDATE`` per table and round of :data:`CHUNK` rows — a few dozen statements
-for 2,000 rows, not several per row. The writes bypass the ORM's unit of work, so this
+worked out in plain Python, and it is written back :data:`CHUNK` rows a statement — a
+multi-row ``INSERT … VALUES … RETURNING`` where the new ids are needed, one executemany of
+an ``INSERT`` or ``UPDATE`` elsewhere — a few dozen statements for 2,000 rows, not several
+per row. The writes bypass the ORM's unit of work, so this
 module keeps the name index (``services.name_index``) and the audit log itself, exactly as
 the ORM's events and ``audit.record`` would. Between rounds the event loop gets a turn, so
 others are answered while a large file is imported.
