@@ -48,8 +48,8 @@ class BatchGone(Exception):
 
 #: Rows per statement (and per look-up's ``IN`` list); the event loop gets a turn between them.
 CHUNK = 500
-#: Rows worked on in Python between two turns of the event loop.
-STRIDE = 200
+#: Rows worked on in Python between two turns of the event loop: a few milliseconds of work.
+STRIDE = 50
 
 _ENTERPRISE: Table = Enterprise.__table__  # type: ignore[attr-defined]
 _NAMES: Table = EnterpriseName.__table__  # type: ignore[attr-defined]
@@ -256,10 +256,10 @@ async def _enterprises_for(
             # register keeps that name, so a lead or visit typing it finds the same enterprise.
             _remember_alias(enterprise, str(row["name"]))
         picked.append(enterprise)
-    # Pinyin is the one heavy step (pypinyin's dictionary loads on first use): in a thread.
-    spelled = await asyncio.to_thread(_spell, [e.name for e in new])
-    for enterprise, (pinyin, initials) in zip(new, spelled, strict=True):
-        enterprise.pinyin, enterprise.initials = pinyin, initials
+    await _pinyin_loaded()
+    for count, enterprise in enumerate(new, 1):
+        await _turn(count)
+        enterprise.pinyin, enterprise.initials = pinyin_full(enterprise.name), pinyin_initials(enterprise.name)
     ids = await _insert(
         session,
         _ENTERPRISE,
@@ -287,14 +287,19 @@ async def _enterprises_for(
     return picked, len(new)
 
 
-def _spell(names: list[str]) -> list[tuple[str, str]]:
-    return [(pinyin_full(name), pinyin_initials(name)) for name in names]
+async def _pinyin_loaded() -> None:
+    """Load pypinyin's dictionary (a second of work, once per process) in a thread, not on the loop."""
+    await asyncio.to_thread(pinyin_full, "张掖")
 
 
 async def _forms(enterprises: list[_Held]) -> list[dict[str, Any]]:
-    """Their name-index rows, as the mapper's events write them; an alias's pinyin is spelled in a thread."""
-    values = [(int(e.id or 0), e.name, e.normalized_name, list(e.aliases), e.pinyin, e.initials) for e in enterprises]
-    return await asyncio.to_thread(lambda: [row for v in values for row in name_index.forms(*v)])
+    """Their name-index rows, as the mapper's events write them."""
+    await _pinyin_loaded()
+    rows: list[dict[str, Any]] = []
+    for count, e in enumerate(enterprises, 1):
+        await _turn(count)
+        rows += name_index.forms(int(e.id or 0), e.name, e.normalized_name, list(e.aliases), e.pinyin, e.initials)
+    return rows
 
 
 async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[_Held], now: datetime) -> None:
