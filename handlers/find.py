@@ -1,5 +1,8 @@
 """/find <text> — enterprises, leads and projects by name, credit code, pinyin, initials or
-English alias, within what the person may see; and directory entries, events and opportunities."""
+English alias, within what the person may see; and directory entries, events and opportunities.
+
+An enterprise outside the person's scope is shown as the shared register's entry alone (its
+name and credit code: ``services.access``), so they do not register it a second time."""
 
 from __future__ import annotations
 
@@ -40,6 +43,11 @@ async def find(ctx: Context, msg: Incoming) -> None:
             if e.aliases:
                 extra += " · " + " / ".join(e.aliases[:3])
             lines.append(ctx._("desk.find.enterprise", id=e.id, name=e.name, extra=extra))
+    if found.entries:
+        lines += ["", ctx._("desk.find.register", count=len(found.entries))]
+        for entry in found.entries:
+            code = f" · {entry.credit_code}" if entry.credit_code else ""
+            lines.append(ctx._("desk.find.register_entry", name=entry.name, code=code))
     if found.leads:
         lines += ["", ctx._("desk.find.leads", count=len(found.leads))]
         for lead, name in found.leads:

@@ -28,7 +28,7 @@ from handlers.lookup import MAX_NAME, EnterpriseLookup, enterprise_label
 from models import LeadSource, LeadStatus, Role
 from services import enterprises, leads, settings
 from services.freetext import YUAN, ChainHint, LeadGuess, looks_like_a_lead, parse_lead_text, split_projects
-from services.money import format_foreign, format_money
+from services.money import format_foreign, format_money, is_approximate
 from services.names import has_letters
 
 LEAD_ROLES = frozenset({Role.LIAISON, Role.COUNTY, Role.CHAIN_LEAD, Role.DEPARTMENT, Role.SOE, Role.BUREAU})
@@ -356,10 +356,13 @@ async def on_amount(ctx: Context, msg: Incoming) -> Next:
         if isinstance(amount, Next):
             return amount
         draft["amount"] = amount
-    # A typed amount is in yuan and exact: what the message said of it no longer holds.
+    # A typed amount is in yuan: what the message said of it no longer holds.
     draft.pop("currency", None)
     draft.pop("amount_original", None)
     draft.pop("approximate", None)
+    if draft["amount"] is not None and is_approximate(msg.text or ""):
+        # "一个亿左右" is kept as 1亿 marked approximate, as the summary shows before saving.
+        draft["approximate"] = True
     return await next_missing(ctx)
 
 

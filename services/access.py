@@ -14,16 +14,28 @@ An enterprise is visible when it is reached from a visible lead, visit or projec
 chain lead, when it belongs to one of its chains. Transfers and leader assignment are the
 bureau's decisions (``Purpose.DECIDE``).
 
+The enterprise register itself is the city's, shared by name (``Sight``): anyone registered
+who types a name or a credit code — a lookup, a "did you mean" suggestion, ``/find`` — is told
+that the register holds that enterprise, under which name and credit code, so that two units
+never register one enterprise twice. Nothing else of it: its chain, tags, contacts, library
+entries and every lead, visit and project on it stay within ``scope``, and listings and
+exports hold only the enterprises ``scope`` reaches — the register answers a name, it is not
+handed out whole. The policy's own warnings (another unit's recent visit §17, another unit's
+project on the same enterprise §14) say which unit and when, and no more.
+
 Each rule is a SQL condition for a query's ``where``, so listings, searches and exports filter
 in the database rather than after loading everything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from models import Chain, Enterprise, Lead, LibraryEntry, Member, Project, Role, Visit
@@ -54,6 +66,58 @@ def scope(member: Member, record: Record, purpose: Purpose = Purpose.SEE) -> Col
 
 def sees_everything(member: Member) -> bool:
     return member.role is Role.BUREAU
+
+
+class Sight(StrEnum):
+    """How much of an enterprise a person may see."""
+
+    RECORD = "record"  # the enterprise's record, and their records on it (``scope``)
+    REGISTER = "register"  # only its entry in the shared register: name and credit code
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    """All the shared register tells of an enterprise outside a person's scope."""
+
+    id: int
+    name: str
+    credit_code: str | None
+
+
+def in_register() -> ColumnElement[bool]:
+    """A WHERE clause: the enterprises whose register entry anyone registered may be told of.
+
+    Every live record: one merged into another answers under the one it was merged into.
+    """
+    return col(Enterprise.merged_into).is_(None)
+
+
+async def sights(session: AsyncSession, member: Member, ids: Iterable[int]) -> dict[int, Sight]:
+    """For each of these live enterprises, how much this person may see of it."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    live = col(Enterprise.id).in_(wanted)
+    known = {int(i) for i in (await session.exec(select(Enterprise.id).where(live, in_register()))).all() if i}
+    if sees_everything(member):
+        return dict.fromkeys(known, Sight.RECORD)
+    records = {
+        int(i) for i in (await session.exec(select(Enterprise.id).where(live, scope(member, Enterprise)))).all() if i
+    }
+    return {i: Sight.RECORD if i in records else Sight.REGISTER for i in known}
+
+
+async def register_entries(session: AsyncSession, ids: Iterable[int]) -> dict[int, RegisterEntry]:
+    """The register's entries of these enterprises: name and credit code, read alone."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.exec(
+        select(Enterprise.id, Enterprise.name, Enterprise.credit_code).where(
+            col(Enterprise.id).in_(wanted), in_register()
+        )
+    )
+    return {int(i): RegisterEntry(int(i), name, code) for i, name, code in rows.all() if i is not None}
 
 
 def _chain_ids(member: Member) -> SelectOfScalar[int | None]:

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.db import Database
 from models import Chain, Enterprise, utcnow
 from services import audit, name_index
+from services.access import in_register
 from services.credit_code import normalize_credit_code
 from services.names import best_matches, normalize_name, pinyin_full, pinyin_initials
 
@@ -96,7 +97,9 @@ async def similar(db: Database, name: str, *, limit: int = 5, cutoff: float = 70
     """Near matches to offer as "did you mean …?", each enterprise once under its own name.
 
     Candidates are the names and aliases the trigram index ranks nearest, and those holding
-    the typed name whole (宁德时代 inside 宁德时代新能源科技); rapidfuzz scores them.
+    the typed name whole (宁德时代 inside 宁德时代新能源科技); rapidfuzz scores them. They come
+    from the whole shared register, whoever's records are on them (``access.in_register``):
+    a suggestion shows a name and nothing more, and is what keeps one enterprise one record.
     """
     stem = normalize_name(name)
     if not stem:
@@ -111,7 +114,9 @@ async def similar(db: Database, name: str, *, limit: int = 5, cutoff: float = 70
         names = dict(
             (
                 await session.exec(
-                    select(Enterprise.id, Enterprise.name).where(col(Enterprise.id).in_([i for i, _ in chosen]))
+                    select(Enterprise.id, Enterprise.name).where(
+                        col(Enterprise.id).in_([i for i, _ in chosen]), in_register()
+                    )
                 )
             ).all()
         )

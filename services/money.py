@@ -208,6 +208,19 @@ def parse_money(text: str) -> int:
     return yuan
 
 
+# Words that make a typed amount a round figure or a bound rather than the figure itself:
+# "一个亿左右", "约5亿", "大概3000万", "2亿上下", "20多亿", "1亿以上", "近1亿", "超2亿".
+_RE_APPROXIMATE = re.compile(
+    rf"左右|上下|大约|大概|差不多|估计|约|近|超过|超|逾|以上|(?<=[0-9{_CN_DIGITS}十百千万亿])[多余]"
+)
+
+
+def is_approximate(text: str) -> bool:
+    """Whether an amount as typed is approximate (``一个亿左右``): ``parse_money`` gives its number,
+    and the record keeps that it was approximate instead of passing it off as exact."""
+    return _RE_APPROXIMATE.search(_compact(text)) is not None
+
+
 # -- find inside a sentence ---------------------------------------------------------------
 _RE_RUN = re.compile(rf"[0-9{_CN_NUMERAL}][0-9{_CN_NUMERAL}.,点个多余]*")
 _RE_SPACED_UNIT = re.compile(rf"\s*(?:[{_CN_UNITS}]+|(?:{'|'.join(_LATIN_UNITS)})(?![a-z]))", re.IGNORECASE)

@@ -79,20 +79,34 @@ def forms_of(enterprise: Enterprise) -> list[dict[str, Any]]:
     """The index rows of an enterprise: its own name first, then each alias not already covered."""
     if enterprise.id is None or enterprise.merged_into is not None:
         return []
+    return forms(
+        enterprise.id,
+        enterprise.name,
+        enterprise.normalized_name,
+        list(enterprise.aliases),
+        enterprise.pinyin,
+        enterprise.initials,
+    )
+
+
+def forms(
+    enterprise_id: int, name: str, normalized_name: str, aliases: list[str], pinyin: str, initials: str
+) -> list[dict[str, Any]]:
+    """``forms_of`` from an enterprise's values, for writers that hold no ORM object (imports)."""
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for alias, name in [(False, enterprise.name), *((True, str(a)) for a in enterprise.aliases)]:
-        stem = normalize_name(name)
+    for alias, known in [(False, name), *((True, str(a)) for a in aliases)]:
+        stem = normalize_name(known)
         if not stem or stem in seen:
             continue
         seen.add(stem)
-        own = not alias and enterprise.pinyin and enterprise.normalized_name == stem
+        own = not alias and pinyin and normalized_name == stem
         rows.append(
             {
-                "enterprise_id": enterprise.id,
+                "enterprise_id": enterprise_id,
                 "normalized": stem[:256],
-                "pinyin": (enterprise.pinyin if own else pinyin_full(name))[:512],
-                "initials": (enterprise.initials if own else pinyin_initials(name))[:128],
+                "pinyin": (pinyin if own else pinyin_full(known))[:512],
+                "initials": (initials if own else pinyin_initials(known))[:128],
                 "alias": alias,
             }
         )
@@ -125,15 +139,16 @@ def fill_rows(enterprises: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Index rows for enterprises written in bulk (``id``, ``name``, ``aliases`` and stored pinyin)."""
     rows: list[dict[str, Any]] = []
     for values in enterprises:
-        probe = Enterprise(
-            id=values["id"],
-            name=values["name"],
-            normalized_name=values.get("normalized_name") or normalize_name(values["name"]),
-            aliases=list(values.get("aliases") or []),
-            pinyin=values.get("pinyin") or "",
-            initials=values.get("initials") or "",
+        rows.extend(
+            forms(
+                values["id"],
+                values["name"],
+                values.get("normalized_name") or normalize_name(values["name"]),
+                list(values.get("aliases") or []),
+                values.get("pinyin") or "",
+                values.get("initials") or "",
+            )
         )
-        rows.extend(forms_of(probe))
     return rows
 
 

@@ -120,8 +120,20 @@ def best_matches(
     wanted = normalize_name(query)
     if not wanted or limit <= 0:
         return []
-    pairs = list(candidates)
-    stems = [normalize_name(name) for _, name in pairs]
+    return best_stems(wanted, [(i, name, normalize_name(name)) for i, name in candidates], limit=limit, cutoff=cutoff)
+
+
+def best_stems(
+    wanted: str, candidates: list[tuple[int, str, str]], *, limit: int = 5, cutoff: float = 80.0
+) -> list[tuple[int, str, float]]:
+    """:func:`best_matches` for a normalized query and candidates (id, name, stem) whose stems are known.
+
+    What a caller holding many names already normalized (the register's ``normalized_name``)
+    uses, so that no name is normalized again for every query it is a candidate of.
+    """
+    if not wanted or limit <= 0:
+        return []
+    stems = [stem for _, _, stem in candidates]
     scores: dict[int, float] = {
         index: float(score)
         for _, score, index in process.extract(wanted, stems, scorer=fuzz.ratio, limit=None, score_cutoff=cutoff)
@@ -141,7 +153,7 @@ def best_matches(
             if scaled >= cutoff and scaled > scores.get(index, 0.0):
                 scores[index] = scaled
     ranked = sorted(scores.items(), key=lambda item: (-item[1], abs(len(stems[item[0]]) - len(wanted)), item[0]))
-    return [(pairs[index][0], pairs[index][1], score) for index, score in ranked[:limit]]
+    return [(candidates[index][0], candidates[index][1], score) for index, score in ranked[:limit]]
 
 
 def has_letters(text: str) -> bool:

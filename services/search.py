@@ -2,15 +2,17 @@
 
 Enterprises are found through the name index (``services.name_index``): every kind of search
 is an indexed lookup that hands at most a few hundred names and aliases to the ranking here,
-however large the register. What a person sees is cut to their scope (``services.access``)
-in the queries that load the records.
+however large the register. What a person sees follows ``services.access``: an enterprise in
+their scope is shown whole; one outside it only as the shared register's entry (name and
+credit code), so nobody registers it twice; leads and projects are cut to their scope in the
+queries that load them.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import or_
 from sqlmodel import col, select
@@ -19,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.db import Database
 from models import Enterprise, Lead, Member, Project
 from services import name_index
-from services.access import scope
+from services.access import RegisterEntry, Sight, register_entries, scope, sights
 from services.credit_code import is_valid_credit_code, looks_like_credit_code, normalize_credit_code
 from services.names import best_matches, normalize_name
 
@@ -34,10 +36,11 @@ class Found:
     enterprises: list[Enterprise]
     leads: list[tuple[Lead, str]]
     projects: list[tuple[Project, str]]
+    entries: list[RegisterEntry] = field(default_factory=list)  # outside the person's scope
 
     @property
     def empty(self) -> bool:
-        return not (self.enterprises or self.leads or self.projects)
+        return not (self.enterprises or self.leads or self.projects or self.entries)
 
 
 def _like(text: str) -> str:
@@ -111,14 +114,16 @@ async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -
         ids = await enterprise_ids(session, text)
         order = {eid: n for n, eid in enumerate(ids)}
         enterprises: list[Enterprise] = []
+        entries: list[RegisterEntry] = []
         if ids:
-            # Which may be seen is asked of ids alone; only the few shown are loaded whole.
-            visible = (
-                await session.exec(select(Enterprise.id).where(col(Enterprise.id).in_(ids), scope(member, Enterprise)))
-            ).all()
-            shown = sorted((int(i) for i in visible if i is not None), key=order.__getitem__)[:limit]
-            rows = (await session.exec(select(Enterprise).where(col(Enterprise.id).in_(shown)))).all()
+            # How much may be seen is asked of ids alone; only the few shown are loaded.
+            seen = await sights(session, member, ids)
+            shown = sorted(seen, key=order.__getitem__)[:limit]
+            whole = [i for i in shown if seen[i] is Sight.RECORD]
+            rows = (await session.exec(select(Enterprise).where(col(Enterprise.id).in_(whole)))).all()
             enterprises = sorted(rows, key=lambda e: order[int(e.id or 0)])
+            told = await register_entries(session, [i for i in shown if seen[i] is Sight.REGISTER])
+            entries = sorted(told.values(), key=lambda e: order[e.id])
         # Leads and projects are read on their own and their enterprises' names after: joined,
         # SQLite may walk the whole register to find a handful of projects.
         leads = (
@@ -162,6 +167,7 @@ async def find(db: Database, member: Member, text: str, *, limit: int = LIMIT) -
         enterprises,
         [(lead, names.get(lead.enterprise_id, "")) for lead in leads],
         [(project, names.get(project.enterprise_id, "")) for project in projects],
+        entries,
     )
 
 

@@ -82,25 +82,34 @@ async def test_leads_and_projects_are_found_too(chat: ChatFactory, records: dict
     assert "玉米种子加工项目" in bureau.last_text
 
 
-async def test_nothing_outside_a_persons_scope(chat: ChatFactory, records: dict[str, int]) -> None:
+async def test_outside_a_persons_scope_only_the_registers_name(chat: ChatFactory, records: dict[str, int]) -> None:
+    """Another unit's enterprise answers by its name alone; its records stay theirs."""
     county = chat(k.GANZHOU)  # has the CATL lead only
     await county.send("/find ndsd")
     assert "宁德时代" in county.last_text and f"线索#{records['catl_lead']}" in county.last_text
-    for other in ("比亚迪", "byd", "隆基", "lj", "丰田种业", "种子加工"):
+    assert county.heard("desk.find.enterprises", count=1) and not county.heard("desk.find.register")
+    byd, longi, seeds = "比亚迪股份有限公司", "隆基绿能科技股份有限公司", "张掖市丰田种业有限公司"
+    for other, name in (("比亚迪", byd), ("byd", byd), ("隆基", longi), ("lj", longi), ("丰田种业", seeds)):
         await county.send(f"/find {other}")
-        assert county.heard("desk.find.none"), (other, county.last_text)
+        assert county.heard("desk.find.register", count=1), (other, county.last_text)
+        assert county.heard("desk.find.register_entry", name=name, code=""), (other, county.last_text)
+        assert not county.heard("desk.find.enterprises") and "#" not in county.last_text, (other, county.last_text)
+        assert "BYD Company" not in county.last_text
+    await county.send("/find 种子加工")  # a project's name, not an enterprise's: nothing of it
+    assert county.heard("desk.find.none")
 
     zone = chat(k.ZONE)  # has both projects
     await zone.send("/find byd")
     assert "比亚迪储能电池项目" in zone.last_text and zone.heard("desk.find.enterprise")
     await zone.send("/find ndsd")
-    assert zone.heard("desk.find.none")
+    assert zone.heard("desk.find.register_entry", name="宁德时代新能源科技股份有限公司", code=f" · {CATL_CODE}")
+    assert f"线索#{records['catl_lead']}" not in zone.last_text and "CATL" not in zone.last_text
 
     liaison = chat(k.LIAISON)  # its own lead on 隆基
     await liaison.send("/find 隆基")
     assert f"线索#{records['longi_lead']}" in liaison.last_text
     await liaison.send("/find 比亚迪")
-    assert liaison.heard("desk.find.none")
+    assert liaison.heard("desk.find.register", count=1) and "比亚迪储能电池项目" not in liaison.last_text
 
     chain_lead = chat(k.GXJ)  # new energy, not corn seed
     await chain_lead.send("/find 隆基")
@@ -108,13 +117,13 @@ async def test_nothing_outside_a_persons_scope(chat: ChatFactory, records: dict[
     await chain_lead.send("/find 比亚迪")
     assert "比亚迪储能电池项目" in chain_lead.last_text
     await chain_lead.send("/find 丰田种业")
-    assert chain_lead.heard("desk.find.none")
+    assert chain_lead.heard("desk.find.register", count=1) and "玉米种子加工项目" not in chain_lead.last_text
     await chain_lead.send("/find 种子加工")
     assert chain_lead.heard("desk.find.none")
 
     leader = chat(k.LEADER)
     await leader.send("/find 比亚迪")
-    assert leader.heard("desk.find.none")
+    assert leader.heard("desk.find.register", count=1) and "比亚迪储能电池项目" not in leader.last_text
 
 
 async def test_usage_and_bad_queries(chat: ChatFactory, records: dict[str, int]) -> None:

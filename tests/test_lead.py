@@ -122,6 +122,25 @@ async def test_money_as_people_type_it(officer: Chat, app: App, typed: str, stor
     assert lead.amount_yuan == stored
 
 
+async def test_an_amount_typed_as_roughly_is_kept_approximate(officer: Chat, app: App) -> None:
+    await officer.send("/lead")
+    await officer.send("比亚迪")
+    await officer.press("新能源")
+    await officer.send("扩产")
+    await officer.send("一个亿左右")
+    assert officer.heard("lead.amount.approximate", amount="1亿元")
+    await officer.press("确认保存")
+    [lead] = await leads(app)
+    assert lead.amount_yuan == 100_000_000 and lead.amount_approximate
+    # Typed again without the hedge, the amount is exact.
+    await officer.send("/lead")
+    await officer.send("比亚迪")
+    await officer.press("新能源")
+    await officer.send("扩产")
+    await officer.send("一个亿")
+    assert not officer.heard("lead.amount.approximate", amount="1亿元")
+
+
 async def test_bad_inputs_get_an_answer_and_keep_the_draft(officer: Chat, app: App) -> None:
     await officer.send("/lead")
     await officer.send("   ")

@@ -16,6 +16,7 @@ from services.money import (
     find_all_money,
     find_money,
     format_money,
+    is_approximate,
     parse_money,
     yuan_to_wan,
 )
@@ -101,6 +102,25 @@ def test_parse_money_rejects_with_a_stable_code(text: str, code: str) -> None:
         parse_money(text)
     assert caught.value.code == code
     assert caught.value.message_key == f"money.err.{code}"
+
+
+@pytest.mark.parametrize(
+    ("text", "yuan", "approximate"),
+    [
+        ("一个亿左右", YI, True),
+        ("约5亿", 5 * YI, True),
+        ("大概3000万", 3000 * WAN, True),
+        ("2亿上下", 2 * YI, True),
+        ("20多亿", 20 * YI, True),
+        ("1亿以上", YI, True),
+        ("一个亿", YI, False),
+        ("3000万元", 3000 * WAN, False),
+        ("1.2亿", 120_000_000, False),
+    ],
+)
+def test_an_approximate_amount_is_its_number_and_says_so(text: str, yuan: int, approximate: bool) -> None:
+    assert parse_money(text) == yuan
+    assert is_approximate(text) is approximate
 
 
 def test_invalid_money_is_a_value_error() -> None:

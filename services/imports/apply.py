@@ -1,4 +1,14 @@
-"""Importing a held batch on confirmation: one transaction, every row or none, set-based."""
+"""Importing a held batch on confirmation: one transaction, every row or none, in bulk statements.
+
+The register is read for all rows at once (a few ``IN`` queries), what each row changes is
+worked out in plain Python, and it is written back :data:`CHUNK` rows a statement — a
+multi-row ``INSERT … VALUES … RETURNING`` where the new ids are needed, one executemany of
+an ``INSERT`` or ``UPDATE`` elsewhere — a few dozen statements for 2,000 rows, not several
+per row. The writes bypass the ORM's unit of work, so this
+module keeps the name index (``services.name_index``) and the audit log itself, exactly as
+the ORM's events and ``audit.record`` would. Between rounds the event loop gets a turn, so
+others are answered while a large file is imported.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.db import Database
-from models import Enterprise, ImportBatch, ImportStatus, LibraryEntry, Member, utcnow
-from services import audit
-from services.enterprises import remember_alias, take_register
+from models import AuditEntry, Enterprise, EnterpriseName, ImportBatch, ImportStatus, LibraryEntry, Member, utcnow
+from services import name_index
+from services.enterprises import take_register
 from services.imports.preview import HOLD_FOR
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
@@ -35,32 +46,112 @@ class BatchGone(Exception):
         self.expired = expired
 
 
-#: Rows written per round trip; the event loop gets a turn between rounds.
-CHUNK = 250
+#: Rows per statement (and per look-up's ``IN`` list); the event loop gets a turn between them.
+CHUNK = 500
+#: Rows worked on in Python between two turns of the event loop: a few milliseconds of work.
+STRIDE = 50
+
+_ENTERPRISE: Table = Enterprise.__table__  # type: ignore[attr-defined]
+_NAMES: Table = EnterpriseName.__table__  # type: ignore[attr-defined]
+_LIBRARY: Table = LibraryEntry.__table__  # type: ignore[attr-defined]
+_AUDIT: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+# What the import may change on an enterprise already in the register.
+_FILLED = ("credit_code", "region", "contact_name", "contact_phone", "tags", "aliases", "chain_id", "updated_at")
+_READ = (
+    "id", "name", "normalized_name", "credit_code", "region", "chain_id", "tags", "aliases", "pinyin", "initials",
+    "contact_name", "contact_phone", "merged_into",
+)  # fmt: skip
 
 
-def _chunks(items: list[Any]) -> Iterator[list[Any]]:
-    for first in range(0, len(items), CHUNK):
-        yield items[first : first + CHUNK]
+@dataclass
+class _Held:
+    """An enterprise as the import sees it: read from the register, or about to be created."""
+
+    id: int | None
+    name: str
+    normalized_name: str
+    credit_code: str | None
+    region: str
+    chain_id: int | None
+    tags: list[str]
+    aliases: list[str]
+    pinyin: str
+    initials: str
+    contact_name: str
+    contact_phone: str
+    merged_into: int | None = None
+    created_code: str | None = None  # the credit code it was created with (for the audit)
+    renamed: bool = False  # an alias was added: its name-index rows are rewritten
+
+    def values(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in _FILLED if key != "updated_at"}
 
 
-async def _breathe(session: AsyncSession, count: int) -> None:
-    """Every ``CHUNK`` changes: write them, and let the event loop answer others meanwhile."""
-    if count % CHUNK == 0:
-        await session.flush()
+@dataclass
+class _Entry:
+    """A library entry as the import sees it."""
+
+    chain_id: int
+    enterprise_id: int
+    id: int | None = None
+    added_by: int | None = None
+    added_at: datetime | None = None
+    removed_at: datetime | None = None
+    removed_reason: str | None = None
+    expected_yuan: int | None = None
+    note: str = ""
+    before: tuple[Any, ...] | None = None  # None: a new entry
+
+    def state(self) -> tuple[Any, ...]:
+        return (self.added_by, self.added_at, self.removed_at, self.removed_reason, self.expected_yuan, self.note)
+
+
+async def _execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
+    """A Core statement on the session's connection, inside its transaction."""
+    connection = await session.connection()
+    return await connection.execute(statement, params)
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for first in range(0, len(items), size):
+        yield items[first : first + size]
+
+
+async def _turn(count: int) -> None:
+    """Every :data:`STRIDE` rows of Python work, let the event loop answer others."""
+    if count % STRIDE == 0:
         await asyncio.sleep(0)
 
 
-async def _resolve(session: AsyncSession, wanted: set[int]) -> dict[int, Enterprise]:
-    """The enterprises of these ids, each followed to the one it was merged into."""
-    found: dict[int, Enterprise] = {}
-    for chunk in _chunks(sorted(wanted)):
-        for row in (await session.exec(select(Enterprise).where(col(Enterprise.id).in_(chunk)))).all():
-            found[int(row.id or 0)] = row
-    merged = {e.merged_into for e in found.values() if e.merged_into is not None and e.merged_into not in found}
-    if merged:
-        found.update(await _resolve(session, {int(m) for m in merged}))
-    resolved: dict[int, Enterprise] = {}
+def _remember_alias(enterprise: _Held, name: str) -> None:
+    """``services.enterprises.remember_alias`` on the import's own copy of the enterprise."""
+    stem = normalize_name(name)
+    known = {normalize_name(n) for n in (enterprise.name, *enterprise.aliases)}
+    if stem and stem not in known:
+        enterprise.aliases = [*enterprise.aliases, name]
+        enterprise.renamed = True
+
+
+async def _read_enterprises(session: AsyncSession, ids: list[int]) -> dict[int, _Held]:
+    found: dict[int, _Held] = {}
+    columns = [_ENTERPRISE.c[name] for name in _READ]
+    for chunk in _chunks(ids):
+        for row in (await _execute(session, select(*columns).where(_ENTERPRISE.c.id.in_(chunk)))).all():
+            values = dict(zip(_READ, row, strict=True))
+            values["tags"], values["aliases"] = list(values["tags"] or []), list(values["aliases"] or [])
+            found[int(values["id"])] = _Held(**values)
+    return found
+
+
+async def _resolve(session: AsyncSession, wanted: set[int]) -> dict[int, _Held]:
+    """The enterprises of these ids, each followed to the one it was merged into (one copy each)."""
+    found = await _read_enterprises(session, sorted(wanted))
+    while True:
+        merged = {e.merged_into for e in found.values() if e.merged_into is not None and e.merged_into not in found}
+        if not merged:
+            break
+        found.update(await _read_enterprises(session, sorted(int(m) for m in merged)))
+    resolved: dict[int, _Held] = {}
     for key in wanted:
         enterprise = found.get(key)
         while enterprise is not None and enterprise.merged_into is not None:
@@ -90,9 +181,42 @@ async def _existing(session: AsyncSession, rows: list[dict[str, Any]]) -> tuple[
     return by_code, by_stem
 
 
+async def _insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in multi-row statements; their new ids, in the order given."""
+    ids: list[int] = []
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    for chunk in _chunks(rows):
+        ids.extend(int(i) for i in (await _execute(session, statement, chunk)).scalars().all())
+        await asyncio.sleep(0)
+    return ids
+
+
+async def _write(session: AsyncSession, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """One statement for many rows (an executemany), a round at a time."""
+    for chunk in _chunks(rows):
+        await _execute(session, statement, chunk)
+        await asyncio.sleep(0)
+
+
+async def _audit(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Audit rows as ``audit.record`` writes them, in one statement per round."""
+    await _write(session, insert(_AUDIT), entries)
+
+
+def _audited(member: Member, entity: str, entity_id: int, action: str, at: datetime, **detail: Any) -> dict[str, Any]:
+    return {
+        "actor_id": member.id,
+        "entity": entity,
+        "entity_id": entity_id,
+        "action": action,
+        "at": at,
+        "detail": detail,
+    }
+
+
 async def _enterprises_for(
     session: AsyncSession, member: Member, rows: list[dict[str, Any]], now: datetime
-) -> tuple[list[Enterprise], int]:
+) -> tuple[list[_Held], int]:
     """Each row's enterprise — matched at the preview, registered since, or new — and how many are new."""
     by_code, by_stem = await _existing(session, [r for r in rows if r.get("match_id") is None])
     wanted = {int(r["match_id"]) for r in rows if r.get("match_id") is not None}
@@ -109,52 +233,76 @@ async def _enterprises_for(
         if found is not None:
             wanted.add(found)
     known = await _resolve(session, wanted)
-    new: list[Enterprise] = []
-    made: dict[str, Enterprise] = {}
-    picked: list[Enterprise] = []
-    for row, key in zip(rows, chosen, strict=True):
+    new: list[_Held] = []
+    made: dict[str, _Held] = {}
+    picked: list[_Held] = []
+    for count, (row, key) in enumerate(zip(rows, chosen, strict=True), 1):
+        await _turn(count)
         enterprise = known.get(key) if key is not None else None
         if enterprise is None:
-            stem = normalize_name(str(row["name"]))
+            name = str(row["name"])
+            stem = normalize_name(name)
             enterprise = made.get(stem)
             if enterprise is None:
-                enterprise = made[stem] = Enterprise(
-                    name=row["name"],
-                    normalized_name=stem,
-                    credit_code=row.get("credit_code") or None,
-                    chain_id=row["chain_id"],
-                    pinyin=pinyin_full(row["name"]),
-                    initials=pinyin_initials(row["name"]),
-                    created_by=member.id,
-                    created_at=now,
-                    updated_at=now,
-                )
+                code = row.get("credit_code") or None
+                enterprise = made[stem] = _Held(
+                    id=None, name=name, normalized_name=stem, credit_code=code, region="",
+                    chain_id=row["chain_id"], tags=[], aliases=[], pinyin="", initials="", contact_name="",
+                    contact_phone="", created_code=code,
+                )  # fmt: skip
                 new.append(enterprise)
         else:
             # The row named it another way (宁德时代新能源科技股份有限公司 for 宁德时代): the
             # register keeps that name, so a lead or visit typing it finds the same enterprise.
-            remember_alias(enterprise, str(row["name"]))
+            _remember_alias(enterprise, str(row["name"]))
         picked.append(enterprise)
-    for chunk in _chunks(new):
-        session.add_all(chunk)
-        await session.flush()
-        await asyncio.sleep(0)
+    await _pinyin_loaded()
     for count, enterprise in enumerate(new, 1):
-        await _breathe(session, count)
-        audit.record(
-            session,
-            actor_id=member.id,
-            entity="enterprise",
-            entity_id=int(enterprise.id or 0),
-            action="created",
-            at=now,
-            name=enterprise.name,
-            credit_code=enterprise.credit_code,
-        )
+        await _turn(count)
+        enterprise.pinyin, enterprise.initials = pinyin_full(enterprise.name), pinyin_initials(enterprise.name)
+    ids = await _insert(
+        session,
+        _ENTERPRISE,
+        [
+            {
+                "name": e.name, "normalized_name": e.normalized_name, "credit_code": e.credit_code,
+                "chain_id": e.chain_id, "pinyin": e.pinyin, "initials": e.initials, "created_by": member.id,
+                "created_at": now, "updated_at": now, "region": "", "tags": [], "aliases": [],
+                "contact_name": "", "contact_phone": "", "registration_seq": 0,
+            }
+            for e in new
+        ],
+    )  # fmt: skip
+    for enterprise, new_id in zip(new, ids, strict=True):
+        enterprise.id = new_id
+    # What the mapper's insert event would have written: each new enterprise's own name.
+    await _write(session, insert(_NAMES), await _forms(new))
+    await _audit(
+        session,
+        [
+            _audited(member, "enterprise", int(e.id or 0), "created", now, name=e.name, credit_code=e.created_code)
+            for e in new
+        ],
+    )
     return picked, len(new)
 
 
-async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[Enterprise], now: datetime) -> None:
+async def _pinyin_loaded() -> None:
+    """Load pypinyin's dictionary (a second of work, once per process) in a thread, not on the loop."""
+    await asyncio.to_thread(pinyin_full, "张掖")
+
+
+async def _forms(enterprises: list[_Held]) -> list[dict[str, Any]]:
+    """Their name-index rows, as the mapper's events write them."""
+    await _pinyin_loaded()
+    rows: list[dict[str, Any]] = []
+    for count, e in enumerate(enterprises, 1):
+        await _turn(count)
+        rows += name_index.forms(int(e.id or 0), e.name, e.normalized_name, list(e.aliases), e.pinyin, e.initials)
+    return rows
+
+
+async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[_Held], now: datetime) -> None:
     """The file fills what the register lacks; it does not overwrite what people entered."""
     codes = sorted({str(r["credit_code"]) for r in rows if r.get("credit_code")})
     taken: set[str] = set()
@@ -162,7 +310,7 @@ async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[
         query = select(Enterprise.credit_code).where(col(Enterprise.credit_code).in_(chunk))
         taken.update(str(code) for code in (await session.exec(query)).all())
     for count, (row, enterprise) in enumerate(zip(rows, picked, strict=True), 1):
-        await _breathe(session, count)
+        await _turn(count)
         code = row.get("credit_code")
         if code and not enterprise.credit_code and code not in taken:
             enterprise.credit_code = code
@@ -175,29 +323,56 @@ async def _fill(session: AsyncSession, rows: list[dict[str, Any]], picked: list[
             enterprise.tags = [*enterprise.tags, *extra]
         if enterprise.chain_id is None:
             enterprise.chain_id = row["chain_id"]
-        enterprise.updated_at = now
-        session.add(enterprise)
+    # Every enterprise a row named is marked updated, as saving each would mark it.
+    changed = {id(e): e for e in picked}.values()
+    await _write(
+        session,
+        update(_ENTERPRISE)
+        .where(_ENTERPRISE.c.id == bindparam("_id"))
+        .values({key: bindparam(f"_{key}", type_=_ENTERPRISE.c[key].type) for key in _FILLED}),
+        [{"_id": e.id, **{f"_{k}": v for k, v in e.values().items()}, "_updated_at": now} for e in changed],
+    )
+    renamed = [e for e in changed if e.renamed]
+    if renamed:
+        # What the mapper's update event would have done: the names rewritten, aliases included.
+        for chunk in _chunks([int(e.id or 0) for e in renamed]):
+            await _execute(session, delete(_NAMES).where(_NAMES.c.enterprise_id.in_(chunk)))
+        await _write(session, insert(_NAMES), await _forms(renamed))
 
 
 async def _libraries(
-    session: AsyncSession, member: Member, rows: list[dict[str, Any]], picked: list[Enterprise], via: str, now: datetime
+    session: AsyncSession, member: Member, rows: list[dict[str, Any]], picked: list[_Held], via: str, now: datetime
 ) -> int:
     """Each enterprise in its row's chain library (back in, if it had been removed); how many were not."""
     pairs = {(int(r["chain_id"]), int(e.id or 0)) for r, e in zip(rows, picked, strict=True)}
-    entries: dict[tuple[int, int], LibraryEntry] = {}
+    entries: dict[tuple[int, int], _Entry] = {}
     ids = sorted({e for _, e in pairs})
+    chains = sorted({c for c, _ in pairs})
+    columns = [
+        _LIBRARY.c[name]
+        for name in ("id", "chain_id", "enterprise_id", "added_by", "added_at", "removed_at", "removed_reason",
+                     "expected_yuan", "note")
+    ]  # fmt: skip
     for chunk in _chunks(ids):
-        query = select(LibraryEntry).where(
-            col(LibraryEntry.enterprise_id).in_(chunk), col(LibraryEntry.chain_id).in_({c for c, _ in pairs})
-        )
-        entries.update({(e.chain_id, e.enterprise_id): e for e in (await session.exec(query)).all()})
-    added: list[LibraryEntry] = []
-    for row, enterprise in zip(rows, picked, strict=True):
+        query = select(*columns).where(_LIBRARY.c.enterprise_id.in_(chunk), _LIBRARY.c.chain_id.in_(chains))
+        for found in (await _execute(session, query)).all():
+            read = _Entry(
+                id=found.id, chain_id=found.chain_id, enterprise_id=found.enterprise_id, added_by=found.added_by,
+                added_at=found.added_at, removed_at=found.removed_at, removed_reason=found.removed_reason,
+                expected_yuan=found.expected_yuan, note=found.note,
+            )  # fmt: skip
+            read.before = read.state()
+            entries[(read.chain_id, read.enterprise_id)] = read
+    added: list[_Entry] = []
+    fresh: list[_Entry] = []
+    for count, (row, enterprise) in enumerate(zip(rows, picked, strict=True), 1):
+        await _turn(count)
         key = (int(row["chain_id"]), int(enterprise.id or 0))
         entry = entries.get(key)
         if entry is None or entry.removed_at is not None:
             if entry is None:
-                entry = entries[key] = LibraryEntry(chain_id=key[0], enterprise_id=key[1])
+                entry = entries[key] = _Entry(chain_id=key[0], enterprise_id=key[1])
+                fresh.append(entry)
             # Back in the library after a removal: the same row, so its history stays in one place.
             entry.removed_at, entry.removed_reason = None, None
             entry.added_by, entry.added_at = member.id, now
@@ -206,32 +381,43 @@ async def _libraries(
             entry.expected_yuan = row["expected_yuan"]
         if row.get("note"):
             entry.note = row["note"]
-        session.add(entry)
-    for chunk in _chunks(list(entries.values())):
-        session.add_all(chunk)
-        await session.flush()
-        await asyncio.sleep(0)
-    for count, entry in enumerate(added, 1):
-        await _breathe(session, count)
-        audit.record(
-            session,
-            actor_id=member.id,
-            entity="enterprise",
-            entity_id=entry.enterprise_id,
-            action="library_added",
-            at=now,
-            chain_id=entry.chain_id,
-            entry_id=entry.id,
-            via=via,
-        )
+    new_ids = await _insert(
+        session,
+        _LIBRARY,
+        [
+            {"chain_id": e.chain_id, "enterprise_id": e.enterprise_id, "added_by": e.added_by, "added_at": e.added_at,
+             "removed_at": None, "removed_reason": None, "expected_yuan": e.expected_yuan, "note": e.note}
+            for e in fresh
+        ],
+    )  # fmt: skip
+    for entry, new_id in zip(fresh, new_ids, strict=True):
+        entry.id = new_id
+    moved = [e for e in entries.values() if e.before is not None and e.state() != e.before]
+    keys = ("added_by", "added_at", "removed_at", "removed_reason", "expected_yuan", "note")
+    await _write(
+        session,
+        update(_LIBRARY)
+        .where(_LIBRARY.c.id == bindparam("_id"))
+        .values({key: bindparam(f"_{key}", type_=_LIBRARY.c[key].type) for key in keys}),
+        [{"_id": e.id, **{f"_{k}": getattr(e, k) for k in keys}} for e in moved],
+    )
+    await _audit(
+        session,
+        [
+            _audited(
+                member, "enterprise", e.enterprise_id, "library_added", now, chain_id=e.chain_id, entry_id=e.id, via=via
+            )
+            for e in added
+        ],
+    )
     return len(added)
 
 
 async def run(db: Database, member: Member, batch_id: int, *, now: datetime | None = None) -> Imported:
     """Import a held batch in ONE transaction: every row, or (on any failure) none.
 
-    Set-based: the register is read in a few queries for all rows at once, and new records
-    are written in rounds of ``CHUNK`` rows, whatever the file's size.
+    Set-based: the register is read in a few queries for all rows at once, and the records
+    are written in multi-row statements of ``CHUNK`` rows, whatever the file's size.
     """
     now = now or utcnow()
     async with db.session() as session:
@@ -249,16 +435,13 @@ async def run(db: Database, member: Member, batch_id: int, *, now: datetime | No
         batch.status = ImportStatus.IMPORTED
         batch.finished_at = now
         session.add(batch)
-        audit.record(
+        await _audit(
             session,
-            actor_id=member.id,
-            entity="import",
-            entity_id=batch_id,
-            action="imported",
-            at=now,
-            file=batch.file_name,
-            rows=len(rows),
-            created=created,
+            [
+                _audited(
+                    member, "import", batch_id, "imported", now, file=batch.file_name, rows=len(rows), created=created
+                )
+            ],
         )
     return Imported(created, added, len(rows) - added, tuple(sorted({int(r["chain_id"]) for r in rows})))
 

@@ -33,7 +33,8 @@ def _mp() -> Any:
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["services.imports.read"])
+        # openpyxl too: each child is then a fork, with nothing left to import per file.
+        _context.set_forkserver_preload(["services.imports.read", "openpyxl"])
     return _context
 
 
