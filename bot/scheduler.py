@@ -52,10 +52,10 @@ async def send_due(app: App, now: datetime | None = None) -> int:
     queued = 0
     if items:
         renderer = render.DigestRun(app, items)
-        for item in items:
-            outgoing = await renderer.render(item)
-            if await app.outbox.enqueue(item.telegram_id, outgoing, kind=item.kind, key=item.key):
-                queued += 1
+        # Everything is worded (and drawn) first, then queued in one transaction: a run
+        # that fails half-way queues nothing, and the next firing does it all again.
+        messages = [(item.telegram_id, await renderer.render(item), item.kind, item.key) for item in items]
+        queued = await app.outbox.enqueue_many(messages)
         log.info("scheduled sends queued: %s of %s due", queued, len(items))
     await run_follow_up_hook(app, now, times)
     return queued
