@@ -237,7 +237,7 @@ class Outbox:
                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
                     .returning(col(Delivery.id))
                 )
-                result = await session.exec(statement)  # type: ignore[call-overload]
+                result = await session.exec(statement)
                 queued += len(result.all())
         if queued:
             self.db.after_commit(self._wake.set)
