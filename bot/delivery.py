@@ -211,14 +211,18 @@ class Outbox:
         A message whose key was queued before (by an earlier run, or by another process
         at the same moment) is skipped, not an error that would undo the others; returns
         how many were queued. Rows keep the order given, so a chat gets its messages in it.
+        The rows go in batches of one compiled statement, and the event loop is given back
+        between batches: a run of thousands of digests never holds it for long.
         """
         if not messages:
             return 0
         insert = sqlite_insert if self.db.is_sqlite else postgresql_insert
+        statement = insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(col(Delivery.id))
         now = self.clock()
         queued = 0
         async with self.db.writing(), self.db.session() as session:
-            for start in range(0, len(messages), 200):
+            connection = await session.connection()
+            for start in range(0, len(messages), 100):
                 rows = [
                     {
                         "chat_id": chat_id,
@@ -229,16 +233,10 @@ class Outbox:
                         "attempts": 0,
                         "created_at": now,
                     }
-                    for chat_id, items, kind, key in messages[start : start + 200]
+                    for chat_id, items, kind, key in messages[start : start + 100]
                 ]
-                statement = (
-                    insert(Delivery)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-                    .returning(col(Delivery.id))
-                )
-                result = await session.exec(statement)
-                queued += len(result.all())
+                queued += len((await connection.execute(statement, rows)).all())
+                await asyncio.sleep(0)
         if queued:
             self.db.after_commit(self._wake.set)
         return queued
