@@ -33,6 +33,7 @@ from bench.register import synthetic_names
 from bot.app import App
 from models import Member
 from services import charts, imports, members
+from services.imports.read import SheetError
 
 BEAT = 0.005
 ADMIN = 900_000_000_778
@@ -65,9 +66,17 @@ async def heartbeat_during(*work: Awaitable[Any]) -> tuple[list[float], float]:
     return stalls, elapsed
 
 
+refused: list[str] = []
+
+
 async def an_import(app: App, member: Member, content: bytes) -> None:
     """A bureau member's spreadsheet, checked and applied as the chat does."""
-    checked = await imports.check(app.db, member, content)
+    try:
+        checked = await imports.check(app.db, member, content)
+    except SheetError as error:
+        # The reader's time limit, on a machine busy with other work: counted, not fatal.
+        refused.append(error.code)
+        return
     batch = await imports.hold(app.db, member, "bench.xlsx", checked)
     await imports.run(app.db, member, batch)
 
@@ -85,7 +94,8 @@ async def main(scale: float, rounds: int, rows: int) -> None:
     try:
         # Warm: the chart worker started and matplotlib loaded there (and here, for the
         # peer), the import's reader started, the caches as a running bot has them.
-        await asyncio.gather(scheduled_run(app), an_import(app, member, files.pop()))
+        await an_import(app, member, files.pop())
+        await scheduled_run(app)
         charts.render_png(charts.Chart(*(2 * [charts.Bars("warm", ["a"], [("", [1])])])))
         for _ in range(rounds):
             for way in ways:
@@ -107,6 +117,8 @@ async def main(scale: float, rounds: int, rows: int) -> None:
         ours = statistics.median(max(s) for s, _ in results[ways[0]])
         peer = statistics.median(max(s) for s, _ in results[ways[1]])
         print(f"  longest stall, worker / on the loop: {ours / peer:.3f}; goal: no stall over 100 ms")
+        if refused:
+            print(f"  imports refused by the reader ({', '.join(sorted(set(refused)))}): {len(refused)}")
     finally:
         charts.shutdown()
         await app.db.dispose()

@@ -48,3 +48,35 @@ async def test_models_and_migrations_agree(empty_database_url: str) -> None:
         assert diff == []
     finally:
         await db.dispose()
+
+
+async def test_a_database_at_the_newest_revision_starts_without_alembic(empty_database_url: str) -> None:
+    """The start-up check reads the same heads alembic does, and skips alembic only when nothing is due."""
+    import subprocess
+    import sys
+
+    from alembic.script import ScriptDirectory
+
+    from bot.core.migrate import alembic_config, newest_revisions
+
+    assert newest_revisions() == frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+    db = Database(empty_database_url)
+    try:
+        await upgrade(db, "heads")
+        await downgrade(db, "-1")
+        # One revision behind: the start-up migration runs it.
+        await upgrade(db)
+        assert frozenset((await current(db) or "").split(",")) == newest_revisions()
+    finally:
+        await db.dispose()
+    # At the newest revision a fresh process migrates without loading alembic at all.
+    script = (
+        "import asyncio, sys\n"
+        "from bot.core.db import Database\n"
+        "from bot.core.migrate import upgrade\n"
+        f"db = Database({empty_database_url!r})\n"
+        "asyncio.run(upgrade(db))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    assert loaded.stdout.strip() == "False"
