@@ -52,7 +52,7 @@ async def test_models_and_migrations_agree(empty_database_url: str) -> None:
 
 async def test_a_database_at_the_newest_revision_starts_without_alembic(empty_database_url: str) -> None:
     """The start-up check reads the same heads alembic does, and skips alembic only when nothing is due."""
-    import subprocess
+    import asyncio
     import sys
 
     from alembic.script import ScriptDirectory
@@ -78,5 +78,7 @@ async def test_a_database_at_the_newest_revision_starts_without_alembic(empty_da
         "asyncio.run(upgrade(db))\n"
         "print('alembic' in sys.modules)\n"
     )
-    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
-    assert loaded.stdout.strip() == "False"
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0
+    assert out.decode().strip() == "False"
