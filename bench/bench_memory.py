@@ -114,6 +114,8 @@ async def contender(label: str, framework: str, bare: bool, people: int) -> Figu
                 await prepare_investbot(path, people)
                 command = [sys.executable, "-m", "bot", "run"]
                 env = {
+                    # This checkout's code, whatever an installed copy of the package points at.
+                    "PYTHONPATH": str(ROOT),
                     "BOT_TOKEN": api.token,
                     "BOT_API_SERVER": api.root,
                     "BOT_FRAMEWORK": framework,

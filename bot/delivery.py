@@ -30,6 +30,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -202,6 +204,42 @@ class Outbox:
             return False
         self.db.after_commit(self._wake.set)
         return True
+
+    async def enqueue_many(self, messages: Sequence[tuple[int, Sequence[Outgoing], str, str]]) -> int:
+        """Queue many keyed messages, each ``(chat_id, items, kind, key)``, in one transaction.
+
+        A message whose key was queued before (by an earlier run, or by another process
+        at the same moment) is skipped, not an error that would undo the others; returns
+        how many were queued. Rows keep the order given, so a chat gets its messages in it.
+        The rows go in batches of one compiled statement, and the event loop is given back
+        between batches: a run of thousands of digests never holds it for long.
+        """
+        if not messages:
+            return 0
+        insert = sqlite_insert if self.db.is_sqlite else postgresql_insert
+        statement = insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(col(Delivery.id))
+        now = self.clock()
+        queued = 0
+        async with self.db.writing(), self.db.session() as session:
+            connection = await session.connection()
+            for start in range(0, len(messages), 100):
+                rows = [
+                    {
+                        "chat_id": chat_id,
+                        "kind": kind,
+                        "dedupe_key": key,
+                        "payload": {"items": [to_payload(item) for item in items]},
+                        "status": PENDING,
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                    for chat_id, items, kind, key in messages[start : start + 100]
+                ]
+                queued += len((await connection.execute(statement, rows)).all())
+                await asyncio.sleep(0)
+        if queued:
+            self.db.after_commit(self._wake.set)
+        return queued
 
     def _due_clause(self, now: datetime) -> object:
         return or_(

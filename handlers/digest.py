@@ -8,7 +8,7 @@ exactly what the scheduled message says.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any, TypeVar
 
@@ -443,13 +443,8 @@ class DigestRun:
         self.items = list(items)
         self._data: dict[tuple[Any, ...], Any] = {}
         self._out: dict[tuple[Any, ...], list[Outgoing]] = {}
-        self._progress: dict[date, dict[int, list[targets.Line]]] = {}
+        self.progress = targets.ProgressByDay(app.db, app.tz)
         self._units: dict[int | None, Unit] | None = None
-
-    async def _lines(self, day: date) -> dict[int, list[targets.Line]]:
-        if day not in self._progress:
-            self._progress[day] = await targets.progress(self.app.db, today=day, tz=self.app.tz)
-        return self._progress[day]
 
     async def _unit_name(self, unit_id: int | None, locale: str) -> str:
         if self._units is None:
@@ -461,6 +456,9 @@ class DigestRun:
     def _peers(self, o: Occurrence) -> list[int]:
         """The units of every item of the run due for the same occurrence."""
         return sorted({i.unit_id for i in self.items if i.occurrence == o and i.unit_id is not None})
+
+    def _leaders(self, o: Occurrence) -> list[int]:
+        return sorted({i.user_id for i in self.items if i.occurrence == o})
 
     async def _build(self, item: DueItem) -> Any:
         o, app = item.occurrence, self.app
@@ -483,19 +481,28 @@ class DigestRun:
             return batch[item.unit_id]
         if o.kind == BUREAU_OVERVIEW:
             if key not in self._data:
-                lines = await self._lines(o.as_of)
                 self._data[key] = await digests.build_bureau_digest(
-                    app.db, o.period, app.tz, today=o.as_of, lines=lines
+                    app.db, o.period, app.tz, today=o.as_of, lines_on=self.progress
                 )
             return self._data[key]
         if o.kind == UNIT_TARGETS:
-            lines = await self._lines(o.as_of)
+            lines = await self.progress.on(o.as_of)
             return await digests.build_unit_targets_digest(
                 app.db, item.unit_id or 0, o.period, o.as_of, app.tz, lines=lines
             )
         assert o.kind == LEADER_SUMMARY
-        lines = await self._lines(o.as_of)
-        return await digests.build_leader_digest(app.db, item.user_id, o.period, o.as_of, app.tz, lines=lines)
+        if key not in self._data:
+            self._data[key] = await digests.build_leader_digests(
+                app.db, self._leaders(o), o.period, o.as_of, app.tz, lines_on=self.progress
+            )
+        batch = self._data[key]
+        if item.user_id not in batch:
+            batch.update(
+                await digests.build_leader_digests(
+                    app.db, [item.user_id], o.period, o.as_of, app.tz, lines_on=self.progress
+                )
+            )
+        return batch[item.user_id]
 
     async def render(self, item: DueItem) -> list[Outgoing]:
         """What ``item``'s recipient is sent: the text, then any charts."""

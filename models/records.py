@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, json_field, money_field, time_field
@@ -95,6 +95,12 @@ class LeadStatus(StrEnum):
 
 
 class Lead(SQLModel, table=True):
+    # A digest counts one window of leads at a time (a week by chain, a month by status and
+    # unit): these keep that a range of the index, whatever the years of leads before it.
+    __table_args__ = (
+        Index("ix_lead_created_at_chain_id", "created_at", "chain_id"),
+        Index("ix_lead_status_created_at_unit_id", "status", "created_at", "unit_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     chain_id: int | None = Field(default=None, foreign_key="chain.id", index=True)

@@ -50,7 +50,7 @@ from services.needs import NeedRow
 from services.networks import NetworksOverview
 from services.periods import Period, local_midnight, year_of
 from services.rankings import Rankings
-from services.targets import Line, progress
+from services.targets import Line, ProgressByDay, progress
 from services.taskforce import OverdueApproval
 
 BIG_PROJECT_YUAN = 100_000_000  # 亿元以上项目 (§8)
@@ -299,9 +299,11 @@ async def chain_sections(
     this_year = year_of(window.last_day)
     last_year = year_of(this_year.start - timedelta(days=1))
     async with db.session() as session:
+        # The week's leads and visits of every chain: bounded by the window's index range,
+        # where a filter on the chains would walk each chain's whole history instead.
         leads_q = (
             select(col(Lead.chain_id), func.count())
-            .where(col(Lead.chain_id).in_(ids), col(Lead.created_at) >= start_utc, col(Lead.created_at) < end_utc)
+            .where(col(Lead.created_at) >= start_utc, col(Lead.created_at) < end_utc)
             .group_by(col(Lead.chain_id))
         )
         leads = {int(k): int(n) for k, n in (await session.exec(leads_q)).all() if k is not None}
@@ -309,7 +311,6 @@ async def chain_sections(
             select(col(Enterprise.chain_id), func.count())
             .select_from(Visit)
             .join(Enterprise, col(Enterprise.id) == Visit.enterprise_id)
-            .where(col(Enterprise.chain_id).in_(ids))
             .where(col(Visit.visit_date) >= window.start, col(Visit.visit_date) < window.end)
             .group_by(col(Enterprise.chain_id))
         )
@@ -406,6 +407,9 @@ async def _funds_by(
         .select_from(FundsEntry)
         .join(Project, col(Project.id) == FundsEntry.project_id)
         .where(col(Project.stage) != Stage.DROPPED)
+        # Only the two years' entries are read (the date index), not every entry ever made.
+        .where(col(FundsEntry.on_date) >= min(this_year.start, last_year.start))
+        .where(col(FundsEntry.on_date) < min(max(this_year.end, last_year.end), end))
     )
     if keys is not None:
         q = q.where(by.in_(keys))
@@ -540,14 +544,15 @@ async def build_bureau_digest(
     *,
     as_of: datetime | None = None,
     today: date | None = None,
-    lines: dict[int, list[Line]] | None = None,
+    lines_on: ProgressByDay | None = None,
 ) -> BureauDigest:
     """The month in figures per county and the zone, who is behind, what lags, what is disputed.
 
     ``today`` cuts a month still under way short (``/digest``); by default the whole month.
-    ``lines`` is every unit's target progress on the month's last day counted, when the
-    caller already has it (a scheduled run counts it once for every digest).
+    ``lines_on`` is the caller's target progress by day, when it keeps one (a scheduled
+    run counts each day once for every digest).
     """
+    lines_on = lines_on or ProgressByDay(db, tz)
     last = min(period.last_day, today) if today is not None else period.last_day
     until = last + timedelta(days=1)
     start_utc, end_utc = local_midnight(period.start, tz), local_midnight(until, tz)
@@ -579,8 +584,7 @@ async def build_bureau_digest(
         names = {u.id: u for u in (await session.exec(select(Unit))).all()}
         offices_q = select(Unit).where(Unit.kind == UnitKind.LIAISON, col(Unit.active)).order_by(col(Unit.id))
         offices = list((await session.exec(offices_q)).all())
-    if lines is None:
-        lines = await progress(db, today=last, tz=tz)
+    lines = await lines_on.on(last)
     behind = [
         BehindLine(names[uid].name_zh, names[uid].name_en, line)
         for uid, unit_lines in lines.items()
@@ -607,7 +611,7 @@ async def build_bureau_digest(
         now=as_of,
         lagging_days=days,
     )
-    ranks = await rankings.build(db, [_figures(r) for r in ordered], last, tz, bureau=True)
+    ranks = await rankings.build(db, [_figures(r) for r in ordered], last, tz, bureau=True, lines_on=lines_on)
     stale_after = await disputes.stale_days(db)
     stale = [
         StaleDispute(
@@ -655,24 +659,48 @@ async def build_leader_digest(
     today: date,
     tz: ZoneInfo,
     *,
-    lines: dict[int, list[Line]] | None = None,
+    lines_on: ProgressByDay | None = None,
 ) -> LeaderDigest:
-    """The projects assigned to a leader, and the city's units against their targets (``lines``, when known)."""
+    """The projects assigned to a leader, and the city's units against their targets."""
+    return (await build_leader_digests(db, [user_id], period, today, tz, lines_on=lines_on))[user_id]
+
+
+async def build_leader_digests(
+    db: Database,
+    user_ids: Sequence[int],
+    period: Period,
+    today: date,
+    tz: ZoneInfo,
+    *,
+    lines_on: ProgressByDay | None = None,
+) -> dict[int, LeaderDigest]:
+    """Several leaders' summaries: the city's figures counted once, each leader's projects in one query."""
+    lines_on = lines_on or ProgressByDay(db, tz)
+    ids = list(user_ids)
+    assigned: dict[int, list[AssignedProject]] = {uid: [] for uid in ids}
     async with db.session() as session:
-        q = select(Project).where(Project.leader_user_id == user_id, col(Project.first_talk_date) <= today)
-        projects = [
-            AssignedProject(p.name, p.name, p.id or 0, p.stage, p.planned_yuan, p.funds_in_place_yuan)
-            for p in (await session.exec(q.order_by(col(Project.id)))).all()
-        ]
+        q = (
+            sa_select(
+                col(Project.leader_user_id),
+                col(Project.id),
+                col(Project.name),
+                col(Project.stage),
+                col(Project.planned_yuan),
+                col(Project.funds_in_place_yuan),
+            )
+            .where(col(Project.leader_user_id).in_(ids), col(Project.first_talk_date) <= today)
+            .order_by(col(Project.id))
+        )
+        for leader, pid, name, stage, planned, funds in await _rows(session, q):
+            assigned[int(leader)].append(AssignedProject(name, name, int(pid), stage, planned, int(funds)))
         names = {u.id: u for u in (await session.exec(select(Unit))).all()}
         counties = [u for u in names.values() if u.kind in (UnitKind.COUNTY, UnitKind.ZONE) and u.active]
         counties.sort(key=lambda u: (u.kind == UnitKind.ZONE, u.id or 0))
         rows = await _unit_rows(session, counties, period, today + timedelta(days=1))
     ranks = await rankings.build(
-        db, [_figures(rows[u.id]) for u in counties if u.id is not None], today, tz, bureau=False
+        db, [_figures(rows[u.id]) for u in counties if u.id is not None], today, tz, bureau=False, lines_on=lines_on
     )
-    if lines is None:
-        lines = await progress(db, today=today, tz=tz)
+    lines = await lines_on.on(today)
     all_lines = [line for unit_lines in lines.values() for line in unit_lines]
     behind = [
         BehindLine(names[line.unit_id].name_zh, names[line.unit_id].name_en, line)
@@ -680,7 +708,7 @@ async def build_leader_digest(
         if line.behind > 0
     ]
     met = sum(1 for line in all_lines if line.met)
-    return LeaderDigest(user_id, period, projects, met, len(all_lines), behind, ranks)
+    return {uid: LeaderDigest(uid, period, assigned[uid], met, len(all_lines), behind, ranks) for uid in ids}
 
 
 # -- every unit with a yearly target, monthly --------------------------------------------------

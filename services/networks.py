@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import String, cast
 from sqlmodel import col, func, or_, select
 
 from bot.core.db import Database
@@ -62,11 +63,15 @@ async def overview(
                 select(Project.foreign_usd, Project.usd_rate_e4).where(*live, col(Project.foreign_usd) > 0)
             )
         ).all()
-        tagged = (
+        # Counted where the tags are: reading every project's tags to count them grows with the register.
+        global500 = (
             await session.exec(
-                select(Enterprise.tags).join(Project, col(Project.enterprise_id) == Enterprise.id).where(*live)
+                select(func.count())
+                .select_from(Project)
+                .join(Enterprise, col(Project.enterprise_id) == Enterprise.id)
+                .where(*live, cast(Enterprise.tags, String).like(f'%"{EnterpriseTag.GLOBAL500.value}"%'))
             )
-        ).all()
+        ).one()
         funded = (
             await session.exec(
                 select(func.count(), func.coalesce(func.sum(Project.fund_yuan), 0)).where(
@@ -103,7 +108,7 @@ async def overview(
         foreign_projects=len(foreign),
         foreign_usd=sum(usd or 0 for usd, _ in foreign),
         foreign_yuan=sum(in_yuan(usd or 0, rate or 0) for usd, rate in foreign),
-        global500_projects=sum(1 for tags in tagged if EnterpriseTag.GLOBAL500.value in (tags or [])),
+        global500_projects=int(global500),
         fund_projects=int(funded[0]),
         fund_yuan=int(funded[1] or 0),
         events=[ft for ft in events if ft.count],

@@ -73,11 +73,12 @@ def ranked(
     return out
 
 
-async def _leads(db: Database, day: date, tz: ZoneInfo) -> list[tuple[int, str, str, int, int | None]]:
+async def _leads(
+    db: Database, day: date, lines_on: targets.ProgressByDay
+) -> list[tuple[int, str, str, int, int | None]]:
     async with db.session() as session:
         offices = list((await session.exec(select(Unit).where(Unit.kind == UnitKind.LIAISON, col(Unit.active)))).all())
-    ids = [u.id for u in offices if u.id is not None]
-    lines = await targets.progress(db, today=day, tz=tz, unit_ids=ids)
+    lines = await lines_on.on(day)
     items = []
     for unit in offices:
         assert unit.id is not None
@@ -86,14 +87,17 @@ async def _leads(db: Database, day: date, tz: ZoneInfo) -> list[tuple[int, str, 
     return items
 
 
-async def interview_candidates(db: Database, last_day: date, tz: ZoneInfo) -> list[tuple[Unit, int]]:
+async def interview_candidates(
+    db: Database, last_day: date, tz: ZoneInfo, lines_on: targets.ProgressByDay | None = None
+) -> list[tuple[Unit, int]]:
     """Units behind pace at the end of each of the last N months; with how many targets behind now."""
+    lines_on = lines_on or targets.ProgressByDay(db, tz)
     months = await settings.get_int(db, INTERVIEW_SETTING, DEFAULT_INTERVIEW_MONTHS)
     behind_every: set[int] | None = None
     latest: dict[int, int] = {}
     day = last_day
     for index in range(max(months, 1)):
-        lines = await targets.progress(db, today=day, tz=tz)
+        lines = await lines_on.on(day)
         behind = {uid: sum(1 for x in ls if x.behind > 0) for uid, ls in lines.items()}
         now_behind = {uid for uid, n in behind.items() if n}
         if index == 0:
@@ -105,8 +109,21 @@ async def interview_candidates(db: Database, last_day: date, tz: ZoneInfo) -> li
     return [(units[uid], latest[uid]) for uid in sorted(behind_every or set()) if uid in units]
 
 
-async def build(db: Database, rows: Sequence[UnitFigures], last_day: date, tz: ZoneInfo, *, bureau: bool) -> Rankings:
-    """The rankings as of ``last_day``; ``bureau`` adds the candidate lists."""
+async def build(
+    db: Database,
+    rows: Sequence[UnitFigures],
+    last_day: date,
+    tz: ZoneInfo,
+    *,
+    bureau: bool,
+    lines_on: targets.ProgressByDay | None = None,
+) -> Rankings:
+    """The rankings as of ``last_day``; ``bureau`` adds the candidate lists.
+
+    ``lines_on`` is the run's target progress by day, when the caller keeps one (a
+    scheduled run counts each day once for all its digests).
+    """
+    lines_on = lines_on or targets.ProgressByDay(db, tz)
 
     def plain(value: int, _target: int | None) -> float:
         return value
@@ -118,7 +135,7 @@ async def build(db: Database, rows: Sequence[UnitFigures], last_day: date, tz: Z
         "funds": ranked([(r.unit_id, r.name_zh, r.name_en, r.funds, None) for r in rows], plain),
         "big_projects": ranked([(r.unit_id, r.name_zh, r.name_en, r.big_projects, None) for r in rows], plain),
         "new_first_talk": ranked([(r.unit_id, r.name_zh, r.name_en, r.new_first_talk, None) for r in rows], plain),
-        "effective_leads": ranked(await _leads(db, last_day, tz), share),
+        "effective_leads": ranked(await _leads(db, last_day, lines_on), share),
     }
     if not bureau:
         return Rankings(by_indicator)
@@ -127,4 +144,4 @@ async def build(db: Database, rows: Sequence[UnitFigures], last_day: date, tz: Z
         for item in items:
             if item.rank == 1 and item.value > 0:
                 firsts.setdefault(item.unit_id, (item, []))[1].append(indicator)
-    return Rankings(by_indicator, list(firsts.values()), await interview_candidates(db, last_day, tz))
+    return Rankings(by_indicator, list(firsts.values()), await interview_candidates(db, last_day, tz, lines_on))

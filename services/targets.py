@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, func
+from sqlalchemy import String, cast, func, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -117,30 +117,46 @@ class _Applied:
 
 def applicable(targets: Sequence[Target], units: Iterable[Unit], chains: Sequence[Chain]) -> list[_Applied]:
     """Resolve which target rows apply to which unit (and chain)."""
+    # Indexed once, so that resolving every unit of a city is one pass over its units.
+    order = {id(target): index for index, target in enumerate(targets)}
+
+    def in_order(found: Iterable[Target]) -> list[Target]:
+        return sorted(found, key=lambda target: order[id(target)])
+
+    own: dict[int, list[Target]] = defaultdict(list)
+    by_kind: dict[str, list[Target]] = defaultdict(list)
+    per_chain: dict[int, list[Target]] = defaultdict(list)
+    every_chain: list[Target] = []
+    for target in targets:
+        if target.chain_scope:
+            (every_chain if target.chain_id is None else per_chain[target.chain_id]).append(target)
+        elif target.unit_id is not None:
+            own[target.unit_id].append(target)
+        elif target.unit_kind is not None:
+            by_kind[target.unit_kind].append(target)
+    led: dict[int, list[Chain]] = defaultdict(list)
+    for chain in chains:
+        if chain.active and chain.lead_unit_id is not None:
+            led[chain.lead_unit_id].append(chain)
     applied: list[_Applied] = []
     for unit in units:
         assert unit.id is not None
         by_metric: dict[str, Target] = {}
-        for target in targets:
-            if target.chain_scope:
-                continue
+        # In the targets' order: a unit's own row wins over its kind's, the first row of each wins.
+        for target in in_order([*own.get(unit.id, ()), *by_kind.get(unit.kind, ())]):
             if target.unit_id == unit.id:
                 by_metric[target.metric] = target
-            elif target.unit_id is None and target.unit_kind == unit.kind:
+            else:
                 by_metric.setdefault(target.metric, target)
         applied.extend(_Applied(t, unit.id, None) for t in by_metric.values())
-        for chain in chains:
-            if chain.lead_unit_id != unit.id or not chain.active:
-                continue
-            per_chain: dict[str, Target] = {}
-            for target in targets:
-                if not target.chain_scope:
-                    continue
+        for chain in led.get(unit.id, ()):
+            chosen: dict[str, Target] = {}
+            for target in in_order([*per_chain.get(chain.id or 0, ()), *every_chain]):
                 if target.chain_id == chain.id:
-                    per_chain[target.metric] = target
-                elif target.chain_id is None:
-                    per_chain.setdefault(target.metric, target)
-            applied.extend(_Applied(t, unit.id, chain) for t in per_chain.values())
+                    chosen[target.metric] = target
+                else:
+                    chosen.setdefault(target.metric, target)
+            applied.extend(_Applied(t, unit.id, chain) for t in chosen.values())
     return applied
 
 
@@ -153,23 +169,35 @@ async def _count(
     tz: ZoneInfo,
     threshold: int,
     ratio: int,
+    *,
+    every: bool = False,
 ) -> dict[int, int]:
-    """Counts per unit id (or chain id for chain metrics) within ``[period.start, until)``."""
+    """Counts per unit id (or chain id for chain metrics) within ``[period.start, until)``.
+
+    With ``every`` (all active units are counted) the query counts every unit in one pass
+    and the keys are picked afterwards: a list of hundreds of ids would make the database
+    walk an index once per id, slower than reading the table once, and slower the more
+    records there are.
+    """
     if not keys:
         return {}
     q: Any
+
+    def among(column: Any) -> Any:
+        return true() if every else col(column).in_(keys)
+
     if metric == "effective_leads":
         start, end = local_midnight(period.start, tz), local_midnight(until, tz)
         q = (
             select(col(Lead.unit_id), func.count())
-            .where(Lead.status == LeadStatus.EFFECTIVE, col(Lead.unit_id).in_(keys))
+            .where(Lead.status == LeadStatus.EFFECTIVE, among(Lead.unit_id))
             .where(col(Lead.created_at) >= start, col(Lead.created_at) < end)
             .group_by(col(Lead.unit_id))
         )
     elif metric in ("projects_over_threshold", "major_project", "project_over_threshold"):
         q = (
             select(col(Project.first_talk_unit_id), func.count())
-            .where(col(Project.first_talk_unit_id).in_(keys), col(Project.stage).in_(LANDED))
+            .where(among(Project.first_talk_unit_id), col(Project.stage).in_(LANDED))
             .where(func.coalesce(col(Project.planned_yuan), 0) >= threshold)
             .where(landed_on() >= period.start, landed_on() < until)
             .group_by(col(Project.first_talk_unit_id))
@@ -187,7 +215,7 @@ async def _count(
         end_utc = local_midnight(until, tz)
         q = (
             select(col(LibraryEntry.chain_id), func.count())
-            .where(col(LibraryEntry.chain_id).in_(keys), col(LibraryEntry.added_at) < end_utc)
+            .where(among(LibraryEntry.chain_id), col(LibraryEntry.added_at) < end_utc)
             .where((col(LibraryEntry.removed_at).is_(None)) | (col(LibraryEntry.removed_at) >= end_utc))
             .group_by(col(LibraryEntry.chain_id))
         )
@@ -195,7 +223,7 @@ async def _count(
         q = (
             select(col(Project.chain_id), func.count())
             .join(Enterprise, col(Enterprise.id) == Project.enterprise_id)
-            .where(col(Project.chain_id).in_(keys), col(Project.stage).in_(LANDED))
+            .where(among(Project.chain_id), col(Project.stage).in_(LANDED))
             .where(landed_on() >= period.start, landed_on() < until)
             .where(cast(Enterprise.tags, String).like(f'%"{EnterpriseTag.CHAIN_LEADER.value}"%'))
             .group_by(col(Project.chain_id))
@@ -203,7 +231,7 @@ async def _count(
     else:
         return {}
     rows = await session.exec(q)
-    return {int(key): int(n) for key, n in rows.all() if key is not None}
+    return {int(key): int(n) for key, n in rows.all() if key is not None and key in keys}
 
 
 async def progress(
@@ -219,20 +247,29 @@ async def progress(
         if unit_ids is not None:
             unit_q = unit_q.where(col(Unit.id).in_(list(unit_ids)))
         units = list((await session.exec(unit_q.order_by(col(Unit.id)))).all())
-        targets = list((await session.exec(select(Target).order_by(col(Target.id)))).all())
-        chains = list((await session.exec(select(Chain).order_by(col(Chain.id)))).all())
-        applied = applicable(targets, units, chains)
+        applied = await _applied(session, units)
+        return await _measure(session, units, applied, today, tz, every=unit_ids is None)
 
-        groups: dict[tuple[str, str, int, int], set[int]] = defaultdict(set)
-        for item in applied:
-            t = item.target
-            groups[(t.metric, t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0)].add(item.key)
-        counts: dict[tuple[str, str, int, int], dict[int, int]] = {}
-        for group, keys in groups.items():
-            metric, period_kind, threshold, ratio = group
-            period = of_kind(period_kind, today)
-            until = min(period.end, date.fromordinal(today.toordinal() + 1))
-            counts[group] = await _count(session, metric, keys, period, until, tz, threshold, ratio)
+
+async def _applied(session: AsyncSession, units: Sequence[Unit]) -> list[_Applied]:
+    targets = list((await session.exec(select(Target).order_by(col(Target.id)))).all())
+    chains = list((await session.exec(select(Chain).order_by(col(Chain.id)))).all())
+    return applicable(targets, units, chains)
+
+
+async def _measure(
+    session: AsyncSession, units: Sequence[Unit], applied: Sequence[_Applied], today: date, tz: ZoneInfo, *, every: bool
+) -> dict[int, list[Line]]:
+    groups: dict[tuple[str, str, int, int], set[int]] = defaultdict(set)
+    for item in applied:
+        t = item.target
+        groups[(t.metric, t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0)].add(item.key)
+    counts: dict[tuple[str, str, int, int], dict[int, int]] = {}
+    for group, keys in groups.items():
+        metric, period_kind, threshold, ratio = group
+        period = of_kind(period_kind, today)
+        until = min(period.end, date.fromordinal(today.toordinal() + 1))
+        counts[group] = await _count(session, metric, keys, period, until, tz, threshold, ratio, every=every)
 
     result: dict[int, list[Line]] = {unit.id: [] for unit in units if unit.id is not None}
     for item in applied:
@@ -258,6 +295,32 @@ async def progress(
             )
         )
     return result
+
+
+class ProgressByDay:
+    """Every active unit's :func:`progress` on each day asked for, counted once however many readers ask.
+
+    A scheduled run reads the same day's progress for the bureau's overview, its rankings,
+    every leader's summary and every unit's targets note; one count serves them all, and
+    the units and their targets are read once for every day.
+    """
+
+    def __init__(self, db: Database, tz: ZoneInfo) -> None:
+        self.db = db
+        self.tz = tz
+        self._days: dict[date, dict[int, list[Line]]] = {}
+        self._resolved: tuple[list[Unit], list[_Applied]] | None = None
+
+    async def on(self, day: date) -> dict[int, list[Line]]:
+        if day not in self._days:
+            async with self.db.session() as session:
+                if self._resolved is None:
+                    units_q = select(Unit).where(col(Unit.active)).order_by(col(Unit.id))
+                    units = list((await session.exec(units_q)).all())
+                    self._resolved = units, await _applied(session, units)
+                units, applied = self._resolved
+                self._days[day] = await _measure(session, units, applied, day, self.tz, every=True)
+        return self._days[day]
 
 
 async def for_unit(db: Database, unit_id: int, *, today: date, tz: ZoneInfo) -> list[Line]:

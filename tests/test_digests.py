@@ -147,6 +147,16 @@ async def test_leader_digest_lists_assigned_projects(app: App, year: YearData) -
     assert (digest.targets_met, digest.targets_total) == (sum(x.met for x in flat), len(flat))
 
 
+async def test_leaders_summaries_of_one_run_match_each_asked_alone(app: App, year: YearData) -> None:
+    """A scheduled run builds every leader's summary in one pass; each reads as if asked alone."""
+    period, day = half_of(date(2026, 6, 30)), date(2026, 6, 30)
+    leaders = [year.users[1008].id or 0, year.users[1001].id or 0]  # one with projects, one without
+    together = await digests.build_leader_digests(app.db, leaders, period, day, TZ)
+    for leader in leaders:
+        assert together[leader] == await digests.build_leader_digest(app.db, leader, period, day, TZ)
+    assert together[leaders[0]].projects and not together[leaders[1]].projects
+
+
 async def test_week_period_keys() -> None:
     assert week_of(date(2025, 12, 29)).key == "2026-W01"
     assert week_of(date(2026, 11, 23)).key == "2026-W48"

@@ -365,3 +365,25 @@ async def test_the_bureau_moves_the_monthly_targets_note(app: App) -> None:
     assert sorted(i.telegram_id for i in notes) == [1003, 1004, 1005, 1006, 1007]
     assert {i.occurrence.as_of for i in notes} == {date(2026, 11, 5)}
     assert year.users[1002].id not in {i.user_id for i in notes}
+
+
+async def test_a_message_queued_by_another_run_is_skipped_and_the_rest_still_go(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(charts, "draw", stub_draw)
+    await build_year(app.db)
+    now = datetime(2026, 11, 30, 9, 30, tzinfo=TZ).astimezone(UTC)  # Monday: chain digest; the month closes soon
+    items = await schedule.due(app.db, now, TZ)
+    assert len(items) >= 2
+    # Another process queued one of them between this run's look at what is due and its commit.
+    first = items[0]
+    assert await app.outbox.enqueue(first.telegram_id, [Reply("queued elsewhere")], kind=first.kind, key=first.key)
+    monkeypatch.setattr(schedule, "due", lambda *args, **kwargs: _return(items))
+    assert await send_due(app, now) == len(items) - 1
+    rows = await deliveries(app)
+    assert sorted(r.dedupe_key or "" for r in rows) == sorted(i.key for i in items)
+    assert text_of(next(r for r in rows if r.dedupe_key == first.key)) == "queued elsewhere"
+
+
+async def _return(value: Any) -> Any:
+    return value
