@@ -24,18 +24,19 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, case, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
 from bot.core import Outgoing, from_payload, to_payload
-from models import Delivery, User, utcnow
+from models import Delivery, DeliveryPace, User, utcnow
 
 if TYPE_CHECKING:
     from bot.core.db import Database
@@ -79,73 +80,245 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class Limits:
-    """Telegram's advice: ~30 messages a second overall, one a second to any one chat."""
+    """How fast one platform lets a bot send: overall, per chat, and how long a 429 may hold."""
 
     per_second: float = 30.0
     chat_interval: float = 1.0
     # A 429 asking for longer than this puts the row back in the queue instead of waiting.
     max_wait: float = 60.0
-    # Counted from our side of the wire; the margin absorbs the network's jitter so that the
-    # server, too, never sees more than ``per_second`` within one second.
+    # Shared slots are ``window / per_second`` apart: the margin over one second absorbs a
+    # process that wakes a little late for its slot, so the server still sees ≤ per_second.
     window: float = 1.02
 
 
-class Pacer:
-    """When a message may leave: a sliding one-second window, a gap per chat, a 429's pause.
+# Telegram's advice: about 30 messages a second overall and one a second to any one chat
+# (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+TELEGRAM = Limits()
+# DingTalk: an app's OpenAPI calls are held to 20 a second on the standard edition (40 on the
+# professional, 60 on the dedicated one), and a robot may post at most 20 messages a minute to
+# one group before it is throttled for ten minutes: one every three seconds per chat.
+DINGTALK = Limits(per_second=20.0, chat_interval=3.0)
+LIMITS = {"telegram": TELEGRAM, "dingtalk": DINGTALK}
 
-    ``slot`` decides and counts in one step (no ``await`` between), so a pause that starts
-    while a sender waits holds that sender too.
+# A broadcast sender takes a shared slot at most this far ahead, so the queue of slots already
+# promised stays short and someone who just wrote gets one within about this long.
+HORIZON = 0.05
+# A sender that wakes this much after its slot (a stalled loop) gives the slot up and takes a
+# new one: sent late it would crowd the slots other processes send in.
+LATE = 0.015
+
+
+def _later(a: Any, b: Any) -> ColumnElement[Any]:
+    """The greater of two SQL values, written the same on SQLite and PostgreSQL."""
+    return case((a > b, a), else_=b)
+
+
+class Pacer:
+    """When a message may leave: a shared slot, a gap per chat, a 429's pause for everyone.
+
+    **Shared by every process on the database.** Each platform has one ``DeliveryPace`` row:
+    ``next_at``, the first free send slot, and ``paused_until``, the end of the latest 429's
+    hold, on the wall clock. A sender takes a slot with one atomic statement,
+    ``UPDATE … SET next_at = max(next_at, now, paused_until) + gap … RETURNING`` (a row lock
+    on PostgreSQL, the write lock on SQLite), so two processes never get the same slot and
+    slots are ``gap = window / per_second`` apart whoever holds them. One sender per process
+    asks at a time (the others queue in the event loop), and only ``HORIZON`` ahead, so a
+    slot costs one short write, about 1–2 ms; reserving batches would save little at 30 a
+    second and strand slots when a process stops. A 429 moves ``paused_until`` and
+    ``next_at`` past its ``retry_after`` in every process; a sender that slept towards a slot
+    taken earlier reads ``paused_until`` again before it sends, so a pause that began
+    meanwhile holds it too.
+
+    **Sends in flight.** Slots say when a send may start, not when the server sees it: sends
+    delayed in the loop or the HTTP client arrive bunched. So in each process a send counts
+    from its slot until one second after its answer came back, and a new one starts only
+    while fewer than ``per_second`` are counted. The server sees each send between its start
+    and its answer, hence never more than ``per_second`` of this process's in any second;
+    across processes the slots' spacing and the ``LATE`` rule keep the sum there.
+
+    **Per chat.** A chat's next message keeps ``chat_interval`` from its last one's answer: in
+    this process from memory, across processes from the row's ``left_at``, read when the
+    chat's next row is claimed (only one process can hold a chat's head row at a time).
     """
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, db: Database | None = None, platform: str = "telegram") -> None:
         self.limits = limits
+        self.db = db
+        self.platform = platform
         self._capacity = max(1, int(limits.per_second))
-        self._recent: deque[float] = deque(maxlen=self._capacity)
+        self._gap = limits.window / limits.per_second
+        self._ends: deque[float] = deque(maxlen=self._capacity)
+        self._flying = 0
+        self._landed = asyncio.Event()
+        self._turn = asyncio.Lock()
         self._next: dict[int, float] = {}
         self._paused_until = 0.0
-        self._urgent = 0
+        self._next_local = 0.0  # without a database: this process's own next slot
+        self._ready = False
 
-    def _ready_at(self, chat_id: int, now: float, *, spaced: bool, urgent: bool) -> float:
-        ready = self._paused_until
-        if spaced:
-            ready = max(ready, self._next.get(chat_id, 0.0))
-        if len(self._recent) >= self._capacity:
-            ready = max(ready, self._recent[0] + self.limits.window)
-        if self._urgent and not urgent:
-            # Someone who just wrote is waiting for a slot: they go first.
-            ready = max(ready, now + 0.002)
-        return ready
+    # -- this process's sends in flight ------------------------------------------------
 
-    async def slot(self, chat_id: int, *, spaced: bool = True, urgent: bool = False) -> None:
-        """Wait until a message to ``chat_id`` may go out, and count it as sent."""
-        if urgent:
-            self._urgent += 1
+    def _counted(self, now: float) -> int:
+        return self._flying + sum(1 for end in self._ends if end > now - 1.0)
+
+    async def _room(self) -> None:
+        """Wait until fewer than ``per_second`` sends are in flight or answered within a second."""
+        while True:
+            now = time.time()
+            if self._counted(now) < self._capacity:
+                self._flying += 1
+                return
+            self._landed.clear()
+            if self._flying >= self._capacity or not self._ends:
+                await self._landed.wait()
+                continue
+            oldest = next(end for end in self._ends if end > now - 1.0)
+            await asyncio.sleep(max(0.001, oldest + 1.0 - now))
+
+    def _land(self) -> None:
+        self._flying -= 1
+        self._ends.append(time.time())
+        self._landed.set()
+
+    # -- the shared slot -----------------------------------------------------------------
+
+    async def _ensure_row(self) -> None:
+        if self._ready or self.db is None:
+            return
+        async with self.db.writing(), self.db.engine.begin() as conn:
+            exists = (
+                await conn.execute(select(DeliveryPace.platform).where(DeliveryPace.platform == self.platform))
+            ).first()
+        if exists is None:
+            with contextlib.suppress(IntegrityError):  # another process made it first
+                async with self.db.writing(), self.db.engine.begin() as conn:
+                    await conn.execute(
+                        insert(DeliveryPace).values(platform=self.platform, next_at=0.0, paused_until=0.0)
+                    )
+        self._ready = True
+
+    async def _take(self, horizon: float) -> tuple[float, float] | float:
+        """Take the next shared slot if it is within ``horizon``: (slot, paused_until).
+
+        Otherwise returns when to ask again.
+        """
+        now = time.time()
+        if self.db is None:
+            start = max(self._next_local, now, self._paused_until)
+            if start > now + horizon:
+                return start - horizon
+            self._next_local = start + self._gap
+            return start, self._paused_until
+        await self._ensure_row()
+        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
+        free = _later(_later(pace.next_at, pace.paused_until), now)
+        statement = (
+            update(DeliveryPace)
+            .where(pace.platform == self.platform, pace.next_at <= now + horizon, pace.paused_until <= now + horizon)
+            .values(next_at=free + self._gap)
+            .returning(pace.next_at, pace.paused_until)
+        )
+        async with self.db.writing(), self.db.engine.begin() as conn:
+            taken = (await conn.execute(statement)).first()
+            if taken is None:
+                row = (
+                    await conn.execute(select(pace.next_at, pace.paused_until).where(pace.platform == self.platform))
+                ).first()
+        if taken is not None:
+            return float(taken[0]) - self._gap, float(taken[1])
+        assert row is not None
+        return max(float(row[0]), float(row[1])) - horizon
+
+    async def _shared_pause(self) -> float:
+        if self.db is None:
+            return self._paused_until
+        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
+        async with self.db.engine.connect() as conn:
+            paused = (await conn.execute(select(pace.paused_until).where(pace.platform == self.platform))).scalar()
+        return max(self._paused_until, float(paused or 0.0))
+
+    async def _slot(self, urgent: bool) -> None:
+        """Count a send in flight, then wait for a shared slot no pause covers, and its moment."""
+        reserved = False
         try:
-            while True:
-                now = time.monotonic()
-                ready = self._ready_at(chat_id, now, spaced=spaced, urgent=urgent)
-                if ready <= now:
-                    break
-                await asyncio.sleep(ready - now)
-        finally:
             if urgent:
-                self._urgent -= 1
-        self._recent.append(now)
-        self.sent(chat_id)
+                # Someone who just wrote: no queue and no horizon, the next free slot is theirs.
+                await self._room()
+                reserved = True
+                taken = await self._wait_to_take(urgent)
+            else:
+                async with self._turn:
+                    await self._room()
+                    reserved = True
+                    taken = await self._wait_to_take(urgent)
+            while True:
+                start = taken[0]
+                slept = start > time.time() + 0.001
+                if slept:
+                    await asyncio.sleep(start - time.time())
+                now = time.time()
+                # Slept towards it: a 429 may have come meanwhile, here or in another process.
+                paused = await self._shared_pause() if slept else self._paused_until
+                if now - start <= LATE and paused <= now:
+                    return
+                # Woken too late for the slot's moment, or a pause began: take the next one.
+                taken = await self._wait_to_take(urgent)
+        except BaseException:
+            if reserved:
+                self._flying -= 1
+            raise
+
+    async def _wait_to_take(self, urgent: bool) -> tuple[float, float]:
+        # Waits for a time, not for an event: the slot frees itself.
+        while not isinstance(taken := await self._take(float("inf") if urgent else HORIZON), tuple):  # noqa: ASYNC110
+            await asyncio.sleep(max(0.001, taken - time.time()))
+        return taken
+
+    # -- what senders call ---------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def sending(
+        self, chat_id: int, *, spaced: bool = True, urgent: bool = False, after: float = 0.0
+    ) -> AsyncIterator[None]:
+        """Wait until a message to ``chat_id`` may go out; it counts as in flight inside the block.
+
+        ``after``: when the chat's last message was answered, as another process recorded it.
+        """
+        if spaced:
+            ready = max(self._next.get(chat_id, 0.0), after + self.limits.chat_interval if after else 0.0)
+            if (wait := ready - time.time()) > 0:
+                await asyncio.sleep(wait)
+        await self._slot(urgent)
+        try:
+            yield
+        finally:
+            self._land()
+            self.sent(chat_id)
 
     def sent(self, chat_id: int) -> None:
-        now = time.monotonic()
+        now = time.time()
         self._next[chat_id] = now + self.limits.chat_interval
         if len(self._next) > 10_000:
             self._next = {chat: at for chat, at in self._next.items() if at > now}
 
-    def pause(self, seconds: float) -> None:
-        """A 429 is about the bot as a whole: hold every sender for ``seconds``."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+    async def pause(self, seconds: float) -> None:
+        """A 429 is about the bot as a whole: hold every sender of every process for ``seconds``."""
+        until = time.time() + seconds
+        self._paused_until = max(self._paused_until, until)
+        if self.db is None:
+            return
+        await self._ensure_row()
+        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
+        async with self.db.writing(), self.db.engine.begin() as conn:
+            await conn.execute(
+                update(DeliveryPace)
+                .where(pace.platform == self.platform)
+                .values(paused_until=_later(pace.paused_until, until), next_at=_later(pace.next_at, until))
+            )
 
     @property
     def paused_for(self) -> float:
-        return max(0.0, self._paused_until - time.monotonic())
+        return max(0.0, self._paused_until - time.time())
 
 
 SENT, PENDING, SENDING, FAILED, UNREACHABLE = "sent", "pending", "sending", "failed", "unreachable"
@@ -164,10 +337,13 @@ class Outbox:
         *,
         limits: Limits | None = None,
         clock: Callable[[], datetime] = utcnow,
+        platform: str = "telegram",
     ) -> None:
         self.db = db
         self.transport = transport
-        self.pacer = Pacer(limits) if limits is not None else None
+        # The queue is keyed by platform: this outbox serves its platform's rows alone.
+        self.platform = platform
+        self.pacer = Pacer(limits, db, platform) if limits is not None else None
         self.clock = clock
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -177,7 +353,7 @@ class Outbox:
     def use(self, transport: Transport, limits: Limits | None = None) -> None:
         """Send through ``transport`` from now on (the running adapter's), paced by ``limits``."""
         self.transport = transport
-        self.pacer = Pacer(limits) if limits is not None else None
+        self.pacer = Pacer(limits, self.db, self.platform) if limits is not None else None
 
     def wake(self) -> None:
         self._wake.set()
@@ -189,6 +365,7 @@ class Outbox:
         worker is woken when that commits; outside one it is committed at once.
         """
         row = Delivery(
+            platform=self.platform,
             chat_id=chat_id,
             kind=kind,
             dedupe_key=key,
@@ -204,6 +381,10 @@ class Outbox:
         return True
 
     def _due_clause(self, now: datetime) -> object:
+        return and_(col(Delivery.platform) == self.platform, self._due(now))
+
+    @staticmethod
+    def _due(now: datetime) -> ColumnElement[bool]:
         return or_(
             and_(
                 col(Delivery.status) == PENDING,
@@ -221,6 +402,7 @@ class Outbox:
             select(earlier.id)
             .where(
                 earlier.chat_id == Delivery.chat_id,
+                earlier.platform == Delivery.platform,
                 col(earlier.id) < col(Delivery.id),
                 col(earlier.status).in_([PENDING, SENDING]),
             )
@@ -229,23 +411,44 @@ class Outbox:
 
     async def pending(self) -> list[Delivery]:
         async with self.db.session() as session:
-            result = await session.exec(select(Delivery).where(Delivery.status == PENDING).order_by(col(Delivery.id)))
+            result = await session.exec(
+                select(Delivery)
+                .where(Delivery.platform == self.platform, Delivery.status == PENDING)
+                .order_by(col(Delivery.id))
+            )
             return list(result.all())
 
-    async def _head(self, chat_id: int) -> Delivery | None:
-        """The chat's oldest unfinished row (only it may be sent), if it is due now."""
+    async def _head(self, chat_id: int) -> tuple[Delivery, float] | None:
+        """The chat's oldest unfinished row (only it may be sent), if it is due now.
+
+        With it, when the chat's last message left (``left_at``), so its gap holds across
+        processes: once this row is claimed nobody else can send to the chat before it.
+        """
+        sent = aliased(Delivery)
+        left = (
+            select(func.max(sent.left_at))
+            .where(sent.chat_id == chat_id, sent.platform == self.platform, col(sent.left_at).is_not(None))
+            .scalar_subquery()
+        )
         query = (
-            select(Delivery)
-            .where(Delivery.chat_id == chat_id, col(Delivery.status).in_([PENDING, SENDING]))
+            select(Delivery, left)
+            .where(
+                Delivery.platform == self.platform,
+                Delivery.chat_id == chat_id,
+                col(Delivery.status).in_([PENDING, SENDING]),
+            )
             .order_by(col(Delivery.id))
             .limit(1)
         )
         async with self.db.session() as session:
-            row = (await session.exec(query)).first()
-        if row is None or row.not_before is None:
-            return row if row is not None and row.status == PENDING else None
+            found = (await session.exec(query)).first()
+        if found is None:
+            return None
+        row, left_at = found
+        if row.not_before is None:
+            return (row, float(left_at or 0.0)) if row.status == PENDING else None
         not_before = row.not_before if row.not_before.tzinfo else row.not_before.replace(tzinfo=UTC)
-        return row if not_before <= self.clock() else None
+        return (row, float(left_at or 0.0)) if not_before <= self.clock() else None
 
     async def flush(self) -> int:
         """Send everything due now, in order per chat; returns how many rows were delivered."""
@@ -302,7 +505,9 @@ class Outbox:
         """Seconds until the earliest waiting row falls due (``None``: nothing waits)."""
         now = self.clock()
         query = select(func.min(Delivery.not_before)).where(
-            col(Delivery.status).in_([PENDING, SENDING]), col(Delivery.not_before) > now
+            Delivery.platform == self.platform,
+            col(Delivery.status).in_([PENDING, SENDING]),
+            col(Delivery.not_before) > now,
         )
         async with self.db.session() as session:
             at = (await session.exec(query)).first()
@@ -322,10 +527,11 @@ class Outbox:
                 await self._give_up_chat(chat_id)
                 return sent
             while not self._stopping:
-                row = await self._head(chat_id)
-                if row is None or not await self._claim(row):
+                head = await self._head(chat_id)
+                if head is None or not await self._claim(head[0]):
                     break  # nothing due, or another worker holds this chat for now
-                outcome = await self._send(row, urgent=urgent)
+                row, left_at = head
+                outcome = await self._send(row, urgent=urgent, after=left_at)
                 if outcome == SENT:
                     sent += 1
                 elif outcome == PENDING:
@@ -355,7 +561,7 @@ class Outbox:
             row.status, row.attempts = SENDING, row.attempts + 1
         return claimed
 
-    async def _send(self, row: Delivery, *, urgent: bool = False) -> str:
+    async def _send(self, row: Delivery, *, urgent: bool = False, after: float = 0.0) -> str:
         """Deliver a claimed row; returns its outcome (SENT, PENDING, FAILED or UNREACHABLE)."""
         assert self.transport is not None
         items = [from_payload(p) for p in row.payload.get("items", [])]
@@ -364,21 +570,23 @@ class Outbox:
         unreachable = False
         # The answer to an update may come as a burst; anything else keeps a chat's gap.
         spaced = row.kind != REPLY
+        left_at: float | None = None
         try:
             while done < len(items):
                 try:
-                    if self.pacer is not None:
-                        await self.pacer.slot(row.chat_id, spaced=spaced, urgent=urgent)
-                    await self.transport.deliver(row.chat_id, items[done])
+                    if self.pacer is None:
+                        await self.transport.deliver(row.chat_id, items[done])
+                    else:
+                        async with self.pacer.sending(row.chat_id, spaced=spaced, urgent=urgent, after=after):
+                            await self.transport.deliver(row.chat_id, items[done])
                     done += 1
-                    if self.pacer is not None:
-                        # Counted from the answer, so the server never sees two closer than the interval.
-                        self.pacer.sent(row.chat_id)
+                    # Counted from the answer, so the server never sees two closer than the interval.
+                    left_at = time.time()
                 except RetryAfter as exc:
                     if self.pacer is None or urgent or exc.seconds > self.pacer.limits.max_wait:
                         raise
                     log.info("chat %s: 429, holding every sender %ss", row.chat_id, exc.seconds)
-                    self.pacer.pause(exc.seconds)
+                    await self.pacer.pause(exc.seconds)
         except ChatUnreachable as exc:
             status, error = FAILED, str(exc)[:500]
             unreachable = True
@@ -397,14 +605,15 @@ class Outbox:
             if isinstance(exc, RetryAfter):
                 seconds = exc.seconds
                 if self.pacer is not None:
-                    self.pacer.pause(seconds)
+                    with contextlib.suppress(Exception):  # the row's own wait holds regardless
+                        await self.pacer.pause(seconds)
             else:
                 seconds = min(2.0 ** max(row.attempts - 1, 0), MAX_BACKOFF)
             status, not_before = PENDING, self.clock() + timedelta(seconds=seconds)
         except asyncio.CancelledError:
-            await self._finish(row, PENDING, "interrupted", None, done, len(items))
+            await self._finish(row, PENDING, "interrupted", None, done, len(items), left_at=left_at)
             raise
-        await self._finish(row, status, error, not_before, done, len(items), unreachable=unreachable)
+        await self._finish(row, status, error, not_before, done, len(items), unreachable=unreachable, left_at=left_at)
         return UNREACHABLE if unreachable else status
 
     async def _finish(
@@ -417,8 +626,11 @@ class Outbox:
         total: int,
         *,
         unreachable: bool = False,
+        left_at: float | None = None,
     ) -> None:
         values: dict[str, object] = {"status": status, "last_error": error, "not_before": not_before}
+        if left_at is not None:
+            values["left_at"] = left_at
         if status == SENT:
             values["sent_at"] = self.clock()
         if 0 < done < total:
@@ -426,7 +638,7 @@ class Outbox:
             values["payload"] = {**row.payload, "done": done}
         async with self.db.writing(), self.db.session() as session:
             await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
-            if unreachable:
+            if unreachable and self.platform == "telegram":
                 await session.exec(
                     update(User)
                     .where(col(User.telegram_id) == row.chat_id, col(User.unreachable_at).is_(None))
@@ -437,6 +649,8 @@ class Outbox:
             self._wake.set()  # the worker's sleep must end when this row falls due
 
     async def _known_unreachable(self, chat_id: int) -> bool:
+        if self.platform != "telegram":
+            return False  # the mark is kept on a person's Telegram id
         async with self.db.session() as session:
             result = await session.exec(
                 select(User.id).where(User.telegram_id == chat_id, col(User.unreachable_at).is_not(None))
@@ -448,7 +662,11 @@ class Outbox:
         async with self.db.writing(), self.db.session() as session:
             await session.exec(
                 update(Delivery)
-                .where(col(Delivery.chat_id) == chat_id, col(Delivery.status) == PENDING)
+                .where(
+                    col(Delivery.platform) == self.platform,
+                    col(Delivery.chat_id) == chat_id,
+                    col(Delivery.status) == PENDING,
+                )
                 .values(status=FAILED, last_error="chat unreachable")
             )
 
