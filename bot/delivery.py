@@ -23,14 +23,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, case, func, insert, or_, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -86,9 +87,9 @@ class Limits:
     chat_interval: float = 1.0
     # A 429 asking for longer than this puts the row back in the queue instead of waiting.
     max_wait: float = 60.0
-    # Shared slots are ``window / per_second`` apart: the margin over one second absorbs a
-    # process that wakes a little late for its slot, so the server still sees ≤ per_second.
-    window: float = 1.02
+    # Shared slots are ``window / per_second`` apart, an even pace rather than a second's
+    # worth at once; what the server counts is kept by the answers (see ``Pacer``).
+    window: float = 1.0
 
 
 # Telegram's advice: about 30 messages a second overall and one a second to any one chat
@@ -103,9 +104,10 @@ LIMITS = {"telegram": TELEGRAM, "dingtalk": DINGTALK}
 # A broadcast sender takes a shared slot at most this far ahead, so the queue of slots already
 # promised stays short and someone who just wrote gets one within about this long.
 HORIZON = 0.05
-# A sender that wakes this much after its slot (a stalled loop) gives the slot up and takes a
-# new one: sent late it would crowd the slots other processes send in.
-LATE = 0.015
+# A send not answered after this long is taken to be over (its process died mid-send).
+IN_FLIGHT = 10.0
+# How often the one sender of a process asks again while the send a second back is unanswered.
+POLL = 0.01
 
 
 def _later(a: Any, b: Any) -> ColumnElement[Any]:
@@ -116,76 +118,49 @@ def _later(a: Any, b: Any) -> ColumnElement[Any]:
 class Pacer:
     """When a message may leave: a shared slot, a gap per chat, a 429's pause for everyone.
 
-    **Shared by every process on the database.** Each platform has one ``DeliveryPace`` row:
-    ``next_at``, the first free send slot, and ``paused_until``, the end of the latest 429's
-    hold, on the wall clock. A sender takes a slot with one atomic statement,
-    ``UPDATE … SET next_at = max(next_at, now, paused_until) + gap … RETURNING`` (a row lock
-    on PostgreSQL, the write lock on SQLite), so two processes never get the same slot and
-    slots are ``gap = window / per_second`` apart whoever holds them. One sender per process
-    asks at a time (the others queue in the event loop), and only ``HORIZON`` ahead, so a
-    slot costs one short write, about 1–2 ms; reserving batches would save little at 30 a
-    second and strand slots when a process stops. A 429 moves ``paused_until`` and
-    ``next_at`` past its ``retry_after`` in every process; a sender that slept towards a slot
-    taken earlier reads ``paused_until`` again before it sends, so a pause that began
-    meanwhile holds it too.
+    **Shared by every process on the database.** Each platform has one ``DeliveryPace`` row,
+    on the wall clock: ``next_at`` (the first free slot), ``paused_until`` (the end of the
+    latest 429's hold) and ``recent``, the last ``per_second`` sends with, for each, when
+    its answer came back, or that it is still on its way. A slot is taken in one short
+    transaction that locks the row (a write first: the row lock on PostgreSQL, the write lock
+    on SQLite), so no two processes get the same slot:
 
-    **Sends in flight.** Slots say when a send may start, not when the server sees it: sends
-    delayed in the loop or the HTTP client arrive bunched. So in each process a send counts
-    from its slot until one second after its answer came back, and a new one starts only
-    while fewer than ``per_second`` are counted. The server sees each send between its start
-    and its answer, hence never more than ``per_second`` of this process's in any second;
-    across processes the slots' spacing and the ``LATE`` rule keep the sum there.
+    - slots are ``window / per_second`` apart, whoever holds them;
+    - a send may start only a second after the answer to the send ``per_second`` slots
+      before it, and not at all while that one is unanswered. The server sees each send
+      between its start and its answer, so it never sees more than ``per_second`` in any
+      second, however the sends bunch on the way (a stalled loop, an HTTP client's queue,
+      a second process): the bunching slows the pace instead of breaking it;
+    - a 429 moves ``paused_until`` and ``next_at`` past its ``retry_after`` for every
+      process; a sender that slept towards a slot taken earlier reads ``paused_until`` again
+      before it sends, so a pause that began meanwhile holds it too.
+
+    One sender per process asks at a time (the others queue in the event loop) and only
+    ``HORIZON`` ahead, so the slots already promised are few and someone who just wrote
+    (``urgent``: no queue, no horizon) gets the next one. The cost is two short transactions
+    per send (the slot, then its answer), 1–3 ms each; reserving batches of slots would save
+    little at 30 a second and would strand slots when a process stops.
 
     **Per chat.** A chat's next message keeps ``chat_interval`` from its last one's answer: in
     this process from memory, across processes from the row's ``left_at``, read when the
     chat's next row is claimed (only one process can hold a chat's head row at a time).
     """
 
-    def __init__(self, limits: Limits, db: Database | None = None, platform: str = "telegram") -> None:
+    def __init__(self, limits: Limits, db: Database, platform: str = "telegram") -> None:
         self.limits = limits
         self.db = db
         self.platform = platform
         self._capacity = max(1, int(limits.per_second))
         self._gap = limits.window / limits.per_second
-        self._ends: deque[float] = deque(maxlen=self._capacity)
-        self._flying = 0
-        self._landed = asyncio.Event()
         self._turn = asyncio.Lock()
         self._next: dict[int, float] = {}
         self._paused_until = 0.0
-        self._next_local = 0.0  # without a database: this process's own next slot
         self._ready = False
 
-    # -- this process's sends in flight ------------------------------------------------
-
-    def _counted(self, now: float) -> int:
-        return self._flying + sum(1 for end in self._ends if end > now - 1.0)
-
-    async def _room(self) -> None:
-        """Wait until fewer than ``per_second`` sends are in flight or answered within a second."""
-        while True:
-            now = time.time()
-            if self._counted(now) < self._capacity:
-                self._flying += 1
-                return
-            self._landed.clear()
-            if self._flying >= self._capacity or not self._ends:
-                await self._landed.wait()
-                continue
-            oldest = next(end for end in self._ends if end > now - 1.0)
-            await asyncio.sleep(max(0.001, oldest + 1.0 - now))
-
-    def _land(self) -> None:
-        self._flying -= 1
-        self._ends.append(time.time())
-        self._landed.set()
-
-    # -- the shared slot -----------------------------------------------------------------
-
     async def _ensure_row(self) -> None:
-        if self._ready or self.db is None:
+        if self._ready:
             return
-        async with self.db.writing(), self.db.engine.begin() as conn:
+        async with self.db.engine.connect() as conn:
             exists = (
                 await conn.execute(select(DeliveryPace.platform).where(DeliveryPace.platform == self.platform))
             ).first()
@@ -193,94 +168,105 @@ class Pacer:
             with contextlib.suppress(IntegrityError):  # another process made it first
                 async with self.db.writing(), self.db.engine.begin() as conn:
                     await conn.execute(
-                        insert(DeliveryPace).values(platform=self.platform, next_at=0.0, paused_until=0.0)
+                        insert(DeliveryPace).values(
+                            platform=self.platform, next_at=0.0, paused_until=0.0, seq=0, recent=[]
+                        )
                     )
         self._ready = True
 
-    async def _take(self, horizon: float) -> tuple[float, float] | float:
-        """Take the next shared slot if it is within ``horizon``: (slot, paused_until).
+    @contextlib.asynccontextmanager
+    async def _locked(self) -> AsyncIterator[tuple[AsyncConnection, Row[Any]]]:
+        """The platform's pace row, locked against every other process until the block ends."""
+        await self._ensure_row()
+        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
+        async with self.db.writing(), self.db.engine.begin() as conn:
+            # A write before the read: it takes the lock, so the read cannot go stale.
+            await conn.execute(update(DeliveryPace).where(pace.platform == self.platform).values(seq=pace.seq))
+            row = (
+                await conn.execute(
+                    select(pace.next_at, pace.paused_until, pace.seq, pace.recent).where(pace.platform == self.platform)
+                )
+            ).one()
+            yield conn, row
+
+    async def _take(self, horizon: float) -> tuple[float, int] | float:
+        """Take the next shared slot if it is within ``horizon``: (its time, its number).
 
         Otherwise returns when to ask again.
         """
-        now = time.time()
-        if self.db is None:
-            start = max(self._next_local, now, self._paused_until)
-            if start > now + horizon:
-                return start - horizon
-            self._next_local = start + self._gap
-            return start, self._paused_until
-        await self._ensure_row()
         pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
-        free = _later(_later(pace.next_at, pace.paused_until), now)
-        statement = (
-            update(DeliveryPace)
-            .where(pace.platform == self.platform, pace.next_at <= now + horizon, pace.paused_until <= now + horizon)
-            .values(next_at=free + self._gap)
-            .returning(pace.next_at, pace.paused_until)
-        )
-        async with self.db.writing(), self.db.engine.begin() as conn:
-            taken = (await conn.execute(statement)).first()
-            if taken is None:
-                row = (
-                    await conn.execute(select(pace.next_at, pace.paused_until).where(pace.platform == self.platform))
-                ).first()
-        if taken is not None:
-            return float(taken[0]) - self._gap, float(taken[1])
-        assert row is not None
-        return max(float(row[0]), float(row[1])) - horizon
+        async with self._locked() as (conn, row):
+            now = time.time()
+            seq = int(row.seq)
+            recent = {int(entry[0]): (float(entry[1]), bool(entry[2])) for entry in row.recent}
+            free = max(float(row.next_at), float(row.paused_until), now)
+            back = recent.get(seq - self._capacity)
+            if back is not None:
+                at, flying = back
+                if flying and at > now:
+                    return now + POLL  # a second's worth back is still on its way
+                free = max(free, at + 1.0)
+            if free > now + horizon:
+                return free - horizon
+            recent[seq] = (free + IN_FLIGHT, True)
+            kept = [[n, at, int(flying)] for n, (at, flying) in sorted(recent.items()) if n > seq - self._capacity]
+            await conn.execute(
+                update(DeliveryPace)
+                .where(pace.platform == self.platform)
+                .values(next_at=free + self._gap, seq=seq + 1, recent=kept)
+            )
+        self._paused_until = max(self._paused_until, float(row.paused_until))
+        return free, seq
+
+    async def _answered(self, seq: int) -> None:
+        """The send in slot ``seq`` is over: the server has seen it, if it ever will."""
+        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
+        async with self._locked() as (conn, row):
+            now = time.time()
+            recent = [[n, now, 0] if int(n) == seq else [n, at, flying] for n, at, flying in row.recent]
+            await conn.execute(update(DeliveryPace).where(pace.platform == self.platform).values(recent=recent))
 
     async def _shared_pause(self) -> float:
-        if self.db is None:
-            return self._paused_until
         pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
         async with self.db.engine.connect() as conn:
             paused = (await conn.execute(select(pace.paused_until).where(pace.platform == self.platform))).scalar()
-        return max(self._paused_until, float(paused or 0.0))
+        self._paused_until = max(self._paused_until, float(paused or 0.0))
+        return self._paused_until
 
-    async def _slot(self, urgent: bool) -> None:
-        """Count a send in flight, then wait for a shared slot no pause covers, and its moment."""
-        reserved = False
-        try:
-            if urgent:
-                # Someone who just wrote: no queue and no horizon, the next free slot is theirs.
-                await self._room()
-                reserved = True
-                taken = await self._wait_to_take(urgent)
-            else:
-                async with self._turn:
-                    await self._room()
-                    reserved = True
-                    taken = await self._wait_to_take(urgent)
-            while True:
-                start = taken[0]
-                slept = start > time.time() + 0.001
-                if slept:
-                    await asyncio.sleep(start - time.time())
-                now = time.time()
-                # Slept towards it: a 429 may have come meanwhile, here or in another process.
-                paused = await self._shared_pause() if slept else self._paused_until
-                if now - start <= LATE and paused <= now:
-                    return
-                # Woken too late for the slot's moment, or a pause began: take the next one.
-                taken = await self._wait_to_take(urgent)
-        except BaseException:
-            if reserved:
-                self._flying -= 1
-            raise
-
-    async def _wait_to_take(self, urgent: bool) -> tuple[float, float]:
+    async def _wait_to_take(self, urgent: bool) -> tuple[float, int]:
         # Waits for a time, not for an event: the slot frees itself.
         while not isinstance(taken := await self._take(float("inf") if urgent else HORIZON), tuple):  # noqa: ASYNC110
             await asyncio.sleep(max(0.001, taken - time.time()))
         return taken
 
-    # -- what senders call ---------------------------------------------------------------
+    async def _slot(self, urgent: bool) -> int:
+        """A shared slot that no pause covers, waited for until its moment; returns its number."""
+        if urgent:
+            taken = await self._wait_to_take(urgent)
+        else:
+            async with self._turn:
+                taken = await self._wait_to_take(urgent)
+        while True:
+            start, seq = taken
+            try:
+                slept = start > time.time() + 0.001
+                if slept:
+                    await asyncio.sleep(start - time.time())
+                # Slept towards it: a 429 may have come meanwhile, here or in another process.
+                paused = await self._shared_pause() if slept else self._paused_until
+            except BaseException:
+                await self._answered(seq)
+                raise
+            if paused <= time.time():
+                return seq
+            await self._answered(seq)  # never sent: the slot is given back
+            taken = await self._wait_to_take(urgent)
 
     @contextlib.asynccontextmanager
     async def sending(
         self, chat_id: int, *, spaced: bool = True, urgent: bool = False, after: float = 0.0
     ) -> AsyncIterator[None]:
-        """Wait until a message to ``chat_id`` may go out; it counts as in flight inside the block.
+        """Wait until a message to ``chat_id`` may go out; send it inside the block.
 
         ``after``: when the chat's last message was answered, as another process recorded it.
         """
@@ -288,12 +274,16 @@ class Pacer:
             ready = max(self._next.get(chat_id, 0.0), after + self.limits.chat_interval if after else 0.0)
             if (wait := ready - time.time()) > 0:
                 await asyncio.sleep(wait)
-        await self._slot(urgent)
+        seq = await self._slot(urgent)
         try:
             yield
         finally:
-            self._land()
             self.sent(chat_id)
+            try:
+                await self._answered(seq)
+            except Exception:
+                # Its slot lapses after IN_FLIGHT instead; the send itself is not in question.
+                log.exception("recording the answer of send %s failed", seq)
 
     def sent(self, chat_id: int) -> None:
         now = time.time()
@@ -305,8 +295,6 @@ class Pacer:
         """A 429 is about the bot as a whole: hold every sender of every process for ``seconds``."""
         until = time.time() + seconds
         self._paused_until = max(self._paused_until, until)
-        if self.db is None:
-            return
         await self._ensure_row()
         pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
         async with self.db.writing(), self.db.engine.begin() as conn:

@@ -102,13 +102,18 @@ class Delivery(SQLModel, table=True):
 class DeliveryPace(SQLModel, table=True):
     """The shared pace of one platform's sends, for every process on this database.
 
-    ``next_at`` is the first free send slot and ``paused_until`` the end of the latest
-    429's hold, both on the wall clock in seconds since the epoch (see ``bot.delivery``).
+    Times are on the wall clock in seconds since the epoch (see ``bot.delivery.Pacer``):
+    ``next_at`` is the first free send slot, ``paused_until`` the end of the latest 429's
+    hold, ``seq`` how many slots were ever given, and ``recent`` the last second's worth of
+    sends as ``[seq, time]`` pairs: when each was answered, or until when it may still be
+    on its way.
     """
 
     platform: str = Field(primary_key=True, max_length=16)
     next_at: float = 0.0
     paused_until: float = 0.0
+    seq: int = 0
+    recent: list[list[float]] = json_field(list)
 
 
 class Setting(SQLModel, table=True):

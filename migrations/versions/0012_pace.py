@@ -22,6 +22,8 @@ def upgrade() -> None:
     sa.Column('platform', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('next_at', sa.Float(), nullable=False),
     sa.Column('paused_until', sa.Float(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('recent', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('platform')
     )
     # Rows queued before this revision were all for Telegram: the server default says so.
