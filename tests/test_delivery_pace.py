@@ -21,11 +21,15 @@ import pytest
 from bot.core import Reply
 from bot.core.db import Database
 from bot.delivery import DINGTALK, TELEGRAM, Limits, Outbox
+from tests import telegram_kit
 from tests.botapi import BotAPIError, FakeBotAPI
 from tests.kit import RecordingTransport
+from tests.telegram_kit import Bot
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 2  # the 429's retry_after, in seconds
+LIAISON = 1002  # a seeded demo person: the Beijing liaison office
+bot = telegram_kit.bot
 
 
 class Telegram:
@@ -138,3 +142,30 @@ async def test_each_platform_has_its_own_queue_and_limits(database_url: str) -> 
     # DingTalk's documented limits, slower than Telegram's.
     assert DINGTALK.per_second == 20 and DINGTALK.chat_interval == 3
     assert isinstance(TELEGRAM, Limits) and TELEGRAM.per_second == 30 and TELEGRAM.chat_interval == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_press_is_answered_at_once_and_its_answer_overtakes_a_broadcast(bot: Bot) -> None:
+    api, outbox = bot.api, bot.app.outbox
+    officer = bot.person(LIAISON)
+    await officer.send("/lead")
+    await officer.send("宁德时代新能源科技股份有限公司")
+    chains = officer.keyboard_message()
+    digests = [6_500_000_000 + n for n in range(150)]  # five seconds' worth at 30 a second
+    for chat in digests:
+        await outbox.enqueue(chat, [Reply(f"digest {chat}")], kind="digest")
+
+    def delivered() -> int:
+        return sum(len(api.messages(chat)) for chat in digests)
+
+    await api.wait_for(lambda: delivered() >= 30, timeout=20, what="the broadcast under way")
+    pressed = time.monotonic()
+    query = await officer.press("新能源")
+    answered = time.monotonic() - pressed
+    # The spinner stops at once: answerCallbackQuery never waits for a slot of the pace.
+    assert api.answered_callbacks[query].at - pressed < 1.0
+    # The press's own answer (its message edited, the next question) is out, ahead of the rest.
+    assert chains.edited and chains.text.endswith("新能源")
+    assert answered < 2.0, f"{answered:.2f} s behind a broadcast"
+    assert delivered() < len(digests), "the broadcast was still under way"
