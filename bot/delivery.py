@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_, case, func, insert, or_, update
-from sqlalchemy.engine import Row
+from sqlalchemy import JSON, and_, bindparam, case, func, insert, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -108,11 +107,33 @@ HORIZON = 0.05
 IN_FLIGHT = 10.0
 # How often the one sender of a process asks again while the send a second back is unanswered.
 POLL = 0.01
+# Answers are written with the next slot taken, or after this long when none is.
+ANSWERS = 0.1
+
+_LOCK = text("UPDATE deliverypace SET seq = seq WHERE platform = :platform")
+_READ = text("SELECT next_at, paused_until, seq, recent FROM deliverypace WHERE platform = :platform").columns(
+    recent=JSON
+)
+_RECENT = text("UPDATE deliverypace SET recent = :recent WHERE platform = :platform").bindparams(
+    bindparam("recent", type_=JSON)
+)
+_TAKE = text(
+    "UPDATE deliverypace SET next_at = :next_at, seq = :seq, recent = :recent WHERE platform = :platform"
+).bindparams(bindparam("recent", type_=JSON))
 
 
 def _later(a: Any, b: Any) -> ColumnElement[Any]:
     """The greater of two SQL values, written the same on SQLite and PostgreSQL."""
     return case((a > b, a), else_=b)
+
+
+@dataclass
+class _PaceRow:
+    next_at: float
+    paused_until: float
+    seq: int
+    recent: list[list[float]]
+    written: bool = False
 
 
 class Pacer:
@@ -156,6 +177,8 @@ class Pacer:
         self._next: dict[int, float] = {}
         self._paused_until = 0.0
         self._ready = False
+        self._answers: dict[int, float] = {}  # answered sends not yet written: seq → when
+        self._flushing: asyncio.Task[None] | None = None
 
     async def _ensure_row(self) -> None:
         if self._ready:
@@ -175,31 +198,36 @@ class Pacer:
         self._ready = True
 
     @contextlib.asynccontextmanager
-    async def _locked(self) -> AsyncIterator[tuple[AsyncConnection, Row[Any]]]:
-        """The platform's pace row, locked against every other process until the block ends."""
+    async def _locked(self) -> AsyncIterator[tuple[AsyncConnection, _PaceRow]]:
+        """The platform's pace row, locked against every other process until the block ends.
+
+        The answers this process owes are written first, in the same transaction.
+        """
         await self._ensure_row()
-        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
         async with self.db.writing(), self.db.engine.begin() as conn:
             # A write before the read: it takes the lock, so the read cannot go stale.
-            await conn.execute(update(DeliveryPace).where(pace.platform == self.platform).values(seq=pace.seq))
-            row = (
-                await conn.execute(
-                    select(pace.next_at, pace.paused_until, pace.seq, pace.recent).where(pace.platform == self.platform)
-                )
-            ).one()
+            await conn.execute(_LOCK, {"platform": self.platform})
+            found = (await conn.execute(_READ, {"platform": self.platform})).one()
+            row = _PaceRow(float(found[0]), float(found[1]), int(found[2]), list(found[3]))
+            answers, self._answers = self._answers, {}
+            if answers:
+                row.recent = [
+                    [n, answers[int(n)], 0] if int(n) in answers else [n, at, flying] for n, at, flying in row.recent
+                ]
             yield conn, row
+            if answers and not row.written:
+                await conn.execute(_RECENT, {"platform": self.platform, "recent": row.recent})
 
     async def _take(self, horizon: float) -> tuple[float, int] | float:
         """Take the next shared slot if it is within ``horizon``: (its time, its number).
 
         Otherwise returns when to ask again.
         """
-        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
         async with self._locked() as (conn, row):
             now = time.time()
-            seq = int(row.seq)
+            seq = row.seq
             recent = {int(entry[0]): (float(entry[1]), bool(entry[2])) for entry in row.recent}
-            free = max(float(row.next_at), float(row.paused_until), now)
+            free = max(row.next_at, row.paused_until, now)
             back = recent.get(seq - self._capacity)
             if back is not None:
                 at, flying = back
@@ -211,20 +239,30 @@ class Pacer:
             recent[seq] = (free + IN_FLIGHT, True)
             kept = [[n, at, int(flying)] for n, (at, flying) in sorted(recent.items()) if n > seq - self._capacity]
             await conn.execute(
-                update(DeliveryPace)
-                .where(pace.platform == self.platform)
-                .values(next_at=free + self._gap, seq=seq + 1, recent=kept)
+                _TAKE, {"platform": self.platform, "next_at": free + self._gap, "seq": seq + 1, "recent": kept}
             )
-        self._paused_until = max(self._paused_until, float(row.paused_until))
+            row.written = True
+        self._paused_until = max(self._paused_until, row.paused_until)
         return free, seq
 
-    async def _answered(self, seq: int) -> None:
-        """The send in slot ``seq`` is over: the server has seen it, if it ever will."""
-        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
-        async with self._locked() as (conn, row):
-            now = time.time()
-            recent = [[n, now, 0] if int(n) == seq else [n, at, flying] for n, at, flying in row.recent]
-            await conn.execute(update(DeliveryPace).where(pace.platform == self.platform).values(recent=recent))
+    def _answered(self, seq: int) -> None:
+        """The send in slot ``seq`` is over: the server has seen it, if it ever will.
+
+        Written with this process's next slot, or within ``ANSWERS`` if none is taken before.
+        """
+        self._answers[seq] = time.time()
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush_answers(), name=f"pace:{self.platform}")
+
+    async def _flush_answers(self) -> None:
+        await asyncio.sleep(ANSWERS)
+        if self._answers:
+            try:
+                async with self._locked():
+                    pass
+            except Exception:
+                # Its slot lapses after IN_FLIGHT instead; the sends themselves are not in question.
+                log.exception("recording the answers of sends failed")
 
     async def _shared_pause(self) -> float:
         pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
@@ -255,11 +293,11 @@ class Pacer:
                 # Slept towards it: a 429 may have come meanwhile, here or in another process.
                 paused = await self._shared_pause() if slept else self._paused_until
             except BaseException:
-                await self._answered(seq)
+                self._answered(seq)
                 raise
             if paused <= time.time():
                 return seq
-            await self._answered(seq)  # never sent: the slot is given back
+            self._answered(seq)  # never sent: the slot is given back
             taken = await self._wait_to_take(urgent)
 
     @contextlib.asynccontextmanager
@@ -277,13 +315,13 @@ class Pacer:
         seq = await self._slot(urgent)
         try:
             yield
+        except RetryAfter as exc:
+            # Held here at once, before any await lets another sender of this process through.
+            self._paused_until = max(self._paused_until, time.time() + exc.seconds)
+            raise
         finally:
             self.sent(chat_id)
-            try:
-                await self._answered(seq)
-            except Exception:
-                # Its slot lapses after IN_FLIGHT instead; the send itself is not in question.
-                log.exception("recording the answer of send %s failed", seq)
+            self._answered(seq)
 
     def sent(self, chat_id: int) -> None:
         now = time.time()
@@ -303,6 +341,15 @@ class Pacer:
                 .where(pace.platform == self.platform)
                 .values(paused_until=_later(pace.paused_until, until), next_at=_later(pace.next_at, until))
             )
+
+    async def close(self) -> None:
+        """Write the answers still owed, so no other process waits for their slots to lapse."""
+        if self._flushing is not None:
+            self._flushing.cancel()
+        if self._answers:
+            with contextlib.suppress(Exception):
+                async with self._locked():
+                    pass
 
     @property
     def paused_for(self) -> float:
@@ -680,9 +727,10 @@ class Outbox:
         self._stopping = True
         self._wake.set()
         tasks = list(self._draining.values())
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self.pacer is not None:
+            await self.pacer.close()
