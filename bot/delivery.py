@@ -204,6 +204,8 @@ class Pacer:
         The answers this process owes are written first, in the same transaction.
         """
         await self._ensure_row()
+        # In turn with this process's other writers: SQLite's own busy wait, in coarse steps,
+        # would hold up the update of someone who just wrote.
         async with self.db.writing(), self.db.engine.begin() as conn:
             # A write before the read: it takes the lock, so the read cannot go stale.
             await conn.execute(_LOCK, {"platform": self.platform})
