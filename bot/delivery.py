@@ -223,7 +223,12 @@ class Pacer:
                 row.recent = [
                     [n, answers[int(n)], 0] if int(n) in answers else [n, at, flying] for n, at, flying in row.recent
                 ]
-            yield conn, row
+            try:
+                yield conn, row
+            except BaseException:
+                # Rolled back: the answers are still owed.
+                self._answers = {**answers, **self._answers}
+                raise
             if answers and not row.written:
                 await conn.execute(_RECENT, {"platform": self.platform, "recent": row.recent})
 
