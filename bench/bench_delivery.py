@@ -1,28 +1,38 @@
 """A broadcast of digests through the delivery queue while Telegram answers 429s.
 
-    .venv/bin/python bench/bench_delivery.py [--full] [--count N] [--retry-after S]
+    .venv/bin/python -m bench.bench_delivery [--full] [--count N] [--rounds R] [--retry-after S] [--sqlite-only]
 
 One digest to each of N chats (1,000 with ``--full``, 200 by default) through the real
-``Outbox`` worker and pacer on SQLite, to a stand-in for Telegram that keeps its own count:
-at two moments it starts a 429 whose ``retry_after`` window refuses every send inside it,
-as Telegram's does. Printed: the total time against N/30 s plus the windows (goal: within
-5 %), the most sends in any one second (goal ≤ 30), the sends that arrived inside a
-window (goal 0), and lost and doubled messages (goal 0).
+``Outbox`` worker and its shared pace, on SQLite and on PostgreSQL, to a stand-in for
+Telegram that keeps its own count: at two moments it starts a 429 whose ``retry_after``
+window refuses every send inside it, as Telegram's does. Beside it, in interleaved rounds,
+the peer: the simplest sender that means to honour the limits, an in-memory queue behind
+aiolimiter's ``AsyncLimiter(30, 1)`` that holds every sender while a 429's pause lasts.
+
+Printed per configuration, median and spread over the rounds: the total time against
+N/30 s plus the windows (goal: within 5 %), the most sends in any one second (goal ≤ 30),
+the sends that arrived inside a window (goal 0), lost and doubled messages (goal 0).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from aiolimiter import AsyncLimiter
+
+from bench.register import postgres
 from bot.core import Outgoing, Reply
 from bot.core.db import Database
-from bot.delivery import Limits, Outbox, RetryAfter
+from bot.delivery import TELEGRAM, Outbox, RetryAfter
 from services import seed
 
 RATE = 30.0
@@ -67,39 +77,135 @@ class Telegram:
         return best
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--full", action="store_true", help="1,000 digests, as issue #14 measured")
-    parser.add_argument("--count", type=int)
-    parser.add_argument("--retry-after", type=float, default=3.0)
-    args, _ = parser.parse_known_args(sys.argv[1:])
-    count = args.count or (1000 if args.full else 200)
-    with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'delivery.sqlite3'}")
-        from bot.core import migrate
+@dataclass
+class Result:
+    overshoot: float  # per cent over N/30 s plus the windows
+    took: float
+    busiest: int
+    inside: int
+    lost: int
+    doubled: int
 
+
+def judge(telegram: Telegram, chats: list[int], took: float) -> Result:
+    ideal = len(chats) / RATE + sum(end - start for start, end in telegram.windows)
+    return Result(
+        overshoot=100 * (took - ideal) / ideal,
+        took=took,
+        busiest=telegram.busiest_second(),
+        inside=telegram.inside,
+        lost=sum(1 for chat in chats if telegram.received[chat] == 0),
+        doubled=sum(1 for chat in chats if telegram.received[chat] > 1),
+    )
+
+
+async def project(url: str, count: int, retry_after: float) -> Result:
+    """The bot's own path: queued rows, the outbox worker, the pace shared through the database."""
+    from bot.core import migrate
+
+    db = Database(url)
+    try:
         await migrate.upgrade(db)
         await seed.seed(db)
-        telegram = Telegram(count, args.retry_after)
-        outbox = Outbox(db, telegram, limits=Limits(per_second=RATE))
+        telegram = Telegram(count, retry_after)
+        outbox = Outbox(db, telegram, limits=TELEGRAM)
         chats = [6_000_000_000 + n for n in range(count)]
         for chat in chats:
-            await outbox.enqueue(chat, [Reply(f"digest for {chat}")], kind="digest", key=f"digest:bench:{chat}")
+            await outbox.enqueue(chat, [Reply(f"digest for {chat}")], kind="digest")
         started = time.monotonic()
         worker = asyncio.create_task(outbox.run())
         await asyncio.wait_for(telegram.all_in.wait(), 10 * count / RATE + 60)
         took = time.monotonic() - started
         await outbox.stop()
         worker.cancel()
+        return judge(telegram, chats, took)
+    finally:
         await db.dispose()
-    ideal = count / RATE + sum(end - start for start, end in telegram.windows)
-    lost = sum(1 for chat in chats if telegram.received[chat] == 0)
-    doubled = sum(1 for chat in chats if telegram.received[chat] > 1)
+
+
+async def peer(count: int, retry_after: float) -> Result:
+    """aiolimiter's limiter, a pause every sender waits out, and a task per chat."""
+    telegram = Telegram(count, retry_after)
+    limiter = AsyncLimiter(RATE, 1)
+    resumed = asyncio.Event()
+    resumed.set()
+    chats = [6_000_000_000 + n for n in range(count)]
+
+    async def send(chat: int) -> None:
+        while True:
+            await resumed.wait()
+            async with limiter:
+                try:
+                    await telegram.deliver(chat, Reply(f"digest for {chat}"))
+                    return
+                except RetryAfter as exc:
+                    if resumed.is_set():
+                        resumed.clear()
+                        asyncio.get_running_loop().call_later(exc.seconds, resumed.set)
+
+    started = time.monotonic()
+    await asyncio.gather(*(send(chat) for chat in chats))
+    return judge(telegram, chats, time.monotonic() - started)
+
+
+def spread(values: list[float], unit: str = "", digits: int = 1) -> str:
+    return f"{statistics.median(values):.{digits}f}{unit} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--full", action="store_true", help="1,000 digests, as issue #14 measured")
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--retry-after", type=float, default=3.0)
+    parser.add_argument("--sqlite-only", action="store_true")
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    count = args.count or (1000 if args.full else 200)
+    results: dict[str, list[Result]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        async with postgres() as pg_url:
+            runs: dict[str, Callable[[int], Awaitable[Result]]] = {
+                "project sqlite": lambda n: project(
+                    f"sqlite:///{Path(folder) / f'd{n}.sqlite3'}", count, args.retry_after
+                )
+            }
+            if pg_url is not None and not args.sqlite_only:
+                runs["project postgresql"] = lambda n: project(pg_url, count, args.retry_after)
+            runs["peer aiolimiter"] = lambda n: peer(count, args.retry_after)
+            for n in range(args.rounds):  # interleaved: each round runs every configuration once
+                for name, run in runs.items():
+                    if name == "project postgresql" and n:
+                        # A fresh queue for the round on the same database: the rows sent before go.
+                        await _clear(pg_url)
+                    results.setdefault(name, []).append(await run(n))
     print(
-        f"{count} digests, two 429s of {args.retry_after:g} s: {took:.1f} s against {ideal:.1f} s "
-        f"({100 * (took - ideal) / ideal:+.1f} %, goal within 5 %); busiest second {telegram.busiest_second()} "
-        f"(goal ≤ 30); sends inside a 429 window {telegram.inside} (goal 0); lost {lost}, doubled {doubled}"
+        f"{count} digests, two 429s of {args.retry_after:g} s each, {args.rounds} interleaved rounds, "
+        "median (min–max); goals: within 5 % of N/30 s + the windows, ≤ 30 in any second, 0 inside a window"
     )
+    for name, rounds in results.items():
+        print(
+            f"{name:20} {spread([r.took for r in rounds], ' s')}  "
+            f"{spread([r.overshoot for r in rounds], ' %')} over ideal  "
+            f"busiest second {spread([float(r.busiest) for r in rounds], digits=0)}  "
+            f"inside a 429 window {spread([float(r.inside) for r in rounds], digits=0)}  "
+            f"lost {max(r.lost for r in rounds)}, doubled {max(r.doubled for r in rounds)}"
+        )
+
+
+async def _clear(url: str | None) -> None:
+    if url is None:
+        return
+    from sqlalchemy import delete
+
+    from models import Delivery, DeliveryPace
+
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            await session.exec(delete(Delivery))
+            await session.exec(delete(DeliveryPace))
+    finally:
+        await db.dispose()
 
 
 if __name__ == "__main__":

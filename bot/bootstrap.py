@@ -38,5 +38,5 @@ async def build(
 ) -> tuple[App, Router]:
     if db is None:
         db = await prepare_database(settings)
-    app = App(settings=settings, db=db, outbox=Outbox(db, transport))
+    app = App(settings=settings, db=db, outbox=Outbox(db, transport, platform=settings.bot_platform))
     return app, Router(app, build_registry())

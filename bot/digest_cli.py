@@ -65,7 +65,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.core.db import Database
 
     db = Database(settings.database_url)
-    app = App(settings=settings, db=db, outbox=Outbox(db))
+    app = App(settings=settings, db=db, outbox=Outbox(db, platform=settings.bot_platform))
     try:
         if args.digest_command == "preview":
             return await _preview(app, args)

@@ -24,7 +24,7 @@ from bot.app import App
 from bot.bootstrap import build
 from bot.core import Incoming
 from bot.core.config import Settings
-from bot.delivery import DeliveryError, Limits
+from bot.delivery import TELEGRAM, DeliveryError
 from bot.health import healthz
 from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
@@ -33,7 +33,7 @@ from bot.webhook import WebhookServer, webhook_path
 
 log = logging.getLogger(__name__)
 
-TELEGRAM_LIMITS = Limits()
+TELEGRAM_LIMITS = TELEGRAM
 SHUTDOWN_GRACE = 30.0
 
 

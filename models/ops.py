@@ -80,6 +80,10 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("dedupe_key"),)
     id: int | None = Field(default=None, primary_key=True)
+    # Which chat service the chat id belongs to: each has its own queue, limits and pace.
+    platform: str = Field(
+        default="telegram", max_length=16, index=True, sa_column_kwargs={"server_default": "telegram"}
+    )
     chat_id: int = telegram_id_field(index=True)
     kind: str = Field(max_length=32, index=True)
     dedupe_key: str | None = Field(default=None, max_length=200)
@@ -90,6 +94,26 @@ class Delivery(SQLModel, table=True):
     not_before: datetime | None = time_field()
     created_at: datetime = created_at_field()
     sent_at: datetime | None = time_field()
+    # When its last message left, on the wall clock every process shares (seconds since the
+    # epoch): the chat's next message keeps its gap from it, whichever process sends it.
+    left_at: float | None = None
+
+
+class DeliveryPace(SQLModel, table=True):
+    """The shared pace of one platform's sends, for every process on this database.
+
+    Times are on the wall clock in seconds since the epoch (see ``bot.delivery.Pacer``):
+    ``next_at`` is the first free send slot, ``paused_until`` the end of the latest 429's
+    hold, ``seq`` how many slots were ever given, and ``recent`` the last second's worth of
+    sends as ``[seq, time]`` pairs: when each was answered, or until when it may still be
+    on its way.
+    """
+
+    platform: str = Field(primary_key=True, max_length=16)
+    next_at: float = 0.0
+    paused_until: float = 0.0
+    seq: int = 0
+    recent: list[list[float]] = json_field(list)
 
 
 class Setting(SQLModel, table=True):

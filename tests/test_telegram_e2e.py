@@ -322,10 +322,8 @@ async def test_webhook_accepts_the_secret_and_rejects_the_rest(settings: Setting
 
 
 # The outbound path is the same on either database: one backend is enough for this long test.
-# Known open: the pacer grants ≤ 30 slots in any second, but sends in flight together can
-# reach the server bunched (34–38 in one second seen under load); the order, the spacing per
-# chat and the 429's hold are asserted strictly before that last check.
-@pytest.mark.xfail(reason="sends in flight can arrive more than 32 to a second under load", strict=False)
+# The server's one-second count is strict: sends in flight are counted by the pacer until a
+# second after their answer, so a loaded machine slows the burst instead of bunching it.
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"])
 @pytest.mark.parametrize("framework", FRAMEWORKS)
@@ -349,9 +347,9 @@ async def test_a_burst_under_429s_arrives_complete_in_order_and_spaced(settings:
             gaps = [b.sent_at - a.sent_at for a, b in itertools.pairwise(messages)]
             assert min(gaps) >= 0.9, (chat, gaps)
         sends = sorted(c.at for c in api.calls_to("sendMessage") if c.ok)
-        # About 30 a second overall: no one-second window holds many more.
+        # Never more than 30 in any one second, as the server counts them.
         busiest = max(sum(1 for t in sends if start <= t < start + 1.0) for start in sends)
-        assert busiest <= 32, busiest
+        assert busiest <= 30, busiest
         await outbox.flush()  # lets the senders record what they sent
         async with bot.app.db.session() as session:
             rows = (await session.exec(select(Delivery).where(Delivery.kind == "burst"))).all()

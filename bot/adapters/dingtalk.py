@@ -49,7 +49,7 @@ from bot.core import FileRef, FileReply, Incoming, Keyboard, Kind, Location, Not
 from bot.core.config import Settings
 from bot.core.db import Database
 from bot.core.i18n import person_locale, translate
-from bot.delivery import ChatUnreachable, DeliveryError, Limits, Rejected, RetryAfter
+from bot.delivery import DINGTALK, ChatUnreachable, DeliveryError, Rejected, RetryAfter
 from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
 from bot.runner import SHUTDOWN_GRACE
@@ -60,9 +60,6 @@ from services import platforms
 log = logging.getLogger(__name__)
 
 PLATFORM = platforms.DINGTALK
-#: DingTalk's robot APIs allow an app about 20 calls a second; one person gets one message a
-#: second, as on Telegram, so a long answer arrives in order and readable.
-DINGTALK_LIMITS = Limits(per_second=20.0, chat_interval=1.0)
 CARD_TOPIC = dingtalk_stream.Card_Callback_Router_Topic
 # A token is renewed this long before DingTalk says it expires.
 TOKEN_MARGIN = 300.0
@@ -701,7 +698,7 @@ class DingTalkRunner:
         # Wrong credentials stop the start here, in one line, not in a reconnecting loop.
         await api.token()
         self.port = port = DingTalkPort(api, app.db, default_locale=settings.default_locale)
-        app.outbox.use(DingTalkTransport(port), DINGTALK_LIMITS)
+        app.outbox.use(DingTalkTransport(port), DINGTALK)
         app.fetch_file = port.download
         router.queue_replies = True
         self.bridge = bridge = DingTalkBridge(router, port, outbox=app.outbox)

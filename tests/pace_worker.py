@@ -1,0 +1,84 @@
+"""One delivery worker in a process of its own, for the tests of the shared pace.
+
+    python -m tests.pace_worker DATABASE_URL API_ROOT TOKEN NAME START_AT LOG
+
+Runs the real ``Outbox`` worker with Telegram's limits on the shared database, sending
+``sendMessage`` over HTTP to the fake Bot API, from the wall-clock moment ``START_AT`` (so
+the processes of a test begin together) until no Telegram row is left unsent. Every attempt
+is written to ``LOG`` as a JSON line: when it started and ended, the chat and the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlmodel import col, func, select
+
+from bot.core import Outgoing, Reply
+from bot.core.db import Database
+from bot.delivery import PENDING, SENDING, TELEGRAM, Outbox, classify_error
+from models import Delivery
+
+
+class HttpTransport:
+    def __init__(self, root: str, token: str, log: Path) -> None:
+        self.url = f"{root}/bot{token}/sendMessage"
+        self.log = log.open("a", encoding="utf-8")
+        self.session: aiohttp.ClientSession | None = None
+
+    async def deliver(self, chat_id: int, item: Outgoing) -> None:
+        assert isinstance(item, Reply)
+        if self.session is None:
+            self.session = aiohttp.ClientSession()
+        started = time.time()
+        async with self.session.post(self.url, json={"chat_id": chat_id, "text": item.text}) as answer:
+            body: dict[str, Any] = await answer.json()
+        self.log.write(
+            json.dumps({"start": started, "end": time.time(), "chat": chat_id, "status": answer.status}) + "\n"
+        )
+        self.log.flush()
+        if not body.get("ok"):
+            retry_after = (body.get("parameters") or {}).get("retry_after")
+            raise classify_error(answer.status, str(body.get("description", "")), retry_after)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+async def unsent(db: Database) -> int:
+    async with db.session() as session:
+        query = select(func.count()).where(
+            Delivery.platform == "telegram", col(Delivery.status).in_([PENDING, SENDING])
+        )
+        return int((await session.exec(query)).one())
+
+
+async def main(url: str, root: str, token: str, start_at: float, log: Path) -> None:
+    db = Database(url)
+    transport = HttpTransport(root, token, log)
+    outbox = Outbox(db, transport, limits=TELEGRAM)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    worker = asyncio.create_task(outbox.run())
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and await unsent(db):
+            # Rows the other process put back (a 429) are due again without a commit here.
+            outbox.wake()
+            await asyncio.sleep(0.2)
+    finally:
+        await outbox.stop()
+        worker.cancel()
+        await transport.close()
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    database_url, api_root, bot_token, _name, start, log_path = sys.argv[1:7]
+    asyncio.run(main(database_url, api_root, bot_token, float(start), Path(log_path)))
