@@ -52,6 +52,7 @@ from models.records import (
     Stage,
     Visit,
 )
+from models.web import TicketKind, WebTicket
 
 __all__ = [
     "ACTIVE_STAGES",
@@ -107,6 +108,7 @@ __all__ = [
     "SupervisionAction",
     "SupervisionItem",
     "Target",
+    "TicketKind",
     "TaskForce",
     "TaskForceMember",
     "TaskState",
@@ -115,5 +117,6 @@ __all__ = [
     "UnitKind",
     "User",
     "Visit",
+    "WebTicket",
     "utcnow",
 ]

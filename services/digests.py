@@ -24,6 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.base import Executable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.core.db import Database
 from models import (
@@ -533,6 +534,22 @@ async def _unit_rows(session: AsyncSession, units: Sequence[Unit], period: Perio
     return rows
 
 
+async def county_rows(db: Database, period: Period, until: date) -> list[UnitRow]:
+    """The bureau overview's row of every active county and the zone, counted up to ``until``."""
+    async with db.session() as session:
+        units = list((await session.exec(_counties())).all())
+        rows = await _unit_rows(session, units, period, until)
+    return [rows[u.id] for u in units if u.id is not None]
+
+
+def _counties() -> SelectOfScalar[Unit]:
+    return (
+        select(Unit)
+        .where(col(Unit.kind).in_((UnitKind.COUNTY, UnitKind.ZONE)), col(Unit.active))
+        .order_by(col(Unit.kind) == UnitKind.ZONE, col(Unit.id))
+    )
+
+
 async def build_bureau_digest(
     db: Database,
     period: Period,
@@ -554,12 +571,7 @@ async def build_bureau_digest(
     as_of = as_of or end_utc
     days = await bureau_settings.lagging_days(db)
     async with db.session() as session:
-        units_q = (
-            select(Unit)
-            .where(col(Unit.kind).in_((UnitKind.COUNTY, UnitKind.ZONE)), col(Unit.active))
-            .order_by(col(Unit.kind) == UnitKind.ZONE, col(Unit.id))
-        )
-        units = list((await session.exec(units_q)).all())
+        units = list((await session.exec(_counties())).all())
         rows = await _unit_rows(session, units, period, until)
         lag_counts, lag_lists = await _lagging(
             session, by=literal(0), keys=None, as_of=as_of, days=days, shown=2 * LAGGING_SHOWN
@@ -607,7 +619,7 @@ async def build_bureau_digest(
         now=as_of,
         lagging_days=days,
     )
-    ranks = await rankings.build(db, [_figures(r) for r in ordered], last, tz, bureau=True)
+    ranks = await rankings.build(db, [ranking_figures(r) for r in ordered], last, tz, bureau=True)
     stale_after = await disputes.stale_days(db)
     stale = [
         StaleDispute(
@@ -631,7 +643,7 @@ async def build_bureau_digest(
     )  # fmt: skip
 
 
-def _figures(row: UnitRow) -> rankings.UnitFigures:
+def ranking_figures(row: UnitRow) -> rankings.UnitFigures:
     return rankings.UnitFigures(
         row.unit_id, row.name_zh, row.name_en, row.funds_year, row.big_projects, row.new_first_talk
     )
@@ -669,7 +681,7 @@ async def build_leader_digest(
         counties.sort(key=lambda u: (u.kind == UnitKind.ZONE, u.id or 0))
         rows = await _unit_rows(session, counties, period, today + timedelta(days=1))
     ranks = await rankings.build(
-        db, [_figures(rows[u.id]) for u in counties if u.id is not None], today, tz, bureau=False
+        db, [ranking_figures(rows[u.id]) for u in counties if u.id is not None], today, tz, bureau=False
     )
     if lines is None:
         lines = await progress(db, today=today, tz=tz)

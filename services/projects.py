@@ -661,3 +661,16 @@ async def people_of(db: Database, unit_ids: set[int]) -> list[User]:
             select(User).where(col(User.unit_id).in_(unit_ids), col(User.active)).order_by(col(User.id))
         )
         return list(rows.all())
+
+
+async def waiting_for_leader(db: Database, member: Member) -> list[ProjectRow]:
+    """Active projects big enough for leader assignment (§15) that no leader holds yet."""
+    query = _rows().where(
+        scope(member, Project),
+        col(Project.stage).in_([s.value for s in ACTIVE_STAGES]),
+        col(Project.leader_level_needed).is_not(None),
+        col(Project.leader_user_id).is_(None),
+    )
+    async with db.session() as session:
+        rows = await session.exec(query.order_by(col(Project.first_talk_date), col(Project.id)))
+        return [ProjectRow(*row) for row in rows.all()]
