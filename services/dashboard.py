@@ -237,11 +237,7 @@ async def leads_funnel(db: Database, member: Member, span: Span, today: date, tz
         found = {int(r[0]): tuple(int(v) for v in r[1:]) for r in result.all()}
         offices_q = select(Unit).where(col(Unit.kind) == UnitKind.LIAISON).order_by(col(Unit.id))
         offices = list((await session.exec(offices_q)).all())
-    shown = [
-        u
-        for u in offices
-        if u.id in found or (u.active and (sees_city(member) or u.id == member.unit_id))
-    ]
+    shown = [u for u in offices if u.id in found or (u.active and (sees_city(member) or u.id == member.unit_id))]
     out = []
     for unit in shown:
         assert unit.id is not None

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8080
+    # The dashboard (Mini App): its public HTTPS address, and where its server listens.
+    web_url: str | None = None
+    web_listen: str = "0.0.0.0"
+    web_port: int = 8081
     log_json: bool = False
     log_level: str = "INFO"
     invite_ttl_hours: int = 72
@@ -45,7 +49,7 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
-    @field_validator("bot_token", "webhook_secret", "webhook_url", mode="before")
+    @field_validator("bot_token", "webhook_secret", "webhook_url", "web_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -58,6 +62,15 @@ class Settings(BaseSettings):
         except (KeyError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("WEB_URL must be an http(s) address (Telegram opens only https Mini Apps)")
+        return value.rstrip("/")
 
     @field_validator("bot_api_server")
     @classmethod
