@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -55,7 +55,10 @@ class Dashboard:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
         )
-        self.secure = (app.settings.web_url or "").startswith("https://")
+        public = urlsplit(app.settings.web_url or "")
+        # Reached at its public HTTPS address (behind the proxy), the cookie must be Secure and
+        # SameSite=None to live in Telegram's frame; reached directly over HTTP, neither can be.
+        self.public_host = public.netloc if public.scheme == "https" else None
 
     # -- who is asking -------------------------------------------------------------------------
     def _token(self) -> str | None:
@@ -92,14 +95,15 @@ class Dashboard:
         chosen = member.locale if member else None
         return person_locale(chosen, None, self.app.settings.default_locale)
 
-    def _set_session(self, response: web.StreamResponse, token: str) -> None:
+    def _set_session(self, request: web.Request, response: web.StreamResponse, token: str) -> None:
+        secure = self.public_host is not None and request.host == self.public_host
         response.set_cookie(
             SESSION_COOKIE,
             token,
             max_age=int(webauth.SESSION_TTL.total_seconds()),
             httponly=True,
-            secure=self.secure,
-            samesite="None" if self.secure else "Lax",
+            secure=secure,
+            samesite="None" if secure else "Lax",
             path="/",
         )
 
@@ -152,7 +156,7 @@ class Dashboard:
         if member is None:
             return web.Response(status=403)
         response = web.Response(status=204)
-        self._set_session(response, await webauth.open_session(self.app.db, member.id, now=self.app.now()))
+        self._set_session(request, response, await webauth.open_session(self.app.db, member.id, now=self.app.now()))
         if who.language_code and not member.locale:
             response.set_cookie(LANG_COOKIE, normalize_locale(who.language_code), samesite="Lax", path="/")
         return response
@@ -163,7 +167,7 @@ class Dashboard:
         if session is None:
             return self.denied(request, "link")
         response = web.HTTPFound("/overview")
-        self._set_session(response, session)
+        self._set_session(request, response, session)
         raise response
 
     def _span(self, request: web.Request) -> Span:
