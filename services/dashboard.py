@@ -127,6 +127,14 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
     lines = await progress(db, today=last, tz=tz, unit_ids=unit_ids) if unit_ids != [] else {}
     async with db.session() as session:
         units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    if city:
+        # The city's view keeps the overview's indicators: counties, the zone, liaison offices, chains.
+        core = {UnitKind.COUNTY, UnitKind.ZONE, UnitKind.LIAISON}
+        lines = {
+            uid: [x for x in unit_lines if x.chain_id is not None or units[uid].kind in core]
+            for uid, unit_lines in lines.items()
+            if uid in units
+        }
     targets = [
         UnitLines(units[uid].name_zh, units[uid].name_en, uid, unit_lines)
         for uid, unit_lines in sorted(lines.items())

@@ -23,12 +23,14 @@ from aiohttp import web
 from bot.core.app import App
 from bot.core.i18n import SUPPORTED, Translator, normalize_locale, person_locale
 from bot.web import geo, svg
+from handlers.digest import metric_name
 from models import Member, Stage, User
 from services import dashboard, members, webauth
 from services.dashboard import Span
 from services.export import Period, Request, What, export, period_dates
 from services.money import format_money
 from services.periods import local_date
+from services.targets import Line
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +191,20 @@ class Dashboard:
             ),
             "big": svg.bars([svg.Bar(r.name(locale), r.big_projects, str(r.big_projects)) for r in figures.rows]),
         }
+        _ = Translator(locale)
+
+        def metric(line: Line) -> str:
+            return metric_name(_, line.metric, line.threshold_yuan, line.funds_ratio_pct)
+
         return self.render(
-            request, "overview.html", member=member, o=figures, span=span, spans=list(Span), charts=charts
+            request,
+            "overview.html",
+            member=member,
+            o=figures,
+            span=span,
+            spans=list(Span),
+            charts=charts,
+            metric=metric,
         )
 
     async def map(self, request: web.Request, member: Member) -> web.StreamResponse:
