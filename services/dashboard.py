@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from bot.core.db import Database
@@ -53,7 +54,8 @@ from services.targets import Line, progress
 from services.taskforce import OverdueApproval
 
 PROJECTS_SHOWN = 200
-MAP_POINTS = 3000
+STUCK_SHOWN = 50  # of each list of stuck projects; the count is of them all
+MAP_POINTS = 1000  # the latest of each kind; a phone shows no more than that usefully
 
 
 class Span(StrEnum):
@@ -140,7 +142,8 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
         for uid, unit_lines in sorted(lines.items())
         if unit_lines and uid in units
     ]
-    chains = await digests.chain_sections(db, await visible_chains(db, member), Window(period.start, until), tz)
+    window = Window(period.start, until)
+    chains = await digests.chain_sections(db, await visible_chains(db, member), window, tz, lagging=False)
     return Overview(
         period, last, rows, total, targets, chains, ranking, {k: len(v) for k, v in ranks.by_indicator.items()}
     )
@@ -154,6 +157,7 @@ class ProjectsPage:
     listed: list[ProjectRow]
     total: int
     lagging: list[ProjectRow]
+    lagging_count: int
     lagging_days: int
     waiting_leader: list[ProjectRow]
     overdue: list[OverdueApproval]
@@ -180,7 +184,8 @@ async def projects_page(db: Database, member: Member, now: datetime, today: date
         planned_by_stage={s.value: counted.get(s.value, (0, 0))[1] for s in STAGE_ORDER},
         listed=listed,
         total=len(ids),
-        lagging=await projects.lagging(db, now, days, seen),
+        lagging=await projects.lagging(db, now, days, seen, limit=STUCK_SHOWN),
+        lagging_count=await projects.count_lagging(db, now, days, seen),
         lagging_days=days,
         waiting_leader=await projects.waiting_for_leader(db, seen),
         overdue=overdue,
@@ -258,7 +263,7 @@ async def leads_funnel(db: Database, member: Member, span: Span, today: date, tz
 async def chains_page(db: Database, member: Member, today: date, tz: ZoneInfo) -> list[ChainSection]:
     """Each visible chain's target-enterprise library as it stands today, against its ≥ N (§3)."""
     window = Window(year_of(today).start, today + timedelta(days=1))
-    return await digests.chain_sections(db, await visible_chains(db, member), window, tz)
+    return await digests.chain_sections(db, await visible_chains(db, member), window, tz, lagging=False)
 
 
 # -- map --------------------------------------------------------------------------------------
@@ -303,17 +308,19 @@ async def map_data(db: Database, member: Member, span: Span, today: date) -> Map
             Point("visit", v.id or 0, name, None, code, v.latitude, v.longitude)
             for v, name, code in (await session.exec(vq)).all()
         ]
+        # Per project, through the visit table's enterprise index: only the projects shown are looked up.
+        located = aliased(Visit)
         latest = (
-            select(col(Visit.enterprise_id).label("enterprise_id"), func.max(col(Visit.id)).label("visit_id"))
-            .where(col(Visit.latitude).is_not(None), col(Visit.longitude).is_not(None))
-            .group_by(col(Visit.enterprise_id))
-            .subquery()
+            select(func.max(located.id))
+            .where(located.enterprise_id == Project.enterprise_id)
+            .where(located.latitude.is_not(None), located.longitude.is_not(None))  # type: ignore[union-attr]
+            .correlate(Project)
+            .scalar_subquery()
         )
         pq = (
             select(Project, Unit.code, Visit.latitude, Visit.longitude)
             .join(Unit, col(Unit.id) == Project.executing_unit_id)
-            .outerjoin(latest, latest.c.enterprise_id == Project.enterprise_id)
-            .outerjoin(Visit, col(Visit.id) == latest.c.visit_id)
+            .outerjoin(Visit, col(Visit.id) == latest)
             .where(scope(seen, Project), col(Project.stage) != Stage.DROPPED)
             .order_by(col(Project.id).desc())
             .limit(MAP_POINTS)

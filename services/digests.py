@@ -288,9 +288,16 @@ async def _lagging(
 
 
 async def chain_sections(
-    db: Database, chains: Sequence[Chain], window: Window, tz: ZoneInfo, *, as_of: datetime | None = None
+    db: Database,
+    chains: Sequence[Chain],
+    window: Window,
+    tz: ZoneInfo,
+    *,
+    as_of: datetime | None = None,
+    lagging: bool = True,
 ) -> list[ChainSection]:
-    """The weekly figures of several chains at once."""
+    """The weekly figures of several chains at once; ``lagging=False`` leaves the lagging lists
+    out (a page that does not show them need not pay for their window query)."""
     ids = [c.id for c in chains if c.id is not None]
     if not ids:
         return []
@@ -326,8 +333,10 @@ async def chain_sections(
                 stages[k][stage] = int(n)
         coverage = await _coverage(session, ids, window, end_utc)
         funds = await _funds_by(session, col(Project.chain_id), ids, this_year, last_year, window.end)
-        lag_counts, lag_lists = await _lagging(
-            session, by=col(Project.chain_id), keys=ids, as_of=as_of, days=days, shown=LAGGING_SHOWN
+        lag_counts, lag_lists = (
+            await _lagging(session, by=col(Project.chain_id), keys=ids, as_of=as_of, days=days, shown=LAGGING_SHOWN)
+            if lagging
+            else ({}, {})
         )
         library_rows = (
             await session.exec(select(Target).where(Target.metric == "library_size", col(Target.chain_scope)))
