@@ -18,7 +18,6 @@ import asyncio
 import statistics
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer

@@ -54,7 +54,8 @@ from services.targets import Line, progress
 from services.taskforce import OverdueApproval
 
 PROJECTS_SHOWN = 200
-STUCK_SHOWN = 50  # of each list of stuck projects; the count is of them all
+STUCK_SHOWN = 50
+RANKS_SHOWN = 10  # the top of each ranking (a unit's own place is always shown)  # of each list of stuck projects; the count is of them all
 MAP_POINTS = 1000  # the latest of each kind; a phone shows no more than that usefully
 
 
@@ -122,7 +123,7 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
             sum(r.signed for r in rows), sum(r.started for r in rows),
         )  # fmt: skip
     ranking = {
-        indicator: [r for r in items if city or r.unit_id == member.unit_id]
+        indicator: [r for r in items if (city and r.rank <= RANKS_SHOWN) or r.unit_id == member.unit_id]
         for indicator, items in ranks.by_indicator.items()
     }
     unit_ids = None if city else [member.unit_id] if member.unit_id is not None else []
@@ -130,8 +131,9 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
     async with db.session() as session:
         units = {u.id: u for u in (await session.exec(select(Unit))).all()}
     if city:
-        # The city's view keeps the overview's indicators: counties, the zone, liaison offices, chains.
-        core = {UnitKind.COUNTY, UnitKind.ZONE, UnitKind.LIAISON}
+        # The city's view keeps the overview's indicators: counties, the zone and chains (the liaison
+        # offices' effective leads are in the ranking, against their target, and on the leads page).
+        core = {UnitKind.COUNTY, UnitKind.ZONE}
         lines = {
             uid: [x for x in unit_lines if x.chain_id is not None or units[uid].kind in core]
             for uid, unit_lines in lines.items()
