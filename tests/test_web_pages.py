@@ -204,3 +204,11 @@ async def _member(app: App, who: str) -> dashboard.Member:
     member = await members.load_member(app.db, ROLES[who], admin_ids=frozenset())
     assert member is not None
     return member
+
+
+async def test_a_kept_page_is_never_anothers(client: TestClient[object, object], app: App, city: City) -> None:
+    """Pages are kept a minute per person: the bureau's page is never served to a county."""
+    assert city.zone_project.name in await page(client, app, "bureau", "/projects")
+    assert city.zone_project.name not in await page(client, app, "county", "/projects")
+    assert city.zone_project.name in await page(client, app, "bureau", "/projects")  # the kept one
+    assert (await client.get("/projects")).status == 401

@@ -9,9 +9,12 @@ sign-in page's few lines that hand Telegram's ``initData`` to the server.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
-from collections.abc import Awaitable, Callable
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,9 +49,52 @@ CSP = (
 )
 # §3's ≥ 10, said on the page when no chain in view has a target of its own.
 DEFAULT_LIBRARY = 10
+PAGE_TTL = 60.0  # seconds a rendered page is reused for the same person
 PAGES = ("overview", "map", "projects", "leads", "chains")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class PageCache:
+    """Rendered pages kept for a short while: the city's figures at ten times Zhangye take
+    seconds to count, and a dashboard read a minute late is still right (it changes nothing).
+
+    One count per key at a time: people opening the same page together wait for one answer.
+    """
+
+    def __init__(self, ttl: float, size: int = 256) -> None:
+        self.ttl, self.size = ttl, size
+        self._pages: OrderedDict[Hashable, tuple[float, web.Response]] = OrderedDict()
+        self._busy: dict[Hashable, asyncio.Lock] = {}
+
+    async def get(self, key: Hashable, make: Callable[[], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        async with self._busy.setdefault(key, asyncio.Lock()):
+            found = self._pages.get(key)
+            if found is not None and time.monotonic() - found[0] < self.ttl:
+                self._pages.move_to_end(key)
+                return _copy(found[1])
+            response = await make()
+            if isinstance(response, web.Response) and response.status == 200 and response.body is not None:
+                self._pages[key] = (time.monotonic(), response)
+                while len(self._pages) > self.size:
+                    self._pages.popitem(last=False)
+                response = _copy(response)
+            self._busy.pop(key, None)
+        return response
+
+    def clear(self) -> None:
+        self._pages.clear()
+
+
+def _copy(response: web.Response) -> web.Response:
+    """A prepared response cannot be sent twice; a copy of its body and headers can."""
+    body = response.body
+    assert isinstance(body, bytes)
+    copy = web.Response(body=body, status=response.status, content_type=response.content_type, charset=response.charset)
+    for name, value in response.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            copy.headers[name] = value
+    return copy
 
 
 class Dashboard:
@@ -57,6 +103,7 @@ class Dashboard:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
         )
+        self.pages = PageCache(PAGE_TTL)
         public = urlsplit(app.settings.web_url or "")
         # Reached at its public HTTPS address (behind the proxy), the cookie must be Secure and
         # SameSite=None to live in Telegram's frame; reached directly over HTTP, neither can be.
@@ -319,12 +366,18 @@ class Dashboard:
             periods=[p for p in Period if p is not Period.CUSTOM],
         )
 
-    def guarded(self, page: Callable[[web.Request, Member], Awaitable[web.StreamResponse]]) -> Handler:
+    def guarded(
+        self, page: Callable[[web.Request, Member], Awaitable[web.StreamResponse]], *, cached: bool = False
+    ) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             member = await self.signed_in(request)
             if member is None:
                 return self.denied(request)
-            return await page(request, member)
+            if not cached:
+                return await page(request, member)
+            # Per person (the page names them and is scoped to them), per address and language.
+            key = (member.id, member.role, member.unit_id, request.path_qs, self.locale(request, member))
+            return await self.pages.get(key, lambda: page(request, member))
 
         return handle
 
@@ -339,20 +392,24 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
+DASHBOARD = web.AppKey("dashboard", Dashboard)
+
+
 def build_web_app(app: App) -> web.Application:
     """The dashboard as an aiohttp application (served alone by ``investbot web``, or beside the bot)."""
     board = Dashboard(app)
     web_app = web.Application(middlewares=[_headers], client_max_size=64 * 1024)
+    web_app[DASHBOARD] = board
     routes = web_app.router
     routes.add_get("/", board.entry)
     routes.add_post("/auth/telegram", board.auth_telegram)
     routes.add_get("/login/{token}", board.login)
-    routes.add_get("/overview", board.guarded(board.overview))
-    routes.add_get("/map", board.guarded(board.map))
-    routes.add_get("/projects", board.guarded(board.projects))
+    routes.add_get("/overview", board.guarded(board.overview, cached=True))
+    routes.add_get("/map", board.guarded(board.map, cached=True))
+    routes.add_get("/projects", board.guarded(board.projects, cached=True))
     routes.add_get("/projects/{id}", board.guarded(board.project))
-    routes.add_get("/leads", board.guarded(board.leads))
-    routes.add_get("/chains", board.guarded(board.chains))
+    routes.add_get("/leads", board.guarded(board.leads, cached=True))
+    routes.add_get("/chains", board.guarded(board.chains, cached=True))
     routes.add_get("/export", board.guarded(board.export_page))
     routes.add_get("/export.xlsx", board.guarded(board.download))
     return web_app
