@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import created_at_field, json_field, money_field, time_field
@@ -95,6 +95,9 @@ class LeadStatus(StrEnum):
 
 
 class Lead(SQLModel, table=True):
+    # A chain's leads of a period (the chain digest, the dashboard) without reading every lead.
+    __table_args__ = (Index("ix_lead_chain_created", "chain_id", "created_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     chain_id: int | None = Field(default=None, foreign_key="chain.id", index=True)
@@ -120,6 +123,9 @@ class Lead(SQLModel, table=True):
 
 
 class Visit(SQLModel, table=True):
+    # Visits to an enterprise in a period, and its latest one (the map), straight from the index.
+    __table_args__ = (Index("ix_visit_enterprise_date", "enterprise_id", "visit_date"),)
+
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
@@ -161,6 +167,9 @@ LANDED_STAGES = frozenset({Stage.SIGNED, Stage.STARTED, Stage.OPERATING})
 
 
 class Project(SQLModel, table=True):
+    # Listings run most recently moved first, and lagging ones least recently.
+    __table_args__ = (Index("ix_project_last_progress", "last_progress_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     name: str = Field(max_length=200)

@@ -1,4 +1,4 @@
-"""miniapp: one-time links and short sessions of the dashboard
+"""miniapp: one-time links and short sessions of the dashboard; indexes for its period counts
 
 Revision ID: 0012_miniapp
 Revises: 0006_search
@@ -35,9 +35,16 @@ def upgrade() -> None:
     op.create_index(op.f('ix_webticket_token_hash'), 'webticket', ['token_hash'], unique=True)
     op.create_index(op.f('ix_webticket_user_id'), 'webticket', ['user_id'], unique=False)
     op.create_index(op.f('ix_webticket_expires_at'), 'webticket', ['expires_at'], unique=False)
+    # The dashboard's (and the digests') period counts at ten times Zhangye.
+    op.create_index('ix_lead_chain_created', 'lead', ['chain_id', 'created_at'], unique=False)
+    op.create_index('ix_visit_enterprise_date', 'visit', ['enterprise_id', 'visit_date'], unique=False)
+    op.create_index('ix_project_last_progress', 'project', ['last_progress_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_project_last_progress', table_name='project')
+    op.drop_index('ix_visit_enterprise_date', table_name='visit')
+    op.drop_index('ix_lead_chain_created', table_name='lead')
     op.drop_index(op.f('ix_webticket_expires_at'), table_name='webticket')
     op.drop_index(op.f('ix_webticket_user_id'), table_name='webticket')
     op.drop_index(op.f('ix_webticket_token_hash'), table_name='webticket')
