@@ -14,7 +14,6 @@ shows a leader the projects assigned to them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -27,7 +26,6 @@ from sqlmodel import col, select
 
 from bot.core.db import Database
 from models import (
-    ACTIVE_STAGES,
     STAGE_ORDER,
     Chain,
     Enterprise,
@@ -54,8 +52,8 @@ from services.targets import Line, progress
 from services.taskforce import OverdueApproval
 
 PROJECTS_SHOWN = 200
-STUCK_SHOWN = 50
-RANKS_SHOWN = 10  # the top of each ranking (a unit's own place is always shown)  # of each list of stuck projects; the count is of them all
+STUCK_SHOWN = 50  # of each list of stuck projects; the count is of them all
+RANKS_SHOWN = 10  # the top of each ranking (a unit's own place is always shown)
 MAP_POINTS = 1000  # the latest of each kind; a phone shows no more than that usefully
 
 
@@ -338,9 +336,3 @@ async def map_data(db: Database, member: Member, span: Span, today: date) -> Map
             codes = [member.unit_code] if member.unit_code and member.unit_kind in ("county", "zone") else []
     return MapData(period, visits, placed, codes)
 
-
-ACTIVE = tuple(s.value for s in ACTIVE_STAGES)
-
-
-def stage_order() -> Sequence[str]:
-    return [s.value for s in STAGE_ORDER]
