@@ -129,3 +129,17 @@ async def test_web_without_a_dashboard_says_so(chat: ChatFactory, app: App) -> N
     county = chat(k.GANZHOU)
     await county.send("/web")
     assert county.last_text == zh("web.off")
+
+
+def test_every_word_on_the_pages_is_in_both_catalogs() -> None:
+    from bot.core.i18n import catalog
+    from bot.web.server import TEMPLATES
+
+    keys = {
+        key
+        for page in TEMPLATES.glob("*.html")
+        for key in re.findall(r'_\("([a-z_.]+)"\s*[,)]', page.read_text(encoding="utf-8"))
+    }
+    assert "web.title" in keys and len(keys) > 40
+    for locale in ("zh", "en"):
+        assert sorted(keys - set(catalog(locale))) == [], locale
