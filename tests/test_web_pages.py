@@ -100,6 +100,10 @@ async def test_the_projects_page_shows_what_is_stuck(client: TestClient[object, 
     lagging = html.split('id="lagging"')[1].split("</section>")[0]
     assert city.lagging_project.name in lagging and city.ganzhou_project.name not in lagging
     assert cell(html, 'data-stage="negotiation"', "count") == "1"
+    waiting = html.split('id="waiting"')[1].split("</section>")[0]
+    assert zh("web.projects.waiting_leader", count=1) in waiting and city.zone_project.name in waiting
+    county = await page(client, app, "county", "/projects")
+    assert zh("web.projects.waiting_leader", count=0) in county
     card = await page(client, app, "bureau", f"/projects/{city.zone_project.id}")
     assert city.zone_project.name in card
 

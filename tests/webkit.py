@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from bot.app import App
 from bot.core.config import Settings
-from models import Chain, Lead, LeadStatus, Project, Stage
+from models import Chain, Lead, LeaderLevel, LeadStatus, Project, Stage
 from services.webauth import sign_init_data
 from tests import deskkit as k
 from tests.conftest import ADMIN_ID
@@ -82,6 +82,10 @@ async def small_city(app: App) -> City:
         first_talk=date(2026, 8, 3),
     )  # fmt: skip
     async with app.db.session() as session:
+        waiting = await session.get(Project, zone_project.id)
+        assert waiting is not None
+        waiting.leader_level_needed = LeaderLevel.MUNICIPAL  # ≥ 1亿 industrial, no leader yet (§15)
+        session.add(waiting)
         stale = await session.get(Project, lagging_project.id)
         assert stale is not None
         stale.last_progress_at = datetime(2026, 8, 3, 2, tzinfo=UTC)
