@@ -124,10 +124,18 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
         indicator: [r for r in items if (city and r.rank <= RANKS_SHOWN) or r.unit_id == member.unit_id]
         for indicator, items in ranks.by_indicator.items()
     }
-    unit_ids = None if city else [member.unit_id] if member.unit_id is not None else []
-    lines = await progress(db, today=last, tz=tz, unit_ids=unit_ids) if unit_ids != [] else {}
     async with db.session() as session:
         units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    chains_shown = await visible_chains(db, member)
+    if city:
+        # Counted only for the units whose lines are shown: a city of 500 units has 70 of them.
+        lead_units = {c.lead_unit_id for c in chains_shown}
+        unit_ids = [
+            uid for uid, u in units.items() if uid is not None and (u.kind in ("county", "zone") or uid in lead_units)
+        ]
+    else:
+        unit_ids = [member.unit_id] if member.unit_id is not None else []
+    lines = await progress(db, today=last, tz=tz, unit_ids=unit_ids) if unit_ids else {}
     if city:
         # The city's view keeps the overview's indicators: counties, the zone and chains (the liaison
         # offices' effective leads are in the ranking, against their target, and on the leads page).
@@ -143,7 +151,7 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
         if unit_lines and uid in units
     ]
     window = Window(period.start, until)
-    chains = await digests.chain_sections(db, await visible_chains(db, member), window, tz, lagging=False)
+    chains = await digests.chain_sections(db, chains_shown, window, tz, lagging=False)
     return Overview(
         period, last, rows, total, targets, chains, ranking, {k: len(v) for k, v in ranks.by_indicator.items()}
     )
