@@ -5,12 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench setup clean
+.PHONY: run test test-fast lint bench setup clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -18,7 +18,18 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/investbot run
 
-test: $(STAMP)
+# The dashboard's browser tests drive Debian's Chromium (Playwright downloads no browser of its
+# own): installed here when we are root with apt-get, otherwise those tests skip and say so.
+# The CJK fonts are for the screenshots the tests keep under tests/report/.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the dashboard's browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-noto-cjk) >/dev/null || echo "chromium could not be installed: browser tests will skip"; \
+	else echo "no /usr/bin/chromium and no root apt-get: the dashboard's browser tests will skip"; fi
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n auto
 
 # The quick loop while developing: everything but the scenarios marked slow.

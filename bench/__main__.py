@@ -1,7 +1,7 @@
 """Run every benchmark in this folder (``make bench``); each prints its own figures.
 
 ``python -m bench bench_imports`` runs only the named ones (bench_digests, bench_find,
-bench_imports).
+bench_imports, bench_web).
 """
 
 from __future__ import annotations

@@ -81,6 +81,31 @@ async def _scheduler(settings: Settings) -> None:
         await app.db.dispose()
 
 
+async def _web(settings: Settings) -> None:
+    """The dashboard alone (the bot runs elsewhere, or `run` without WEB_URL)."""
+    import signal
+
+    from bot.bootstrap import build
+    from bot.web.menu import set_menu_button
+    from bot.web.server import WebServer
+
+    app, _ = await build(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server = WebServer(app, host=settings.web_listen, port=settings.web_port)
+    await server.start()
+    public = settings.web_url or "WEB_URL unset"
+    print(f"dashboard on http://{settings.web_listen}:{server.port}/ (public address: {public})", flush=True)
+    await set_menu_button(settings)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        await app.db.dispose()
+
+
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:
     from bot.core.db import Database
     from bot.core.migrate import current, downgrade, upgrade
@@ -168,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", help="load a backup into DATABASE_URL (stop the bot first)")
     restore.add_argument("path")
     restore.add_argument("--replace", action="store_true", help="overwrite a database that already has data")
+    sub.add_parser("web", help="serve the dashboard (Mini App) on WEB_LISTEN:WEB_PORT")
     sub.add_parser("health", help="exit 0 when the database (and in webhook mode /healthz) answers")
     digest_cli.add_parser(sub)
     return parser
@@ -193,6 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_backup(settings, args.path))
         elif command == "restore":
             return asyncio.run(_restore(settings, args.path, args.replace))
+        elif command == "web":
+            asyncio.run(_web(settings))
         elif command == "health":
             return asyncio.run(_health(settings))
         elif command == "digest":

@@ -29,6 +29,8 @@ from bot.health import healthz
 from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
 from bot.telegram import BotPort, CommandMenus, TelegramBridge, TelegramTransport, incoming
+from bot.web.menu import set_menu_button
+from bot.web.server import WebServer
 from bot.webhook import WebhookServer, webhook_path
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class TelegramRunner:
         self.bridge: TelegramBridge | None = None
         self.driver: Driver | None = None
         self.webhook: WebhookServer | None = None
+        self.web: WebServer | None = None
         self.leadership: SchedulerLeadership | None = None
         self._leading: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -127,6 +130,12 @@ class TelegramRunner:
             self.leadership = scheduler_leadership(app, retry=settings.scheduler_retry_seconds)
             self._leading = asyncio.create_task(self.leadership.run(), name="scheduler")
 
+        if settings.web_url is not None:
+            # The dashboard reads the same database; it opens before updates so the menu button works at once.
+            self.web = WebServer(app, host=settings.web_listen, port=settings.web_port)
+            await self.web.start()
+            await set_menu_button(settings)
+
         if settings.webhook_url is None:
             await driver.start_polling()
             log.info("polling for updates")
@@ -159,6 +168,8 @@ class TelegramRunner:
         """Stop taking updates, finish those in flight, then close everything."""
         if self.webhook is not None:
             await self.webhook.stop()
+        if self.web is not None:
+            await self.web.stop()
         if self.driver is not None:
             with contextlib.suppress(Exception):
                 await self.driver.stop_polling()

@@ -35,6 +35,7 @@ from handlers import (
     taskforce,
     transfer,
     visit,
+    web,
 )
 
 
@@ -56,6 +57,7 @@ def build_registry() -> Registry:
     library.register(registry)  # /library
     desk_import.register(registry)  # /template, spreadsheets sent to the bot
     export.register(registry)  # /export
+    web.register(registry)  # /web: the dashboard's one-time link
     review.register(registry)  # /review (bureau)
     transfer.register(registry)  # /transfer (bureau)
     disputes.register(registry)  # /disputes (bureau); ruling buttons

@@ -55,6 +55,7 @@ from models.records import (
     Stage,
     Visit,
 )
+from models.web import TicketKind, WebTicket
 
 __all__ = [
     "ACTIVE_STAGES",
@@ -117,11 +118,13 @@ __all__ = [
     "TaskForce",
     "TaskForceMember",
     "TaskState",
+    "TicketKind",
     "UTCDateTime",
     "Unit",
     "UnitHeadContact",
     "UnitKind",
     "User",
     "Visit",
+    "WebTicket",
     "utcnow",
 ]

@@ -126,6 +126,9 @@ class Lead(SQLModel, table=True):
 
 
 class Visit(SQLModel, table=True):
+    # Visits to an enterprise in a period, and its latest one (the map), straight from the index.
+    __table_args__ = (Index("ix_visit_enterprise_date", "enterprise_id", "visit_date"),)
+
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
@@ -167,6 +170,9 @@ LANDED_STAGES = frozenset({Stage.SIGNED, Stage.STARTED, Stage.OPERATING})
 
 
 class Project(SQLModel, table=True):
+    # Listings run most recently moved first, and lagging ones least recently.
+    __table_args__ = (Index("ix_project_last_progress", "last_progress_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     name: str = Field(max_length=200)

@@ -24,6 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.sql.base import Executable
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.core.db import Database
 from models import (
@@ -287,9 +288,16 @@ async def _lagging(
 
 
 async def chain_sections(
-    db: Database, chains: Sequence[Chain], window: Window, tz: ZoneInfo, *, as_of: datetime | None = None
+    db: Database,
+    chains: Sequence[Chain],
+    window: Window,
+    tz: ZoneInfo,
+    *,
+    as_of: datetime | None = None,
+    lagging: bool = True,
 ) -> list[ChainSection]:
-    """The weekly figures of several chains at once."""
+    """The weekly figures of several chains at once; ``lagging=False`` leaves the lagging lists
+    out (a page that does not show them need not pay for their window query)."""
     ids = [c.id for c in chains if c.id is not None]
     if not ids:
         return []
@@ -326,8 +334,10 @@ async def chain_sections(
                 stages[k][stage] = int(n)
         coverage = await _coverage(session, ids, window, end_utc)
         funds = await _funds_by(session, col(Project.chain_id), ids, this_year, last_year, window.end)
-        lag_counts, lag_lists = await _lagging(
-            session, by=col(Project.chain_id), keys=ids, as_of=as_of, days=days, shown=LAGGING_SHOWN
+        lag_counts, lag_lists = (
+            await _lagging(session, by=col(Project.chain_id), keys=ids, as_of=as_of, days=days, shown=LAGGING_SHOWN)
+            if lagging
+            else ({}, {})
         )
         library_rows = (
             await session.exec(select(Target).where(Target.metric == "library_size", col(Target.chain_scope)))
@@ -537,6 +547,22 @@ async def _unit_rows(session: AsyncSession, units: Sequence[Unit], period: Perio
     return rows
 
 
+async def county_rows(db: Database, period: Period, until: date) -> list[UnitRow]:
+    """The bureau overview's row of every active county and the zone, counted up to ``until``."""
+    async with db.session() as session:
+        units = list((await session.exec(_counties())).all())
+        rows = await _unit_rows(session, units, period, until)
+    return [rows[u.id] for u in units if u.id is not None]
+
+
+def _counties() -> SelectOfScalar[Unit]:
+    return (
+        select(Unit)
+        .where(col(Unit.kind).in_((UnitKind.COUNTY, UnitKind.ZONE)), col(Unit.active))
+        .order_by(col(Unit.kind) == UnitKind.ZONE, col(Unit.id))
+    )
+
+
 async def build_bureau_digest(
     db: Database,
     period: Period,
@@ -559,12 +585,7 @@ async def build_bureau_digest(
     as_of = as_of or end_utc
     days = await bureau_settings.lagging_days(db)
     async with db.session() as session:
-        units_q = (
-            select(Unit)
-            .where(col(Unit.kind).in_((UnitKind.COUNTY, UnitKind.ZONE)), col(Unit.active))
-            .order_by(col(Unit.kind) == UnitKind.ZONE, col(Unit.id))
-        )
-        units = list((await session.exec(units_q)).all())
+        units = list((await session.exec(_counties())).all())
         rows = await _unit_rows(session, units, period, until)
         lag_counts, lag_lists = await _lagging(
             session, by=literal(0), keys=None, as_of=as_of, days=days, shown=2 * LAGGING_SHOWN
@@ -611,7 +632,7 @@ async def build_bureau_digest(
         now=as_of,
         lagging_days=days,
     )
-    ranks = await rankings.build(db, [_figures(r) for r in ordered], last, tz, bureau=True, lines_on=lines_on)
+    ranks = await rankings.build(db, [ranking_figures(r) for r in ordered], last, tz, bureau=True, lines_on=lines_on)
     stale_after = await disputes.stale_days(db)
     stale = [
         StaleDispute(
@@ -635,7 +656,7 @@ async def build_bureau_digest(
     )  # fmt: skip
 
 
-def _figures(row: UnitRow) -> rankings.UnitFigures:
+def ranking_figures(row: UnitRow) -> rankings.UnitFigures:
     return rankings.UnitFigures(
         row.unit_id, row.name_zh, row.name_en, row.funds_year, row.big_projects, row.new_first_talk
     )
@@ -698,7 +719,12 @@ async def build_leader_digests(
         counties.sort(key=lambda u: (u.kind == UnitKind.ZONE, u.id or 0))
         rows = await _unit_rows(session, counties, period, today + timedelta(days=1))
     ranks = await rankings.build(
-        db, [_figures(rows[u.id]) for u in counties if u.id is not None], today, tz, bureau=False, lines_on=lines_on
+        db,
+        [ranking_figures(rows[u.id]) for u in counties if u.id is not None],
+        today,
+        tz,
+        bureau=False,
+        lines_on=lines_on,
     )
     lines = await lines_on.on(today)
     all_lines = [line for unit_lines in lines.values() for line in unit_lines]

@@ -65,6 +65,13 @@ def half_of(day: date) -> Period:
     return Period("half", f"{day.year:04d}-H2", date(day.year, 7, 1), date(day.year + 1, 1, 1))
 
 
+def quarter_of(day: date) -> Period:
+    first = 3 * ((day.month - 1) // 3) + 1
+    start = date(day.year, first, 1)
+    end = date(day.year + 1, 1, 1) if first == 10 else date(day.year, first + 3, 1)
+    return Period("quarter", f"{day.year:04d}-Q{(first - 1) // 3 + 1}", start, end)
+
+
 def week_of(day: date) -> Period:
     start = day - timedelta(days=day.weekday())
     iso = start.isocalendar()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -175,17 +175,33 @@ async def count_visible(db: Database, member: Member) -> int:
         return int((await session.exec(query)).one())
 
 
-async def lagging(db: Database, now: datetime, days: int, member: Member | None = None) -> list[ProjectRow]:
-    """Active projects whose stage and funds have not moved for ``days`` (§16); ``member`` narrows to what they see."""
-    query = _rows().where(
+def _lagging(now: datetime, days: int, member: Member | None) -> list[ColumnElement[bool]]:
+    conditions = [
         col(Project.stage).in_([s.value for s in ACTIVE_STAGES]),
         col(Project.last_progress_at) <= now - timedelta(days=days),
-    )
+    ]
     if member is not None:
-        query = query.where(scope(member, Project))
+        conditions.append(scope(member, Project))
+    return conditions
+
+
+async def lagging(
+    db: Database, now: datetime, days: int, member: Member | None = None, *, limit: int | None = None
+) -> list[ProjectRow]:
+    """Active projects whose stage and funds have not moved for ``days`` (§16), longest idle first;
+    ``member`` narrows to what they see."""
+    query = _rows().where(*_lagging(now, days, member)).order_by(col(Project.last_progress_at), col(Project.id))
+    if limit is not None:
+        query = query.limit(limit)
     async with db.session() as session:
-        rows = await session.exec(query.order_by(col(Project.last_progress_at), col(Project.id)))
+        rows = await session.exec(query)
         return [ProjectRow(*row) for row in rows.all()]
+
+
+async def count_lagging(db: Database, now: datetime, days: int, member: Member | None = None) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(Project).where(*_lagging(now, days, member))
+        return int((await session.exec(query)).one())
 
 
 lagging_days = settings.lagging_days
@@ -677,3 +693,16 @@ async def people_of(db: Database, unit_ids: set[int]) -> list[User]:
             select(User).where(col(User.unit_id).in_(unit_ids), col(User.active)).order_by(col(User.id))
         )
         return list(rows.all())
+
+
+async def waiting_for_leader(db: Database, member: Member) -> list[ProjectRow]:
+    """Active projects big enough for leader assignment (§15) that no leader holds yet."""
+    query = _rows().where(
+        scope(member, Project),
+        col(Project.stage).in_([s.value for s in ACTIVE_STAGES]),
+        col(Project.leader_level_needed).is_not(None),
+        col(Project.leader_user_id).is_(None),
+    )
+    async with db.session() as session:
+        rows = await session.exec(query.order_by(col(Project.first_talk_date), col(Project.id)))
+        return [ProjectRow(*row) for row in rows.all()]

@@ -26,14 +26,23 @@ ADMIN_ID = 900_000_000_001  # above 2**31, as real Telegram ids are
 BACKENDS = ["sqlite", "pg"]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return pg.availability()[1]
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _browser_line() -> tuple[bool, str]:
+    if CHROMIUM.exists():
+        return True, f"Chromium at {CHROMIUM}: the dashboard's browser tests run"
+    return False, f"no Chromium at {CHROMIUM}: the dashboard's browser tests skip (make test installs it as root)"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [pg.availability()[1], _browser_line()[1]]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    # Said at the end too (``-q`` hides the header): which backends this run covered.
-    available, line = pg.availability()
-    terminalreporter.write_line(line, green=available, yellow=not available)
+    # Said at the end too (``-q`` hides the header): which backends and browsers this run covered.
+    for available, line in (pg.availability(), _browser_line()):
+        terminalreporter.write_line(line, green=available, yellow=not available)
 
 
 async def _migrate_and_seed(url: str) -> None:

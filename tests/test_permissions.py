@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[frozenset[Role], bool]] = {
     "quota": (EVERY, False),
     "digest": (EVERY, False),
     "export": (EVERY, False),
+    "web": (EVERY, False),
     "targets": (BUREAU, False),
     "schedule": (BUREAU, False),
     "review": (BUREAU, False),

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8080
+    # The dashboard (Mini App): its public HTTPS address, and where its server listens.
+    web_url: str | None = None
+    web_listen: str = "0.0.0.0"
+    web_port: int = 8081
     log_json: bool = False
     log_level: str = "INFO"
     invite_ttl_hours: int = 72
@@ -63,6 +67,7 @@ class Settings(BaseSettings):
         "bot_token",
         "webhook_secret",
         "webhook_url",
+        "web_url",
         "dingtalk_client_id",
         "dingtalk_client_secret",
         "dingtalk_stream_server",
@@ -80,6 +85,15 @@ class Settings(BaseSettings):
         except (KeyError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("WEB_URL must be an http(s) address (Telegram opens only https Mini Apps)")
+        return value.rstrip("/")
 
     @field_validator("bot_api_server", "dingtalk_api_server", "dingtalk_stream_server", "dingtalk_oapi_server")
     @classmethod

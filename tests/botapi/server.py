@@ -974,6 +974,7 @@ class FakeBotAPI:
             "getWebhookInfo": self._get_webhook_info,
             "close": self._true,
             "logOut": self._true,
+            "setChatMenuButton": self._true,
         }
 
     async def _true(self, params: JSONDict) -> bool:
