@@ -20,13 +20,12 @@ run: $(STAMP)
 
 # The dashboard's browser tests drive Debian's Chromium (Playwright downloads no browser of its
 # own): installed here when we are root with apt-get, otherwise those tests skip and say so.
-# The CJK fonts are for the screenshots the tests keep under tests/report/.
 chromium:
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian's chromium for the dashboard's browser tests"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			chromium fonts-noto-cjk) >/dev/null || echo "chromium could not be installed: browser tests will skip"; \
+			chromium) >/dev/null || echo "chromium could not be installed: browser tests will skip"; \
 	else echo "no /usr/bin/chromium and no root apt-get: the dashboard's browser tests will skip"; fi
 
 test: $(STAMP) chromium

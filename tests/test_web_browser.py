@@ -9,6 +9,7 @@ tests skip, and the run says so at its end.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -54,12 +55,32 @@ async def server(app: App) -> AsyncIterator[str]:
     await web.stop()
 
 
+def fonts_with_the_packaged_cjk_font(folder: Path) -> dict[str, str]:
+    """Chromium's environment with the chart font our install ships added to fontconfig.
+
+    The machine need not have a CJK font of its own (the charts don't either), so the
+    screenshots show Chinese from the same ``noto-cjk-sans-otc`` package the charts use.
+    """
+    from noto_cjk_sans_otc import FONT_PATH
+
+    conf = folder / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{Path(FONT_PATH).parent}</dir><cachedir>{folder}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    return {**os.environ, "FONTCONFIG_FILE": str(conf)}
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+async def browser(tmp_path: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as driver:
-        chromium = await driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        chromium = await driver.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox"], env=fonts_with_the_packaged_cjk_font(tmp_path)
+        )
         yield chromium
         await chromium.close()
 
