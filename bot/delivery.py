@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -38,7 +38,7 @@ from bot.core import Outgoing, from_payload, to_payload
 from models import Delivery, User, utcnow
 
 if TYPE_CHECKING:
-    from bot.core.db import Database
+    from bot.core.db import Database, Unit
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,12 @@ class Pacer:
 SENT, PENDING, SENDING, FAILED, UNREACHABLE = "sent", "pending", "sending", "failed", "unreachable"
 REPLY = "reply"  # the kind of a row holding an update's answer
 LEASE = timedelta(minutes=5)
+# An update's answer is claimed as it is queued, by the process that will send it right after
+# the commit; if that process dies first, the claim lapses this soon and the worker sends it.
+ANSWER_LEASE = timedelta(seconds=15)
+# A sent answer is marked sent by the next update's transaction (or after this long by itself),
+# so an update costs one commit; a crash in between sends it again once its claim lapses.
+ACK_DELAY = 0.5
 MAX_BACKOFF = 60.0  # an outage's end is noticed within this many seconds
 MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
 IDLE = 60.0  # a worker with nothing due looks again after this long anyway
@@ -172,6 +178,15 @@ class Outbox:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._draining: dict[int, asyncio.Task[int]] = {}
+        # Answers claimed in a committed update, waiting for that update's ``serve``.
+        self._claimed: dict[int, list[Delivery]] = {}
+        # Answers sent and not yet marked so (row id → when), and the timer that marks them.
+        self._acks: dict[int, datetime] = {}
+        self._riding: dict[int, datetime] = {}  # being marked by a unit not yet committed
+        self._answers: set[int] = set()
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._ack_task: asyncio.Task[None] | None = None
+        db.ride(self._ride)
         self._stopping = False
 
     def use(self, transport: Transport, limits: Limits | None = None) -> None:
@@ -182,26 +197,112 @@ class Outbox:
     def wake(self) -> None:
         self._wake.set()
 
-    async def enqueue(self, chat_id: int, items: Sequence[Outgoing], *, kind: str, key: str | None = None) -> bool:
+    async def enqueue(
+        self,
+        chat_id: int,
+        items: Sequence[Outgoing],
+        *,
+        kind: str,
+        key: str | None = None,
+        answer: bool = False,
+    ) -> bool:
         """Queue a message; ``False`` when one with the same ``key`` was queued before.
 
         Inside an update (or any unit of work) the row is part of its transaction and the
         worker is woken when that commits; outside one it is committed at once.
+
+        ``answer``: the answer to the update being handled, which :meth:`serve` sends right
+        after the commit. When nothing else waits for the chat, the row is queued already
+        claimed by this process, so sending it takes no claim and no lookup of its own.
         """
+        now = self.clock()
         row = Delivery(
             chat_id=chat_id,
             kind=kind,
             dedupe_key=key,
             payload={"items": [to_payload(item) for item in items]},
-            created_at=self.clock(),
+            created_at=now,
         )
+        unit = self.db.current_unit()
+        claimed = False
         try:
-            async with self.db.session() as session:
+            # Only a dedupe key's clash is caught here; any other failure fails the unit.
+            async with self.db.session(savepoint=key is not None) as session:
+                if answer and unit is not None and self.transport is not None:
+                    waiting = select(Delivery.id).where(
+                        Delivery.chat_id == chat_id, col(Delivery.status).in_([PENDING, SENDING])
+                    )
+                    if self._acks or self._riding:
+                        # Sent already, and being marked so (by this transaction or another).
+                        waiting = waiting.where(col(Delivery.id).not_in([*self._acks, *self._riding]))
+                    if (await session.exec(waiting.limit(1))).first() is None:
+                        row.status, row.attempts, row.not_before = SENDING, 1, now + ANSWER_LEASE
+                        claimed = True
                 session.add(row)
         except IntegrityError:
             return False
-        self.db.after_commit(self._wake.set)
+        if claimed and unit is not None:
+            unit.after_commit(lambda: self._hand_over(row))
+        else:
+            self.db.after_commit(self._wake.set)
         return True
+
+    def _hand_over(self, row: Delivery) -> None:
+        assert row.id is not None
+        self._answers.add(row.id)
+        self._claimed.setdefault(row.chat_id, []).append(row)
+
+    def _acknowledge(self, row: Delivery) -> None:
+        """Mark an answer sent with the next unit of work, or on its own after ``ACK_DELAY``."""
+        assert row.id is not None
+        self._answers.discard(row.id)
+        self._acks[row.id] = self.clock()
+        row.status, row.last_error = SENT, None
+        if self._ack_timer is None and self._ack_task is None:
+            loop = asyncio.get_running_loop()
+            self._ack_timer = loop.call_later(ACK_DELAY, self._ack_alone)
+
+    def _ack_alone(self) -> None:
+        self._ack_timer = None
+        if self._acks and self._ack_task is None:
+            self._ack_task = asyncio.create_task(self._write_acks_alone(), name="outbox:acks")
+
+    async def _write_acks_alone(self) -> None:
+        try:
+            async with self.db.unit():
+                pass  # the rider writes them
+        except Exception:
+            log.exception("marking sent answers failed; will retry")
+        finally:
+            self._ack_task = None
+            if self._acks and not self._stopping:
+                self._ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._ack_alone)
+
+    async def _ride(self, unit: Unit) -> None:
+        """In a unit's transaction: mark the answers sent since the last one."""
+        if not self._acks:
+            return
+        acks, self._acks = self._acks, {}
+        self._riding.update(acks)
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        connection = await unit.session.connection()
+        await connection.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(status=SENT, last_error=None, not_before=None, sent_at=bindparam("at")),
+            [{"row_id": row_id, "at": at} for row_id, at in acks.items()],
+        )
+
+        def marked() -> None:
+            for row_id in acks:
+                self._riding.pop(row_id, None)
+
+        def put_back() -> None:
+            marked()
+            self._acks = {**acks, **self._acks}
+
+        unit.after_commit(marked)
+        unit.after_rollback(put_back)
 
     def _due_clause(self, now: datetime) -> object:
         return or_(
@@ -267,6 +368,15 @@ class Outbox:
         """Send what is due for one chat now, ahead of broadcasts: the answer to an update."""
         if self.transport is None:
             return 0
+        claimed = self._claimed.pop(chat_id, None)
+        if claimed:
+            # Claimed with the update and the chat's oldest: nothing to look up, nobody to wait for.
+            sent = 0
+            for row in claimed:
+                if await self._send(row, urgent=True) != SENT:
+                    break  # the rest keep their claim until it lapses; the worker takes them then
+                sent += 1
+            return sent
         sent = 0
         while (task := self._draining.get(chat_id)) is not None:
             # Another sender holds the chat (the worker, woken by the same commit): let it
@@ -418,6 +528,10 @@ class Outbox:
         *,
         unreachable: bool = False,
     ) -> None:
+        if status == SENT and row.id in self._answers:
+            self._acknowledge(row)
+            return
+        self._answers.discard(row.id or 0)
         values: dict[str, object] = {"status": status, "last_error": error, "not_before": not_before}
         if status == SENT:
             values["sent_at"] = self.clock()
@@ -474,9 +588,19 @@ class Outbox:
         self._stopping = True
         self._wake.set()
         tasks = list(self._draining.values())
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        if self._ack_task is not None:
+            await asyncio.gather(self._ack_task, return_exceptions=True)
+        if self._acks:
+            try:
+                async with self.db.unit():
+                    pass  # the rider marks what was sent
+            except Exception:
+                log.exception("marking sent answers at shutdown failed; they will be sent again")

@@ -13,12 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import delete, select, update
 
 from bot.core.db import Database
 from models import ConversationState, ParkedDraft, utcnow
 
 log = logging.getLogger(__name__)
+
+_LOAD = select(
+    ConversationState.flow, ConversationState.step, ConversationState.draft, ConversationState.version
+).where(
+    ConversationState.chat_id == bindparam("chat_id"),
+    ConversationState.user_id == bindparam("user_id"),
+)
 
 
 @dataclass
@@ -44,15 +52,18 @@ class ConversationStore:
 
     async def load(self, chat_id: int, user_id: int) -> State | None:
         async with self.db.session() as session:
-            row = await session.get(ConversationState, (chat_id, user_id))
+            # Plain columns, not a tracked row: the state is written back by ``save``.
+            row = (await session.exec(_LOAD, params={"chat_id": chat_id, "user_id": user_id})).first()
             if row is None:
                 return None
-            return State(row.flow, row.step, dict(row.draft), row.version)
+            flow, step, draft, version = row
+            return State(flow, step, dict(draft or {}), version)
 
     async def save(self, chat_id: int, user_id: int, old: State | None, new: State | None) -> None:
         if new is old:
             return
-        async with self.db.session() as session:
+        # A failed save fails the update: no savepoint of its own.
+        async with self.db.session(savepoint=False) as session:
             if new is None:
                 await session.exec(
                     delete(ConversationState).where(
