@@ -162,6 +162,20 @@ MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
 IDLE = 60.0  # a worker with nothing due looks again after this long anyway
 
 
+_TABLE = Delivery.__table__  # type: ignore[attr-defined]
+# Whether anything of the chat is still to be sent, leaving out the rows named.
+_WAITING = (
+    select(_TABLE.c.id)
+    .where(
+        _TABLE.c.chat_id == bindparam("chat_id"),
+        _TABLE.c.status.in_([PENDING, SENDING]),
+        _TABLE.c.id.not_in(bindparam("excluded", expanding=True)),
+    )
+    .limit(1)
+)
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)
+
+
 class Outbox:
     def __init__(
         self,
@@ -185,6 +199,7 @@ class Outbox:
         self._riding: dict[int, datetime] = {}  # being marked by a unit not yet committed
         self._answers: set[int] = set()
         self._ack_timer: asyncio.TimerHandle | None = None
+        self._acks_since = 0.0  # loop time of the oldest unmarked answer
         self._ack_task: asyncio.Task[None] | None = None
         db.ride(self._ride)
         self._stopping = False
@@ -225,22 +240,26 @@ class Outbox:
         )
         unit = self.db.current_unit()
         claimed = False
-        try:
-            # Only a dedupe key's clash is caught here; any other failure fails the unit.
-            async with self.db.session(savepoint=key is not None) as session:
-                if answer and unit is not None and self.transport is not None:
-                    waiting = select(Delivery.id).where(
-                        Delivery.chat_id == chat_id, col(Delivery.status).in_([PENDING, SENDING])
-                    )
-                    if self._acks or self._riding:
-                        # Sent already, and being marked so (by this transaction or another).
-                        waiting = waiting.where(col(Delivery.id).not_in([*self._acks, *self._riding]))
-                    if (await session.exec(waiting.limit(1))).first() is None:
-                        row.status, row.attempts, row.not_before = SENDING, 1, now + ANSWER_LEASE
-                        claimed = True
-                session.add(row)
-        except IntegrityError:
-            return False
+        if answer and unit is not None and key is None:
+            # The hot path of every update: plain statements, made once (see _WAITING).
+            connection = await unit.session.connection()
+            if self.transport is not None:
+                # Sent already and being marked so (by this transaction or another) is not waiting.
+                excluded = [*self._acks, *self._riding]
+                waiting = await connection.execute(_WAITING, {"chat_id": chat_id, "excluded": excluded})
+                if waiting.first() is None:
+                    row.status, row.attempts, row.not_before = SENDING, 1, now + ANSWER_LEASE
+                    claimed = True
+            values = row.model_dump()
+            values.pop("id", None)
+            row.id = (await connection.execute(_INSERT, values)).scalar_one()
+        else:
+            try:
+                # Only a dedupe key's clash is caught here; any other failure fails the unit.
+                async with self.db.session(savepoint=key is not None) as session:
+                    session.add(row)
+            except IntegrityError:
+                return False
         if claimed and unit is not None:
             unit.after_commit(lambda: self._hand_over(row))
         else:
@@ -256,6 +275,8 @@ class Outbox:
         """Mark an answer sent with the next unit of work, or on its own after ``ACK_DELAY``."""
         assert row.id is not None
         self._answers.discard(row.id)
+        if not self._acks:
+            self._acks_since = asyncio.get_running_loop().time()
         self._acks[row.id] = self.clock()
         row.status, row.last_error = SENT, None
         if self._ack_timer is None and self._ack_task is None:
@@ -264,7 +285,15 @@ class Outbox:
 
     def _ack_alone(self) -> None:
         self._ack_timer = None
-        if self._acks and self._ack_task is None:
+        if not self._acks:
+            return
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self._acks_since
+        if waited < ACK_DELAY:
+            # Those marked meanwhile rode on a unit; the ones waiting now are younger.
+            self._ack_timer = loop.call_later(ACK_DELAY - waited, self._ack_alone)
+            return
+        if self._ack_task is None:
             self._ack_task = asyncio.create_task(self._write_acks_alone(), name="outbox:acks")
 
     async def _write_acks_alone(self) -> None:
@@ -284,11 +313,10 @@ class Outbox:
             return
         acks, self._acks = self._acks, {}
         self._riding.update(acks)
-        table = Delivery.__table__  # type: ignore[attr-defined]
         connection = await unit.session.connection()
         await connection.execute(
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("row_id"))
             .values(status=SENT, last_error=None, not_before=None, sent_at=bindparam("at")),
             [{"row_id": row_id, "at": at} for row_id, at in acks.items()],
         )
@@ -299,6 +327,8 @@ class Outbox:
 
         def put_back() -> None:
             marked()
+            if not self._acks:
+                self._acks_since = asyncio.get_running_loop().time()
             self._acks = {**acks, **self._acks}
 
         unit.after_commit(marked)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from weakref import WeakValueDictionary
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -487,14 +488,18 @@ class _Redelivered(Exception):
 
 async def _claim(session: AsyncSession, update_id: int) -> bool:
     """Mark the update as handled, in the update's own transaction; ``False`` if it was."""
-    dialect = sqlite if session.bind.dialect.name == "sqlite" else postgresql
-    statement = (
-        dialect.insert(ProcessedUpdate)
-        .values(update_id=update_id, at=utcnow())
-        .on_conflict_do_nothing(index_elements=["update_id"])
-    )
-    result = await session.exec(statement)
+    connection = await session.connection()
+    statement = _CLAIM[connection.dialect.name]
+    result = await connection.execute(statement, {"update_id": update_id, "at": utcnow()})
     return bool(result.rowcount == 1)
+
+
+_CLAIM = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(ProcessedUpdate)
+    .values(update_id=bindparam("update_id"), at=bindparam("at"))
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    for dialect in (sqlite, postgresql)
+}
 
 
 def _stamp(keyboard: Keyboard, version: int | None) -> Keyboard:
