@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlmodel import delete, select, update
+from sqlmodel import delete, select
 
 from bot.core.db import Database
 from models import ConversationState, ParkedDraft, utcnow
