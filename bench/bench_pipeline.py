@@ -1,6 +1,6 @@
 """The whole path of an update against the simplest bot that stores something and answers.
 
-    .venv/bin/python bench/bench_pipeline.py [--officers N] [--rounds R] [--only ptb|aiogram] [--backend sqlite|pg]
+    .venv/bin/python -m bench.bench_pipeline [--officers N] [--rounds R] [--only ptb|aiogram] [--backend sqlite|pg]
 
 Workload: each of N registered liaison officers sends
 ``/lead 宁德时代 拟建储能基地 投资约20亿 新能源`` and presses 确认保存 on the summary.
@@ -20,6 +20,7 @@ the rounds), the project's updates per second, and per update its SQL statements
 Bot API calls. Then the adapter's own cost over the bare framework's parse-and-reply.
 
 The pacing of sends (30 a second) is left out here: it is Telegram's limit, not work.
+Run it with ``-m`` from the checkout: as a script, ``bot`` may be imported from elsewhere.
 """
 
 from __future__ import annotations

@@ -200,6 +200,7 @@ class Outbox:
         self._answers: set[int] = set()
         self._ack_timer: asyncio.TimerHandle | None = None
         self._acks_since = 0.0  # loop time of the oldest unmarked answer
+        self._others_at = -1e9  # loop time of the last row queued that is not a claimed answer
         self._ack_task: asyncio.Task[None] | None = None
         db.ride(self._ride)
         self._stopping = False
@@ -263,6 +264,7 @@ class Outbox:
         if claimed and unit is not None:
             unit.after_commit(lambda: self._hand_over(row))
         else:
+            self._others_at = asyncio.get_running_loop().time()
             self.db.after_commit(self._wake.set)
         return True
 
@@ -324,6 +326,9 @@ class Outbox:
         def marked() -> None:
             for row_id in acks:
                 self._riding.pop(row_id, None)
+            if asyncio.get_running_loop().time() - self._others_at < ANSWER_LEASE.total_seconds():
+                # A row queued lately may have waited behind an answer that was still unmarked.
+                self._wake.set()
 
         def put_back() -> None:
             marked()

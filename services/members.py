@@ -83,7 +83,13 @@ async def load_member(
         return known.member  # type: ignore[no-any-return]
     generation = db.cache.generation
     async with db.session() as session:
-        user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
+        # The person and their unit in one round trip.
+        found = (
+            await session.exec(
+                select(User, Unit).outerjoin(Unit, col(Unit.id) == User.unit_id).where(User.telegram_id == telegram_id)
+            )
+        ).first()
+        user, unit = found if found is not None else (None, None)
         if user is None and not is_admin:
             db.cache.put("member", telegram_id, Known(None, False, None, False), generation)
         if user is None and is_admin:
@@ -117,7 +123,8 @@ async def load_member(
             user.unreachable_at = None
             session.add(user)
             changed = True
-        unit = await session.get(Unit, user.unit_id) if user.unit_id else None
+        if unit is None and user.unit_id:
+            unit = await session.get(Unit, user.unit_id)
         member = _member(user, unit, is_admin=is_admin)
         if not changed:
             db.cache.put("member", telegram_id, Known(member, is_admin, user.language_code, False), generation)
