@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot import delivery
 from bot.app import App
-from bot.core import Incoming, Kind
+from bot.core import Incoming, Kind, Reply
 from bot.core.db import Database
 from bot.core.i18n import translate
 from bot.router import Router
 from handlers import build_registry
-from models import Lead, Role, User
+from models import Delivery, Lead, Role, Setting, User
 from services import members
 from tests import telegram_kit
 from tests.conftest import Joiner
@@ -176,3 +176,42 @@ async def test_a_menu_is_sent_once_and_again_only_after_a_role_or_language_chang
     await officer.send("/help")
     await officer.send("/help")
     assert len(_menus_of(bot, LIAISON)) == 3
+
+
+async def test_inside_an_update_a_failed_block_undoes_its_own_writes_and_reading_takes_no_savepoint(
+    app: App,
+) -> None:
+    """One transaction per update, and still each service call's writes stand or fall alone."""
+    db = app.db
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.unit():
+            async with db.session() as session:
+                session.add(Setting(key="speed_kept", value=1))
+            async with db.session() as session:
+                await session.get(Setting, "speed_kept")  # a read: no savepoint for it
+            reads = statements.count("SAVEPOINT")
+            with pytest.raises(RuntimeError):
+                async with db.session() as session:
+                    session.add(Setting(key="speed_undone", value=2))
+                    await session.flush()
+                    raise RuntimeError("the service changed its mind")
+            with pytest.raises(RuntimeError):
+                async with db.session() as session:
+                    session.add(Setting(key="speed_never_flushed", value=3))
+                    raise RuntimeError("before anything was written")
+            assert await app.outbox.enqueue(1, [Reply("once")], kind="digest", key="speed-once")
+            assert not await app.outbox.enqueue(1, [Reply("twice")], kind="digest", key="speed-once")
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert reads <= 1, "only the first write may have needed one (not on SQLite's first write)"
+    async with db.session() as session:
+        keys = set((await session.exec(select(Setting.key).where(col(Setting.key).startswith("speed_")))).all())
+        queued = (await session.exec(select(Delivery).where(Delivery.dedupe_key == "speed-once"))).all()
+    assert keys == {"speed_kept"}
+    assert [row.payload["items"][0]["text"] for row in queued] == ["once"]

@@ -183,7 +183,7 @@ async def _savepoint_at_first_write(session: AsyncSession, *, wanted: bool) -> A
     blocks: list[_Block] = session.info.setdefault(_BLOCKS, [])
     block = _Block(wanted)
     blocks.append(block)
-    before = set(session.new)
+    before = {id(item) for item in session.new}  # table rows are not hashable
     try:
         yield
         await session.flush()
@@ -193,7 +193,7 @@ async def _savepoint_at_first_write(session: AsyncSession, *, wanted: bool) -> A
             await greenlet_spawn(block.savepoint.rollback)
         else:
             # Nothing of this block reached the database; what it staged must not later.
-            for item in set(session.new) - before:
+            for item in [item for item in session.new if id(item) not in before]:
                 session.expunge(item)
             for item in list(session.dirty):
                 session.expire(item)
