@@ -27,9 +27,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_, bindparam, func, or_, update
+from sqlalchemy import and_, bindparam, case, func, null, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -163,17 +163,36 @@ IDLE = 60.0  # a worker with nothing due looks again after this long anyway
 
 
 _TABLE = Delivery.__table__  # type: ignore[attr-defined]
-# Whether anything of the chat is still to be sent, leaving out the rows named.
-_WAITING = (
-    select(_TABLE.c.id)
-    .where(
-        _TABLE.c.chat_id == bindparam("chat_id"),
-        _TABLE.c.status.in_([PENDING, SENDING]),
-        _TABLE.c.id.not_in(bindparam("excluded", expanding=True)),
-    )
-    .limit(1)
-)
 _INSERT = _TABLE.insert().returning(_TABLE.c.id)
+
+
+def _claiming_insert() -> Any:
+    """Queue an answer in one statement: claimed by this process unless something of the chat
+    is still to be sent before it (then it waits its turn like any row)."""
+    earlier = _TABLE.alias("earlier")
+    behind = (
+        select(earlier.c.id)
+        .where(earlier.c.chat_id == bindparam("chat_id"), earlier.c.status.in_([PENDING, SENDING]))
+        .exists()
+    )
+    columns = ("chat_id", "kind", "dedupe_key", "payload", "last_error", "created_at", "sent_at")
+    values = [bindparam(name, type_=_TABLE.c[name].type) for name in columns]
+    lease = bindparam("lease_until", type_=_TABLE.c.not_before.type)
+    chosen_columns: list[Any] = [
+        *values,
+        case((behind, PENDING), else_=SENDING),
+        case((behind, 0), else_=1),
+        case((behind, null()), else_=lease),
+    ]
+    chosen = select(*chosen_columns)
+    return (
+        _TABLE.insert()
+        .from_select([*columns, "status", "attempts", "not_before"], chosen)
+        .returning(_TABLE.c.id, _TABLE.c.status)
+    )
+
+
+_CLAIMING_INSERT = _claiming_insert()
 
 
 class Outbox:
@@ -197,6 +216,8 @@ class Outbox:
         # Answers sent and not yet marked so (row id → when), and the timer that marks them.
         self._acks: dict[int, datetime] = {}
         self._riding: dict[int, datetime] = {}  # being marked by a unit not yet committed
+        self._landed = asyncio.Event()  # set while nothing is being marked
+        self._landed.set()
         self._answers: set[int] = set()
         self._ack_timer: asyncio.TimerHandle | None = None
         self._acks_since = 0.0  # loop time of the oldest unmarked answer
@@ -244,16 +265,18 @@ class Outbox:
         if answer and unit is not None and key is None:
             # The hot path of every update: plain statements, made once (see _WAITING).
             connection = await unit.session.connection()
-            if self.transport is not None:
-                # Sent already and being marked so (by this transaction or another) is not waiting.
-                excluded = [*self._acks, *self._riding]
-                waiting = await connection.execute(_WAITING, {"chat_id": chat_id, "excluded": excluded})
-                if waiting.first() is None:
-                    row.status, row.attempts, row.not_before = SENDING, 1, now + ANSWER_LEASE
-                    claimed = True
             values = row.model_dump()
             values.pop("id", None)
-            row.id = (await connection.execute(_INSERT, values)).scalar_one()
+            if self.transport is None:
+                row.id = (await connection.execute(_INSERT, values)).scalar_one()
+            else:
+                # Answers already sent are marked so first, or they would read as still to be sent.
+                await self._ride(unit)
+                values["lease_until"] = now + ANSWER_LEASE
+                row.id, row.status = (await connection.execute(_CLAIMING_INSERT, values)).one()
+                if row.status == SENDING:
+                    row.attempts, row.not_before = 1, values["lease_until"]
+                    claimed = True
         else:
             try:
                 # Only a dedupe key's clash is caught here; any other failure fails the unit.
@@ -315,6 +338,7 @@ class Outbox:
             return
         acks, self._acks = self._acks, {}
         self._riding.update(acks)
+        self._landed.clear()
         connection = await unit.session.connection()
         await connection.execute(
             update(_TABLE)
@@ -326,6 +350,8 @@ class Outbox:
         def marked() -> None:
             for row_id in acks:
                 self._riding.pop(row_id, None)
+            if not self._riding:
+                self._landed.set()
             if asyncio.get_running_loop().time() - self._others_at < ANSWER_LEASE.total_seconds():
                 # A row queued lately may have waited behind an answer that was still unmarked.
                 self._wake.set()
@@ -412,6 +438,11 @@ class Outbox:
                     break  # the rest keep their claim until it lapses; the worker takes them then
                 sent += 1
             return sent
+        if not self._landed.is_set():
+            # The answer may have been queued behind one of ours whose sent mark another
+            # transaction is writing just now: let it land, or the answer would wait its turn.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._landed.wait(), timeout=5.0)
         sent = 0
         while (task := self._draining.get(chat_id)) is not None:
             # Another sender holds the chat (the worker, woken by the same commit): let it

@@ -87,8 +87,14 @@ class Cache:
                 conn.info.setdefault(pending, set()).update(watched if name is None else {name})
 
         def ended(conn: Connection) -> None:
-            tables = conn.info.pop(pending, None)
-            if tables:
+            try:
+                tables = None if conn.invalidated else conn.info.pop(pending, None)
+            except Exception:
+                tables = None
+            if tables is None and conn.invalidated:
+                # A connection lost mid-transaction (its info is out of reach): forget everything.
+                self.drop()
+            elif tables:
                 self.drop(tables)
 
         event.listen(engine, "before_cursor_execute", written)
