@@ -88,13 +88,12 @@ class Cache:
 
         def ended(conn: Connection) -> None:
             try:
-                tables = None if conn.invalidated else conn.info.pop(pending, None)
+                tables = conn.info.pop(pending, None)
             except Exception:
-                tables = None
-            if tables is None and conn.invalidated:
                 # A connection lost mid-transaction (its info is out of reach): forget everything.
                 self.drop()
-            elif tables:
+                return
+            if tables:
                 self.drop(tables)
 
         event.listen(engine, "before_cursor_execute", written)
