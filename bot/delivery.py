@@ -263,7 +263,7 @@ class Outbox:
         unit = self.db.current_unit()
         claimed = False
         if answer and unit is not None and key is None:
-            # The hot path of every update: plain statements, made once (see _WAITING).
+            # The hot path of every update: plain statements, made once (_CLAIMING_INSERT).
             connection = await unit.session.connection()
             values = row.model_dump()
             values.pop("id", None)
