@@ -222,6 +222,7 @@ class Outbox:
         self._ack_timer: asyncio.TimerHandle | None = None
         self._acks_since = 0.0  # loop time of the oldest unmarked answer
         self._others_at = -1e9  # loop time of the last row queued that is not a claimed answer
+        self._behind: set[int] = set()  # chats whose answer was queued behind another row
         self._ack_task: asyncio.Task[None] | None = None
         db.ride(self._ride)
         self._stopping = False
@@ -277,6 +278,8 @@ class Outbox:
                 if row.status == SENDING:
                     row.attempts, row.not_before = 1, values["lease_until"]
                     claimed = True
+                else:
+                    self._behind.add(chat_id)
         else:
             try:
                 # Only a dedupe key's clash is caught here; any other failure fails the unit.
@@ -443,6 +446,20 @@ class Outbox:
             # transaction is writing just now: let it land, or the answer would wait its turn.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._landed.wait(), timeout=5.0)
+        behind = chat_id in self._behind
+        self._behind.discard(chat_id)
+        sent = await self._serve_waiting(chat_id)
+        if behind and not sent:
+            # Behind another process's answer, sent but maybe not yet marked so (it marks its
+            # answers within ACK_DELAY): look again for that long rather than wait for the lease.
+            loop = asyncio.get_running_loop()
+            until = loop.time() + ACK_DELAY + 1.5
+            while not sent and loop.time() < until and not self._stopping:
+                await asyncio.sleep(0.1)
+                sent = await self._serve_waiting(chat_id)
+        return sent
+
+    async def _serve_waiting(self, chat_id: int) -> int:
         sent = 0
         while (task := self._draining.get(chat_id)) is not None:
             # Another sender holds the chat (the worker, woken by the same commit): let it
