@@ -1,6 +1,6 @@
 """The whole path of an update against the simplest bot that stores something and answers.
 
-    .venv/bin/python bench/bench_pipeline.py [--officers N] [--rounds R] [--only ptb|aiogram] [--backend sqlite|pg]
+    .venv/bin/python -m bench.bench_pipeline [--officers N] [--rounds R] [--only ptb|aiogram] [--backend sqlite|pg]
 
 Workload: each of N registered liaison officers sends
 ``/lead 宁德时代 拟建储能基地 投资约20亿 新能源`` and presses 确认保存 on the summary.
@@ -20,6 +20,7 @@ the rounds), the project's updates per second, and per update its SQL statements
 Bot API calls. Then the adapter's own cost over the bare framework's parse-and-reply.
 
 The pacing of sends (30 a second) is left out here: it is Telegram's limit, not work.
+Run it with ``-m`` from the checkout: as a script, ``bot`` may be imported from elsewhere.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from bot.core.config import Settings
 from bot.core.db import Database
 from bot.delivery import Limits, Outbox
 from bot.router import Router
-from bot.telegram import TelegramBridge, TelegramTransport, incoming
+from bot.telegram import CommandMenus, TelegramBridge, TelegramTransport, incoming
 from handlers import build_registry
 from models import Lead, Role, Unit, User, utcnow
 from services import seed
@@ -167,6 +168,9 @@ async def project_feed(framework: str, db: Database, calls: Calls) -> tuple[Feed
     outbox.use(TelegramTransport(port), Limits(per_second=1e9, chat_interval=0.0))
     router = Router(app, build_registry(), queue_replies=True)
     bridge = TelegramBridge(router, port, outbox=outbox)
+    # The menus as the runner keeps them: everyone's set at start, then only on a change.
+    bridge.menus = CommandMenus(port, router.registry, db, default_locale=settings.default_locale)
+    await bridge.menus.publish_everyone()
 
     async def feed(data: dict[str, Any]) -> None:
         translated = incoming(data, app.bot_username)
@@ -285,10 +289,13 @@ class Updates:
         }
 
 
-async def run_batch(feed: Feed, updates: Updates, officers: list[int], press: str, concurrency: int) -> float:
-    """Each officer's two updates in order; ``concurrency`` officers at once. Returns seconds."""
+async def run_batch(
+    feed: Feed, updates: Updates, officers: list[int], press: str, concurrency: int, cpu: list[float] | None = None
+) -> float:
+    """Each officer's two updates in order; ``concurrency`` officers at once. Returns seconds
+    (and adds the process's CPU seconds to ``cpu``)."""
     queue = list(officers)
-    started = time.perf_counter()
+    started, used = time.perf_counter(), time.process_time()
 
     async def worker() -> None:
         while queue:
@@ -297,6 +304,8 @@ async def run_batch(feed: Feed, updates: Updates, officers: list[int], press: st
             await feed(updates.press(officer, press))
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if cpu is not None:
+        cpu.append(time.process_time() - used)
     return time.perf_counter() - started
 
 
@@ -390,6 +399,7 @@ async def configuration(framework: str, backend: str, officers: int, rounds: int
         cursor = 8
         for concurrency in CONCURRENCY:
             ratios, rates = [], []
+            cpu: dict[str, list[float]] = {"project": [], "peer": []}
             statements = commits = calls = handled = 0
             for n in range(rounds):
                 batch_a = people[cursor : cursor + officers]
@@ -400,12 +410,12 @@ async def configuration(framework: str, backend: str, officers: int, rounds: int
                 for who, batch in zip(order, (batch_a, batch_b), strict=True):
                     if who == "project":
                         meter.on, before = True, project_calls.total()
-                        took[who] = await run_batch(project, updates, batch, "1|save", concurrency)
+                        took[who] = await run_batch(project, updates, batch, "1|save", concurrency, cpu[who])
                         meter.on = False
                         calls += project_calls.total() - before
                         handled += 2 * len(batch)
                     else:
-                        took[who] = await run_batch(peer, updates, batch, "save", concurrency)
+                        took[who] = await run_batch(peer, updates, batch, "save", concurrency, cpu[who])
                 ratios.append(took["peer"] / took["project"])
                 rates.append(2 * officers / took["project"])
             statements, commits = meter.statements, meter.commits
@@ -415,7 +425,8 @@ async def configuration(framework: str, backend: str, officers: int, rounds: int
                 f"peer/project {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})  "
                 f"project {statistics.median(rates):6.0f} updates/s  "
                 f"per update: {statements / handled:.1f} statements, {commits / handled:.2f} commits, "
-                f"{calls / handled:.2f} Bot API calls"
+                f"{calls / handled:.2f} Bot API calls; CPU ms/update "
+                f"{1000 * sum(cpu['project']) / handled:.1f} (peer {1000 * sum(cpu['peer']) / handled:.1f})"
             )
         async with db.session() as session:
             leads = len((await session.exec(select(col(Lead.id)))).all())

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import JSON, and_, bindparam, case, func, insert, or_, text, update
+from sqlalchemy import JSON, and_, bindparam, case, func, insert, null, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -43,7 +43,7 @@ from bot.core import Outgoing, from_payload, to_payload
 from models import Delivery, DeliveryPace, User, utcnow
 
 if TYPE_CHECKING:
-    from bot.core.db import Database
+    from bot.core.db import Database, Unit
 
 log = logging.getLogger(__name__)
 
@@ -376,9 +376,52 @@ class Pacer:
 SENT, PENDING, SENDING, FAILED, UNREACHABLE = "sent", "pending", "sending", "failed", "unreachable"
 REPLY = "reply"  # the kind of a row holding an update's answer
 LEASE = timedelta(minutes=5)
+# An update's answer is claimed as it is queued, by the process that will send it right after
+# the commit; if that process dies first, the claim lapses this soon and the worker sends it.
+ANSWER_LEASE = timedelta(seconds=15)
+# A sent answer is marked sent by the next update's transaction (or after this long by itself),
+# so an update costs one commit; a crash in between sends it again once its claim lapses.
+ACK_DELAY = 0.5
 MAX_BACKOFF = 60.0  # an outage's end is noticed within this many seconds
 MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
 IDLE = 60.0  # a worker with nothing due looks again after this long anyway
+
+
+_TABLE = Delivery.__table__  # type: ignore[attr-defined]
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)
+
+
+def _claiming_insert() -> Any:
+    """Queue an answer in one statement: claimed by this process unless something of the chat
+    is still to be sent before it (then it waits its turn like any row)."""
+    earlier = _TABLE.alias("earlier")
+    behind = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.platform == bindparam("platform"),
+            earlier.c.chat_id == bindparam("chat_id"),
+            earlier.c.status.in_([PENDING, SENDING]),
+        )
+        .exists()
+    )
+    columns = ("platform", "chat_id", "kind", "dedupe_key", "payload", "last_error", "created_at", "sent_at")
+    values = [bindparam(name, type_=_TABLE.c[name].type) for name in columns]
+    lease = bindparam("lease_until", type_=_TABLE.c.not_before.type)
+    chosen_columns: list[Any] = [
+        *values,
+        case((behind, PENDING), else_=SENDING),
+        case((behind, 0), else_=1),
+        case((behind, null()), else_=lease),
+    ]
+    chosen = select(*chosen_columns)
+    return (
+        _TABLE.insert()
+        .from_select([*columns, "status", "attempts", "not_before"], chosen)
+        .returning(_TABLE.c.id, _TABLE.c.status)
+    )
+
+
+_CLAIMING_INSERT = _claiming_insert()
 
 
 class Outbox:
@@ -400,6 +443,20 @@ class Outbox:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._draining: dict[int, asyncio.Task[int]] = {}
+        # Answers claimed in a committed update, waiting for that update's ``serve``.
+        self._claimed: dict[int, list[Delivery]] = {}
+        # Answers sent and not yet marked so (row id → when), and the timer that marks them.
+        self._acks: dict[int, datetime] = {}
+        self._riding: dict[int, datetime] = {}  # being marked by a unit not yet committed
+        self._landed = asyncio.Event()  # set while nothing is being marked
+        self._landed.set()
+        self._answers: set[int] = set()
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._acks_since = 0.0  # loop time of the oldest unmarked answer
+        self._others_at = -1e9  # loop time of the last row queued that is not a claimed answer
+        self._behind: set[int] = set()  # chats whose answer was queued behind another row
+        self._ack_task: asyncio.Task[None] | None = None
+        db.ride(self._ride)
         self._stopping = False
 
     def use(self, transport: Transport, limits: Limits | None = None) -> None:
@@ -410,26 +467,64 @@ class Outbox:
     def wake(self) -> None:
         self._wake.set()
 
-    async def enqueue(self, chat_id: int, items: Sequence[Outgoing], *, kind: str, key: str | None = None) -> bool:
+    async def enqueue(
+        self,
+        chat_id: int,
+        items: Sequence[Outgoing],
+        *,
+        kind: str,
+        key: str | None = None,
+        answer: bool = False,
+    ) -> bool:
         """Queue a message; ``False`` when one with the same ``key`` was queued before.
 
         Inside an update (or any unit of work) the row is part of its transaction and the
         worker is woken when that commits; outside one it is committed at once.
+
+        ``answer``: the answer to the update being handled, which :meth:`serve` sends right
+        after the commit. When nothing else waits for the chat, the row is queued already
+        claimed by this process, so sending it takes no claim and no lookup of its own.
         """
+        now = self.clock()
         row = Delivery(
             platform=self.platform,
             chat_id=chat_id,
             kind=kind,
             dedupe_key=key,
             payload={"items": [to_payload(item) for item in items]},
-            created_at=self.clock(),
+            created_at=now,
         )
-        try:
-            async with self.db.session() as session:
-                session.add(row)
-        except IntegrityError:
-            return False
-        self.db.after_commit(self._wake.set)
+        unit = self.db.current_unit()
+        claimed = False
+        if answer and unit is not None and key is None:
+            # The hot path of every update: plain statements, made once (_CLAIMING_INSERT).
+            connection = await unit.session.connection()
+            values = row.model_dump()
+            values.pop("id", None)
+            if self.transport is None:
+                row.id = (await connection.execute(_INSERT, values)).scalar_one()
+            else:
+                # Answers already sent are marked so first, or they would read as still to be sent.
+                await self._ride(unit)
+                values["lease_until"] = now + ANSWER_LEASE
+                row.id, row.status = (await connection.execute(_CLAIMING_INSERT, values)).one()
+                if row.status == SENDING:
+                    row.attempts, row.not_before = 1, values["lease_until"]
+                    claimed = True
+                else:
+                    self._behind.add(chat_id)
+        else:
+            try:
+                # Only a dedupe key's clash is caught here; any other failure fails the unit.
+                async with self.db.session(savepoint=key is not None) as session:
+                    session.add(row)
+            except IntegrityError:
+                return False
+        if claimed and unit is not None:
+            unit.after_commit(lambda: self._hand_over(row))
+        else:
+            self._others_at = asyncio.get_running_loop().time()
+            self.db.after_commit(self._wake.set)
         return True
 
     async def enqueue_many(self, messages: Sequence[tuple[int, Sequence[Outgoing], str, str]]) -> int:
@@ -470,6 +565,80 @@ class Outbox:
         if queued:
             self.db.after_commit(self._wake.set)
         return queued
+
+    def _hand_over(self, row: Delivery) -> None:
+        assert row.id is not None
+        self._answers.add(row.id)
+        self._claimed.setdefault(row.chat_id, []).append(row)
+
+    def _acknowledge(self, row: Delivery) -> None:
+        """Mark an answer sent with the next unit of work, or on its own after ``ACK_DELAY``."""
+        assert row.id is not None
+        self._answers.discard(row.id)
+        if not self._acks:
+            self._acks_since = asyncio.get_running_loop().time()
+        self._acks[row.id] = self.clock()
+        row.status, row.last_error = SENT, None
+        if self._ack_timer is None and self._ack_task is None:
+            loop = asyncio.get_running_loop()
+            self._ack_timer = loop.call_later(ACK_DELAY, self._ack_alone)
+
+    def _ack_alone(self) -> None:
+        self._ack_timer = None
+        if not self._acks:
+            return
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self._acks_since
+        if waited < ACK_DELAY:
+            # Those marked meanwhile rode on a unit; the ones waiting now are younger.
+            self._ack_timer = loop.call_later(ACK_DELAY - waited, self._ack_alone)
+            return
+        if self._ack_task is None:
+            self._ack_task = asyncio.create_task(self._write_acks_alone(), name="outbox:acks")
+
+    async def _write_acks_alone(self) -> None:
+        try:
+            async with self.db.unit():
+                pass  # the rider writes them
+        except Exception:
+            log.exception("marking sent answers failed; will retry")
+        finally:
+            self._ack_task = None
+            if self._acks and not self._stopping:
+                self._ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._ack_alone)
+
+    async def _ride(self, unit: Unit) -> None:
+        """In a unit's transaction: mark the answers sent since the last one."""
+        if not self._acks:
+            return
+        acks, self._acks = self._acks, {}
+        self._riding.update(acks)
+        self._landed.clear()
+        connection = await unit.session.connection()
+        await connection.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("row_id"))
+            .values(status=SENT, last_error=None, not_before=None, sent_at=bindparam("at")),
+            [{"row_id": row_id, "at": at} for row_id, at in acks.items()],
+        )
+
+        def marked() -> None:
+            for row_id in acks:
+                self._riding.pop(row_id, None)
+            if not self._riding:
+                self._landed.set()
+            if asyncio.get_running_loop().time() - self._others_at < ANSWER_LEASE.total_seconds():
+                # A row queued lately may have waited behind an answer that was still unmarked.
+                self._wake.set()
+
+        def put_back() -> None:
+            marked()
+            if not self._acks:
+                self._acks_since = asyncio.get_running_loop().time()
+            self._acks = {**acks, **self._acks}
+
+        unit.after_commit(marked)
+        unit.after_rollback(put_back)
 
     def _due_clause(self, now: datetime) -> object:
         return and_(col(Delivery.platform) == self.platform, self._due(now))
@@ -561,6 +730,34 @@ class Outbox:
         """Send what is due for one chat now, ahead of broadcasts: the answer to an update."""
         if self.transport is None:
             return 0
+        claimed = self._claimed.pop(chat_id, None)
+        if claimed:
+            # Claimed with the update and the chat's oldest: nothing to look up, nobody to wait for.
+            sent = 0
+            for row in claimed:
+                if await self._send(row, urgent=True) != SENT:
+                    break  # the rest keep their claim until it lapses; the worker takes them then
+                sent += 1
+            return sent
+        if not self._landed.is_set():
+            # The answer may have been queued behind one of ours whose sent mark another
+            # transaction is writing just now: let it land, or the answer would wait its turn.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._landed.wait(), timeout=5.0)
+        behind = chat_id in self._behind
+        self._behind.discard(chat_id)
+        sent = await self._serve_waiting(chat_id)
+        if behind and not sent:
+            # Behind another process's answer, sent but maybe not yet marked so (it marks its
+            # answers within ACK_DELAY): look again for that long rather than wait for the lease.
+            loop = asyncio.get_running_loop()
+            until = loop.time() + ACK_DELAY + 1.5
+            while not sent and loop.time() < until and not self._stopping:
+                await asyncio.sleep(0.1)
+                sent = await self._serve_waiting(chat_id)
+        return sent
+
+    async def _serve_waiting(self, chat_id: int) -> int:
         sent = 0
         while (task := self._draining.get(chat_id)) is not None:
             # Another sender holds the chat (the worker, woken by the same commit): let it
@@ -719,6 +916,10 @@ class Outbox:
         unreachable: bool = False,
         left_at: float | None = None,
     ) -> None:
+        if status == SENT and row.id in self._answers:
+            self._acknowledge(row)
+            return
+        self._answers.discard(row.id or 0)
         values: dict[str, object] = {"status": status, "last_error": error, "not_before": not_before}
         if left_at is not None:
             values["left_at"] = left_at
@@ -788,5 +989,16 @@ class Outbox:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        if self._ack_task is not None:
+            await asyncio.gather(self._ack_task, return_exceptions=True)
+        if self._acks:
+            try:
+                async with self.db.unit():
+                    pass  # the rider marks what was sent
+            except Exception:
+                log.exception("marking sent answers at shutdown failed; they will be sent again")
         if self.pacer is not None:
             await self.pacer.close()

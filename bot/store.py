@@ -14,12 +14,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import delete, select, update
+from sqlalchemy import bindparam
+from sqlmodel import delete, select
 
 from bot.core.db import Database
 from models import ConversationState, ParkedDraft, utcnow
 
 log = logging.getLogger(__name__)
+
+_TABLE = ConversationState.__table__  # type: ignore[attr-defined]
+_INSERT = _TABLE.insert()
+_UPDATE = _TABLE.update().where(
+    _TABLE.c.chat_id == bindparam("k_chat"),
+    _TABLE.c.user_id == bindparam("k_user"),
+    _TABLE.c.version == bindparam("k_version"),
+)
+_DELETE = _TABLE.delete().where(_TABLE.c.chat_id == bindparam("k_chat"), _TABLE.c.user_id == bindparam("k_user"))
+_LOAD = select(
+    ConversationState.flow, ConversationState.step, ConversationState.draft, ConversationState.version
+).where(
+    ConversationState.chat_id == bindparam("chat_id"),
+    ConversationState.user_id == bindparam("user_id"),
+)
 
 
 @dataclass
@@ -48,44 +64,31 @@ class ConversationStore:
 
     async def load(self, chat_id: int, user_id: int) -> State | None:
         async with self.db.session() as session:
-            row = await session.get(ConversationState, (chat_id, user_id))
+            # Plain columns, not a tracked row: the state is written back by ``save``.
+            row = (await session.exec(_LOAD, params={"chat_id": chat_id, "user_id": user_id})).first()
             if row is None:
                 return None
-            return State(row.flow, row.step, dict(row.draft), row.version)
+            flow, step, draft, version = row
+            return State(flow, step, dict(draft or {}), version)
 
     async def save(self, chat_id: int, user_id: int, old: State | None, new: State | None) -> None:
         if new is old:
             return
-        async with self.db.session() as session:
+        key = {"k_chat": chat_id, "k_user": user_id}
+        # A failed save fails the update: no savepoint of its own. Plain statements, made once:
+        # the ORM's bookkeeping bought nothing here and cost more than the write.
+        async with self.db.session(savepoint=False) as session:
+            connection = await session.connection()
             if new is None:
-                await session.exec(
-                    delete(ConversationState).where(
-                        ConversationState.chat_id == chat_id,  # type: ignore[arg-type]
-                        ConversationState.user_id == user_id,  # type: ignore[arg-type]
-                    )
-                )
+                await connection.execute(_DELETE, key)
                 return
+            values = {"flow": new.flow, "step": new.step, "draft": new.draft, "version": new.version}
             if old is None:
-                session.add(
-                    ConversationState(
-                        chat_id=chat_id,
-                        user_id=user_id,
-                        flow=new.flow,
-                        step=new.step,
-                        draft=new.draft,
-                        version=new.version,
-                        updated_at=self.clock(),
-                    )
-                )
+                row = {"chat_id": chat_id, "user_id": user_id, **values, "updated_at": self.clock()}
+                await connection.execute(_INSERT, row)
                 return
-            result = await session.exec(
-                update(ConversationState)
-                .where(
-                    ConversationState.chat_id == chat_id,  # type: ignore[arg-type]
-                    ConversationState.user_id == user_id,  # type: ignore[arg-type]
-                    ConversationState.version == old.version,  # type: ignore[arg-type]
-                )
-                .values(flow=new.flow, step=new.step, draft=new.draft, version=new.version, updated_at=self.clock())
+            result = await connection.execute(
+                _UPDATE, {**key, "k_version": old.version, **values, "updated_at": self.clock()}
             )
             if result.rowcount == 0:
                 log.warning("conversation of user %s moved elsewhere; keeping that state", user_id)

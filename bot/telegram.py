@@ -26,6 +26,7 @@ from bot.core.registry import Registry
 from bot.delivery import DeliveryError, Outbox, Rejected
 from bot.router import Router
 from models import Role, User
+from services import members
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,19 @@ class CommandMenus:
                 log.warning("command menu for user %s not set: %s", user.id, exc)
 
     async def refresh(self, telegram_id: int) -> None:
-        """Publish a person's menu again when their role or language changed (joined, /lang)."""
+        """Publish a person's menu again when their role or language changed (joined, /lang).
+
+        After most updates the person is as the process knows them: nothing to read, nothing
+        to send. A change to the person drops what the process knew, so it is read again.
+        """
+        known = members.peek(self.db, telegram_id)
+        if known is not None:
+            member = known.member
+            if member is None:
+                return
+            locale = member.locale or normalize_locale(known.language_code, self.default_locale)
+            if self._published.get(telegram_id) == (member.role, locale, member.is_admin):
+                return
         async with self.db.session() as session:
             user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
         if user is not None and user.active:
@@ -246,7 +259,7 @@ class CommandMenus:
     async def _publish(self, user: User) -> None:
         locale = user.locale or normalize_locale(user.language_code, self.default_locale)
         # An administrator (kept in step with BOT_ADMIN_IDS) also sees the administrators' commands.
-        wanted = (user.role, locale, user.admin_granted)
+        wanted = (Role(user.role), locale, bool(user.admin_granted))
         if self._published.get(user.telegram_id) == wanted:
             return
         # The chat scope has no language of its own: the person's choice wins over the app's.

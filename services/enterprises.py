@@ -16,6 +16,7 @@ from sqlalchemy import String, cast, func, literal, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.cache import missing
 from bot.core.db import Database
 from models import Chain, Enterprise, utcnow
 from services import audit, name_index
@@ -280,10 +281,21 @@ async def resolve_draft(
 
 
 async def chains(db: Database) -> list[Chain]:
+    """The active chains in order (the rows are the process's shared copies: read, never change them)."""
+    kept = db.cache.get("chain", "active")
+    if not missing(kept):
+        return list(kept)
+    generation = db.cache.generation
     async with db.session() as session:
-        return list((await session.exec(select(Chain).where(col(Chain.active)).order_by(col(Chain.id)))).all())
+        found = list((await session.exec(select(Chain).where(col(Chain.active)).order_by(col(Chain.id)))).all())
+    db.cache.put("chain", "active", found, generation)
+    return list(found)
 
 
 async def get_chain(db: Database, chain_id: int) -> Chain | None:
+    """One chain (an active one is the process's shared copy: read, never change it)."""
+    for chain in await chains(db):
+        if chain.id == chain_id:
+            return chain
     async with db.session() as session:
         return await session.get(Chain, chain_id)

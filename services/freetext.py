@@ -336,11 +336,17 @@ def _keyword_pattern(key: str) -> re.Pattern[str]:
     return re.compile(re.escape(key))
 
 
+@lru_cache(maxsize=8192)
+def _folded_name(name: str) -> str:
+    # The chains' names and keywords are the same few hundred on every message.
+    return _fold(name).strip()
+
+
 def _mentions(folded: str, chains: Sequence[ChainHint]) -> list[_Mention]:
     found: list[_Mention] = []
     for chain in chains:
         for index, name in enumerate(chain.names):
-            key = _fold(name).strip()
+            key = _folded_name(name)
             if not key:
                 continue
             pattern = _keyword_pattern(key)

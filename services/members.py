@@ -10,6 +10,7 @@ from typing import Protocol
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.cache import missing
 from bot.core.db import Database
 from models import ROLE_FOR_UNIT_KIND, Invite, Member, Role, Unit, UnitKind, User
 from services import audit
@@ -39,6 +40,22 @@ async def _bureau(session: AsyncSession) -> Unit | None:
     return (await session.exec(select(Unit).where(Unit.code == BUREAU_UNIT_CODE))).first()
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the process keeps of a person between updates (``Database.cache``)."""
+
+    member: Member | None
+    listed: bool  # whether BOT_ADMIN_IDS named them when this was read
+    language_code: str | None
+    unreachable: bool
+
+
+def peek(db: Database, telegram_id: int) -> Known | None:
+    """What this process still knows of a person without asking the database (``None``: nothing)."""
+    known = db.cache.get("member", telegram_id)
+    return None if missing(known) else known
+
+
 async def load_member(
     db: Database,
     telegram_id: int,
@@ -52,10 +69,29 @@ async def load_member(
 
     ``admin_ids`` (BOT_ADMIN_IDS) is the truth: a listed person is a bureau administrator,
     and one the list made an administrator but no longer names is not (see ``_follow_list``).
+    The answer is kept per process until the person or their unit changes (``bot.core.cache``);
+    the database is read again whenever something here would have to be written.
     """
     is_admin = telegram_id in admin_ids
+    known = db.cache.get("member", telegram_id)
+    if (
+        not missing(known)
+        and known.listed == is_admin
+        and (not language_code or known.language_code == language_code or known.member is None)
+        and not known.unreachable
+    ):
+        return known.member  # type: ignore[no-any-return]
+    generation = db.cache.generation
     async with db.session() as session:
-        user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).first()
+        # The person and their unit in one round trip.
+        found = (
+            await session.exec(
+                select(User, Unit).outerjoin(Unit, col(Unit.id) == User.unit_id).where(User.telegram_id == telegram_id)
+            )
+        ).first()
+        user, unit = found if found is not None else (None, None)
+        if user is None and not is_admin:
+            db.cache.put("member", telegram_id, Known(None, False, None, False), generation)
         if user is None and is_admin:
             bureau = await _bureau(session)
             user = User(
@@ -73,22 +109,30 @@ async def load_member(
             audit.record(session, actor_id=user.id, entity="user", entity_id=user.id, action="admin_registered")
         if user is None:
             return None
-        _follow_list(session, user, is_admin)
+        changed = _follow_list(session, user, is_admin)
         if not user.active:
+            if not changed:
+                db.cache.put("member", telegram_id, Known(None, is_admin, None, False), generation)
             return None
         if language_code and user.language_code != language_code:
             user.language_code = language_code
             session.add(user)
+            changed = True
         if user.unreachable_at is not None:
             # They wrote to the bot, so their chat works again.
             user.unreachable_at = None
             session.add(user)
-        unit = await session.get(Unit, user.unit_id) if user.unit_id else None
-        return _member(user, unit, is_admin=is_admin)
+            changed = True
+        if unit is None and user.unit_id:
+            unit = await session.get(Unit, user.unit_id)
+        member = _member(user, unit, is_admin=is_admin)
+        if not changed:
+            db.cache.put("member", telegram_id, Known(member, is_admin, user.language_code, False), generation)
+        return member
 
 
-def _follow_list(session: AsyncSession, user: User, listed: bool) -> None:
-    """Make ``user`` an administrator exactly when the list names them."""
+def _follow_list(session: AsyncSession, user: User, listed: bool) -> bool:
+    """Make ``user`` an administrator exactly when the list names them; whether that changed them."""
     assert user.id is not None
     if listed and not (user.admin_granted and user.active and user.role == Role.BUREAU):
         if not user.admin_granted:
@@ -97,7 +141,8 @@ def _follow_list(session: AsyncSession, user: User, listed: bool) -> None:
         user.admin_granted, user.active, user.role = True, True, Role.BUREAU
         session.add(user)
         audit.record(session, actor_id=user.id, entity="user", entity_id=user.id, action="admin_granted")
-    elif not listed and user.admin_granted:
+        return True
+    if not listed and user.admin_granted:
         user.admin_granted = False
         if user.role_before_admin:
             user.role, user.role_before_admin = user.role_before_admin, None
@@ -106,6 +151,8 @@ def _follow_list(session: AsyncSession, user: User, listed: bool) -> None:
             user.active = False
         session.add(user)
         audit.record(session, actor_id=None, entity="user", entity_id=user.id, action="admin_revoked")
+        return True
+    return False
 
 
 async def follow_admin_list(db: Database, admin_ids: frozenset[int]) -> int:
@@ -132,16 +179,31 @@ async def set_locale(db: Database, member_id: int, locale: str | None) -> None:
 
 
 async def units(db: Database, *, kinds: tuple[str, ...] | None = None) -> list[Unit]:
+    """The active units in order (the rows are the process's shared copies: read, never change them)."""
+    key = ("active", kinds)
+    kept = db.cache.get("unit", key)
+    if not missing(kept):
+        return list(kept)
+    generation = db.cache.generation
     async with db.session() as session:
         query = select(Unit).where(col(Unit.active)).order_by(col(Unit.id))
         if kinds:
             query = query.where(col(Unit.kind).in_(kinds))
-        return list((await session.exec(query)).all())
+        found = list((await session.exec(query)).all())
+    db.cache.put("unit", key, found, generation)
+    return list(found)
 
 
 async def get_unit(db: Database, unit_id: int) -> Unit | None:
+    """One unit (the process's shared copy: read, never change it)."""
+    kept = db.cache.get("unit", unit_id)
+    if not missing(kept):
+        return kept  # type: ignore[no-any-return]
+    generation = db.cache.generation
     async with db.session() as session:
-        return await session.get(Unit, unit_id)
+        unit = await session.get(Unit, unit_id)
+    db.cache.put("unit", unit_id, unit, generation)
+    return unit
 
 
 def default_role(unit: Unit) -> Role:

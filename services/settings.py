@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from bot.core.cache import missing
 from bot.core.db import Database
 from models import Setting, utcnow
 from services.seed import read_seed
@@ -16,9 +18,15 @@ def default(key: str) -> Any:
 
 
 async def get(db: Database, key: str) -> Any:
-    async with db.session() as session:
-        row = await session.get(Setting, key)
-        return row.value if row is not None else default(key)
+    kept = db.cache.get("setting", key)
+    if missing(kept):
+        generation = db.cache.generation
+        async with db.session() as session:
+            row = await session.get(Setting, key)
+            kept = row.value if row is not None else default(key)
+        db.cache.put("setting", key, kept, generation)
+    # A copy: callers may change what they get without changing what the process keeps.
+    return copy.deepcopy(kept)
 
 
 async def get_int(db: Database, key: str, fallback: int) -> int:

@@ -24,7 +24,9 @@ class DeliveryQueue(Protocol):
     Inside an update the row joins the update's transaction and leaves once it commits.
     """
 
-    async def enqueue(self, chat_id: int, items: Sequence[Outgoing], *, kind: str, key: str | None = None) -> bool: ...
+    async def enqueue(
+        self, chat_id: int, items: Sequence[Outgoing], *, kind: str, key: str | None = None, answer: bool = False
+    ) -> bool: ...
 
 
 @dataclass

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, SessionTransaction
+from sqlalchemy.orm import Session as SyncSession
+from sqlalchemy.util import greenlet_spawn
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.cache import Cache
 
 ROOT = Path(__file__).resolve().parents[2]
 # How the bot's connections show in pg_stat_activity (operators, and the tests, find them by it).
@@ -119,9 +126,13 @@ class Unit:
         self.session = session
         self.open = True
         self.hooks: list[Callable[[], object]] = []
+        self.undo: list[Callable[[], object]] = []
 
     def after_commit(self, hook: Callable[[], object]) -> None:
         self.hooks.append(hook)
+
+    def after_rollback(self, hook: Callable[[], object]) -> None:
+        self.undo.append(hook)
 
 
 _unit: ContextVar[Unit | None] = ContextVar("investbot_unit", default=None)
@@ -131,6 +142,65 @@ async def _writing(session: AsyncSession) -> bool:
     """Whether this SQLite session's transaction has begun, i.e. holds the write lock."""
     connection = await (await session.connection()).get_raw_connection()
     return bool(connection.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+
+class _UnitSession(Session):
+    """The synchronous session under every ``AsyncSession`` here: it takes a block's savepoint lazily."""
+
+
+@dataclass
+class _Block:
+    wanted: bool
+    savepoint: SessionTransaction | None = None
+
+
+_BLOCKS = "investbot_blocks"
+
+
+def _before_write(session: SyncSession) -> None:
+    """Open the savepoints of the blocks around this write that have none yet, outermost first."""
+    for block in session.info.get(_BLOCKS, ()):
+        if block.wanted and block.savepoint is None:
+            block.savepoint = session.begin_nested()
+
+
+@event.listens_for(_UnitSession, "before_flush")
+def _flushing(session: SyncSession, _context: object, _instances: object) -> None:
+    if session.new or session.deleted or session.dirty:
+        _before_write(session)
+
+
+@event.listens_for(_UnitSession, "do_orm_execute")
+def _executing(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        _before_write(state.session)
+
+
+@asynccontextmanager
+async def _savepoint_at_first_write(session: AsyncSession, *, wanted: bool) -> AsyncIterator[None]:
+    """A block inside a unit whose writes can be undone alone, as ``begin_nested`` would, without
+    a SAVEPOINT and RELEASE round trip for the blocks that never write."""
+    blocks: list[_Block] = session.info.setdefault(_BLOCKS, [])
+    block = _Block(wanted)
+    blocks.append(block)
+    before = {id(item) for item in session.new}  # table rows are not hashable
+    try:
+        yield
+        await session.flush()
+    except BaseException:
+        blocks.pop()
+        if block.savepoint is not None:
+            await greenlet_spawn(block.savepoint.rollback)
+        else:
+            # Nothing of this block reached the database; what it staged must not later.
+            for item in [item for item in session.new if id(item) not in before]:
+                session.expunge(item)
+            for item in list(session.dirty):
+                session.expire(item)
+        raise
+    blocks.pop()
+    if block.savepoint is not None:
+        await greenlet_spawn(block.savepoint.commit)
 
 
 class Database:
@@ -148,11 +218,20 @@ class Database:
             "connect_args": {"server_settings": {"application_name": APPLICATION_NAME}, "timeout": 10},
         }
         if self.url.get_backend_name() == "sqlite":
-            kwargs = {"echo": echo}
+            from bot.core import sqlite_driver
+
+            kwargs = {"echo": echo, "module": sqlite_driver.module()}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.url.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # Copies of people, units, chains and settings, dropped when they change (bot.core.cache).
+        self.cache = Cache()
+        self.cache.watch(self.engine.sync_engine)
+        self._sessions = async_sessionmaker(
+            self.engine, class_=AsyncSession, sync_session_class=_UnitSession, expire_on_commit=False
+        )
+        # Writes that ride along with the next unit's commit instead of a commit of their own.
+        self._riders: list[Callable[[Unit], Awaitable[None]]] = []
         # SQLite has one writer at a time: this process's writers queue here, in the event
         # loop, instead of in SQLite's busy handler, which sleeps in coarse steps.
         self._writer = asyncio.Lock() if self.is_sqlite else None
@@ -166,13 +245,15 @@ class Database:
         return unit if unit is not None and unit.open and unit.db is self else None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self, *, savepoint: bool = True) -> AsyncIterator[AsyncSession]:
         """A unit of work: committed when the block ends, rolled back on an exception.
 
         Inside a :meth:`unit` the block joins that transaction instead, and an exception
         undoes this block's writes alone, as its own transaction would have: through a
-        savepoint, or on SQLite before the unit's first write, by rolling back (there is
+        savepoint taken just before the block's first write (a block that only reads takes
+        none: most do), or on SQLite before the unit's first write, by rolling back (there is
         nothing else to lose, and a savepoint there would open the transaction too early).
+        ``savepoint=False``: the block's failure fails the whole unit, so it needs none.
         """
         unit = self.current_unit()
         if unit is not None:
@@ -185,7 +266,7 @@ class Database:
                     await session.rollback()
                     raise
                 return
-            async with session.begin_nested():
+            async with _savepoint_at_first_write(session, wanted=savepoint):
                 yield session
             return
         async with self._sessions() as session:
@@ -213,15 +294,23 @@ class Database:
             token = _unit.set(unit)
             try:
                 yield unit
+                for ride in self._riders:
+                    await ride(unit)
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                for hook in unit.undo:
+                    hook()
                 raise
             finally:
                 unit.open = False
                 _unit.reset(token)
         for hook in unit.hooks:
             hook()
+
+    def ride(self, rider: Callable[[Unit], Awaitable[None]]) -> None:
+        """Run ``rider`` at the end of every unit, in its transaction, just before it commits."""
+        self._riders.append(rider)
 
     def after_commit(self, hook: Callable[[], object]) -> None:
         """Run ``hook`` once the current unit commits (at once outside one)."""

@@ -1,0 +1,217 @@
+"""What an update costs: one commit, the person kept between updates, menus sent only on a change.
+
+These guard the speed half of the update engine (issue 10): a /lead and its 确认保存 commit once
+each on both databases; the process keeps the person and still sees a change to them on the
+very next update (or, made by another process, within the cache's lifetime); a person's
+command menu is sent once, again after their role or language changed, and not otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import col, select
+
+from bot import delivery
+from bot.app import App
+from bot.core import Incoming, Kind, Reply
+from bot.core.db import Database
+from bot.core.i18n import translate
+from bot.router import Router
+from handlers import build_registry
+from models import Delivery, Lead, Role, Setting, User
+from services import members
+from tests import telegram_kit
+from tests.conftest import Joiner
+from tests.kit import Chat, RecordingTransport, heard, zh
+from tests.telegram_kit import Bot
+
+LEAD = "/lead 宁德时代 拟建储能基地 投资约20亿 新能源"
+LIAISON = 1002  # a seeded demo person: the Beijing liaison office
+bot = telegram_kit.bot
+
+
+@contextmanager
+def commits(db: Database) -> Iterator[list[int]]:
+    """Count the commits on ``db``'s engine while the block runs."""
+    seen = [0]
+
+    def committed(*_args: Any) -> None:
+        seen[0] += 1
+
+    event.listen(db.engine.sync_engine, "commit", committed)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "commit", committed)
+
+
+async def test_a_lead_and_its_save_commit_once_each(
+    app: App, join: Joiner, transport: RecordingTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path of an answer to Telegram: the router, the handler, the queued reply, its sending."""
+    # The answers' "sent" marks ride on the next update; none is written on its own meanwhile.
+    monkeypatch.setattr(delivery, "ACK_DELAY", 3600.0)
+    officer = await join(3_100_000_001, "驻北京联络处", "驻外机构")
+    router = Router(app, build_registry(), queue_replies=True)
+    person = Chat(router, officer.user_id)
+
+    async def update(msg: Incoming) -> int:
+        with commits(app.db) as seen:
+            response = await router.handle(msg)
+            assert response.queued
+            await app.outbox.serve(msg.chat_id)  # type: ignore[attr-defined]
+        person.history.append(response)
+        for item in response.items:
+            if getattr(item, "keyboard", None) is not None:
+                person.keyboard = item.keyboard  # type: ignore[attr-defined]
+        return seen[0]
+
+    assert await update(person._incoming(Kind.COMMAND, command="lead", args=LEAD[6:], text=LEAD)) == 1
+    save = person.button(zh("lead.confirm.save"))
+    assert await update(person._incoming(Kind.BUTTON, data=save.data, text=save.label)) == 1
+    assert await update(person._incoming(Kind.COMMAND, command="help", args="", text="/help")) == 1
+
+    answers = transport.texts_to(officer.user_id)
+    assert any(heard(text, "lead.saved") for text in answers), answers
+    async with app.db.session() as session:
+        leads = (await session.exec(select(Lead).where(Lead.plan == "拟建储能基地"))).all()
+    assert len(leads) == 1
+
+
+def _only_for(role: Role, other: Role) -> str:
+    """The /help line of a command ``role`` has and ``other`` has not."""
+    registry = build_registry()
+    theirs = {c.name for c in registry.commands_for(other)}
+    command = next(c for c in registry.commands_for(role) if c.name not in theirs and c.help_key)
+    assert command.help_key is not None
+    return translate("zh", command.help_key)
+
+
+async def test_a_kept_persons_role_change_is_seen_on_the_next_update(app: App, join: Joiner) -> None:
+    officer = await join(3_100_000_002, "驻北京联络处", "驻外机构")
+    liaison_only = _only_for(Role.LIAISON, Role.LEADER)
+    await officer.send("/help")
+    assert liaison_only in officer.last_text
+    assert members.peek(app.db, officer.user_id) is not None, "the person is kept between updates"
+
+    user = await _user(app.db, officer.user_id)
+    await members.change_role(app.db, actor_id=user.id, user_id=user.id, role=Role.LEADER, now=app.now())  # type: ignore[arg-type]
+    await officer.send("/help")
+    assert liaison_only not in officer.last_text
+
+    await members.deactivate(app.db, actor_id=user.id, user_id=user.id, now=app.now())  # type: ignore[arg-type]
+    await officer.send("/help")
+    assert officer.heard("core.not_registered")
+
+
+async def test_a_change_made_by_another_process_is_seen_once_the_copy_lapses(
+    app: App, join: Joiner, settings: Any
+) -> None:
+    officer = await join(3_100_000_003, "驻北京联络处", "驻外机构")
+    liaison_only = _only_for(Role.LIAISON, Role.LEADER)
+    now = [1000.0]
+    app.db.cache.clock = lambda: now[0]
+    await officer.send("/help")  # the person is kept from the cache's "1000" on
+    other = Database(settings.database_url)  # another process on the same database
+    try:
+        user = await _user(other, officer.user_id)
+        await members.change_role(other, actor_id=user.id, user_id=user.id, role=Role.LEADER, now=app.now())  # type: ignore[arg-type]
+    finally:
+        await other.dispose()
+    now[0] += app.db.cache.ttl + 0.1
+    await officer.send("/help")
+    assert liaison_only not in officer.last_text
+
+
+async def _user(db: Database, telegram_id: int) -> User:
+    async with db.session() as session:
+        user = (await session.exec(select(User).where(User.telegram_id == telegram_id))).one()
+    return user
+
+
+def _menus_of(bot: Bot, chat_id: int) -> list[list[str]]:
+    scope = {"type": "chat", "chat_id": chat_id}
+    return [
+        [c["command"] for c in params.get("commands", [])]
+        for method, params in bot.api.calls_to("setMyCommands")
+        if params.get("scope") == scope
+    ]
+
+
+async def test_a_menu_is_sent_once_and_again_only_after_a_role_or_language_change(bot: Bot) -> None:
+    api = bot.api
+    await api.wait_for(lambda: _menus_of(bot, LIAISON), what="the liaison's menu at start")
+    assert len(_menus_of(bot, LIAISON)) == 1
+    officer = bot.person(LIAISON)
+    await officer.send("/help")
+    await officer.send("/lead")
+    await officer.send("/cancel")
+    assert len(_menus_of(bot, LIAISON)) == 1, "nothing changed: no menu sent"
+
+    await officer.send("/lang")
+    await officer.press("English")
+    assert len(_menus_of(bot, LIAISON)) == 2, "the language changed: the menu follows"
+    assert api.commands({"type": "chat", "chat_id": LIAISON})[0]["description"] == "list the commands you can use"
+    await officer.send("/help")
+    assert len(_menus_of(bot, LIAISON)) == 2
+
+    user = await _user(bot.app.db, LIAISON)
+    await members.change_role(
+        bot.app.db,
+        actor_id=user.id,  # type: ignore[arg-type]
+        user_id=user.id,  # type: ignore[arg-type]
+        role=Role.LEADER,
+        now=datetime.now(UTC),
+    )
+    await officer.send("/help")
+    menus = _menus_of(bot, LIAISON)
+    assert len(menus) == 3, "the role changed: the menu follows"
+    assert "lead" in menus[0] and "lead" not in menus[-1]
+    await officer.send("/help")
+    await officer.send("/help")
+    assert len(_menus_of(bot, LIAISON)) == 3
+
+
+async def test_inside_an_update_a_failed_block_undoes_its_own_writes_and_reading_takes_no_savepoint(
+    app: App,
+) -> None:
+    """One transaction per update, and still each service call's writes stand or fall alone."""
+    db = app.db
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with db.unit():
+            async with db.session() as session:
+                session.add(Setting(key="speed_kept", value=1))
+            async with db.session() as session:
+                await session.get(Setting, "speed_kept")  # a read: no savepoint for it
+            reads = statements.count("SAVEPOINT")
+            with pytest.raises(RuntimeError):
+                async with db.session() as session:
+                    session.add(Setting(key="speed_undone", value=2))
+                    await session.flush()
+                    raise RuntimeError("the service changed its mind")
+            with pytest.raises(RuntimeError):
+                async with db.session() as session:
+                    session.add(Setting(key="speed_never_flushed", value=3))
+                    raise RuntimeError("before anything was written")
+            assert await app.outbox.enqueue(1, [Reply("once")], kind="digest", key="speed-once")
+            assert not await app.outbox.enqueue(1, [Reply("twice")], kind="digest", key="speed-once")
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert reads <= 1, "only the first write may have needed one (not on SQLite's first write)"
+    async with db.session() as session:
+        keys = set((await session.exec(select(Setting.key).where(col(Setting.key).startswith("speed_")))).all())
+        queued = (await session.exec(select(Delivery).where(Delivery.dedupe_key == "speed-once"))).all()
+    assert keys == {"speed_kept"}
+    assert [row.payload["items"][0]["text"] for row in queued] == ["once"]
