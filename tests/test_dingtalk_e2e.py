@@ -19,6 +19,7 @@ import logging
 import struct
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
@@ -29,13 +30,13 @@ from bot.core import Reply
 from bot.core.config import Settings
 from bot.delivery import Rejected
 from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, Project, User, Visit
-from services import schedule
+from services import platforms, schedule
 from services.periods import week_of
 from services.schedule import CHAIN_DIGEST
 from tests.conftest import ADMIN_ID
 from tests.dingtalk import CLIENT_SECRET, DingBot, eventually, running_dingtalk
 from tests.dingtalk.server import CARD_TOPIC, Failure
-from tests.kit import zh
+from tests.kit import heard, zh
 from tests.test_botapi_server import tiny_png
 from tests.test_telegram_e2e_work import CATL, quiet_monday, retrying, spreadsheet
 
@@ -115,16 +116,28 @@ async def test_a_stale_press_and_a_redelivered_message_change_nothing(ding: Ding
     assert len(officer.chat) == answered, "the redelivered message was answered again"
 
 
-async def test_one_persons_messages_are_answered_in_order(ding: DingBot) -> None:
+async def test_one_persons_messages_are_answered_in_order(ding: DingBot, monkeypatch: pytest.MonkeyPatch) -> None:
     officer = await ding.staff("liaison01", member=LIAISON)
+    looked_up = platforms.chat_id_for
+    calls = 0
+
+    async def slower_for_the_earlier(*args: Any) -> int:
+        # The database answers the earliest message's look-up last: reading a message must
+        # not let a later one overtake it.
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.08 * (5 - calls))
+        return await looked_up(*args)
+
+    monkeypatch.setattr(platforms, "chat_id_for", slower_for_the_earlier)
     # Sent at once, each acknowledged when handled; the answers still come in order.
     await asyncio.gather(*(ding.fake.send_text("liaison01", text) for text in ("/help", "/lead", "/cancel", "/lang")))
     texts = officer.texts()
     assert len(texts) == 4, texts
-    assert "/lead" in texts[0]
-    assert texts[1].startswith("是哪家企业")
-    assert texts[2] == "已取消线索。"
-    assert texts[3] == "请选择语言 / Choose a language:"
+    assert heard(texts[0], "help.lead")
+    assert heard(texts[1], "lead.ask.enterprise")
+    assert heard(texts[2], "core.cancel.done", what=zh("flow.lead"))
+    assert heard(texts[3], "lang.ask")
 
 
 async def test_a_visit_asks_for_the_place_in_text_and_takes_typed_coordinates(ding: DingBot) -> None:
