@@ -163,6 +163,33 @@ async def test_a_visit_asks_for_the_place_in_text_and_takes_typed_coordinates(di
     assert await ding.app.download(photo_id) == tiny_png(32, 24), "downloaded through the robot file API"
 
 
+async def test_a_press_after_a_restart_still_edits_its_card(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    await officer.send("/lead")
+    await officer.send("隆基绿能")
+    chains = officer.card()
+    label = chains.button("新能源")["text"]
+    await ding.restart()
+    shown = len(officer.chat)
+    await officer.press("新能源", chains)
+    assert chains.edits == 1 and chains.buttons == [], "the press edited its card"
+    assert chains.text.endswith(f"→ {label}"), "the card keeps the choice, after the restart too"
+    assert len(officer.chat) == shown + 1 and heard(officer.last_text, "lead.ask.plan")
+
+
+async def test_coordinates_typed_after_a_restart_are_still_the_place(ding: DingBot) -> None:
+    county = await ding.staff("county01", member=COUNTY)
+    await county.send("/visit")
+    await county.send("宁德时代新能源科技股份有限公司")
+    assert zh("visit.ask.where") in county.last_text
+    await ding.restart()
+    await county.send("38.93, 100.45")
+    assert any(heard(text, "visit.where.got") for text in county.texts()), county.texts()
+    await county.send("企业计划在西北建储能基地")
+    await county.send("月底前提交用地方案")
+    assert "38.93000" in county.last_text and "100.45000" in county.last_text
+
+
 async def test_a_visit_at_a_typed_place_is_not_mistaken_for_coordinates(ding: DingBot) -> None:
     county = await ding.staff("county01", member=COUNTY)
     await county.send("/visit")
