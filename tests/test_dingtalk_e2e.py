@@ -26,7 +26,7 @@ from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlmodel import col, select, update
 
-from bot.core import Reply
+from bot.core import FileReply, Reply
 from bot.core.config import Settings
 from bot.delivery import Rejected
 from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, Project, User, Visit
@@ -332,6 +332,47 @@ async def test_a_rate_limit_answer_is_waited_out_and_the_message_arrives(ding: D
     await eventually(lambda: officer.chat, "the answer after the pause")
     assert "/lead" in officer.last_text
     assert [c[2] for c in fake.calls if c[1] == "batchSend"][:2] == [429, 200]
+
+
+async def _sent_after_one_retry(ding: DingBot, chat_id: int) -> Delivery:
+    """Flush the queue, let the failed row fall due at once, flush again; the row as it ends."""
+    app = ding.app
+    await app.outbox.flush()
+    async with app.db.session() as session:
+        [row] = (await session.exec(select(Delivery).where(Delivery.chat_id == chat_id))).all()
+        assert row.status == "pending" and row.payload["part"] == 1, "the first part is recorded as sent"
+        await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(not_before=None))
+    await app.outbox.flush()
+    async with app.db.session() as session:
+        return (await session.exec(select(Delivery).where(Delivery.chat_id == chat_id))).one()
+
+
+async def test_a_long_text_whose_second_part_failed_resumes_at_that_part(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    lines = [f"第{n}条：宁德时代新能源科技股份有限公司拟在西北建设储能电池基地。\n" for n in range(400)]
+    busy = Failure(500, {"code": "ServiceUnavailable", "message": "busy"})
+    ding.fake.fail["batchSend"] = [None, busy]
+    await ding.app.outbox.enqueue(LIAISON, [Reply("".join(lines))], kind="notice")
+    row = await _sent_after_one_retry(ding, LIAISON)
+    assert (row.status, row.attempts) == ("sent", 2)
+    parts = officer.texts()
+    assert len(parts) >= 3 and all(len(p) <= 5000 for p in parts)
+    assert "".join(parts) == "".join(lines), "every line once, in order: nothing sent twice"
+
+
+async def test_a_file_whose_caption_failed_is_not_sent_again(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    busy = Failure(500, {"code": "ServiceUnavailable", "message": "busy"})
+    ding.fake.fail["batchSend"] = [None, busy]
+    report = FileReply("周报.xlsx", spreadsheet(), caption="本周新能源产业链周报")
+    await ding.app.outbox.enqueue(LIAISON, [report], kind="notice")
+    row = await _sent_after_one_retry(ding, LIAISON)
+    assert row.status == "sent"
+    assert [(m.kind, m.filename or m.text) for m in officer.chat] == [
+        ("file", "周报.xlsx"),
+        ("text", "本周新能源产业链周报"),
+    ]
+    assert len(ding.fake.media) == 1, "the file was uploaded once"
 
 
 async def test_a_person_gone_from_the_organisation_is_given_up_and_recorded(ding: DingBot) -> None:

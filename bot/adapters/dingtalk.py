@@ -399,7 +399,7 @@ class DingTalkPort:
             text = f"{text}\n{translate(await self._locale(chat_id), 'dingtalk.location_hint')}"
             kept = tuple(row for row in (tuple(b for b in r if not b.request_location) for r in keyboard.rows) if row)
             keyboard = Keyboard(kept) if kept else None
-        if keyboard is None or not any(b.data or b.url for b in keyboard.buttons()):
+        if not _card(keyboard):
             for part in _split(text):
                 await self.api.send_robot(staff, "sampleText", {"content": part})
             return
@@ -464,13 +464,31 @@ def _split(text: str) -> list[str]:
 
 
 class DingTalkTransport:
-    """The delivery queue's way to DingTalk (``bot.delivery.Transport``)."""
+    """The delivery queue's way to DingTalk (``bot.delivery.PartedTransport``).
+
+    What DingTalk shows as several messages (a text longer than one message holds, a file and
+    then its caption) is handed to the queue as parts, so a retry sends only what is missing.
+    """
 
     def __init__(self, port: DingTalkPort) -> None:
         self.port = port
 
+    def parts(self, item: Outgoing) -> Sequence[Outgoing]:
+        if isinstance(item, FileReply) and item.caption:
+            return (replace(item, caption=""), Reply(item.caption))
+        # A plain text only: a location asked for gets its hint (and so its length) in the port.
+        plain = isinstance(item, Reply) and item.keyboard is None and not item.edit
+        if plain and isinstance(item, Reply) and len(item.text) > MAX_TEXT:
+            return tuple(Reply(part) for part in _split(item.text))
+        return (item,)
+
     async def deliver(self, chat_id: int, item: Outgoing) -> None:
         await TelegramTransport(self.port).deliver(chat_id, item)
+
+
+def _card(keyboard: Keyboard | None) -> bool:
+    """Whether a reply is sent as a card: it has buttons DingTalk can carry."""
+    return keyboard is not None and any(b.data or b.url for b in keyboard.buttons())
 
 
 class DingTalkBridge(TelegramBridge):
