@@ -29,7 +29,17 @@ from sqlmodel import col, select, update
 from bot.core import FileReply, Reply
 from bot.core.config import Settings
 from bot.delivery import Rejected
-from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, Project, User, Visit
+from models import (
+    PLATFORM_CHAT_BASE,
+    AuditEntry,
+    ConversationState,
+    Delivery,
+    LibraryEntry,
+    PlatformAccount,
+    Project,
+    User,
+    Visit,
+)
 from services import platforms, schedule
 from services.periods import week_of
 from services.schedule import CHAIN_DIGEST
@@ -196,6 +206,20 @@ async def test_a_visit_at_a_typed_place_is_not_mistaken_for_coordinates(ding: Di
     await county.send("宁德时代新能源科技股份有限公司")
     await county.send("张掖经开区管委会")
     assert zh("visit.ask.no_location") in county.last_text, "a place typed in words is a place"
+
+
+async def test_coordinates_typed_where_no_location_was_asked_stay_text(ding: DingBot) -> None:
+    county = await ding.staff("county01", member=COUNTY)
+    await county.send("/visit")
+    await county.send("宁德时代新能源科技股份有限公司")
+    await county.send("张掖经开区管委会")
+    assert zh("visit.ask.no_location") in county.last_text
+    await county.send("38.93, 100.45")  # why there is no location: words, whatever they look like
+    assert not any(heard(text, "visit.where.got") for text in county.texts())
+    async with ding.app.db.session() as session:
+        [state] = (await session.exec(select(ConversationState))).all()
+    assert state.flow == "visit" and state.draft["no_location"] == "38.93, 100.45"
+    assert "lat" not in state.draft and state.draft["place"] == "张掖经开区管委会"
 
 
 async def test_a_project_registered_assigned_to_a_leader_and_moved_on(ding: DingBot) -> None:

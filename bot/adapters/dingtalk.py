@@ -8,15 +8,19 @@ replies committed to the delivery queue), so a crash makes DingTalk deliver it a
 router's update ids drop what was already done.
 
 Out: DingTalk's OpenAPI, with the app's access token cached and renewed before it expires.
-A reply with buttons is an interactive card whose buttons call back through the stream; a
-plain reply is a robot text message; files and chart images are uploaded as media and sent
-as file and image messages. Every failure is read into the delivery queue's classes
+A reply with buttons is an interactive card whose buttons call back through the stream; what
+the card shows is kept in the database (``platform_cards``), so a press after a restart or on
+another process still edits it. A plain reply is a robot text message, a long one in parts;
+files and chart images are uploaded as media and sent as file and image messages, their
+caption after them. The parts are the queue's to send (``PartedTransport``), so a retry
+resumes at the part that failed. Every failure is read into the delivery queue's classes
 (:func:`classify`), so the queue paces and retries DingTalk as it does Telegram.
 
 People: a staff id (a string) gets a stable internal chat id (``services.platforms``), so
 members, invitations (``/start CODE`` typed as text) and the queue stay as they are. Where
 DingTalk cannot carry something (a shared location, a reply keyboard), the reply says so
-and the flow takes the answer in text, as the console does.
+and the flow takes the answer in text, as the console does: coordinates typed at a step that
+asks for a location (read from the stored conversation, not from memory) are that location.
 """
 
 from __future__ import annotations
