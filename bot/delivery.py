@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy import JSON, and_, bindparam, case, func, insert, null, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -80,6 +80,16 @@ def classify_error(status: int | None, description: str, retry_after: float | No
 
 class Transport(Protocol):
     async def deliver(self, chat_id: int, item: Outgoing) -> None: ...
+
+
+@runtime_checkable
+class PartedTransport(Transport, Protocol):
+    """A transport that sends some items as several messages (DingTalk: a long text in parts,
+    a file and then its caption). It names the parts, and the queue sends them one by one and
+    records how many went out, so a retry resumes at the part that failed instead of sending
+    the first ones again. The parts of an item must be the same at every try."""
+
+    def parts(self, item: Outgoing) -> Sequence[Outgoing]: ...
 
 
 @dataclass(frozen=True)
@@ -854,20 +864,29 @@ class Outbox:
         assert self.transport is not None
         items = [from_payload(p) for p in row.payload.get("items", [])]
         done = int(row.payload.get("done", 0))
+        # Parts of items[done] already sent (a transport that sends an item in parts).
+        part = int(row.payload.get("part", 0))
         status, error, not_before = SENT, None, None
         unreachable = False
         # The answer to an update may come as a burst; anything else keeps a chat's gap.
         spaced = row.kind != REPLY
         left_at: float | None = None
+        parted = self.transport if isinstance(self.transport, PartedTransport) else None
+        pieces: Sequence[Outgoing] = ()
         try:
             while done < len(items):
+                if not pieces:
+                    pieces = parted.parts(items[done]) if parted is not None else (items[done],)
+                if part >= len(pieces):
+                    done, part, pieces = done + 1, 0, ()
+                    continue
                 try:
                     if self.pacer is None:
-                        await self.transport.deliver(row.chat_id, items[done])
+                        await self.transport.deliver(row.chat_id, pieces[part])
                     else:
                         async with self.pacer.sending(row.chat_id, spaced=spaced, urgent=urgent, after=after):
-                            await self.transport.deliver(row.chat_id, items[done])
-                    done += 1
+                            await self.transport.deliver(row.chat_id, pieces[part])
+                    part += 1
                     # Counted from the answer, so the server never sees two closer than the interval.
                     left_at = time.time()
                 except RetryAfter as exc:
@@ -899,9 +918,11 @@ class Outbox:
                 seconds = min(2.0 ** max(row.attempts - 1, 0), MAX_BACKOFF)
             status, not_before = PENDING, self.clock() + timedelta(seconds=seconds)
         except asyncio.CancelledError:
-            await self._finish(row, PENDING, "interrupted", None, done, len(items), left_at=left_at)
+            await self._finish(row, PENDING, "interrupted", None, done, len(items), part=part, left_at=left_at)
             raise
-        await self._finish(row, status, error, not_before, done, len(items), unreachable=unreachable, left_at=left_at)
+        await self._finish(
+            row, status, error, not_before, done, len(items), part=part, unreachable=unreachable, left_at=left_at
+        )
         return UNREACHABLE if unreachable else status
 
     async def _finish(
@@ -913,6 +934,7 @@ class Outbox:
         done: int,
         total: int,
         *,
+        part: int = 0,
         unreachable: bool = False,
         left_at: float | None = None,
     ) -> None:
@@ -925,9 +947,9 @@ class Outbox:
             values["left_at"] = left_at
         if status == SENT:
             values["sent_at"] = self.clock()
-        if 0 < done < total:
-            # Items already delivered are not sent again when the row is retried.
-            values["payload"] = {**row.payload, "done": done}
+        if status != SENT and (0 < done < total or part):
+            # Items and parts already delivered are not sent again when the row is retried.
+            values["payload"] = {**row.payload, "done": done, "part": part}
         async with self.db.writing(), self.db.session() as session:
             await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
             if unreachable and self.platform == "telegram":

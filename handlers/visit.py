@@ -521,7 +521,7 @@ VISIT = Flow(
     steps={
         **LOOKUP.steps(),
         "date": Step(ask_date, on_date),
-        "where": Step(ask_where, on_where),
+        "where": Step(ask_where, on_where, location=True),
         "no_location": Step(ask_no_location, on_no_location),
         "who": Step(ask_who, on_who),
         "outcome": Step(ask_outcome, on_outcome),

@@ -36,7 +36,7 @@ from models.ops import (
     Target,
 )
 from models.org import ROLE_FOR_UNIT_KIND, Chain, Invite, LeaderLevel, Role, Unit, UnitKind, User
-from models.platforms import PLATFORM_CHAT_BASE, PlatformAccount, PlatformDepartment
+from models.platforms import PLATFORM_CHAT_BASE, PlatformAccount, PlatformCard, PlatformDepartment
 from models.records import (
     ACTIVE_STAGES,
     LANDED_STAGES,
@@ -103,6 +103,7 @@ __all__ = [
     "OriginKind",
     "ParkedDraft",
     "PlatformAccount",
+    "PlatformCard",
     "PlatformDepartment",
     "ProcessedUpdate",
     "Project",

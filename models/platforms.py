@@ -9,11 +9,12 @@ stays as it is.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import created_at_field, telegram_id_field
+from models.base import created_at_field, json_field, telegram_id_field
 
 #: Internal chat ids of platform accounts start here: Telegram's ids stay below 2**40.
 PLATFORM_CHAT_BASE = 8_000_000_000_000_000
@@ -40,3 +41,19 @@ class PlatformDepartment(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     bound_by: int | None = telegram_id_field(nullable=True)
     created_at: datetime = created_at_field()
+
+
+class PlatformCard(SQLModel, table=True):
+    """What a card sent on a platform shows now, so a press on it after a restart still edits it.
+
+    DingTalk's card callback names the card and the button's data, not the card's text or the
+    button's label; the bot keeps both here. The id is the platform message id the bot chose
+    (milliseconds, then a counter), so old cards are pruned by id alone.
+    """
+
+    __tablename__ = "platform_cards"
+    message_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    platform: str = Field(max_length=16)
+    chat_id: int = telegram_id_field()
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    labels: dict[str, Any] = json_field(dict)

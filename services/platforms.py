@@ -9,15 +9,15 @@ unit without an invitation, with the unit's default role, audited like any join.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, delete, select
 
 from bot.core.db import Database
-from models import PLATFORM_CHAT_BASE, PlatformAccount, PlatformDepartment, Role, Unit, User
+from models import PLATFORM_CHAT_BASE, PlatformAccount, PlatformCard, PlatformDepartment, Role, Unit, User
 from services import audit
 from services.members import default_role
 
@@ -191,3 +191,27 @@ async def join_by_department(
             by="department",
         )
         return user
+
+
+async def keep_card(
+    db: Database, platform: str, message_id: int, *, chat_id: int, text: str, labels: Mapping[str, str]
+) -> None:
+    """Record what a card shows now (sent or edited): a later press reads it, after any restart."""
+    async with db.session() as session:
+        await session.merge(
+            PlatformCard(message_id=message_id, platform=platform, chat_id=chat_id, text=text, labels=dict(labels))
+        )
+
+
+async def card(db: Database, platform: str, message_id: int) -> PlatformCard | None:
+    async with db.session() as session:
+        found = await session.get(PlatformCard, message_id)
+    return found if found is not None and found.platform == platform else None
+
+
+async def forget_cards(db: Database, platform: str, *, before: int) -> None:
+    """Drop the cards whose ids are below ``before`` (ids grow with time: the old ones)."""
+    async with db.session() as session:
+        await session.exec(
+            delete(PlatformCard).where(col(PlatformCard.platform) == platform, col(PlatformCard.message_id) < before)
+        )

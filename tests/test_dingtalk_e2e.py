@@ -19,23 +19,34 @@ import logging
 import struct
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from pydantic import SecretStr
 from sqlmodel import col, select, update
 
-from bot.core import Reply
+from bot.core import FileReply, Reply
 from bot.core.config import Settings
 from bot.delivery import Rejected
-from models import PLATFORM_CHAT_BASE, AuditEntry, Delivery, LibraryEntry, PlatformAccount, Project, User, Visit
-from services import schedule
+from models import (
+    PLATFORM_CHAT_BASE,
+    AuditEntry,
+    ConversationState,
+    Delivery,
+    LibraryEntry,
+    PlatformAccount,
+    Project,
+    User,
+    Visit,
+)
+from services import platforms, schedule
 from services.periods import week_of
 from services.schedule import CHAIN_DIGEST
 from tests.conftest import ADMIN_ID
 from tests.dingtalk import CLIENT_SECRET, DingBot, eventually, running_dingtalk
 from tests.dingtalk.server import CARD_TOPIC, Failure
-from tests.kit import zh
+from tests.kit import heard, zh
 from tests.test_botapi_server import tiny_png
 from tests.test_telegram_e2e_work import CATL, quiet_monday, retrying, spreadsheet
 
@@ -115,16 +126,28 @@ async def test_a_stale_press_and_a_redelivered_message_change_nothing(ding: Ding
     assert len(officer.chat) == answered, "the redelivered message was answered again"
 
 
-async def test_one_persons_messages_are_answered_in_order(ding: DingBot) -> None:
+async def test_one_persons_messages_are_answered_in_order(ding: DingBot, monkeypatch: pytest.MonkeyPatch) -> None:
     officer = await ding.staff("liaison01", member=LIAISON)
+    looked_up = platforms.chat_id_for
+    calls = 0
+
+    async def slower_for_the_earlier(*args: Any) -> int:
+        # The database answers the earliest message's look-up last: reading a message must
+        # not let a later one overtake it.
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.08 * (5 - calls))
+        return await looked_up(*args)
+
+    monkeypatch.setattr(platforms, "chat_id_for", slower_for_the_earlier)
     # Sent at once, each acknowledged when handled; the answers still come in order.
     await asyncio.gather(*(ding.fake.send_text("liaison01", text) for text in ("/help", "/lead", "/cancel", "/lang")))
     texts = officer.texts()
     assert len(texts) == 4, texts
-    assert "/lead" in texts[0]
-    assert texts[1].startswith("是哪家企业")
-    assert texts[2] == "已取消线索。"
-    assert texts[3] == "请选择语言 / Choose a language:"
+    assert heard(texts[0], "help.lead")
+    assert heard(texts[1], "lead.ask.enterprise")
+    assert heard(texts[2], "core.cancel.done", what=zh("flow.lead"))
+    assert heard(texts[3], "lang.ask")
 
 
 async def test_a_visit_asks_for_the_place_in_text_and_takes_typed_coordinates(ding: DingBot) -> None:
@@ -150,12 +173,53 @@ async def test_a_visit_asks_for_the_place_in_text_and_takes_typed_coordinates(di
     assert await ding.app.download(photo_id) == tiny_png(32, 24), "downloaded through the robot file API"
 
 
+async def test_a_press_after_a_restart_still_edits_its_card(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    await officer.send("/lead")
+    await officer.send("隆基绿能")
+    chains = officer.card()
+    label = chains.button("新能源")["text"]
+    await ding.restart()
+    shown = len(officer.chat)
+    await officer.press("新能源", chains)
+    assert chains.edits == 1 and chains.buttons == [], "the press edited its card"
+    assert chains.text.endswith(f"→ {label}"), "the card keeps the choice, after the restart too"
+    assert len(officer.chat) == shown + 1 and heard(officer.last_text, "lead.ask.plan")
+
+
+async def test_coordinates_typed_after_a_restart_are_still_the_place(ding: DingBot) -> None:
+    county = await ding.staff("county01", member=COUNTY)
+    await county.send("/visit")
+    await county.send("宁德时代新能源科技股份有限公司")
+    assert zh("visit.ask.where") in county.last_text
+    await ding.restart()
+    await county.send("38.93, 100.45")
+    assert any(heard(text, "visit.where.got") for text in county.texts()), county.texts()
+    await county.send("企业计划在西北建储能基地")
+    await county.send("月底前提交用地方案")
+    assert "38.93000" in county.last_text and "100.45000" in county.last_text
+
+
 async def test_a_visit_at_a_typed_place_is_not_mistaken_for_coordinates(ding: DingBot) -> None:
     county = await ding.staff("county01", member=COUNTY)
     await county.send("/visit")
     await county.send("宁德时代新能源科技股份有限公司")
     await county.send("张掖经开区管委会")
     assert zh("visit.ask.no_location") in county.last_text, "a place typed in words is a place"
+
+
+async def test_coordinates_typed_where_no_location_was_asked_stay_text(ding: DingBot) -> None:
+    county = await ding.staff("county01", member=COUNTY)
+    await county.send("/visit")
+    await county.send("宁德时代新能源科技股份有限公司")
+    await county.send("张掖经开区管委会")
+    assert zh("visit.ask.no_location") in county.last_text
+    await county.send("38.93, 100.45")  # why there is no location: words, whatever they look like
+    assert not any(heard(text, "visit.where.got") for text in county.texts())
+    async with ding.app.db.session() as session:
+        [state] = (await session.exec(select(ConversationState))).all()
+    assert state.flow == "visit" and state.draft["no_location"] == "38.93, 100.45"
+    assert "lat" not in state.draft and state.draft["place"] == "张掖经开区管委会"
 
 
 async def test_a_project_registered_assigned_to_a_leader_and_moved_on(ding: DingBot) -> None:
@@ -292,6 +356,47 @@ async def test_a_rate_limit_answer_is_waited_out_and_the_message_arrives(ding: D
     await eventually(lambda: officer.chat, "the answer after the pause")
     assert "/lead" in officer.last_text
     assert [c[2] for c in fake.calls if c[1] == "batchSend"][:2] == [429, 200]
+
+
+async def _sent_after_one_retry(ding: DingBot, chat_id: int) -> Delivery:
+    """Flush the queue, let the failed row fall due at once, flush again; the row as it ends."""
+    app = ding.app
+    await app.outbox.flush()
+    async with app.db.session() as session:
+        [row] = (await session.exec(select(Delivery).where(Delivery.chat_id == chat_id))).all()
+        assert row.status == "pending" and row.payload["part"] == 1, "the first part is recorded as sent"
+        await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(not_before=None))
+    await app.outbox.flush()
+    async with app.db.session() as session:
+        return (await session.exec(select(Delivery).where(Delivery.chat_id == chat_id))).one()
+
+
+async def test_a_long_text_whose_second_part_failed_resumes_at_that_part(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    lines = [f"第{n}条：宁德时代新能源科技股份有限公司拟在西北建设储能电池基地。\n" for n in range(400)]
+    busy = Failure(500, {"code": "ServiceUnavailable", "message": "busy"})
+    ding.fake.fail["batchSend"] = [None, busy]
+    await ding.app.outbox.enqueue(LIAISON, [Reply("".join(lines))], kind="notice")
+    row = await _sent_after_one_retry(ding, LIAISON)
+    assert (row.status, row.attempts) == ("sent", 2)
+    parts = officer.texts()
+    assert len(parts) >= 3 and all(len(p) <= 5000 for p in parts)
+    assert "".join(parts) == "".join(lines), "every line once, in order: nothing sent twice"
+
+
+async def test_a_file_whose_caption_failed_is_not_sent_again(ding: DingBot) -> None:
+    officer = await ding.staff("liaison01", member=LIAISON)
+    busy = Failure(500, {"code": "ServiceUnavailable", "message": "busy"})
+    ding.fake.fail["batchSend"] = [None, busy]
+    report = FileReply("周报.xlsx", spreadsheet(), caption="本周新能源产业链周报")
+    await ding.app.outbox.enqueue(LIAISON, [report], kind="notice")
+    row = await _sent_after_one_retry(ding, LIAISON)
+    assert row.status == "sent"
+    assert [(m.kind, m.filename or m.text) for m in officer.chat] == [
+        ("file", "周报.xlsx"),
+        ("text", "本周新能源产业链周报"),
+    ]
+    assert len(ding.fake.media) == 1, "the file was uploaded once"
 
 
 async def test_a_person_gone_from_the_organisation_is_given_up_and_recorded(ding: DingBot) -> None:

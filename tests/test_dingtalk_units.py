@@ -1,5 +1,6 @@
 """The DingTalk adapter's pieces without a running bot: reading errors, typed coordinates,
-the access token's life, and what an error may say."""
+the access token's life, what an error may say, the parts a message is sent in, and the
+cards kept for later presses."""
 
 from __future__ import annotations
 
@@ -7,14 +8,26 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from pydantic import SecretStr
 
-from bot.adapters.dingtalk import OpenAPI, classify, coordinates, message_id_of, out_track_id, update_id
-from bot.core import Location
+from bot.adapters.dingtalk import (
+    MAX_TEXT,
+    DingTalkTransport,
+    OpenAPI,
+    classify,
+    coordinates,
+    message_id_of,
+    out_track_id,
+    update_id,
+)
+from bot.app import App
+from bot.core import Button, FileReply, Keyboard, Location, Reply
 from bot.core.config import Settings
 from bot.delivery import ChatUnreachable, DeliveryError, Rejected, RetryAfter
+from services import platforms
 from tests.dingtalk import dingtalk_settings
 from tests.dingtalk.server import CLIENT_SECRET, FakeDingTalk
 from tests.test_token_redaction import ROOT, wrong_path
@@ -145,3 +158,30 @@ def test_a_failed_start_on_dingtalk_never_prints_the_secret(
     assert result.returncode == 1, printed
     assert "investbot run failed" in printed
     assert CLIENT_SECRET not in printed
+
+
+def test_a_long_text_and_a_captioned_file_are_sent_in_the_same_parts_every_time() -> None:
+    transport = DingTalkTransport(cast(Any, None))  # naming the parts needs no connection
+    text = "".join(f"第{n}行：储能电池基地项目推进情况。\n" for n in range(800))
+    parts = transport.parts(Reply(text))
+    assert len(parts) >= 3 and all(isinstance(p, Reply) and len(p.text) <= MAX_TEXT for p in parts)
+    assert "".join(p.text for p in parts if isinstance(p, Reply)) == text
+    assert transport.parts(Reply(text)) == parts, "a retry must name the same parts"
+    report = FileReply("周报.xlsx", b"PK", caption="本周周报")
+    assert transport.parts(report) == (FileReply("周报.xlsx", b"PK"), Reply("本周周报"))
+    card = Reply(text[:200], Keyboard(((Button("确认保存", "lead:ok"),),)))
+    assert transport.parts(card) == (card,), "a card is one message"
+    assert transport.parts(Reply("好的")) == (Reply("好的"),)
+
+
+async def test_cards_are_kept_changed_and_the_old_ones_pruned(app: App) -> None:
+    db = app.db
+    await platforms.keep_card(db, "dingtalk", 1_000, chat_id=7, text="属于哪条产业链？", labels={"c:1": "新能源"})
+    await platforms.keep_card(db, "dingtalk", 2_000, chat_id=7, text="要更新什么？", labels={})
+    await platforms.keep_card(db, "dingtalk", 1_000, chat_id=7, text="属于哪条产业链？\n→ 新能源", labels={})
+    kept = await platforms.card(db, "dingtalk", 1_000)
+    assert kept is not None and kept.text.endswith("→ 新能源") and kept.labels == {}
+    assert await platforms.card(db, "telegram", 1_000) is None, "another platform's ids are its own"
+    await platforms.forget_cards(db, "dingtalk", before=1_500)
+    assert await platforms.card(db, "dingtalk", 1_000) is None
+    assert await platforms.card(db, "dingtalk", 2_000) is not None

@@ -8,15 +8,19 @@ replies committed to the delivery queue), so a crash makes DingTalk deliver it a
 router's update ids drop what was already done.
 
 Out: DingTalk's OpenAPI, with the app's access token cached and renewed before it expires.
-A reply with buttons is an interactive card whose buttons call back through the stream; a
-plain reply is a robot text message; files and chart images are uploaded as media and sent
-as file and image messages. Every failure is read into the delivery queue's classes
+A reply with buttons is an interactive card whose buttons call back through the stream; what
+the card shows is kept in the database (``platform_cards``), so a press after a restart or on
+another process still edits it. A plain reply is a robot text message, a long one in parts;
+files and chart images are uploaded as media and sent as file and image messages, their
+caption after them. The parts are the queue's to send (``PartedTransport``), so a retry
+resumes at the part that failed. Every failure is read into the delivery queue's classes
 (:func:`classify`), so the queue paces and retries DingTalk as it does Telegram.
 
 People: a staff id (a string) gets a stable internal chat id (``services.platforms``), so
 members, invitations (``/start CODE`` typed as text) and the queue stay as they are. Where
 DingTalk cannot carry something (a shared location, a reply keyboard), the reply says so
-and the flow takes the answer in text, as the console does.
+and the flow takes the answer in text, as the console does: coordinates typed at a step that
+asks for a location (read from the stored conversation, not from memory) are that location.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ import itertools
 import json
 import logging
 import re
+import secrets
 import signal
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -66,6 +70,8 @@ TOKEN_MARGIN = 300.0
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
 MAX_DOWNLOAD = 20 * 1024 * 1024
 MAX_TEXT = 5000  # characters DingTalk shows in one robot text message
+CARD_KEPT_SECONDS = 30 * 86400.0
+CARDS_PRUNED_EVERY = 500
 _OUT_TRACK = "investbot."
 # DingTalk's answer codes that mean "too many calls" (OpenAPI and the older oapi host).
 _THROTTLED = ("throttl", "qpslimit", "flowcontrol", "ratelimit")
@@ -342,9 +348,8 @@ class DingTalkPort:
         self.db = db
         self.default_locale = default_locale
         self._staff: dict[int, str] = {}
-        # Recent cards: what a press on one shows (DingTalk's callback does not repeat it).
-        self._cards: OrderedDict[int, Card] = OrderedDict()
-        self._ids = itertools.count()
+        self._ids = itertools.count(secrets.randbelow(1000))
+        self._kept = 0
 
     def remember(self, chat_id: int, staff_id: str) -> None:
         self._staff[chat_id] = staff_id
@@ -358,18 +363,29 @@ class DingTalkPort:
             self._staff[chat_id] = staff
         return staff
 
-    def card(self, message_id: int | None) -> Card | None:
-        return self._cards.get(message_id) if message_id is not None else None
+    async def card(self, message_id: int | None) -> Card | None:
+        """What a card shows now; kept in the database, so a press after a restart still edits it."""
+        if message_id is None:
+            return None
+        found = await platforms.card(self.db, PLATFORM, message_id)
+        if found is None:
+            return None
+        labels = {str(k): str(v) for k, v in found.labels.items()} if isinstance(found.labels, dict) else {}
+        return Card(found.chat_id, found.text, labels)
 
     def _new_message_id(self) -> int:
-        # Unique across restarts without storing anything: milliseconds, then a counter.
+        # Milliseconds, then a counter that starts anywhere: unique across restarts and, all but
+        # surely, across processes; ids grow with time, so old cards are pruned by id alone.
         return int(time.time() * 1000) * 1000 + next(self._ids) % 1000
 
-    def _keep(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None) -> None:
+    async def _keep(self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None) -> None:
         labels = {b.data: b.label for b in keyboard.buttons() if b.data} if keyboard else {}
-        self._cards[message_id] = Card(chat_id, text, labels)
-        while len(self._cards) > 5000:
-            self._cards.popitem(last=False)
+        await platforms.keep_card(self.db, PLATFORM, message_id, chat_id=chat_id, text=text, labels=labels)
+        self._kept += 1
+        if self._kept % CARDS_PRUNED_EVERY == 0:
+            # A card older than this is not worth an edit: its press gets a new message.
+            oldest = int((time.time() - CARD_KEPT_SECONDS) * 1000) * 1000
+            await platforms.forget_cards(self.db, PLATFORM, before=oldest)
 
     async def _locale(self, chat_id: int) -> str:
         async with self.db.session() as session:
@@ -387,13 +403,14 @@ class DingTalkPort:
             text = f"{text}\n{translate(await self._locale(chat_id), 'dingtalk.location_hint')}"
             kept = tuple(row for row in (tuple(b for b in r if not b.request_location) for r in keyboard.rows) if row)
             keyboard = Keyboard(kept) if kept else None
-        if keyboard is None or not any(b.data or b.url for b in keyboard.buttons()):
+        if not _card(keyboard):
             for part in _split(text):
                 await self.api.send_robot(staff, "sampleText", {"content": part})
             return
         message_id = self._new_message_id()
+        # Kept before it is sent: a press can come back before the send call has returned.
+        await self._keep(chat_id, message_id, text, keyboard)
         await self.api.send_card(staff, out_track_id(message_id), text, keyboard)
-        self._keep(chat_id, message_id, text, keyboard)
 
     async def _send_file(self, staff: str, item: FileReply) -> None:
         media_id = await self.api.upload(item.filename, item.content, image=item.photo)
@@ -409,13 +426,13 @@ class DingTalkPort:
             await self.api.send_robot(staff, "sampleText", {"content": item.caption})
 
     async def edit(self, chat_id: int, message_id: int, reply: Reply) -> None:
-        card = self._cards.get(message_id)
+        card = await self.card(message_id)
         if card is None or card.chat_id != chat_id:
-            # Only this person's own cards change; a plain message, a card from before a
-            # restart or one that is not theirs gets the text as a new message instead.
+            # Only this person's own cards change; a plain message, a card pruned long ago
+            # or one that is not theirs gets the text as a new message instead.
             raise Rejected("message cannot be edited")
         await self.api.update_card(out_track_id(message_id), reply.text, reply.keyboard)
-        self._keep(chat_id, message_id, reply.text, reply.keyboard)
+        await self._keep(chat_id, message_id, reply.text, reply.keyboard)
 
     async def answer(self, query_id: str, notice: Notice) -> None:
         return  # a card press shows no toast on DingTalk; the card itself changes
@@ -451,31 +468,67 @@ def _split(text: str) -> list[str]:
 
 
 class DingTalkTransport:
-    """The delivery queue's way to DingTalk (``bot.delivery.Transport``)."""
+    """The delivery queue's way to DingTalk (``bot.delivery.PartedTransport``).
+
+    What DingTalk shows as several messages (a text longer than one message holds, a file and
+    then its caption) is handed to the queue as parts, so a retry sends only what is missing.
+    """
 
     def __init__(self, port: DingTalkPort) -> None:
         self.port = port
+
+    def parts(self, item: Outgoing) -> Sequence[Outgoing]:
+        if isinstance(item, FileReply) and item.caption:
+            return (replace(item, caption=""), Reply(item.caption))
+        # A plain text only: a location asked for gets its hint (and so its length) in the port.
+        plain = isinstance(item, Reply) and item.keyboard is None and not item.edit
+        if plain and isinstance(item, Reply) and len(item.text) > MAX_TEXT:
+            return tuple(Reply(part) for part in _split(item.text))
+        return (item,)
 
     async def deliver(self, chat_id: int, item: Outgoing) -> None:
         await TelegramTransport(self.port).deliver(chat_id, item)
 
 
+def _card(keyboard: Keyboard | None) -> bool:
+    """Whether a reply is sent as a card: it has buttons DingTalk can carry."""
+    return keyboard is not None and any(b.data or b.url for b in keyboard.buttons())
+
+
 class DingTalkBridge(TelegramBridge):
-    """The shared bridge, plus DingTalk's one difference: coordinates typed when a location was asked."""
+    """The shared bridge, plus DingTalk's one difference: coordinates typed when a location was asked.
+
+    Whether one was asked is read from the person's stored conversation step (a step that
+    takes a location), not from memory: after a restart, or on another process, the typed
+    coordinates are still a location, and anywhere else they stay text.
+    """
+
+    async def _handle(self, msg: Incoming, query_id: str | None) -> None:
+        await super()._handle(await self._typed_location(msg), query_id)
+
+    async def _typed_location(self, msg: Incoming) -> Incoming:
+        if msg.kind is not Kind.TEXT:
+            return msg
+        where = coordinates(msg.text)
+        if where is None:
+            return msg
+        try:
+            state = await self.router.store.load(msg.chat_id, msg.user_id)
+        except Exception:
+            # The router will meet the same outage and answer it; the text stays text.
+            log.warning("chat %s: conversation step unknown; coordinates read as text", msg.chat_id)
+            return msg
+        flow = self.router.registry.flows.get(state.flow) if state is not None else None
+        step = flow.steps.get(state.step) if flow is not None and state is not None else None
+        if step is None or not step.location:
+            return msg
+        return replace(msg, kind=Kind.LOCATION, location=where, text="")
 
     def _from_reply_keyboard(self, msg: Incoming) -> Incoming:
-        if msg.kind is Kind.TEXT and msg.chat_id in self._reply_keyboards:
-            where = coordinates(msg.text)
-            if where is not None:
-                return replace(msg, kind=Kind.LOCATION, location=where, text="")
-        return super()._from_reply_keyboard(msg)
+        return msg  # DingTalk shows no reply keyboard: its other buttons are on a card
 
     def _remember_keyboards(self, chat_id: int, response: Any) -> None:
-        for item in response.items:
-            if isinstance(item, Reply) and item.keyboard is not None and item.keyboard.asks_location:
-                self._reply_keyboards[chat_id] = {}
-            elif isinstance(item, Reply) and item.remove_keyboard:
-                self._reply_keyboards.pop(chat_id, None)
+        return
 
 
 class Inbound:
@@ -534,7 +587,7 @@ class Inbound:
             pressed = str(params["data"])
         except (ValueError, KeyError, TypeError):
             return None
-        card = self.port.card(message)
+        card = await self.port.card(message)
         if card is not None and card.chat_id != base["chat_id"]:
             card, message = None, None  # a card sent to someone else: nothing of it is theirs
         return Incoming(

@@ -82,6 +82,9 @@ class Step:
     handle: StepHandler
     # A step that takes a file itself; elsewhere a file goes to the registry's DocumentHandler.
     documents: bool = False
+    # A step that asks for a location: where a platform cannot share one (DingTalk), typed
+    # coordinates answer it.
+    location: bool = False
 
 
 @dataclass(frozen=True)

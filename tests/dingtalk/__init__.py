@@ -54,6 +54,16 @@ class DingBot:
     fake: FakeDingTalk
     runner: DingTalkRunner
 
+    async def restart(self) -> None:
+        """Stop the bot and start it again on the same database: nothing in memory survives."""
+        settings, scheduler = self.runner.settings, self.runner.scheduler
+        connections = self.fake.connections
+        await self.runner.stop()
+        self.runner = DingTalkRunner(settings, scheduler=scheduler)
+        await self.runner.start()
+        await eventually(lambda: self.fake.connections > connections, "the stream opened again")
+        await self.fake.connected()
+
     @property
     def app(self) -> App:
         assert self.runner.app is not None
@@ -117,11 +127,11 @@ class Staff:
 @asynccontextmanager
 async def running_dingtalk(settings: Settings, *, scheduler: bool = False, **extra: Any) -> AsyncIterator[DingBot]:
     async with FakeDingTalk() as fake:
-        runner = DingTalkRunner(dingtalk_settings(settings, fake, **extra), scheduler=scheduler)
-        await runner.start()
+        bot = DingBot(fake, DingTalkRunner(dingtalk_settings(settings, fake, **extra), scheduler=scheduler))
+        await bot.runner.start()
         try:
             await fake.connected()
-            yield DingBot(fake, runner)
+            yield bot
         finally:
-            await runner.stop()
+            await bot.runner.stop()
         assert not fake.errors, fake.errors

@@ -69,8 +69,8 @@ class FakeDingTalk:
         self.files: dict[str, bytes] = {}  # download code → what the person sent
         self.departments: dict[str, list[int]] = {}
         self.errors: list[str] = []
-        #: failures served, in order, to the next calls of a path
-        self.fail: dict[str, list[Failure]] = {}
+        #: failures served, in order, to the next calls of a path (``None``: that call succeeds)
+        self.fail: dict[str, list[Failure | None]] = {}
         self.connections = 0
         self._tickets: set[str] = set()
         self._ws: web.WebSocketResponse | None = None
@@ -217,6 +217,8 @@ class FakeDingTalk:
         queued = self.fail.get(path)
         if queued:
             f = queued.pop(0)
+            if f is None:
+                return None
             self.calls.append(("FAIL", path, f.status))
             return web.json_response(f.body, status=f.status, headers=f.headers)
         return None
