@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -199,11 +201,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# glibc's M_ARENA_MAX (malloc.h).
+_M_ARENA_MAX = -8
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas for a long-running process, before its threads start.
+
+    Every thread that allocates (each SQLite connection's, the executor's) otherwise gets an
+    arena of its own, and freed memory stays in it: about 5 MB more resident on a busy bot.
+    An operator's ``MALLOC_ARENA_MAX`` wins; elsewhere than glibc this does nothing.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # musl and others have no mallopt
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     settings = _settings()
     command = args.command or "run"
+    if command in ("run", "scheduler", "web"):
+        fewer_malloc_arenas()
     try:
         if command == "run":
             asyncio.run(_run(settings, scheduler=not getattr(args, "no_scheduler", False)))

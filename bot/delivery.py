@@ -31,8 +31,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy import JSON, and_, bindparam, case, func, insert, null, or_, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -548,10 +546,7 @@ class Outbox:
         """
         if not messages:
             return 0
-        dialect_insert = sqlite_insert if self.db.is_sqlite else postgresql_insert
-        statement = (
-            dialect_insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(col(Delivery.id))
-        )
+        statement = _insert_new(self.db.is_sqlite).returning(col(Delivery.id))
         now = self.clock()
         queued = 0
         async with self.db.writing(), self.db.session() as session:
@@ -1024,3 +1019,17 @@ class Outbox:
                 log.exception("marking sent answers at shutdown failed; they will be sent again")
         if self.pacer is not None:
             await self.pacer.close()
+
+
+def _insert_new(sqlite: bool) -> Any:
+    """An INSERT of deliveries that skips a dedupe key queued before, in the dialect in use.
+
+    Only that dialect is imported: a bot on SQLite never loads PostgreSQL's (2 MB).
+    """
+    if sqlite:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+    return postgresql_insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"])

@@ -15,14 +15,14 @@ Dispatch only lives here. The flows, commands and actions are the :class:`Regist
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 from weakref import WeakValueDictionary
 
-from sqlalchemy import bindparam
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Executable, bindparam
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import App
@@ -489,17 +489,24 @@ class _Redelivered(Exception):
 async def _claim(session: AsyncSession, update_id: int) -> bool:
     """Mark the update as handled, in the update's own transaction; ``False`` if it was."""
     connection = await session.connection()
-    statement = _CLAIM[connection.dialect.name]
+    statement = _claim_statement(connection.dialect.name)
     result = await connection.execute(statement, {"update_id": update_id, "at": utcnow()})
     return bool(result.rowcount == 1)
 
 
-_CLAIM = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(ProcessedUpdate)
-    .values(update_id=bindparam("update_id"), at=bindparam("at"))
-    .on_conflict_do_nothing(index_elements=["update_id"])
-    for dialect in (sqlite, postgresql)
-}
+_CLAIM: dict[str, Executable] = {}
+
+
+def _claim_statement(dialect: str) -> Executable:
+    # Built for the database in use only: a bot on SQLite never loads PostgreSQL's dialect (2 MB).
+    if dialect not in _CLAIM:
+        module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+        _CLAIM[dialect] = (
+            module.insert(ProcessedUpdate)
+            .values(update_id=bindparam("update_id"), at=bindparam("at"))
+            .on_conflict_do_nothing(index_elements=["update_id"])
+        )
+    return _CLAIM[dialect]
 
 
 def _stamp(keyboard: Keyboard, version: int | None) -> Keyboard:

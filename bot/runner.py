@@ -16,22 +16,24 @@ import logging
 import secrets
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.app import App
 from bot.bootstrap import build
 from bot.core import Incoming
 from bot.core.config import Settings
 from bot.delivery import TELEGRAM, DeliveryError
-from bot.health import healthz
 from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
 from bot.telegram import BotPort, CommandMenus, TelegramBridge, TelegramTransport, incoming
-from bot.web.menu import set_menu_button
-from bot.web.server import WebServer
-from bot.webhook import WebhookServer, webhook_path
+
+if TYPE_CHECKING:
+    # The dashboard (jinja2, its maps) and the webhook server (aiohttp.web) are imported only
+    # when WEB_URL or WEBHOOK_URL asks for them: a polling bot never holds them in memory.
+    from aiohttp import web
+
+    from bot.web.server import WebServer
+    from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,9 @@ class TelegramRunner:
             self._leading = asyncio.create_task(self.leadership.run(), name="scheduler")
 
         if settings.web_url is not None:
+            from bot.web.menu import set_menu_button
+            from bot.web.server import WebServer
+
             # The dashboard reads the same database; it opens before updates so the menu button works at once.
             self.web = WebServer(app, host=settings.web_listen, port=settings.web_port)
             await self.web.start()
@@ -140,6 +145,8 @@ class TelegramRunner:
             await driver.start_polling()
             log.info("polling for updates")
             return
+        from bot.webhook import WebhookServer, webhook_path
+
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
         if secret is None:
             # Without a configured secret anyone who finds the URL could post updates.
@@ -197,6 +204,10 @@ class TelegramRunner:
 
 
 def _healthz(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
+    from aiohttp import web
+
+    from bot.health import healthz
+
     async def answer(request: web.Request) -> web.Response:
         status, body = await healthz(app.db)
         return web.Response(status=status, text=body, content_type="application/json")
