@@ -22,7 +22,7 @@ from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.db import Database
+from bot.core.db import Database, before_core_write
 from models import AuditEntry, Enterprise, EnterpriseName, ImportBatch, ImportStatus, LibraryEntry, Member, utcnow
 from services import name_index
 from services.enterprises import take_register
@@ -107,7 +107,9 @@ class _Entry:
 
 
 async def _execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
-    """A Core statement on the session's connection, inside its transaction."""
+    """A Core statement on the session's connection, inside its transaction (and its block's savepoint)."""
+    if not getattr(statement, "is_select", False):
+        await before_core_write(session)
     connection = await session.connection()
     return await connection.execute(statement, params)
 
