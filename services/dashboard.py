@@ -48,7 +48,7 @@ from services.needs import NeedRow
 from services.periods import Period, local_midnight, month_of, quarter_of, year_of
 from services.projects import Event, ProjectRow
 from services.rankings import Ranked
-from services.targets import Line, progress
+from services.targets import Line, ProgressByDay
 from services.taskforce import OverdueApproval
 
 PROJECTS_SHOWN = 200
@@ -110,7 +110,10 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
     last = min(period.last_day, today)
     until = last + timedelta(days=1)
     every_row = await digests.county_rows(db, period, until)
-    ranks = await rankings.build(db, [digests.ranking_figures(r) for r in every_row], last, tz, bureau=False)
+    # One count of every unit's targets on the last day serves the rankings and the progress lines.
+    lines_on = ProgressByDay(db, tz)
+    figures = [digests.ranking_figures(r) for r in every_row]
+    ranks = await rankings.build(db, figures, last, tz, bureau=False, lines_on=lines_on)
     city = sees_city(member)
     rows = every_row if city else [r for r in every_row if r.unit_id == member.unit_id]
     total = None
@@ -128,14 +131,15 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
         units = {u.id: u for u in (await session.exec(select(Unit))).all()}
     chains_shown = await visible_chains(db, member)
     if city:
-        # Counted only for the units whose lines are shown: a city of 500 units has 70 of them.
+        # Only the units whose lines are shown: a city of 500 units has 70 of them.
         lead_units = {c.lead_unit_id for c in chains_shown}
         unit_ids = [
             uid for uid, u in units.items() if uid is not None and (u.kind in ("county", "zone") or uid in lead_units)
         ]
     else:
         unit_ids = [member.unit_id] if member.unit_id is not None else []
-    lines = await progress(db, today=last, tz=tz, unit_ids=unit_ids) if unit_ids else {}
+    counted = await lines_on.on(last)
+    lines = {uid: counted[uid] for uid in unit_ids if uid in counted}
     if city:
         # The city's view keeps the overview's indicators: counties, the zone and chains (the liaison
         # offices' effective leads are in the ranking, against their target, and on the leads page).

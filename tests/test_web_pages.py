@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import App
 from bot.core.config import Settings
 from bot.web.server import INIT_HEADER, SESSION_COOKIE, build_web_app
-from services import dashboard, digests, webauth
+from services import dashboard, digests, targets, webauth
 from services.dashboard import Span
 from services.money import format_money
 from services.periods import month_of
@@ -137,7 +137,7 @@ async def test_the_leads_funnel_per_liaison_office(client: TestClient[object, ob
         "submitted": "3", "effective": "2", "visited": "2", "project": "2",
     }  # fmt: skip
     # The effective count is the liaison office's target count (services.targets), not a second reckoning.
-    lines = await dashboard.progress(app.db, today=today_of(app), tz=app.tz, unit_ids=[office or 0])
+    lines = await targets.progress(app.db, today=today_of(app), tz=app.tz, unit_ids=[office or 0])
     assert next(x.actual for x in lines[office or 0] if x.metric == "effective_leads") == 2
     assert month_of(today_of(app)).key == "2026-11"
     department = await page(client, app, "department", "/leads")
