@@ -14,6 +14,7 @@ shows a leader the projects assigned to them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -74,6 +75,19 @@ def sees_city(member: Member) -> bool:
 def viewer(member: Member) -> Member:
     """The person as ``services.access`` should judge them here (see the module's note on leaders)."""
     return dataclasses.replace(member, role=Role.BUREAU) if member.role is Role.LEADER else member
+
+
+def scope_key(member: Member) -> Hashable:
+    """Who sees the same figures on every page: the city's people alike, otherwise by role and unit.
+
+    Everything these pages count depends on the person only through ``viewer`` (its role and
+    unit) and ``sees_city``. Someone of the city's whose own unit is ranked (a county, the zone,
+    a liaison office) also sees that unit's place in the rankings, so their unit counts too.
+    """
+    if sees_city(member):
+        ranked = member.unit_kind in (UnitKind.COUNTY, UnitKind.ZONE, UnitKind.LIAISON)
+        return "city", member.unit_id if ranked else None
+    return viewer(member).role, member.unit_id
 
 
 async def visible_chains(db: Database, member: Member) -> list[Chain]:
@@ -360,4 +374,3 @@ async def map_data(db: Database, member: Member, span: Span, today: date) -> Map
         else:
             codes = [member.unit_code] if member.unit_code and member.unit_kind in ("county", "zone") else []
     return MapData(period, visits, placed, codes)
-

@@ -5,14 +5,16 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
 from bot.core.config import Settings
+from bot.core.db import Database
 from bot.web.server import INIT_HEADER, SESSION_COOKIE, build_web_app
+from models import Member
 from services import dashboard, digests, targets, webauth
 from services.dashboard import Span
 from services.money import format_money
@@ -216,3 +218,30 @@ async def test_a_kept_page_is_never_anothers(client: TestClient[object, object],
     assert city.zone_project.name not in await page(client, app, "county", "/projects")
     assert city.zone_project.name in await page(client, app, "bureau", "/projects")  # the kept one
     assert (await client.get("/projects")).status == 401
+
+
+async def test_the_figures_are_counted_once_a_scope(
+    client: TestClient[object, object], app: App, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bureau's figures serve a city leader within the minute; a county's are its own."""
+    counted: list[str] = []
+    real = dashboard.projects_page
+
+    async def counting(db: Database, member: Member, now: datetime, today: date) -> dashboard.ProjectsPage:
+        counted.append(member.full_name)
+        return await real(db, member, now, today)
+
+    monkeypatch.setattr(dashboard, "projects_page", counting)
+    names = {who: (await k.user(app, ROLES[who])).full_name for who in ("bureau", "leader", "county", "zone")}
+    bureau = await page(client, app, "bureau", "/projects")
+    leader = await page(client, app, "leader", "/projects")
+    assert counted == [names["bureau"]]
+    assert city.zone_project.name in leader and cell(leader, 'data-stage="negotiation"', "count") == "1"
+    # Each page names its own reader: only the figures were kept, not the page.
+    assert names["leader"] in leader.split('class="who"')[1].split("</div>")[0]
+    assert names["bureau"] in bureau.split('class="who"')[1].split("</div>")[0]
+    county = await page(client, app, "county", "/projects")
+    assert counted == [names["bureau"], names["county"]]
+    assert city.zone_project.name not in county and cell(county, 'data-stage="negotiation"', "count") == "0"
+    await page(client, app, "zone", "/projects")
+    assert counted == [names["bureau"], names["county"], names["zone"]]
