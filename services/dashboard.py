@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -334,18 +335,27 @@ async def map_data(db: Database, member: Member, span: Span, today: date) -> Map
     period = span_period(span, today)
     seen = viewer(member)
     async with db.session() as session:
-        vq = (
-            select(Visit, Enterprise.name, Unit.code)
-            .join(Enterprise, col(Enterprise.id) == Visit.enterprise_id)
-            .join(Unit, col(Unit.id) == Visit.unit_id)
+        # The latest visits are picked on the visit table alone and only they are joined for their
+        # names: joining first would look up the enterprise and unit of every visit of the year.
+        latest_visits = (
+            select(col(Visit.id), col(Visit.enterprise_id), col(Visit.unit_id), col(Visit.latitude))
+            .add_columns(col(Visit.longitude))
             .where(scope(seen, Visit), col(Visit.latitude).is_not(None), col(Visit.longitude).is_not(None))
             .where(col(Visit.visit_date) >= period.start, col(Visit.visit_date) <= today)
             .order_by(col(Visit.id).desc())
             .limit(MAP_POINTS)
+            .subquery()
+        )
+        vq = (
+            sa_select(latest_visits.c.id, col(Enterprise.name), col(Unit.code), latest_visits.c.latitude)
+            .add_columns(latest_visits.c.longitude)
+            .join(Enterprise, col(Enterprise.id) == latest_visits.c.enterprise_id)
+            .join(Unit, col(Unit.id) == latest_visits.c.unit_id)
+            .order_by(latest_visits.c.id.desc())
         )
         visits = [
-            Point("visit", v.id or 0, name, None, code, v.latitude, v.longitude)
-            for v, name, code in (await session.exec(vq)).all()
+            Point("visit", int(vid), name, None, code, lat, lon)
+            for vid, name, code, lat, lon in (await session.exec(vq)).all()  # type: ignore[call-overload]
         ]
         # Per project, through the visit table's enterprise index: only the projects shown are looked up.
         located = aliased(Visit)
