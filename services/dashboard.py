@@ -205,31 +205,22 @@ async def projects_page(db: Database, member: Member, now: datetime, today: date
             .group_by(col(Project.stage))
         )
         counted = {str(stage): (int(n), int(planned or 0)) for stage, n, planned in (await session.exec(q)).all()}
-        # The bureau's view is every project: no list of ids to filter the approvals by.
-        ids = (
-            None
-            if seen.role is Role.BUREAU
-            else {i for i in (await session.exec(select(col(Project.id)).where(where))).all() if i is not None}
-        )
     days = await bureau_settings.lagging_days(db)
-    listed = await projects.visible(db, seen, limit=PROJECTS_SHOWN)
-    overdue = [a for a in await taskforce.overdue_approvals(db, today) if ids is None or a.project_id in ids]
-    waiting = await projects.waiting_for_leader(db, seen)
-    open_needs = await needs.visible(db, seen)
+    # Each list is read as far as it is shown and counted in SQL: the city has thousands of each.
     return ProjectsPage(
         by_stage={s.value: counted.get(s.value, (0, 0))[0] for s in STAGE_ORDER},
         planned_by_stage={s.value: counted.get(s.value, (0, 0))[1] for s in STAGE_ORDER},
-        listed=listed,
+        listed=await projects.visible(db, seen, limit=PROJECTS_SHOWN),
         total=sum(n for n, _ in counted.values()),
         lagging=await projects.lagging(db, now, days, seen, limit=STUCK_SHOWN),
         lagging_count=await projects.count_lagging(db, now, days, seen),
         lagging_days=days,
-        waiting_leader=waiting[:STUCK_SHOWN],
-        waiting_leader_count=len(waiting),
-        overdue=overdue[:STUCK_SHOWN],
-        overdue_count=len(overdue),
-        needs=open_needs[:STUCK_SHOWN],
-        needs_count=len(open_needs),
+        waiting_leader=await projects.waiting_for_leader(db, seen, limit=STUCK_SHOWN),
+        waiting_leader_count=await projects.count_waiting_for_leader(db, seen),
+        overdue=await taskforce.overdue_approvals(db, today, within=where, limit=STUCK_SHOWN),
+        overdue_count=await taskforce.count_overdue(db, today, where),
+        needs=await needs.visible(db, seen, limit=STUCK_SHOWN),
+        needs_count=await needs.count_open(db, seen),
     )
 
 

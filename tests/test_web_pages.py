@@ -245,3 +245,44 @@ async def test_the_figures_are_counted_once_a_scope(
     assert city.zone_project.name not in county and cell(county, 'data-stage="negotiation"', "count") == "0"
     await page(client, app, "zone", "/projects")
     assert counted == [names["bureau"], names["county"], names["zone"]]
+
+
+async def test_what_is_stuck_is_counted_whole_and_listed_in_part(
+    client: TestClient[object, object], app: App, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists stop at what a phone shows; their counts are of every one the person may see."""
+    from models import ApprovalItem, ApprovalKind, ElementNeed
+
+    monkeypatch.setattr(dashboard, "STUCK_SHOWN", 1)
+    today = today_of(app)
+    county, zone, department = await k.user(app, k.GANZHOU), await k.user(app, k.ZONE), await k.user(app, k.CZJ)
+    ours, theirs = city.ganzhou_project.id or 0, city.zone_project.id or 0
+    async with app.db.session() as session:
+        for code in ("land", "power", "water"):
+            session.add(ApprovalKind(code=f"web_{code}", name_zh=f"审批{code}", name_en=code))
+        overdue = [(ours, "web_land", 9), (ours, "web_power", 3), (theirs, "web_land", 5), (theirs, "web_water", 1)]
+        for project_id, kind, days in overdue:
+            session.add(ApprovalItem(project_id=project_id, kind_code=kind, due_on=today - timedelta(days=days)))
+        session.add(ApprovalItem(project_id=ours, kind_code="web_water", due_on=today + timedelta(days=3)))
+        for project_id, who, days in ((ours, county, 20), (ours, county, 10), (theirs, zone, 5)):
+            session.add(
+                ElementNeed(
+                    project_id=project_id, kind="land", size="200亩", needed_by=today + timedelta(days=days),
+                    department_unit_id=department.unit_id or 0, raised_by=who.id or 0, raised_unit_id=who.unit_id or 0,
+                )
+            )  # fmt: skip
+        await session.commit()
+
+    def stuck(html: str) -> str:
+        return html.split('id="waiting"')[1].split("</section>")[0]
+
+    bureau = stuck(await page(client, app, "bureau", "/projects"))
+    assert zh("web.projects.waiting_taskforce", count=4) in bureau
+    # One line of each: the longest overdue approval, the need wanted soonest.
+    assert bureau.count('muted">审批') == 1 and (today - timedelta(days=9)).isoformat() in bureau
+    assert zh("web.projects.waiting_need", count=3) in bureau
+    assert bureau.count("市财政局") == 1 and city.zone_project.name in bureau
+    mine = stuck(await page(client, app, "county", "/projects"))
+    assert zh("web.projects.waiting_taskforce", count=2) in mine
+    assert zh("web.projects.waiting_need", count=2) in mine
+    assert city.zone_project.name not in mine and (today - timedelta(days=9)).isoformat() in mine
