@@ -119,16 +119,39 @@ class Overview:
     ranked_counts: dict[str, int]
 
 
-async def overview(db: Database, member: Member, span: Span, today: date, tz: ZoneInfo) -> Overview:
-    """Core indicators per county/zone and per chain for the period of ``today``, counted up to today."""
+@dataclass(frozen=True)
+class CityFigures:
+    """What every overview of a period reads whoever asks: every county's row, the rankings and
+    every unit's targets' progress on the last day. Each person's overview picks its part."""
+
+    period: Period
+    last_day: date
+    rows: list[UnitRow]
+    ranks: rankings.Rankings
+    lines: dict[int, list[Line]]
+
+
+async def city_figures(db: Database, span: Span, today: date, tz: ZoneInfo) -> CityFigures:
     period = span_period(span, today)
     last = min(period.last_day, today)
-    until = last + timedelta(days=1)
-    every_row = await digests.county_rows(db, period, until)
+    every_row = await digests.county_rows(db, period, last + timedelta(days=1))
     # One count of every unit's targets on the last day serves the rankings and the progress lines.
     lines_on = ProgressByDay(db, tz)
     figures = [digests.ranking_figures(r) for r in every_row]
     ranks = await rankings.build(db, figures, last, tz, bureau=False, lines_on=lines_on)
+    return CityFigures(period, last, every_row, ranks, await lines_on.on(last))
+
+
+async def overview(
+    db: Database, member: Member, span: Span, today: date, tz: ZoneInfo, city_wide: CityFigures | None = None
+) -> Overview:
+    """Core indicators per county/zone and per chain for the period of ``today``, counted up to today.
+
+    ``city_wide`` is :func:`city_figures` of the same span and day, when the caller keeps it.
+    """
+    whole = city_wide or await city_figures(db, span, today, tz)
+    period, last, every_row, ranks = whole.period, whole.last_day, whole.rows, whole.ranks
+    until = last + timedelta(days=1)
     city = sees_city(member)
     rows = every_row if city else [r for r in every_row if r.unit_id == member.unit_id]
     total = None
@@ -153,8 +176,7 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
         ]
     else:
         unit_ids = [member.unit_id] if member.unit_id is not None else []
-    counted = await lines_on.on(last)
-    lines = {uid: counted[uid] for uid in unit_ids if uid in counted}
+    lines = {uid: whole.lines[uid] for uid in unit_ids if uid in whole.lines}
     if city:
         # The city's view keeps the overview's indicators: counties, the zone and chains (the liaison
         # offices' effective leads are in the ranking, against their target, and on the leads page).

@@ -18,7 +18,7 @@ from models import Member
 from services import dashboard, digests, targets, webauth
 from services.dashboard import Span
 from services.money import format_money
-from services.periods import month_of
+from services.periods import Period, month_of
 from tests import deskkit as k
 from tests.kit import zh
 from tests.webkit import ROLES, City, init_data, small_city, today_of, web_settings
@@ -286,3 +286,25 @@ async def test_what_is_stuck_is_counted_whole_and_listed_in_part(
     assert zh("web.projects.waiting_taskforce", count=2) in mine
     assert zh("web.projects.waiting_need", count=2) in mine
     assert city.zone_project.name not in mine and (today - timedelta(days=9)).isoformat() in mine
+
+
+async def test_the_citys_rows_and_rankings_are_counted_once_for_every_scope(
+    client: TestClient[object, object], app: App, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = 0
+    real = digests.county_rows
+
+    async def counting(db: Database, period: Period, until: date) -> list[digests.UnitRow]:
+        nonlocal counted
+        counted += 1
+        return await real(db, period, until)
+
+    monkeypatch.setattr(digests, "county_rows", counting)
+    bureau = await page(client, app, "bureau", "/overview?span=year")
+    county = await page(client, app, "county", "/overview?span=year")
+    assert counted == 1
+    own, other = city.ganzhou_project.first_talk_unit_id, city.zone_project.first_talk_unit_id
+    assert cell(county, f'data-unit="{own}"', "funds") == cell(bureau, f'data-unit="{own}"', "funds")
+    assert f'<tr data-unit="{other}">' in bureau and f'<tr data-unit="{other}">' not in county
+    await page(client, app, "county", "/overview?span=month")  # another period is its own count
+    assert counted == 2

@@ -269,12 +269,18 @@ class Dashboard:
         self.pages.clear()
         self.figures.clear()
 
+    async def _overview(self, member: Member, span: Span, today: date) -> dashboard.Overview:
+        # The city-wide part (every county's row, the rankings, every unit's progress) is one
+        # for every scope: a county's first view after anyone's counts only its own chains.
+        whole = await self.figures.get(
+            ("city", span, today), lambda: dashboard.city_figures(self.app.db, span, today, self.app.tz)
+        )
+        return await dashboard.overview(self.app.db, member, span, today, self.app.tz, whole)
+
     async def overview(self, request: web.Request, member: Member) -> web.StreamResponse:
         span = self._span(request)
         today = self._today()
-        figures = await self._figures(
-            member, ("overview", span, today), lambda: dashboard.overview(self.app.db, member, span, today, self.app.tz)
-        )
+        figures = await self._figures(member, ("overview", span, today), lambda: self._overview(member, span, today))
         locale = self.locale(request, member)
         charts = {
             "funds": svg.bars(
