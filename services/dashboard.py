@@ -14,6 +14,7 @@ shows a leader the projects assigned to them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -21,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, exists, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
@@ -48,7 +50,7 @@ from services.needs import NeedRow
 from services.periods import Period, local_midnight, month_of, quarter_of, year_of
 from services.projects import Event, ProjectRow
 from services.rankings import Ranked
-from services.targets import Line, progress
+from services.targets import Line, ProgressByDay
 from services.taskforce import OverdueApproval
 
 PROJECTS_SHOWN = 200
@@ -74,6 +76,19 @@ def sees_city(member: Member) -> bool:
 def viewer(member: Member) -> Member:
     """The person as ``services.access`` should judge them here (see the module's note on leaders)."""
     return dataclasses.replace(member, role=Role.BUREAU) if member.role is Role.LEADER else member
+
+
+def scope_key(member: Member) -> Hashable:
+    """Who sees the same figures on every page: the city's people alike, otherwise by role and unit.
+
+    Everything these pages count depends on the person only through ``viewer`` (its role and
+    unit) and ``sees_city``. Someone of the city's whose own unit is ranked (a county, the zone,
+    a liaison office) also sees that unit's place in the rankings, so their unit counts too.
+    """
+    if sees_city(member):
+        ranked = member.unit_kind in (UnitKind.COUNTY, UnitKind.ZONE, UnitKind.LIAISON)
+        return "city", member.unit_id if ranked else None
+    return viewer(member).role, member.unit_id
 
 
 async def visible_chains(db: Database, member: Member) -> list[Chain]:
@@ -104,13 +119,39 @@ class Overview:
     ranked_counts: dict[str, int]
 
 
-async def overview(db: Database, member: Member, span: Span, today: date, tz: ZoneInfo) -> Overview:
-    """Core indicators per county/zone and per chain for the period of ``today``, counted up to today."""
+@dataclass(frozen=True)
+class CityFigures:
+    """What every overview of a period reads whoever asks: every county's row, the rankings and
+    every unit's targets' progress on the last day. Each person's overview picks its part."""
+
+    period: Period
+    last_day: date
+    rows: list[UnitRow]
+    ranks: rankings.Rankings
+    lines: dict[int, list[Line]]
+
+
+async def city_figures(db: Database, span: Span, today: date, tz: ZoneInfo) -> CityFigures:
     period = span_period(span, today)
     last = min(period.last_day, today)
+    every_row = await digests.county_rows(db, period, last + timedelta(days=1))
+    # One count of every unit's targets on the last day serves the rankings and the progress lines.
+    lines_on = ProgressByDay(db, tz)
+    figures = [digests.ranking_figures(r) for r in every_row]
+    ranks = await rankings.build(db, figures, last, tz, bureau=False, lines_on=lines_on)
+    return CityFigures(period, last, every_row, ranks, await lines_on.on(last))
+
+
+async def overview(
+    db: Database, member: Member, span: Span, today: date, tz: ZoneInfo, city_wide: CityFigures | None = None
+) -> Overview:
+    """Core indicators per county/zone and per chain for the period of ``today``, counted up to today.
+
+    ``city_wide`` is :func:`city_figures` of the same span and day, when the caller keeps it.
+    """
+    whole = city_wide or await city_figures(db, span, today, tz)
+    period, last, every_row, ranks = whole.period, whole.last_day, whole.rows, whole.ranks
     until = last + timedelta(days=1)
-    every_row = await digests.county_rows(db, period, until)
-    ranks = await rankings.build(db, [digests.ranking_figures(r) for r in every_row], last, tz, bureau=False)
     city = sees_city(member)
     rows = every_row if city else [r for r in every_row if r.unit_id == member.unit_id]
     total = None
@@ -128,14 +169,14 @@ async def overview(db: Database, member: Member, span: Span, today: date, tz: Zo
         units = {u.id: u for u in (await session.exec(select(Unit))).all()}
     chains_shown = await visible_chains(db, member)
     if city:
-        # Counted only for the units whose lines are shown: a city of 500 units has 70 of them.
+        # Only the units whose lines are shown: a city of 500 units has 70 of them.
         lead_units = {c.lead_unit_id for c in chains_shown}
         unit_ids = [
             uid for uid, u in units.items() if uid is not None and (u.kind in ("county", "zone") or uid in lead_units)
         ]
     else:
         unit_ids = [member.unit_id] if member.unit_id is not None else []
-    lines = await progress(db, today=last, tz=tz, unit_ids=unit_ids) if unit_ids else {}
+    lines = {uid: whole.lines[uid] for uid in unit_ids if uid in whole.lines}
     if city:
         # The city's view keeps the overview's indicators: counties, the zone and chains (the liaison
         # offices' effective leads are in the ranking, against their target, and on the leads page).
@@ -186,31 +227,22 @@ async def projects_page(db: Database, member: Member, now: datetime, today: date
             .group_by(col(Project.stage))
         )
         counted = {str(stage): (int(n), int(planned or 0)) for stage, n, planned in (await session.exec(q)).all()}
-        # The bureau's view is every project: no list of ids to filter the approvals by.
-        ids = (
-            None
-            if seen.role is Role.BUREAU
-            else {i for i in (await session.exec(select(col(Project.id)).where(where))).all() if i is not None}
-        )
     days = await bureau_settings.lagging_days(db)
-    listed = await projects.visible(db, seen, limit=PROJECTS_SHOWN)
-    overdue = [a for a in await taskforce.overdue_approvals(db, today) if ids is None or a.project_id in ids]
-    waiting = await projects.waiting_for_leader(db, seen)
-    open_needs = await needs.visible(db, seen)
+    # Each list is read as far as it is shown and counted in SQL: the city has thousands of each.
     return ProjectsPage(
         by_stage={s.value: counted.get(s.value, (0, 0))[0] for s in STAGE_ORDER},
         planned_by_stage={s.value: counted.get(s.value, (0, 0))[1] for s in STAGE_ORDER},
-        listed=listed,
+        listed=await projects.visible(db, seen, limit=PROJECTS_SHOWN),
         total=sum(n for n, _ in counted.values()),
         lagging=await projects.lagging(db, now, days, seen, limit=STUCK_SHOWN),
         lagging_count=await projects.count_lagging(db, now, days, seen),
         lagging_days=days,
-        waiting_leader=waiting[:STUCK_SHOWN],
-        waiting_leader_count=len(waiting),
-        overdue=overdue[:STUCK_SHOWN],
-        overdue_count=len(overdue),
-        needs=open_needs[:STUCK_SHOWN],
-        needs_count=len(open_needs),
+        waiting_leader=await projects.waiting_for_leader(db, seen, limit=STUCK_SHOWN),
+        waiting_leader_count=await projects.count_waiting_for_leader(db, seen),
+        overdue=await taskforce.overdue_approvals(db, today, within=where, limit=STUCK_SHOWN),
+        overdue_count=await taskforce.count_overdue(db, today, where),
+        needs=await needs.visible(db, seen, limit=STUCK_SHOWN),
+        needs_count=await needs.count_open(db, seen),
     )
 
 
@@ -316,18 +348,27 @@ async def map_data(db: Database, member: Member, span: Span, today: date) -> Map
     period = span_period(span, today)
     seen = viewer(member)
     async with db.session() as session:
-        vq = (
-            select(Visit, Enterprise.name, Unit.code)
-            .join(Enterprise, col(Enterprise.id) == Visit.enterprise_id)
-            .join(Unit, col(Unit.id) == Visit.unit_id)
+        # The latest visits are picked on the visit table alone and only they are joined for their
+        # names: joining first would look up the enterprise and unit of every visit of the year.
+        latest_visits = (
+            select(col(Visit.id), col(Visit.enterprise_id), col(Visit.unit_id), col(Visit.latitude))
+            .add_columns(col(Visit.longitude))
             .where(scope(seen, Visit), col(Visit.latitude).is_not(None), col(Visit.longitude).is_not(None))
             .where(col(Visit.visit_date) >= period.start, col(Visit.visit_date) <= today)
             .order_by(col(Visit.id).desc())
             .limit(MAP_POINTS)
+            .subquery()
+        )
+        vq = (
+            sa_select(latest_visits.c.id, col(Enterprise.name), col(Unit.code), latest_visits.c.latitude)
+            .add_columns(latest_visits.c.longitude)
+            .join(Enterprise, col(Enterprise.id) == latest_visits.c.enterprise_id)
+            .join(Unit, col(Unit.id) == latest_visits.c.unit_id)
+            .order_by(latest_visits.c.id.desc())
         )
         visits = [
-            Point("visit", v.id or 0, name, None, code, v.latitude, v.longitude)
-            for v, name, code in (await session.exec(vq)).all()
+            Point("visit", int(vid), name, None, code, lat, lon)
+            for vid, name, code, lat, lon in (await session.exec(vq)).all()  # type: ignore[call-overload]
         ]
         # Per project, through the visit table's enterprise index: only the projects shown are looked up.
         located = aliased(Visit)
@@ -356,4 +397,3 @@ async def map_data(db: Database, member: Member, span: Span, today: date) -> Map
         else:
             codes = [member.unit_code] if member.unit_code and member.unit_kind in ("county", "zone") else []
     return MapData(period, visits, placed, codes)
-

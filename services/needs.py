@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, func, or_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.sql.expression import Select
@@ -135,13 +135,26 @@ def sees(member: Member) -> ColumnElement[bool]:
     return or_(col(ElementNeed.department_unit_id) == member.unit_id, col(ElementNeed.raised_unit_id) == member.unit_id)
 
 
-async def visible(db: Database, member: Member, *, open_only: bool = True) -> list[NeedRow]:
+def _open() -> ColumnElement[bool]:
+    return col(ElementNeed.state).in_((NeedState.OPEN, NeedState.NEEDS_INFO))
+
+
+async def visible(db: Database, member: Member, *, open_only: bool = True, limit: int | None = None) -> list[NeedRow]:
     query = _rows().where(sees(member))
     if open_only:
-        query = query.where(col(ElementNeed.state).in_((NeedState.OPEN, NeedState.NEEDS_INFO)))
+        query = query.where(_open())
+    query = query.order_by(col(ElementNeed.needed_by), col(ElementNeed.id))
+    if limit is not None:
+        query = query.limit(limit)
     async with db.session() as session:
-        rows = await session.exec(query.order_by(col(ElementNeed.needed_by), col(ElementNeed.id)))
+        rows = await session.exec(query)
         return [NeedRow(*r) for r in rows.all()]
+
+
+async def count_open(db: Database, member: Member) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(ElementNeed).where(sees(member), _open())
+        return int((await session.exec(query)).one())
 
 
 async def answer(

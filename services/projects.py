@@ -695,14 +695,26 @@ async def people_of(db: Database, unit_ids: set[int]) -> list[User]:
         return list(rows.all())
 
 
-async def waiting_for_leader(db: Database, member: Member) -> list[ProjectRow]:
-    """Active projects big enough for leader assignment (§15) that no leader holds yet."""
-    query = _rows().where(
+def _waiting(member: Member) -> list[ColumnElement[bool]]:
+    return [
         scope(member, Project),
         col(Project.stage).in_([s.value for s in ACTIVE_STAGES]),
         col(Project.leader_level_needed).is_not(None),
         col(Project.leader_user_id).is_(None),
-    )
+    ]
+
+
+async def waiting_for_leader(db: Database, member: Member, *, limit: int | None = None) -> list[ProjectRow]:
+    """Active projects big enough for leader assignment (§15) that no leader holds yet, the longest waiting first."""
+    query = _rows().where(*_waiting(member)).order_by(col(Project.first_talk_date), col(Project.id))
+    if limit is not None:
+        query = query.limit(limit)
     async with db.session() as session:
-        rows = await session.exec(query.order_by(col(Project.first_talk_date), col(Project.id)))
+        rows = await session.exec(query)
         return [ProjectRow(*row) for row in rows.all()]
+
+
+async def count_waiting_for_leader(db: Database, member: Member) -> int:
+    async with db.session() as session:
+        query = select(func.count()).select_from(Project).where(*_waiting(member))
+        return int((await session.exec(query)).one())

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, func, or_, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -434,19 +434,46 @@ class OverdueApproval:
     handler: str
 
 
-async def overdue_approvals(db: Database, day: date, unit_ids: list[int] | None = None) -> list[OverdueApproval]:
-    """Approvals past their date and not done, for the digests (``unit_ids``: executing units)."""
+def _overdue(day: date) -> list[ColumnElement[bool]]:
+    return [col(ApprovalItem.state).in_(OPEN_APPROVALS), col(ApprovalItem.due_on) < day]
+
+
+async def overdue_approvals(
+    db: Database,
+    day: date,
+    unit_ids: list[int] | None = None,
+    *,
+    within: ColumnElement[bool] | None = None,
+    limit: int | None = None,
+) -> list[OverdueApproval]:
+    """Approvals past their date and not done, the longest overdue first, for the digests
+    (``unit_ids``: executing units) and the dashboard (``within``: a condition on the project)."""
     query = (
         select(ApprovalItem, ApprovalKind, Project)
         .join(ApprovalKind, col(ApprovalKind.code) == ApprovalItem.kind_code)
         .join(Project, col(Project.id) == ApprovalItem.project_id)
-        .where(col(ApprovalItem.state).in_(OPEN_APPROVALS), col(ApprovalItem.due_on) < day)
+        .where(*_overdue(day))
         .order_by(col(ApprovalItem.due_on), col(ApprovalItem.id))
     )
     if unit_ids is not None:
         query = query.where(col(Project.executing_unit_id).in_(unit_ids))
+    if within is not None:
+        query = query.where(within)
+    if limit is not None:
+        query = query.limit(limit)
     async with db.session() as session:
         rows = (await session.exec(query)).all()
     return [
         OverdueApproval(p.id or 0, p.name, kind, item.due_on, item.handler) for item, kind, p in rows if item.due_on
     ]
+
+
+async def count_overdue(db: Database, day: date, within: ColumnElement[bool]) -> int:
+    query = (
+        select(func.count())
+        .select_from(ApprovalItem)
+        .join(Project, col(Project.id) == ApprovalItem.project_id)
+        .where(*_overdue(day), within)
+    )
+    async with db.session() as session:
+        return int((await session.exec(query)).one())

@@ -5,18 +5,20 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
 from bot.core.config import Settings
+from bot.core.db import Database
 from bot.web.server import INIT_HEADER, SESSION_COOKIE, build_web_app
-from services import dashboard, digests, webauth
+from models import Member
+from services import dashboard, digests, targets, webauth
 from services.dashboard import Span
 from services.money import format_money
-from services.periods import month_of
+from services.periods import Period, month_of
 from tests import deskkit as k
 from tests.kit import zh
 from tests.webkit import ROLES, City, init_data, small_city, today_of, web_settings
@@ -137,7 +139,7 @@ async def test_the_leads_funnel_per_liaison_office(client: TestClient[object, ob
         "submitted": "3", "effective": "2", "visited": "2", "project": "2",
     }  # fmt: skip
     # The effective count is the liaison office's target count (services.targets), not a second reckoning.
-    lines = await dashboard.progress(app.db, today=today_of(app), tz=app.tz, unit_ids=[office or 0])
+    lines = await targets.progress(app.db, today=today_of(app), tz=app.tz, unit_ids=[office or 0])
     assert next(x.actual for x in lines[office or 0] if x.metric == "effective_leads") == 2
     assert month_of(today_of(app)).key == "2026-11"
     department = await page(client, app, "department", "/leads")
@@ -216,3 +218,93 @@ async def test_a_kept_page_is_never_anothers(client: TestClient[object, object],
     assert city.zone_project.name not in await page(client, app, "county", "/projects")
     assert city.zone_project.name in await page(client, app, "bureau", "/projects")  # the kept one
     assert (await client.get("/projects")).status == 401
+
+
+async def test_the_figures_are_counted_once_a_scope(
+    client: TestClient[object, object], app: App, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bureau's figures serve a city leader within the minute; a county's are its own."""
+    counted: list[str] = []
+    real = dashboard.projects_page
+
+    async def counting(db: Database, member: Member, now: datetime, today: date) -> dashboard.ProjectsPage:
+        counted.append(member.full_name)
+        return await real(db, member, now, today)
+
+    monkeypatch.setattr(dashboard, "projects_page", counting)
+    names = {who: (await k.user(app, ROLES[who])).full_name for who in ("bureau", "leader", "county", "zone")}
+    bureau = await page(client, app, "bureau", "/projects")
+    leader = await page(client, app, "leader", "/projects")
+    assert counted == [names["bureau"]]
+    assert city.zone_project.name in leader and cell(leader, 'data-stage="negotiation"', "count") == "1"
+    # Each page names its own reader: only the figures were kept, not the page.
+    assert names["leader"] in leader.split('class="who"')[1].split("</div>")[0]
+    assert names["bureau"] in bureau.split('class="who"')[1].split("</div>")[0]
+    county = await page(client, app, "county", "/projects")
+    assert counted == [names["bureau"], names["county"]]
+    assert city.zone_project.name not in county and cell(county, 'data-stage="negotiation"', "count") == "0"
+    await page(client, app, "zone", "/projects")
+    assert counted == [names["bureau"], names["county"], names["zone"]]
+
+
+async def test_what_is_stuck_is_counted_whole_and_listed_in_part(
+    client: TestClient[object, object], app: App, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lists stop at what a phone shows; their counts are of every one the person may see."""
+    from models import ApprovalItem, ApprovalKind, ElementNeed
+
+    monkeypatch.setattr(dashboard, "STUCK_SHOWN", 1)
+    today = today_of(app)
+    county, zone, department = await k.user(app, k.GANZHOU), await k.user(app, k.ZONE), await k.user(app, k.CZJ)
+    ours, theirs = city.ganzhou_project.id or 0, city.zone_project.id or 0
+    async with app.db.session() as session:
+        for code in ("land", "power", "water"):
+            session.add(ApprovalKind(code=f"web_{code}", name_zh=f"审批{code}", name_en=code))
+        overdue = [(ours, "web_land", 9), (ours, "web_power", 3), (theirs, "web_land", 5), (theirs, "web_water", 1)]
+        for project_id, kind, days in overdue:
+            session.add(ApprovalItem(project_id=project_id, kind_code=kind, due_on=today - timedelta(days=days)))
+        session.add(ApprovalItem(project_id=ours, kind_code="web_water", due_on=today + timedelta(days=3)))
+        for project_id, who, days in ((ours, county, 20), (ours, county, 10), (theirs, zone, 5)):
+            session.add(
+                ElementNeed(
+                    project_id=project_id, kind="land", size="200亩", needed_by=today + timedelta(days=days),
+                    department_unit_id=department.unit_id or 0, raised_by=who.id or 0, raised_unit_id=who.unit_id or 0,
+                )
+            )  # fmt: skip
+        await session.commit()
+
+    def stuck(html: str) -> str:
+        return html.split('id="waiting"')[1].split("</section>")[0]
+
+    bureau = stuck(await page(client, app, "bureau", "/projects"))
+    assert zh("web.projects.waiting_taskforce", count=4) in bureau
+    # One line of each: the longest overdue approval, the need wanted soonest.
+    assert bureau.count('muted">审批') == 1 and (today - timedelta(days=9)).isoformat() in bureau
+    assert zh("web.projects.waiting_need", count=3) in bureau
+    assert bureau.count("市财政局") == 1 and city.zone_project.name in bureau
+    mine = stuck(await page(client, app, "county", "/projects"))
+    assert zh("web.projects.waiting_taskforce", count=2) in mine
+    assert zh("web.projects.waiting_need", count=2) in mine
+    assert city.zone_project.name not in mine and (today - timedelta(days=9)).isoformat() in mine
+
+
+async def test_the_citys_rows_and_rankings_are_counted_once_for_every_scope(
+    client: TestClient[object, object], app: App, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = 0
+    real = digests.county_rows
+
+    async def counting(db: Database, period: Period, until: date) -> list[digests.UnitRow]:
+        nonlocal counted
+        counted += 1
+        return await real(db, period, until)
+
+    monkeypatch.setattr(digests, "county_rows", counting)
+    bureau = await page(client, app, "bureau", "/overview?span=year")
+    county = await page(client, app, "county", "/overview?span=year")
+    assert counted == 1
+    own, other = city.ganzhou_project.first_talk_unit_id, city.zone_project.first_talk_unit_id
+    assert cell(county, f'data-unit="{own}"', "funds") == cell(bureau, f'data-unit="{own}"', "funds")
+    assert f'<tr data-unit="{other}">' in bureau and f'<tr data-unit="{other}">' not in county
+    await page(client, app, "county", "/overview?span=month")  # another period is its own count
+    assert counted == 2

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -36,6 +36,7 @@ from services.periods import local_date
 from services.targets import Line
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SESSION_COOKIE = "ib_session"
 LANG_COOKIE = "ib_lang"
@@ -86,6 +87,36 @@ class PageCache:
         self._pages.clear()
 
 
+class FiguresCache:
+    """A page's figures kept per scope for as long as a rendered page: the second person who
+    sees what the first one sees (the bureau's staff, a county's officers) gets them without a
+    count, and only the page that names them is rendered afresh.
+
+    One count per key at a time, as for the pages.
+    """
+
+    def __init__(self, ttl: float, size: int = 256) -> None:
+        self.ttl, self.size = ttl, size
+        self._kept: OrderedDict[Hashable, tuple[float, object]] = OrderedDict()
+        self._busy: dict[Hashable, asyncio.Lock] = {}
+
+    async def get(self, key: Hashable, count: Callable[[], Awaitable[T]]) -> T:
+        async with self._busy.setdefault(key, asyncio.Lock()):
+            found = self._kept.get(key)
+            if found is not None and time.monotonic() - found[0] < self.ttl:
+                self._kept.move_to_end(key)
+                return cast(T, found[1])
+            figures = await count()
+            self._kept[key] = (time.monotonic(), figures)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+            self._busy.pop(key, None)
+        return figures
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+
 def _copy(response: web.Response) -> web.Response:
     """A prepared response cannot be sent twice; a copy of its body and headers can."""
     body = response.body
@@ -104,6 +135,7 @@ class Dashboard:
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
         )
         self.pages = PageCache(PAGE_TTL)
+        self.figures = FiguresCache(PAGE_TTL)
         public = urlsplit(app.settings.web_url or "")
         # Reached at its public HTTPS address (behind the proxy), the cookie must be Secure and
         # SameSite=None to live in Telegram's frame; reached directly over HTTP, neither can be.
@@ -228,9 +260,27 @@ class Dashboard:
     def _today(self) -> date:
         return local_date(self.app.now(), self.app.tz)
 
+    async def _figures(self, member: Member, what: Hashable, count: Callable[[], Awaitable[T]]) -> T:
+        """``what`` names the page and its figures' arguments (span, day); the scope names who sees them."""
+        return await self.figures.get((what, dashboard.scope_key(member)), count)
+
+    def forget(self) -> None:
+        """Every kept page and figure: the next view of each is counted afresh."""
+        self.pages.clear()
+        self.figures.clear()
+
+    async def _overview(self, member: Member, span: Span, today: date) -> dashboard.Overview:
+        # The city-wide part (every county's row, the rankings, every unit's progress) is one
+        # for every scope: a county's first view after anyone's counts only its own chains.
+        whole = await self.figures.get(
+            ("city", span, today), lambda: dashboard.city_figures(self.app.db, span, today, self.app.tz)
+        )
+        return await dashboard.overview(self.app.db, member, span, today, self.app.tz, whole)
+
     async def overview(self, request: web.Request, member: Member) -> web.StreamResponse:
         span = self._span(request)
-        figures = await dashboard.overview(self.app.db, member, span, self._today(), self.app.tz)
+        today = self._today()
+        figures = await self._figures(member, ("overview", span, today), lambda: self._overview(member, span, today))
         locale = self.locale(request, member)
         charts = {
             "funds": svg.bars(
@@ -256,7 +306,10 @@ class Dashboard:
 
     async def map(self, request: web.Request, member: Member) -> web.StreamResponse:
         span = self._span(request)
-        data = await dashboard.map_data(self.app.db, member, span, self._today())
+        today = self._today()
+        data = await self._figures(
+            member, ("map", span, today), lambda: dashboard.map_data(self.app.db, member, span, today)
+        )
         locale = self.locale(request, member)
         drawing = geo.drawing()
         markers: list[svg.Marker] = []
@@ -280,7 +333,11 @@ class Dashboard:
         )  # fmt: skip
 
     async def projects(self, request: web.Request, member: Member) -> web.StreamResponse:
-        page = await dashboard.projects_page(self.app.db, member, self.app.now(), self._today())
+        # Lagging is reckoned from the minute the figures were counted; they are kept for a minute.
+        now, today = self.app.now(), self._today()
+        page = await self._figures(
+            member, ("projects", today), lambda: dashboard.projects_page(self.app.db, member, now, today)
+        )
         locale = self.locale(request, member)
         _ = Translator(locale)
         chart = svg.bars(
@@ -310,7 +367,12 @@ class Dashboard:
 
     async def leads(self, request: web.Request, member: Member) -> web.StreamResponse:
         span = self._span(request)
-        rows = await dashboard.leads_funnel(self.app.db, member, span, self._today(), self.app.tz)
+        today = self._today()
+        rows = await self._figures(
+            member,
+            ("leads", span, today),
+            lambda: dashboard.leads_funnel(self.app.db, member, span, today, self.app.tz),
+        )
         locale = self.locale(request, member)
         _ = Translator(locale)
         charts = {
@@ -327,7 +389,10 @@ class Dashboard:
         return self.render(request, "leads.html", member=member, rows=rows, charts=charts, span=span, spans=list(Span))
 
     async def chains(self, request: web.Request, member: Member) -> web.StreamResponse:
-        sections = await dashboard.chains_page(self.app.db, member, self._today(), self.app.tz)
+        today = self._today()
+        sections = await self._figures(
+            member, ("chains", today), lambda: dashboard.chains_page(self.app.db, member, today, self.app.tz)
+        )
         locale = self.locale(request, member)
         chart = svg.bars(
             [
