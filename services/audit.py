@@ -49,7 +49,7 @@ async def write(
     values = entry.model_dump(exclude={"id"})
     if at is not None:
         values["at"] = at
-    await session.execute(insert(AuditEntry.__table__).values(**values))  # type: ignore[attr-defined]
+    await session.exec(insert(AuditEntry.__table__).values(**values))  # type: ignore[attr-defined]
 
 
 async def history(session: AsyncSession, entity: str, entity_id: int) -> list[AuditEntry]:

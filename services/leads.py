@@ -97,7 +97,7 @@ async def add_lead(
     # Plain INSERTs, not the ORM's unit of work: a lead's save is on the path of every /lead,
     # and nothing later in the transaction changes the lead.
     table = Lead.__table__  # type: ignore[attr-defined]
-    inserted = await session.execute(insert(table).values(**lead.model_dump(exclude={"id"})).returning(table.c.id))
+    inserted = await session.exec(insert(table).values(**lead.model_dump(exclude={"id"})).returning(table.c.id))
     lead.id = int(inserted.scalar_one())
     await audit.write(
         session,
