@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import String, cast, func, literal, text
+from sqlalchemy import String, and_, case, cast, func, literal, or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.cache import missing
 from bot.core.db import Database
-from models import Chain, Enterprise, utcnow
+from models import Chain, Enterprise, EnterpriseName, utcnow
 from services import audit, name_index
 from services.access import in_register
 from services.credit_code import normalize_credit_code
@@ -48,11 +48,15 @@ async def _by_code(session: AsyncSession, code: str) -> Enterprise | None:
 
 async def _by_normalized(session: AsyncSession, normalized: str) -> Enterprise | None:
     """The enterprise named or also known as ``normalized`` (its own name wins over an alias)."""
-    for enterprise_id in await name_index.with_name(session, normalized):
-        enterprise = await session.get(Enterprise, enterprise_id)
-        if enterprise is not None and enterprise.merged_into is None:
-            return enterprise
-    return None
+    # One query where the name index and then each record were two or more: every /lead asks it.
+    query = (
+        select(Enterprise)
+        .join(EnterpriseName, col(EnterpriseName.enterprise_id) == col(Enterprise.id))
+        .where(EnterpriseName.normalized == normalized, col(Enterprise.merged_into).is_(None))
+        .order_by(col(EnterpriseName.alias), col(EnterpriseName.enterprise_id))
+        .limit(1)
+    )
+    return (await session.exec(query)).first()
 
 
 async def by_name(db: Database, name: str) -> Enterprise | None:
@@ -72,25 +76,29 @@ async def named_in(db: Database, text: str) -> dict[str, str]:
     if not compact:
         return {}
     stored = col(Enterprise.normalized_name)
-    live = col(Enterprise.merged_into).is_(None)
+    named = and_(func.length(stored) >= 2, literal(compact).contains(stored))
+    has_aliases = cast(Enterprise.aliases, String) != "[]"
     found: dict[str, str] = {}
+    # Names and aliases in one query (every /lead reads its text against the register).
     async with db.session() as session:
-        rows = await session.exec(
-            select(Enterprise.normalized_name, Enterprise.name).where(
-                live, func.length(stored) >= 2, literal(compact).contains(stored)
+        rows = (
+            await session.exec(
+                select(
+                    Enterprise.normalized_name,
+                    Enterprise.name,
+                    Enterprise.aliases,
+                    case((named, True), else_=False),
+                ).where(col(Enterprise.merged_into).is_(None), or_(named, has_aliases))
             )
-        )
-        for stem, name in rows.all():
-            if stem in folded:
-                found[stem] = name
-        with_aliases = await session.exec(
-            select(Enterprise.aliases, Enterprise.name).where(live, cast(Enterprise.aliases, String) != "[]")
-        )
-        for aliases, name in with_aliases.all():
-            for alias in aliases or []:
-                key = unicodedata.normalize("NFKC", str(alias)).lower().strip()
-                if len(key) >= 2 and key in folded:
-                    found.setdefault(key, name)
+        ).all()
+    for stem, name, _, in_text in rows:
+        if in_text and stem in folded:
+            found[stem] = name
+    for _, name, aliases, _ in rows:
+        for alias in aliases or []:
+            key = unicodedata.normalize("NFKC", str(alias)).lower().strip()
+            if len(key) >= 2 and key in folded:
+                found.setdefault(key, name)
     return found
 
 

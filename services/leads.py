@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -93,10 +94,12 @@ async def add_lead(
         status=LeadStatus.PENDING,
         created_at=now or utcnow(),
     )
-    session.add(lead)
-    await session.flush()
-    assert lead.id is not None
-    audit.record(
+    # Plain INSERTs, not the ORM's unit of work: a lead's save is on the path of every /lead,
+    # and nothing later in the transaction changes the lead.
+    table = Lead.__table__  # type: ignore[attr-defined]
+    inserted = await session.exec(insert(table).values(**lead.model_dump(exclude={"id"})).returning(table.c.id))
+    lead.id = int(inserted.scalar_one())
+    await audit.write(
         session,
         actor_id=member.id,
         entity="lead",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlmodel import col, select
 
 from bot import delivery
@@ -216,3 +216,25 @@ async def test_inside_an_update_a_failed_block_undoes_its_own_writes_and_reading
         queued = (await session.exec(select(Delivery).where(Delivery.dedupe_key == "speed-once"))).all()
     assert keys == {"speed_kept"}
     assert [row.payload["items"][0]["text"] for row in queued] == ["once"]
+
+
+async def test_the_pace_written_on_every_send_keeps_the_person_and_a_hand_written_change_drops_them(
+    app: App, join: Joiner
+) -> None:
+    officer = await join(3_100_000_004, "驻北京联络处", "驻外机构")
+    liaison_only = _only_for(Role.LIAISON, Role.LEADER)
+    await officer.send("/help")
+    assert members.peek(app.db, officer.user_id) is not None
+    async with app.db.engine.begin() as conn:
+        # What the delivery pace writes around every send: no person is in it.
+        await conn.execute(text("UPDATE deliverypace SET seq = seq WHERE platform = 'telegram'"))
+    assert members.peek(app.db, officer.user_id) is not None, "a send must not cost the next update its person"
+
+    async with app.db.engine.begin() as conn:
+        await conn.execute(
+            text('UPDATE "user" SET role = :role WHERE telegram_id = :id'),
+            {"role": Role.LEADER.name, "id": officer.user_id},
+        )
+    assert members.peek(app.db, officer.user_id) is None
+    await officer.send("/help")
+    assert liaison_only not in officer.last_text

@@ -75,10 +75,12 @@ class Cache:
             conn: Connection, _cursor: object, statement: str, _params: object, context: Any, _many: bool
         ) -> None:
             if context is None or not (context.isinsert or context.isupdate or context.isdelete):
-                if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE") and context is not None:
-                    # Hand-written SQL: which table is not worth parsing out.
-                    self.drop()
-                    conn.info.setdefault(pending, set()).update(watched)
+                # Hand-written SQL (the delivery pace writes its row on every send): only a
+                # write to a watched table, or one whose table cannot be read, drops copies.
+                written_to = _written_table(statement) if context is not None else None
+                if written_to == "" or written_to in watched:
+                    self.drop(None if not written_to else (written_to,))
+                    conn.info.setdefault(pending, set()).update({written_to} if written_to else watched)
                 return
             table = getattr(getattr(context.compiled, "statement", None), "table", None)
             name = getattr(table, "name", None)
@@ -99,6 +101,31 @@ class Cache:
         event.listen(engine, "before_cursor_execute", written)
         event.listen(engine, "commit", ended)
         event.listen(engine, "rollback", ended)
+
+
+_WRITES = {"INSERT": "INTO", "UPDATE": "", "DELETE": "FROM"}
+
+
+def _written_table(statement: str) -> str | None:
+    """The table a hand-written INSERT, UPDATE or DELETE writes ("": one it cannot tell);
+    ``None`` for anything else."""
+    words = statement.split(None, 3)
+    verb = words[0].upper() if words else ""
+    if verb == "WITH":
+        # A write behind a CTE: which table is not worth reading out.
+        upper = statement.upper()
+        return "" if any(f"{w} " in upper for w in _WRITES) else None
+    if verb not in _WRITES:
+        return None
+    if _WRITES[verb]:
+        if len(words) < 3 or words[1].upper() != _WRITES[verb]:
+            return ""
+        name = words[2]
+    else:
+        name = words[1] if len(words) > 1 else ""
+    name = name.split("(", 1)[0].strip('"`').lower()
+    # A schema-qualified name, a CTE or a keyword (UPDATE OR REPLACE): not worth reading further.
+    return name if name.isidentifier() and name not in ("or", "only") else ""
 
 
 def missing(value: Any) -> bool:
