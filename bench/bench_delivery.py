@@ -228,7 +228,8 @@ async def main() -> None:
             print(
                 f"{'':20} per send: {spread([r.statements for r in rounds], ' statements')}, "
                 f"{spread([r.commits for r in rounds], ' commits', 2)}, "
-                f"{spread([r.checkouts for r in rounds], ' checkouts')}, CPU {spread([r.cpu_ms for r in rounds], ' ms')}"
+                f"{spread([r.checkouts for r in rounds], ' checkouts')}, "
+                f"CPU {spread([r.cpu_ms for r in rounds], ' ms')}"
             )
 
 
