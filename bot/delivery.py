@@ -27,10 +27,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import JSON, and_, bindparam, case, func, insert, null, or_, text, update
+from sqlalchemy import JSON, and_, bindparam, case, false, func, insert, null, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -384,6 +384,10 @@ ANSWER_LEASE = timedelta(seconds=15)
 ACK_DELAY = 0.5
 MAX_BACKOFF = 60.0  # an outage's end is noticed within this many seconds
 MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
+# The worker looks for more due chats when fewer than this are being sent (or every BUSY
+# seconds), so one lookup serves a batch of finished chats.
+REFILL = MAX_CHATS // 2
+BUSY = 1.0
 IDLE = 60.0  # a worker with nothing due looks again after this long anyway
 
 
@@ -424,6 +428,13 @@ def _claiming_insert() -> Any:
 _CLAIMING_INSERT = _claiming_insert()
 
 
+@dataclass
+class _Head:
+    row: Delivery
+    left_at: float
+    unreachable: bool
+
+
 class Outbox:
     def __init__(
         self,
@@ -451,6 +462,7 @@ class Outbox:
         self._landed = asyncio.Event()  # set while nothing is being marked
         self._landed.set()
         self._answers: set[int] = set()
+        self._more: dict[int, bool] = {}  # a finished row's id → whether its chat has rows still to send
         self._ack_timer: asyncio.TimerHandle | None = None
         self._acks_since = 0.0  # loop time of the oldest unmarked answer
         self._others_at = -1e9  # loop time of the last row queued that is not a claimed answer
@@ -678,37 +690,51 @@ class Outbox:
             )
             return list(result.all())
 
-    async def _head(self, chat_id: int) -> tuple[Delivery, float] | None:
-        """The chat's oldest unfinished row (only it may be sent), if it is due now.
+    async def _claim_head(self, chat_id: int, *, urgent: bool) -> _Head | None:
+        """Claim the chat's oldest unfinished row (only it may be sent) if it is due now.
 
-        With it, when the chat's last message left (``left_at``), so its gap holds across
-        processes: once this row is claimed nobody else can send to the chat before it.
+        One statement, a compare-and-set: pending → sending only if nobody else took it. It
+        also reads when the chat's last message left (``left_at``), so its gap holds across
+        processes (once the row is claimed nobody else can send to the chat before it), and,
+        for a broadcast, whether the person is known to be unreachable: someone who just
+        wrote is reachable (their message cleared the mark).
         """
-        sent = aliased(Delivery)
-        left = (
-            select(func.max(sent.left_at))
-            .where(sent.chat_id == chat_id, sent.platform == self.platform, col(sent.left_at).is_not(None))
+        now = self.clock()
+        earlier = _TABLE.alias("earlier")
+        oldest = (
+            select(func.min(earlier.c.id))
+            .where(
+                earlier.c.platform == self.platform,
+                earlier.c.chat_id == chat_id,
+                earlier.c.status.in_([PENDING, SENDING]),
+            )
             .scalar_subquery()
         )
-        query = (
-            select(Delivery, left)
-            .where(
-                Delivery.platform == self.platform,
-                Delivery.chat_id == chat_id,
-                col(Delivery.status).in_([PENDING, SENDING]),
-            )
-            .order_by(col(Delivery.id))
-            .limit(1)
+        sent = _TABLE.alias("sent")
+        left = (
+            select(func.max(sent.c.left_at))
+            .where(sent.c.platform == self.platform, sent.c.chat_id == chat_id, sent.c.left_at.is_not(None))
+            .scalar_subquery()
         )
-        async with self.db.session() as session:
-            found = (await session.exec(query)).first()
+        unreachable: Any = false()
+        if not urgent and self.platform == "telegram":  # the mark is kept on a person's Telegram id
+            people = User.__table__.c  # type: ignore[attr-defined]
+            unreachable = (
+                select(people.id).where(people.telegram_id == chat_id, people.unreachable_at.is_not(None)).exists()
+            )
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == oldest, self._due(now))
+            .values(status=SENDING, not_before=now + LEASE, attempts=_TABLE.c.attempts + 1)
+            .returning(*_TABLE.c, left.label("last_left_at"), unreachable.label("unreachable"))
+        )
+        async with self.db.writing(), self.db.engine.begin() as conn:
+            found = (await conn.execute(statement)).first()
         if found is None:
             return None
-        row, left_at = found
-        if row.not_before is None:
-            return (row, float(left_at or 0.0)) if row.status == PENDING else None
-        not_before = row.not_before if row.not_before.tzinfo else row.not_before.replace(tzinfo=UTC)
-        return (row, float(left_at or 0.0)) if not_before <= self.clock() else None
+        values = found._mapping
+        row = Delivery(**{column.name: values[column] for column in _TABLE.c})
+        return _Head(row, float(values["last_left_at"] or 0.0), bool(values["unreachable"]))
 
     async def flush(self) -> int:
         """Send everything due now, in order per chat; returns how many rows were delivered."""
@@ -735,7 +761,9 @@ class Outbox:
             # Claimed with the update and the chat's oldest: nothing to look up, nobody to wait for.
             sent = 0
             for row in claimed:
-                if await self._send(row, urgent=True) != SENT:
+                outcome = await self._send(row, urgent=True)
+                self._more.pop(row.id or 0, None)
+                if outcome != SENT:
                     break  # the rest keep their claim until it lapses; the worker takes them then
                 sent += 1
             return sent
@@ -809,19 +837,20 @@ class Outbox:
         """Send one chat's rows in order; stop at the first that must wait."""
         sent = 0
         try:
-            # Someone who just wrote is reachable (their message cleared the mark).
-            if not urgent and await self._known_unreachable(chat_id):
-                # Until the person writes again (which clears the mark), asking is pointless.
-                await self._give_up_chat(chat_id)
-                return sent
             while not self._stopping:
-                head = await self._head(chat_id)
-                if head is None or not await self._claim(head[0]):
+                head = await self._claim_head(chat_id, urgent=urgent)
+                if head is None:
                     break  # nothing due, or another worker holds this chat for now
-                row, left_at = head
-                outcome = await self._send(row, urgent=urgent, after=left_at)
+                if head.unreachable:
+                    # Until the person writes again (which clears the mark), asking is pointless.
+                    await self._give_up_chat(chat_id, head.row)
+                    break
+                outcome = await self._send(head.row, urgent=urgent, after=head.left_at)
+                more = self._more.pop(head.row.id or 0, True)
                 if outcome == SENT:
                     sent += 1
+                    if not more:
+                        break  # its finish saw nothing else of the chat unfinished
                 elif outcome == PENDING:
                     break  # waiting on a retry: later rows must not overtake it
                 elif outcome == UNREACHABLE:
@@ -832,22 +861,11 @@ class Outbox:
         finally:
             if self._draining.get(chat_id) is asyncio.current_task():
                 del self._draining[chat_id]
-            self._wake.set()
+            if len(self._draining) < REFILL:
+                # Looked for due rows once per batch of finished chats, not once per chat;
+                # the worker also looks every BUSY seconds while chats are still being sent.
+                self._wake.set()
         return sent
-
-    async def _claim(self, row: Delivery) -> bool:
-        """Take the row for this worker: pending → sending, only if nobody else did."""
-        now = self.clock()
-        async with self.db.writing(), self.db.session() as session:
-            result = await session.exec(
-                update(Delivery)
-                .where(col(Delivery.id) == row.id, self._due_clause(now), self._head_clause())  # type: ignore[arg-type]
-                .values(status=SENDING, not_before=now + LEASE, attempts=col(Delivery.attempts) + 1)
-            )
-            claimed = bool(result.rowcount == 1)
-        if claimed:
-            row.status, row.attempts = SENDING, row.attempts + 1
-        return claimed
 
     async def _send(self, row: Delivery, *, urgent: bool = False, after: float = 0.0) -> str:
         """Deliver a claimed row; returns its outcome (SENT, PENDING, FAILED or UNREACHABLE)."""
@@ -928,8 +946,25 @@ class Outbox:
         if 0 < done < total:
             # Items already delivered are not sent again when the row is retried.
             values["payload"] = {**row.payload, "done": done}
+        later = _TABLE.alias("later")
+        more = (
+            select(later.c.id)
+            .where(
+                later.c.platform == self.platform,
+                later.c.chat_id == row.chat_id,
+                later.c.id != row.id,
+                later.c.status.in_([PENDING, SENDING]),
+            )
+            .exists()
+        )
         async with self.db.writing(), self.db.session() as session:
-            await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
+            connection = await session.connection()
+            found = await connection.execute(
+                update(_TABLE).where(_TABLE.c.id == row.id).values(**values).returning(more.label("more"))
+            )
+            if row.id is not None:
+                # Read in the finish's own statement, so the chat's sender needs no lookup to stop.
+                self._more[row.id] = bool(found.scalar())
             if unreachable and self.platform == "telegram":
                 await session.exec(
                     update(User)
@@ -940,25 +975,18 @@ class Outbox:
         if status == PENDING:
             self._wake.set()  # the worker's sleep must end when this row falls due
 
-    async def _known_unreachable(self, chat_id: int) -> bool:
-        if self.platform != "telegram":
-            return False  # the mark is kept on a person's Telegram id
-        async with self.db.session() as session:
-            result = await session.exec(
-                select(User.id).where(User.telegram_id == chat_id, col(User.unreachable_at).is_not(None))
-            )
-            return result.first() is not None
+    async def _give_up_chat(self, chat_id: int, claimed: Delivery | None = None) -> None:
+        """The chat is gone: what else is queued for it fails now instead of hitting the server.
 
-    async def _give_up_chat(self, chat_id: int) -> None:
-        """The chat is gone: what else is queued for it fails now instead of hitting the server."""
+        ``claimed``: a row this worker holds for the chat, which fails with the rest.
+        """
+        waiting = col(Delivery.status) == PENDING
+        if claimed is not None:
+            waiting = or_(waiting, col(Delivery.id) == claimed.id)
         async with self.db.writing(), self.db.session() as session:
             await session.exec(
                 update(Delivery)
-                .where(
-                    col(Delivery.platform) == self.platform,
-                    col(Delivery.chat_id) == chat_id,
-                    col(Delivery.status) == PENDING,
-                )
+                .where(col(Delivery.platform) == self.platform, col(Delivery.chat_id) == chat_id, waiting)
                 .values(status=FAILED, last_error="chat unreachable")
             )
 
@@ -976,6 +1004,8 @@ class Outbox:
             if self._stopping:
                 break
             timeout = IDLE if delay is None else min(max(delay, 0.01), IDLE)
+            if self._draining:
+                timeout = min(timeout, BUSY)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 

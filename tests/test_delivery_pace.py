@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 2  # the 429's retry_after, in seconds
 LIAISON = 1002  # a seeded demo person: the Beijing liaison office
 bot = telegram_kit.bot
+framework = telegram_kit.framework
 
 
 class Telegram:

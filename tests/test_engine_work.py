@@ -34,6 +34,7 @@ from tests.telegram_kit import Bot
 LEAD = "/lead 宁德时代 拟建储能基地 投资约20亿 新能源"
 LIAISON = 1002  # a seeded demo person: the Beijing liaison office
 bot = telegram_kit.bot
+framework = telegram_kit.framework
 
 
 @contextmanager
