@@ -108,6 +108,9 @@ LIMITS = {"telegram": TELEGRAM, "dingtalk": DINGTALK}
 # A broadcast sender takes a shared slot at most this far ahead, so the queue of slots already
 # promised stays short and someone who just wrote gets one within about this long.
 HORIZON = 0.05
+# A broadcast sender takes this many slots in one transaction (each of them no further ahead
+# than the horizon plus its place in the batch), so a slot costs a fraction of a transaction.
+BATCH = 4
 # A send not answered after this long is taken to be over (its process died mid-send).
 IN_FLIGHT = 10.0
 # How often the one sender of a process asks again while the send a second back is unanswered.
@@ -115,10 +118,11 @@ POLL = 0.01
 # Answers are written with the next slot taken, or after this long when none is.
 ANSWERS = 0.1
 
-_LOCK = text("UPDATE deliverypace SET seq = seq WHERE platform = :platform")
-_READ = text("SELECT next_at, paused_until, seq, recent FROM deliverypace WHERE platform = :platform").columns(
-    recent=JSON
-)
+# A write that reads: it takes the lock (the row lock on PostgreSQL, the write lock on
+# SQLite) and returns the row in the same statement, so the read cannot go stale.
+_LOCK_READ = text(
+    "UPDATE deliverypace SET seq = seq WHERE platform = :platform RETURNING next_at, paused_until, seq, recent"
+).columns(recent=JSON)
 _RECENT = text("UPDATE deliverypace SET recent = :recent WHERE platform = :platform").bindparams(
     bindparam("recent", type_=JSON)
 )
@@ -163,14 +167,14 @@ class Pacer:
 
     One sender per process asks at a time (the others queue in the event loop) and only
     ``HORIZON`` ahead, so the slots already promised are few and someone who just wrote
-    (``urgent``: no queue, no horizon) gets the next one. Answers are written with the
-    process's next slot, or within ``ANSWERS`` when none is taken. Measured on SQLite (a
-    broadcast of 200): one transaction of three statements per slot, about 1.4 per send
-    counting the asks that came before the horizon; that is a fifth of what a send costs
-    the queue itself (its claim, finish and reads). A bare ``UPDATE … RETURNING`` of a
-    next-slot time would be one statement, but could not know when sends were answered, and
-    bunched sends reached the server 34–38 to a second under load; reserving batches of
-    slots would save little at 30 a second and strand slots when a process stops.
+    (``urgent``: no queue, no horizon) gets the next one. A broadcast takes up to ``BATCH``
+    slots in one transaction of two statements (the locking read and the write), each no
+    further ahead than the horizon plus its place in the batch; slots nobody came for are
+    given back just after their time (and at ``close``), so none lapses slowly and holds up
+    the slots a second later. Answers are written with the process's next batch, or within
+    ``ANSWERS`` when none is taken. A bare ``UPDATE … RETURNING`` of a next-slot time would
+    be one statement, but could not know when sends were answered, and bunched sends reached
+    the server 34–38 to a second under load.
 
     **Per chat.** A chat's next message keeps ``chat_interval`` from its last one's answer: in
     this process from memory, across processes from the row's ``left_at``, read when the
@@ -189,6 +193,8 @@ class Pacer:
         self._ready = False
         self._answers: dict[int, float] = {}  # answered sends not yet written: seq → when
         self._flushing: asyncio.Task[None] | None = None
+        self._reserved: list[tuple[float, int]] = []  # slots taken for this process's broadcast, in order
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def _ensure_row(self) -> None:
         if self._ready:
@@ -217,9 +223,7 @@ class Pacer:
         # In turn with this process's other writers: SQLite's own busy wait, in coarse steps,
         # would hold up the update of someone who just wrote.
         async with self.db.writing(), self.db.engine.begin() as conn:
-            # A write before the read: it takes the lock, so the read cannot go stale.
-            await conn.execute(_LOCK, {"platform": self.platform})
-            found = (await conn.execute(_READ, {"platform": self.platform})).one()
+            found = (await conn.execute(_LOCK_READ, {"platform": self.platform})).one()
             row = _PaceRow(float(found[0]), float(found[1]), int(found[2]), list(found[3]))
             answers, self._answers = self._answers, {}
             if answers:
@@ -235,32 +239,41 @@ class Pacer:
             if answers and not row.written:
                 await conn.execute(_RECENT, {"platform": self.platform, "recent": row.recent})
 
-    async def _take(self, horizon: float) -> tuple[float, int] | float:
-        """Take the next shared slot if it is within ``horizon``: (its time, its number).
+    async def _take(self, horizon: float, count: int = 1) -> list[tuple[float, int]] | float:
+        """Take up to ``count`` next shared slots, each within ``horizon`` of its turn: a list of
+        (its time, its number), at least one.
 
         Otherwise returns when to ask again.
         """
         async with self._locked() as (conn, row):
             now = time.time()
-            seq = row.seq
             recent = {int(entry[0]): (float(entry[1]), bool(entry[2])) for entry in row.recent}
             free = max(row.next_at, row.paused_until, now)
-            back = recent.get(seq - self._capacity)
-            if back is not None:
-                at, flying = back
-                if flying and at > now:
-                    return now + POLL  # a second's worth back is still on its way
-                free = max(free, at + 1.0)
-            if free > now + horizon:
-                return free - horizon
-            recent[seq] = (free + IN_FLIGHT, True)
-            kept = [[n, at, int(flying)] for n, (at, flying) in sorted(recent.items()) if n > seq - self._capacity]
-            await conn.execute(
-                _TAKE, {"platform": self.platform, "next_at": free + self._gap, "seq": seq + 1, "recent": kept}
-            )
+            slots: list[tuple[float, int]] = []
+            for n in range(count):
+                seq = row.seq + n
+                back = recent.get(seq - self._capacity)
+                if back is not None:
+                    at, flying = back
+                    if flying and at > now:
+                        if slots:
+                            break
+                        return now + POLL  # a second's worth back is still on its way
+                    free = max(free, at + 1.0)
+                # The later slots of a batch are promised that many gaps further ahead.
+                if free > now + horizon + n * self._gap:
+                    if slots:
+                        break
+                    return free - horizon
+                recent[seq] = (free + IN_FLIGHT, True)
+                slots.append((free, seq))
+                free += self._gap
+            last = slots[-1][1]
+            kept = [[n, at, int(flying)] for n, (at, flying) in sorted(recent.items()) if n > last - self._capacity]
+            await conn.execute(_TAKE, {"platform": self.platform, "next_at": free, "seq": last + 1, "recent": kept})
             row.written = True
         self._paused_until = max(self._paused_until, row.paused_until)
-        return free, seq
+        return slots
 
     def _answered(self, seq: int) -> None:
         """The send in slot ``seq`` is over: the server has seen it, if it ever will.
@@ -288,21 +301,27 @@ class Pacer:
         self._paused_until = max(self._paused_until, float(paused or 0.0))
         return self._paused_until
 
-    async def _wait_to_take(self, urgent: bool) -> tuple[float, int]:
+    async def _wait_to_take(self, urgent: bool) -> list[tuple[float, int]]:
         # Waits for a time, not for an event: the slot frees itself.
-        while not isinstance(taken := await self._take(float("inf") if urgent else HORIZON), tuple):  # noqa: ASYNC110
+        while not isinstance(  # noqa: ASYNC110
+            taken := await (self._take(float("inf")) if urgent else self._take(HORIZON, BATCH)), list
+        ):
             await asyncio.sleep(max(0.001, taken - time.time()))
         return taken
 
     async def _slot(self, urgent: bool) -> int:
         """A shared slot that no pause covers, waited for until its moment; returns its number."""
-        if urgent:
-            taken = await self._wait_to_take(urgent)
-        else:
-            async with self._turn:
-                taken = await self._wait_to_take(urgent)
         while True:
-            start, seq = taken
+            if urgent:
+                start, seq = (await self._wait_to_take(urgent))[0]
+            else:
+                # A broadcast's slots are reserved a few at a time, one transaction for them all;
+                # taken in turn, so none is left unused.
+                async with self._turn:
+                    if not self._reserved:
+                        self._reserved = await self._wait_to_take(urgent)
+                        self._expire(self._reserved[-1][0])
+                    start, seq = self._reserved.pop(0)
             try:
                 slept = start > time.time() + 0.001
                 if slept:
@@ -314,8 +333,25 @@ class Pacer:
                 raise
             if paused <= time.time():
                 return seq
-            self._answered(seq)  # never sent: the slot is given back
-            taken = await self._wait_to_take(urgent)
+            # Never sent: the slot is given back, and those reserved after it lie in the pause too.
+            self._answered(seq)
+            self._give_back()
+
+    def _expire(self, last: float) -> None:
+        """Reserved slots nobody came for are given back soon after their time, not left to
+        lapse after ``IN_FLIGHT``: the slots a second later wait for their answers."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        delay = max(0.0, last - time.time()) + 2 * self._gap
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._give_back)
+
+    def _give_back(self, *, write: bool = True) -> None:
+        reserved, self._reserved = self._reserved, []
+        for _, seq in reserved:
+            if write:
+                self._answered(seq)
+            else:
+                self._answers[seq] = time.time()
 
     @contextlib.asynccontextmanager
     async def sending(
@@ -363,6 +399,9 @@ class Pacer:
         """Write the answers still owed, so no other process waits for their slots to lapse."""
         if self._flushing is not None:
             self._flushing.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._give_back(write=False)  # written just below
         if self._answers:
             with contextlib.suppress(Exception):
                 async with self._locked():
