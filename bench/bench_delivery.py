@@ -11,7 +11,9 @@ aiolimiter's ``AsyncLimiter(30, 1)`` that holds every sender while a 429's pause
 
 Printed per configuration, median and spread over the rounds: the total time against
 N/30 s plus the windows (goal: within 5 %), the most sends in any one second (goal ≤ 30),
-the sends that arrived inside a window (goal 0), lost and doubled messages (goal 0).
+the sends that arrived inside a window (goal 0), lost and doubled messages (goal 0); for the
+project, what each send costs the queue: SQL statements, commits, connections taken from the
+pool and CPU milliseconds of the process (the steadier figure on a shared machine).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiolimiter import AsyncLimiter
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.register import postgres
 from bot.core import Outgoing, Reply
@@ -85,6 +89,30 @@ class Result:
     inside: int
     lost: int
     doubled: int
+    # Per send, over the broadcast: the queue's own cost (the peer has none of these).
+    statements: float = 0.0
+    commits: float = 0.0
+    checkouts: float = 0.0  # connections taken from the pool (each one pinged on PostgreSQL)
+    cpu_ms: float = 0.0
+
+
+class Meter:
+    """SQL statements, commits and pool checkouts on an engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.statements = self.commits = self.checkouts = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+        event.listen(engine.sync_engine, "commit", self._commit)
+        event.listen(engine.sync_engine.pool, "checkout", self._checkout)
+
+    def _statement(self, *args: object) -> None:
+        self.statements += 1
+
+    def _commit(self, *args: object) -> None:
+        self.commits += 1
+
+    def _checkout(self, *args: object) -> None:
+        self.checkouts += 1
 
 
 def judge(telegram: Telegram, chats: list[int], took: float) -> Result:
@@ -112,13 +140,19 @@ async def project(url: str, count: int, retry_after: float) -> Result:
         chats = [6_000_000_000 + n for n in range(count)]
         for chat in chats:
             await outbox.enqueue(chat, [Reply(f"digest for {chat}")], kind="digest")
-        started = time.monotonic()
+        meter = Meter(db.engine)
+        started, used = time.monotonic(), time.process_time()
         worker = asyncio.create_task(outbox.run())
         await asyncio.wait_for(telegram.all_in.wait(), 10 * count / RATE + 60)
         took = time.monotonic() - started
         await outbox.stop()
         worker.cancel()
-        return judge(telegram, chats, took)
+        result = judge(telegram, chats, took)
+        # Counted until the worker stopped: the last sends' finishes and answers are the queue's cost too.
+        result.cpu_ms = 1000 * (time.process_time() - used) / count
+        result.statements, result.commits = meter.statements / count, meter.commits / count
+        result.checkouts = meter.checkouts / count
+        return result
     finally:
         await db.dispose()
 
@@ -190,6 +224,13 @@ async def main() -> None:
             f"inside a 429 window {spread([float(r.inside) for r in rounds], digits=0)}  "
             f"lost {max(r.lost for r in rounds)}, doubled {max(r.doubled for r in rounds)}"
         )
+        if name.startswith("project"):
+            print(
+                f"{'':20} per send: {spread([r.statements for r in rounds], ' statements')}, "
+                f"{spread([r.commits for r in rounds], ' commits', 2)}, "
+                f"{spread([r.checkouts for r in rounds], ' checkouts')}, "
+                f"CPU {spread([r.cpu_ms for r in rounds], ' ms')}"
+            )
 
 
 async def _clear(url: str | None) -> None:

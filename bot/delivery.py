@@ -27,10 +27,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlalchemy import JSON, and_, bindparam, case, func, insert, null, or_, text, update
+from sqlalchemy import JSON, and_, bindparam, case, false, func, insert, null, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -116,6 +116,9 @@ LIMITS = {"telegram": TELEGRAM, "dingtalk": DINGTALK}
 # A broadcast sender takes a shared slot at most this far ahead, so the queue of slots already
 # promised stays short and someone who just wrote gets one within about this long.
 HORIZON = 0.05
+# A broadcast sender takes this many slots in one transaction (each of them no further ahead
+# than the horizon plus its place in the batch), so a slot costs a fraction of a transaction.
+BATCH = 4
 # A send not answered after this long is taken to be over (its process died mid-send).
 IN_FLIGHT = 10.0
 # How often the one sender of a process asks again while the send a second back is unanswered.
@@ -123,9 +126,9 @@ POLL = 0.01
 # Answers are written with the next slot taken, or after this long when none is.
 ANSWERS = 0.1
 
-# A write first: it takes the lock (the row lock on PostgreSQL, the write lock on SQLite), so
-# the values it returns cannot go stale; one statement where a write and a read were two.
-_LOCK = text(
+# A write that reads: it takes the lock (the row lock on PostgreSQL, the write lock on
+# SQLite) and returns the row in the same statement, so the read cannot go stale.
+_LOCK_READ = text(
     "UPDATE deliverypace SET seq = seq WHERE platform = :platform RETURNING next_at, paused_until, seq, recent"
 ).columns(recent=JSON)
 _RECENT = text("UPDATE deliverypace SET recent = :recent WHERE platform = :platform").bindparams(
@@ -172,14 +175,14 @@ class Pacer:
 
     One sender per process asks at a time (the others queue in the event loop) and only
     ``HORIZON`` ahead, so the slots already promised are few and someone who just wrote
-    (``urgent``: no queue, no horizon) gets the next one. Answers are written with the
-    process's next slot, or within ``ANSWERS`` when none is taken. Measured on SQLite (a
-    broadcast of 200): one transaction of two statements per slot (three when measured), about 1.4 per send
-    counting the asks that came before the horizon; that is a fifth of what a send costs
-    the queue itself (its claim, finish and reads). A bare ``UPDATE … RETURNING`` of a
-    next-slot time would be one statement, but could not know when sends were answered, and
-    bunched sends reached the server 34–38 to a second under load; reserving batches of
-    slots would save little at 30 a second and strand slots when a process stops.
+    (``urgent``: no queue, no horizon) gets the next one. A broadcast takes up to ``BATCH``
+    slots in one transaction of two statements (the locking read and the write), each no
+    further ahead than the horizon plus its place in the batch; slots nobody came for are
+    given back just after their time (and at ``close``), so none lapses slowly and holds up
+    the slots a second later. Answers are written with the process's next batch, or within
+    ``ANSWERS`` when none is taken. A bare ``UPDATE … RETURNING`` of a next-slot time would
+    be one statement, but could not know when sends were answered, and bunched sends reached
+    the server 34–38 to a second under load.
 
     **Per chat.** A chat's next message keeps ``chat_interval`` from its last one's answer: in
     this process from memory, across processes from the row's ``left_at``, read when the
@@ -198,6 +201,8 @@ class Pacer:
         self._ready = False
         self._answers: dict[int, float] = {}  # answered sends not yet written: seq → when
         self._flushing: asyncio.Task[None] | None = None
+        self._reserved: list[tuple[float, int]] = []  # slots taken for this process's broadcast, in order
+        self._expiry: asyncio.TimerHandle | None = None
 
     async def _ensure_row(self) -> None:
         if self._ready:
@@ -226,7 +231,7 @@ class Pacer:
         # In turn with this process's other writers: SQLite's own busy wait, in coarse steps,
         # would hold up the update of someone who just wrote.
         async with self.db.writing(), self.db.engine.begin() as conn:
-            found = (await conn.execute(_LOCK, {"platform": self.platform})).one()
+            found = (await conn.execute(_LOCK_READ, {"platform": self.platform})).one()
             row = _PaceRow(float(found[0]), float(found[1]), int(found[2]), list(found[3]))
             answers, self._answers = self._answers, {}
             if answers:
@@ -242,38 +247,47 @@ class Pacer:
             if answers and not row.written:
                 await conn.execute(_RECENT, {"platform": self.platform, "recent": row.recent})
 
-    async def _take(self, horizon: float) -> tuple[float, int] | float:
-        """Take the next shared slot if it is within ``horizon``: (its time, its number).
+    async def _take(self, horizon: float, count: int = 1) -> list[tuple[float, int]] | float:
+        """Take up to ``count`` next shared slots, each within ``horizon`` of its turn: a list of
+        (its time, its number), at least one.
 
         Otherwise returns when to ask again.
         """
         async with self._locked() as (conn, row):
             now = time.time()
-            seq = row.seq
             recent = {int(entry[0]): (float(entry[1]), bool(entry[2])) for entry in row.recent}
             free = max(row.next_at, row.paused_until, now)
-            back = recent.get(seq - self._capacity)
-            if back is not None:
-                at, flying = back
-                if flying and at > now:
-                    return now + POLL  # a second's worth back is still on its way
-                free = max(free, at + 1.0)
-            if free > now + horizon:
-                return free - horizon
-            recent[seq] = (free + IN_FLIGHT, True)
+            slots: list[tuple[float, int]] = []
+            for n in range(count):
+                seq = row.seq + n
+                back = recent.get(seq - self._capacity)
+                if back is not None:
+                    at, flying = back
+                    if flying and at > now:
+                        if slots:
+                            break
+                        return now + POLL  # a second's worth back is still on its way
+                    free = max(free, at + 1.0)
+                # The later slots of a batch are promised that many gaps further ahead.
+                if free > now + horizon + n * self._gap:
+                    if slots:
+                        break
+                    return free - horizon
+                recent[seq] = (free + IN_FLIGHT, True)
+                slots.append((free, seq))
+                free += self._gap
+            last = slots[-1][1]
             # A send answered more than a second ago holds nobody back: only the others are kept, so
             # the row stays small however high the limit (the pipeline bench sets it unbounded).
             kept = [
                 [n, at, int(flying)]
                 for n, (at, flying) in sorted(recent.items())
-                if n > seq - self._capacity and (flying or at + 1.0 > now)
+                if n > last - self._capacity and (flying or at + 1.0 > now)
             ]
-            await conn.execute(
-                _TAKE, {"platform": self.platform, "next_at": free + self._gap, "seq": seq + 1, "recent": kept}
-            )
+            await conn.execute(_TAKE, {"platform": self.platform, "next_at": free, "seq": last + 1, "recent": kept})
             row.written = True
         self._paused_until = max(self._paused_until, row.paused_until)
-        return free, seq
+        return slots
 
     def _answered(self, seq: int) -> None:
         """The send in slot ``seq`` is over: the server has seen it, if it ever will.
@@ -301,21 +315,27 @@ class Pacer:
         self._paused_until = max(self._paused_until, float(paused or 0.0))
         return self._paused_until
 
-    async def _wait_to_take(self, urgent: bool) -> tuple[float, int]:
+    async def _wait_to_take(self, urgent: bool) -> list[tuple[float, int]]:
         # Waits for a time, not for an event: the slot frees itself.
-        while not isinstance(taken := await self._take(float("inf") if urgent else HORIZON), tuple):  # noqa: ASYNC110
+        while not isinstance(  # noqa: ASYNC110
+            taken := await (self._take(float("inf")) if urgent else self._take(HORIZON, BATCH)), list
+        ):
             await asyncio.sleep(max(0.001, taken - time.time()))
         return taken
 
     async def _slot(self, urgent: bool) -> int:
         """A shared slot that no pause covers, waited for until its moment; returns its number."""
-        if urgent:
-            taken = await self._wait_to_take(urgent)
-        else:
-            async with self._turn:
-                taken = await self._wait_to_take(urgent)
         while True:
-            start, seq = taken
+            if urgent:
+                start, seq = (await self._wait_to_take(urgent))[0]
+            else:
+                # A broadcast's slots are reserved a few at a time, one transaction for them all;
+                # taken in turn, so none is left unused.
+                async with self._turn:
+                    if not self._reserved:
+                        self._reserved = await self._wait_to_take(urgent)
+                        self._expire(self._reserved[-1][0])
+                    start, seq = self._reserved.pop(0)
             try:
                 slept = start > time.time() + 0.001
                 if slept:
@@ -327,8 +347,25 @@ class Pacer:
                 raise
             if paused <= time.time():
                 return seq
-            self._answered(seq)  # never sent: the slot is given back
-            taken = await self._wait_to_take(urgent)
+            # Never sent: the slot is given back, and those reserved after it lie in the pause too.
+            self._answered(seq)
+            self._give_back()
+
+    def _expire(self, last: float) -> None:
+        """Reserved slots nobody came for are given back soon after their time, not left to
+        lapse after ``IN_FLIGHT``: the slots a second later wait for their answers."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        delay = max(0.0, last - time.time()) + 2 * self._gap
+        self._expiry = asyncio.get_running_loop().call_later(delay, self._give_back)
+
+    def _give_back(self, *, write: bool = True) -> None:
+        reserved, self._reserved = self._reserved, []
+        for _, seq in reserved:
+            if write:
+                self._answered(seq)
+            else:
+                self._answers[seq] = time.time()
 
     @contextlib.asynccontextmanager
     async def sending(
@@ -376,6 +413,9 @@ class Pacer:
         """Write the answers still owed, so no other process waits for their slots to lapse."""
         if self._flushing is not None:
             self._flushing.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._give_back(write=False)  # written just below
         if self._answers:
             with contextlib.suppress(Exception):
                 async with self._locked():
@@ -397,6 +437,10 @@ ANSWER_LEASE = timedelta(seconds=15)
 ACK_DELAY = 0.5
 MAX_BACKOFF = 60.0  # an outage's end is noticed within this many seconds
 MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
+# The worker looks for more due chats when fewer than this are being sent (or every BUSY
+# seconds), so one lookup serves a batch of finished chats.
+REFILL = MAX_CHATS // 2
+BUSY = 1.0
 IDLE = 60.0  # a worker with nothing due looks again after this long anyway
 
 
@@ -437,6 +481,13 @@ def _claiming_insert() -> Any:
 _CLAIMING_INSERT = _claiming_insert()
 
 
+@dataclass
+class _Head:
+    row: Delivery
+    left_at: float
+    unreachable: bool
+
+
 class Outbox:
     def __init__(
         self,
@@ -464,6 +515,7 @@ class Outbox:
         self._landed = asyncio.Event()  # set while nothing is being marked
         self._landed.set()
         self._answers: set[int] = set()
+        self._more: dict[int, bool] = {}  # a finished row's id → whether its chat has rows still to send
         self._ack_timer: asyncio.TimerHandle | None = None
         self._acks_since = 0.0  # loop time of the oldest unmarked answer
         self._others_at = -1e9  # loop time of the last row queued that is not a claimed answer
@@ -688,37 +740,51 @@ class Outbox:
             )
             return list(result.all())
 
-    async def _head(self, chat_id: int) -> tuple[Delivery, float] | None:
-        """The chat's oldest unfinished row (only it may be sent), if it is due now.
+    async def _claim_head(self, chat_id: int, *, urgent: bool) -> _Head | None:
+        """Claim the chat's oldest unfinished row (only it may be sent) if it is due now.
 
-        With it, when the chat's last message left (``left_at``), so its gap holds across
-        processes: once this row is claimed nobody else can send to the chat before it.
+        One statement, a compare-and-set: pending → sending only if nobody else took it. It
+        also reads when the chat's last message left (``left_at``), so its gap holds across
+        processes (once the row is claimed nobody else can send to the chat before it), and,
+        for a broadcast, whether the person is known to be unreachable: someone who just
+        wrote is reachable (their message cleared the mark).
         """
-        sent = aliased(Delivery)
-        left = (
-            select(func.max(sent.left_at))
-            .where(sent.chat_id == chat_id, sent.platform == self.platform, col(sent.left_at).is_not(None))
+        now = self.clock()
+        earlier = _TABLE.alias("earlier")
+        oldest = (
+            select(func.min(earlier.c.id))
+            .where(
+                earlier.c.platform == self.platform,
+                earlier.c.chat_id == chat_id,
+                earlier.c.status.in_([PENDING, SENDING]),
+            )
             .scalar_subquery()
         )
-        query = (
-            select(Delivery, left)
-            .where(
-                Delivery.platform == self.platform,
-                Delivery.chat_id == chat_id,
-                col(Delivery.status).in_([PENDING, SENDING]),
-            )
-            .order_by(col(Delivery.id))
-            .limit(1)
+        sent = _TABLE.alias("sent")
+        left = (
+            select(func.max(sent.c.left_at))
+            .where(sent.c.platform == self.platform, sent.c.chat_id == chat_id, sent.c.left_at.is_not(None))
+            .scalar_subquery()
         )
-        async with self.db.session() as session:
-            found = (await session.exec(query)).first()
+        unreachable: Any = false()
+        if not urgent and self.platform == "telegram":  # the mark is kept on a person's Telegram id
+            people = User.__table__.c  # type: ignore[attr-defined]
+            unreachable = (
+                select(people.id).where(people.telegram_id == chat_id, people.unreachable_at.is_not(None)).exists()
+            )
+        statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == oldest, self._due(now))
+            .values(status=SENDING, not_before=now + LEASE, attempts=_TABLE.c.attempts + 1)
+            .returning(*_TABLE.c, left.label("last_left_at"), unreachable.label("unreachable"))
+        )
+        async with self.db.writing(), self.db.engine.begin() as conn:
+            found = (await conn.execute(statement)).first()
         if found is None:
             return None
-        row, left_at = found
-        if row.not_before is None:
-            return (row, float(left_at or 0.0)) if row.status == PENDING else None
-        not_before = row.not_before if row.not_before.tzinfo else row.not_before.replace(tzinfo=UTC)
-        return (row, float(left_at or 0.0)) if not_before <= self.clock() else None
+        values = found._mapping
+        row = Delivery(**{column.name: values[column] for column in _TABLE.c})
+        return _Head(row, float(values["last_left_at"] or 0.0), bool(values["unreachable"]))
 
     async def flush(self) -> int:
         """Send everything due now, in order per chat; returns how many rows were delivered."""
@@ -745,7 +811,9 @@ class Outbox:
             # Claimed with the update and the chat's oldest: nothing to look up, nobody to wait for.
             sent = 0
             for row in claimed:
-                if await self._send(row, urgent=True) != SENT:
+                outcome = await self._send(row, urgent=True)
+                self._more.pop(row.id or 0, None)
+                if outcome != SENT:
                     break  # the rest keep their claim until it lapses; the worker takes them then
                 sent += 1
             return sent
@@ -819,19 +887,20 @@ class Outbox:
         """Send one chat's rows in order; stop at the first that must wait."""
         sent = 0
         try:
-            # Someone who just wrote is reachable (their message cleared the mark).
-            if not urgent and await self._known_unreachable(chat_id):
-                # Until the person writes again (which clears the mark), asking is pointless.
-                await self._give_up_chat(chat_id)
-                return sent
             while not self._stopping:
-                head = await self._head(chat_id)
-                if head is None or not await self._claim(head[0]):
+                head = await self._claim_head(chat_id, urgent=urgent)
+                if head is None:
                     break  # nothing due, or another worker holds this chat for now
-                row, left_at = head
-                outcome = await self._send(row, urgent=urgent, after=left_at)
+                if head.unreachable:
+                    # Until the person writes again (which clears the mark), asking is pointless.
+                    await self._give_up_chat(chat_id, head.row)
+                    break
+                outcome = await self._send(head.row, urgent=urgent, after=head.left_at)
+                more = self._more.pop(head.row.id or 0, True)
                 if outcome == SENT:
                     sent += 1
+                    if not more:
+                        break  # its finish saw nothing else of the chat unfinished
                 elif outcome == PENDING:
                     break  # waiting on a retry: later rows must not overtake it
                 elif outcome == UNREACHABLE:
@@ -842,22 +911,11 @@ class Outbox:
         finally:
             if self._draining.get(chat_id) is asyncio.current_task():
                 del self._draining[chat_id]
-            self._wake.set()
+            if len(self._draining) < REFILL:
+                # Looked for due rows once per batch of finished chats, not once per chat;
+                # the worker also looks every BUSY seconds while chats are still being sent.
+                self._wake.set()
         return sent
-
-    async def _claim(self, row: Delivery) -> bool:
-        """Take the row for this worker: pending → sending, only if nobody else did."""
-        now = self.clock()
-        async with self.db.writing(), self.db.session() as session:
-            result = await session.exec(
-                update(Delivery)
-                .where(col(Delivery.id) == row.id, self._due_clause(now), self._head_clause())  # type: ignore[arg-type]
-                .values(status=SENDING, not_before=now + LEASE, attempts=col(Delivery.attempts) + 1)
-            )
-            claimed = bool(result.rowcount == 1)
-        if claimed:
-            row.status, row.attempts = SENDING, row.attempts + 1
-        return claimed
 
     async def _send(self, row: Delivery, *, urgent: bool = False, after: float = 0.0) -> str:
         """Deliver a claimed row; returns its outcome (SENT, PENDING, FAILED or UNREACHABLE)."""
@@ -950,8 +1008,25 @@ class Outbox:
         if status != SENT and (0 < done < total or part):
             # Items and parts already delivered are not sent again when the row is retried.
             values["payload"] = {**row.payload, "done": done, "part": part}
+        later = _TABLE.alias("later")
+        more = (
+            select(later.c.id)
+            .where(
+                later.c.platform == self.platform,
+                later.c.chat_id == row.chat_id,
+                later.c.id != row.id,
+                later.c.status.in_([PENDING, SENDING]),
+            )
+            .exists()
+        )
         async with self.db.writing(), self.db.session() as session:
-            await session.exec(update(Delivery).where(col(Delivery.id) == row.id).values(**values))
+            connection = await session.connection()
+            found = await connection.execute(
+                update(_TABLE).where(_TABLE.c.id == row.id).values(**values).returning(more.label("more"))
+            )
+            if row.id is not None:
+                # Read in the finish's own statement, so the chat's sender needs no lookup to stop.
+                self._more[row.id] = bool(found.scalar())
             if unreachable and self.platform == "telegram":
                 await session.exec(
                     update(User)
@@ -962,25 +1037,18 @@ class Outbox:
         if status == PENDING:
             self._wake.set()  # the worker's sleep must end when this row falls due
 
-    async def _known_unreachable(self, chat_id: int) -> bool:
-        if self.platform != "telegram":
-            return False  # the mark is kept on a person's Telegram id
-        async with self.db.session() as session:
-            result = await session.exec(
-                select(User.id).where(User.telegram_id == chat_id, col(User.unreachable_at).is_not(None))
-            )
-            return result.first() is not None
+    async def _give_up_chat(self, chat_id: int, claimed: Delivery | None = None) -> None:
+        """The chat is gone: what else is queued for it fails now instead of hitting the server.
 
-    async def _give_up_chat(self, chat_id: int) -> None:
-        """The chat is gone: what else is queued for it fails now instead of hitting the server."""
+        ``claimed``: a row this worker holds for the chat, which fails with the rest.
+        """
+        waiting = col(Delivery.status) == PENDING
+        if claimed is not None:
+            waiting = or_(waiting, col(Delivery.id) == claimed.id)
         async with self.db.writing(), self.db.session() as session:
             await session.exec(
                 update(Delivery)
-                .where(
-                    col(Delivery.platform) == self.platform,
-                    col(Delivery.chat_id) == chat_id,
-                    col(Delivery.status) == PENDING,
-                )
+                .where(col(Delivery.platform) == self.platform, col(Delivery.chat_id) == chat_id, waiting)
                 .values(status=FAILED, last_error="chat unreachable")
             )
 
@@ -998,6 +1066,8 @@ class Outbox:
             if self._stopping:
                 break
             timeout = IDLE if delay is None else min(max(delay, 0.01), IDLE)
+            if self._draining:
+                timeout = min(timeout, BUSY)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from bot.core import Reply
 from bot.core.db import Database
 from bot.delivery import DINGTALK, TELEGRAM, Limits, Outbox
+from models import DeliveryPace
 from tests import telegram_kit
 from tests.botapi import BotAPIError, FakeBotAPI
 from tests.kit import RecordingTransport
@@ -121,6 +123,34 @@ async def test_two_processes_keep_one_pace_and_one_429_holds_both(database_url: 
     late = [at for at in telegram.refused if at > opened + 0.25]
     assert late == [], f"{len(late)} sends inside the 429 window, {[round(at - opened, 3) for at in late]}"
     assert not any(opened <= at < closed for at, _ in telegram.ok)
+
+
+async def test_slots_reserved_for_a_broadcast_that_ended_are_given_back(database_url: str) -> None:
+    """A broadcast reserves its slots a few at a time; those nobody used must not be left
+    "on their way", or the sends a second later (``per_second`` slots on) would wait for
+    them to lapse: a later broadcast, from any process, held up for ``IN_FLIGHT`` seconds."""
+    db = Database(database_url)
+    try:
+        telegram = RecordingTransport()
+        outbox = Outbox(db, telegram, limits=TELEGRAM)
+        await outbox.enqueue(4_000_000_002, [Reply("the only digest")], kind="digest")
+        assert await outbox.flush() == 1
+        assert telegram.texts_to(4_000_000_002) == ["the only digest"]
+        pace = DeliveryPace.__table__.c  # type: ignore[attr-defined]
+        flying: list[Any] = []
+        for _ in range(80):  # well within IN_FLIGHT, after which a slot would lapse by itself
+            async with db.engine.connect() as conn:
+                recent = (await conn.execute(select(pace.recent).where(pace.platform == "telegram"))).scalar_one()
+            flying = [entry for entry in recent if entry[2]]
+            if len(recent) > 1 and not flying:
+                break
+            await asyncio.sleep(0.1)
+        assert len(recent) > 1, "the broadcast reserved more than the slot it used"
+        assert flying == [], f"slots still held: {flying}"
+        assert recent[-1][0] < 8  # a few reserved at once, not a second's worth
+    finally:
+        await outbox.stop()
+        await db.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
