@@ -27,6 +27,7 @@ from models import AuditEntry, Enterprise, EnterpriseName, ImportBatch, ImportSt
 from services import name_index
 from services.enterprises import take_register
 from services.imports.preview import HOLD_FOR
+from services.imports.turns import turn
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
 
@@ -48,8 +49,8 @@ class BatchGone(Exception):
 
 #: Rows per statement (and per look-up's ``IN`` list); the event loop gets a turn between them.
 CHUNK = 500
-#: Rows worked on in Python between two turns of the event loop: a few milliseconds of work.
-STRIDE = 50
+#: Rows worked on in Python between two looks at the clock (``turns``): a pinyin may take a millisecond.
+STRIDE = 2
 
 _ENTERPRISE: Table = Enterprise.__table__  # type: ignore[attr-defined]
 _NAMES: Table = EnterpriseName.__table__  # type: ignore[attr-defined]
@@ -118,9 +119,9 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 
 
 async def _turn(count: int) -> None:
-    """Every :data:`STRIDE` rows of Python work, let the event loop answer others."""
+    """Every few rows of Python work, let the event loop answer others once its slice is up."""
     if count % STRIDE == 0:
-        await asyncio.sleep(0)
+        await turn()
 
 
 def _remember_alias(enterprise: _Held, name: str) -> None:

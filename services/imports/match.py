@@ -24,12 +24,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.db import Database
 from models import Enterprise, EnterpriseName, LibraryEntry
 from services.imports.check import Checked, Row
+from services.imports.turns import turn
 from services.names import best_stems, close, normalize_name, reachable, whole_only
 
 FUZZY_CUTOFF = 90.0
-PARTITION = 5000
-#: Names indexed between two turns of the event loop (a few milliseconds of work).
-STRIDE = 2000
+PARTITION = 2000
+#: Names indexed between two looks at the clock (``turns``): well under a millisecond of work.
+STRIDE = 100
 
 
 def _bigrams(stem: str) -> set[str]:
@@ -177,7 +178,7 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
                 counts.update(shared)
                 holding.append((key, shared))
             longest = max(longest, len(stem))
-        await asyncio.sleep(0)
+        await turn()
     index._counts = dict(counts)
     index._longest = longest
     needed: set[str] = set()
@@ -196,7 +197,7 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
             else:
                 for gram in shared & needed:
                     post(gram, forms)
-        await asyncio.sleep(0)
+        await turn()
     return index
 
 
@@ -204,7 +205,7 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
 class Register:
     """The register as matching reads it, read once for a whole file."""
 
-    by_id: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)  # name, stem, credit code
+    by_id: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)  # "", stem, credit code
     by_stem: dict[str, int] = field(default_factory=dict)  # names and aliases, the oldest record first
     merged: dict[int, int] = field(default_factory=dict)
     coded: dict[str, int] = field(default_factory=dict)
@@ -214,7 +215,21 @@ class Register:
 
 async def match(db: Database, checked: Checked) -> None:
     """Match good rows to enterprises in the register and to earlier rows of the same file."""
-    await match_in(await load(db), checked)
+    register = await load(db)
+    await match_in(register, checked)
+    # The register is read without its names (a hundred thousand strings nobody is shown);
+    # the few a file matched are read now.
+    matched = sorted({r.match_id for r in checked.rows if r.match_id is not None and r.match_id in register.by_id})
+    names: dict[int, str] = {}
+    async with db.session() as session:
+        for first in range(0, len(matched), 900):  # under SQLite's oldest limit of bound values
+            query = core_select(col(Enterprise.id), col(Enterprise.name)).where(
+                col(Enterprise.id).in_(matched[first : first + 900])
+            )
+            names.update((int(i), str(name)) for i, name in await _rows(session, query))
+    for row in checked.rows:
+        if row.match_id in names:
+            row.match_name = names[row.match_id]
 
 
 async def match_in(register: Register, checked: Checked) -> None:
@@ -228,8 +243,7 @@ async def match_in(register: Register, checked: Checked) -> None:
 async def load(db: Database) -> Register:
     """Read the register for matching: what a file is checked against, whatever the file holds."""
     enterprise = core_select(
-        col(Enterprise.id), col(Enterprise.name), col(Enterprise.normalized_name), col(Enterprise.credit_code),
-        col(Enterprise.merged_into),
+        col(Enterprise.id), col(Enterprise.normalized_name), col(Enterprise.credit_code), col(Enterprise.merged_into),
     ).order_by(col(Enterprise.id))  # fmt: skip
     register = Register()
     by_id, by_stem, merged, coded, entries = (
@@ -239,15 +253,15 @@ async def load(db: Database) -> Register:
         # Taken in as it arrives, a partition at a time: no one pass over the whole register
         # holds the event loop. In order of id, so the oldest of same-named records wins.
         async for part in _partitions(session, enterprise):
-            for i, name, stem, code, into in part:
+            for i, stem, code, into in part:
                 if code:
                     coded[str(code)] = int(i)
                 if into is not None:
                     merged[int(i)] = int(into)
                     continue
-                by_id[int(i)] = (name, stem, code)
+                by_id[int(i)] = ("", stem, code)
                 by_stem.setdefault(stem, int(i))
-                entries.append((int(i), name, stem))
+                entries.append((int(i), stem, stem))
         register.libraries = {
             (int(c), int(e))
             for c, e in await _rows(
@@ -283,8 +297,8 @@ async def _match_rows(
     seen: dict[tuple[str, int | None], int] = {}
     accepted: dict[int, Row] = {}
     for row in checked.rows:
-        # A near-name look-up may rank a few thousand names: a turn for others after each row.
-        await asyncio.sleep(0)
+        # A near-name look-up may rank a few hundred names: others get a turn once the slice is up.
+        await turn()
         if not row.ok:
             continue
         stem = normalize_name(row.name)
