@@ -108,9 +108,16 @@ class _Entry:
 
 
 async def _execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
-    """A Core statement on the session's connection, inside its transaction."""
-    connection = await session.connection()
-    return await connection.execute(statement, params)
+    """A Core statement inside the session's transaction.
+
+    A write goes through the session, not straight to its connection: the session is what
+    opens the block's savepoint at its first write, without which a failure later in the
+    import could not undo what was already written when the import runs inside an update.
+    """
+    if statement.is_select:
+        connection = await session.connection()
+        return await connection.execute(statement, params)
+    return await session.exec(statement, params=params)
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
