@@ -65,3 +65,25 @@ def test_the_index_answers_as_ranking_every_candidate() -> None:
         found += bool(expected)
     # The check means something only if most typed names are found and some are not.
     assert 200 < found < len(queries)
+
+
+def test_the_collector_is_held_off_for_a_check_and_given_back_after() -> None:
+    import gc
+
+    from services.imports.turns import collection_paused
+
+    assert gc.isenabled()
+    with collection_paused():
+        with collection_paused():
+            assert not gc.isenabled()
+        # A second check ending does not start collections while the first still runs.
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    # Whoever turned the collector off keeps it off.
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.db import Database
 from models import Enterprise, EnterpriseName, LibraryEntry
 from services.imports.check import Checked, Row
-from services.imports.turns import turn
+from services.imports.turns import collection_paused, turn
 from services.names import best_stems, close, normalize_name, reachable, whole_only
 
 FUZZY_CUTOFF = 90.0
@@ -215,8 +215,9 @@ class Register:
 
 async def match(db: Database, checked: Checked) -> None:
     """Match good rows to enterprises in the register and to earlier rows of the same file."""
-    register = await load(db)
-    await match_in(register, checked)
+    with collection_paused():
+        register = await load(db)
+        await match_in(register, checked)
     # The register is read without its names (a hundred thousand strings nobody is shown);
     # the few a file matched are read now.
     matched = sorted({r.match_id for r in checked.rows if r.match_id is not None and r.match_id in register.by_id})
