@@ -27,7 +27,7 @@ from models import AuditEntry, Enterprise, EnterpriseName, ImportBatch, ImportSt
 from services import name_index
 from services.enterprises import take_register
 from services.imports.preview import HOLD_FOR
-from services.imports.turns import turn
+from services.imports.turns import collection_paused, turn
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
 
@@ -428,6 +428,13 @@ async def run(db: Database, member: Member, batch_id: int, *, now: datetime | No
     are written in multi-row statements of ``CHUNK`` rows, whatever the file's size.
     """
     now = now or utcnow()
+    # As a check does: thousands of rows' records live until the commit, and a full
+    # collection walking them would hold the loop.
+    with collection_paused():
+        return await _run(db, member, batch_id, now)
+
+
+async def _run(db: Database, member: Member, batch_id: int, now: datetime) -> Imported:
     async with db.session() as session:
         batch = await session.get(ImportBatch, batch_id)
         if batch is None or batch.user_id != member.id or batch.status != ImportStatus.PENDING:
