@@ -192,9 +192,11 @@ async def main(argv: list[str] | None = None) -> None:
             half = rows // 2
             known = registered[round_ * half : (round_ + 1) * half]
             names = known + [next(fresh) for _ in range(rows - half)]
+            # Made before the clock starts: the person's spreadsheet program writes the file, not the bot.
+            content = spreadsheet(names)
             idles.append(await ticker.idle())
             took, stall, cpu, checked = await ticker.measure(
-                lambda names=names: imports.check(db, member, spreadsheet(names)), "check"
+                lambda content=content: imports.check(db, member, content), "check"
             )
             checks.append(took)
             check_cpu.append(cpu)
