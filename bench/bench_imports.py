@@ -17,8 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import tempfile
+import threading
 import time
+import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -86,25 +90,55 @@ class Ticker:
     (the file itself is read in a worker process, not counted).
     """
 
+    #: A stall this long has what holds the loop written down.
+    HELD = 0.1
+
     def __init__(self) -> None:
         self.worst = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._label = ""
+        self._beat = time.perf_counter()
+        self._loop_thread = threading.get_ident()
+        #: Where the loop was, in the project's code, when a stall passed ``HELD``.
+        self.holders: Counter[str] = Counter()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        """Looks at the loop's stack from beside it when the beat is late past ``HELD``."""
+        seen = 0.0
+        while True:
+            time.sleep(0.02)
+            beat = self._beat
+            if self._task is None or beat == seen or time.perf_counter() - beat < self.HELD:
+                continue
+            seen = beat
+            frame = sys._current_frames().get(self._loop_thread)
+            if frame is None:
+                continue
+            ours = [
+                f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno} {f.name}"
+                for f in traceback.extract_stack(frame)
+                if any(part in f.filename for part in ("/services/", "/bot/", "/handlers/", "/models/"))
+            ]
+            self.holders[f"{self._label}: " + (" ← ".join(reversed(ours[-3:])) or "(outside the project's code)")] += 1
 
     async def _run(self) -> None:
         while True:
-            started = time.perf_counter()
+            started = self._beat = time.perf_counter()
             await asyncio.sleep(0.01)
+            self._beat = time.perf_counter()
             self.worst = max(self.worst, time.perf_counter() - started - 0.01)
 
-    async def measure(self, work: Callable[[], Awaitable[Any]]) -> tuple[float, float, float, Any]:
+    async def measure(self, work: Callable[[], Awaitable[Any]], label: str = "idle") -> tuple[float, float, float, Any]:
         """Wall seconds, longest stall, CPU seconds of this process, and the work's result."""
-        self.worst = 0.0
+        self.worst, self._label = 0.0, label
         self._task = asyncio.create_task(self._run())
         await asyncio.sleep(0.02)
         started, cpu = time.perf_counter(), time.process_time()
         result = await work()
         took, used = time.perf_counter() - started, time.process_time() - cpu
         self._task.cancel()
+        self._task = None
         return took, self.worst, used, result
 
     async def idle(self, seconds: float = 1.0) -> float:
@@ -158,20 +192,24 @@ async def main(argv: list[str] | None = None) -> None:
             half = rows // 2
             known = registered[round_ * half : (round_ + 1) * half]
             names = known + [next(fresh) for _ in range(rows - half)]
+            # Made before the clock starts: the person's spreadsheet program writes the file, not the bot.
+            content = spreadsheet(names)
             idles.append(await ticker.idle())
             took, stall, cpu, checked = await ticker.measure(
-                lambda names=names: imports.check(db, member, spreadsheet(names))
+                lambda content=content: imports.check(db, member, content), "check"
             )
             checks.append(took)
             check_cpu.append(cpu)
             check_stalls.append(stall)
             batch = await imports.hold(db, member, "bench.xlsx", checked)
-            took, stall, cpu, _ = await ticker.measure(lambda batch=batch: imports.run(db, member, batch))
+            took, stall, cpu, _ = await ticker.measure(lambda batch=batch: imports.run(db, member, batch), "import")
             applies.append(took)
             apply_cpu.append(cpu)
             apply_stalls.append(stall)
             others = [next(fresh) for _ in range(rows)]
-            took, _, _, _ = await ticker.measure(lambda others=others: per_row(db, member, others, int(chain.id or 0)))
+            took, _, _, _ = await ticker.measure(
+                lambda others=others: per_row(db, member, others, int(chain.id or 0)), "per-row peer"
+            )
             peers.append(took)
             print(
                 f"round {round_ + 1}: check {checks[-1]:.2f} s ({len(checked.matched)} matched, "
@@ -186,6 +224,9 @@ async def main(argv: list[str] | None = None) -> None:
         print(f"longest event-loop stall during check:  {figure(check_stalls, unit='ms', scale=1000)}")
         print(f"longest event-loop stall during import: {figure(apply_stalls, unit='ms', scale=1000)}")
         print(f"longest stall of the idle loop (peer):  {figure(idles, unit='ms', scale=1000)}")
+        print(f"where the loop was held over {Ticker.HELD * 1000:.0f} ms (times seen, innermost first):")
+        for where, times in ticker.holders.most_common(8):
+            print(f"  {times:3d}  {where}")
         await db.dispose()
 
 

@@ -156,6 +156,32 @@ def best_stems(
     return [(candidates[index][0], candidates[index][1], score) for index, score in ranked[:limit]]
 
 
+def close(size: int, length: int, cutoff: float) -> bool:
+    """Whether ``fuzz.ratio`` could reach ``cutoff`` for stems of these lengths: it is at most
+    ``200·min / (size + length)``, every extra character being an edit."""
+    return 200 * min(size, length) >= (cutoff - 1e-9) * (size + length)
+
+
+def reachable(size: int, length: int, cutoff: float) -> bool:
+    """Whether a stem of ``length`` characters could score ``cutoff`` in :func:`best_stems`
+    against a query of ``size``, by the lengths alone.
+
+    ``fuzz.ratio`` as :func:`close` says; the partial score at most ``100 ×`` its length
+    scale, and only when the lengths differ by half again. A look-up may leave out every
+    stem this refuses without changing its answer.
+    """
+    if close(size, length, cutoff):
+        return True
+    partial = cutoff <= 100 * PARTIAL_SCALE and size >= 2 and length >= 2
+    return partial and 100 * _partial_scale(size, length) >= cutoff - 1e-9
+
+
+def whole_only(cutoff: float) -> bool:
+    """Whether at ``cutoff`` a partial match counts only when one stem holds the other whole
+    (a partial score of 100, scaled): true from 90 up."""
+    return cutoff / PARTIAL_SCALE >= 100 - 1e-9
+
+
 def has_letters(text: str) -> bool:
     """Whether ``text`` names something: at least one letter (Latin, CJK or any script's).
 

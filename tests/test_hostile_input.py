@@ -3,7 +3,12 @@ exhaust the machine, files over Telegram's limit, failures, and group chats."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
+import signal
+import threading
+import time
 import zipfile
 from datetime import UTC, datetime
 
@@ -15,7 +20,7 @@ from bot.app import App
 from bot.core import Incoming, Kind
 from bot.core.i18n import translate
 from models import Enterprise
-from services.imports import worker
+from services.imports import REQUIRED, header_words, worker
 from tests import deskkit as k
 from tests.conftest import ChatFactory
 from tests.kit import Chat
@@ -166,6 +171,58 @@ async def test_a_file_that_takes_too_long_is_stopped(
     monkeypatch.setattr(worker, "TIME_LIMIT", 10.0)
     await gxj.send_document("ok", "ok.xlsx")
     assert gxj.heard("desk.import.summary")
+
+
+async def test_a_normal_file_is_not_refused_while_the_machine_is_busy(
+    chat: ChatFactory, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy machine, as the reader feels it: runnable, but given no core for a while.
+    # The limit counts the reading's own work, so waiting twice the limit is not refused.
+    monkeypatch.setattr(worker, "TIME_LIMIT", 1.0)
+    looked = worker._cpu_seconds
+    held: list[int] = []
+
+    def first_look_holds_the_reader(pid: int) -> float | None:
+        if not held:
+            held.append(pid)
+            os.kill(pid, signal.SIGSTOP)
+            threading.Timer(2.0, os.kill, (pid, signal.SIGCONT)).start()
+        return looked(pid)
+
+    monkeypatch.setattr(worker, "_cpu_seconds", first_look_holds_the_reader)
+    serve(app, spreadsheet())
+    gxj = chat(k.GXJ)
+    started = time.monotonic()
+    await gxj.send_document("busy", "busy.xlsx")
+    assert held and time.monotonic() - started >= 2.0
+    assert gxj.heard("desk.import.summary")
+
+
+def padded(count: int) -> bytes:
+    """A workbook of one row and ``count`` rows of a blank cell: little to unpack, much to read."""
+    good = io.BytesIO(spreadsheet([["宁德时代", "新能源", None, None, None, None, None, None, None]]))
+    out = io.BytesIO()
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                rows = "".join(
+                    f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t> </t></is></c></row>' for n in range(4, 4 + count)
+                )
+                data = data.replace(b"</sheetData>", rows.encode() + b"</sheetData>")
+            target.writestr(item.filename, data)
+    return out.getvalue()
+
+
+async def test_a_reading_that_works_past_the_limit_is_stopped_by_its_processor_time() -> None:
+    # A hundred thousand rows to parse (over half a second of work) against a limit of a
+    # fifth of that, with the clock's limit far away: stopped for the work it did.
+    with pytest.raises(worker.SheetError) as refused:
+        await asyncio.to_thread(worker.read_apart, padded(100_000), header_words(), REQUIRED, seconds=0.1, wall=60.0)
+    assert refused.value.code == "too_slow"
+    # The same file with room to work is read.
+    sheet = await asyncio.to_thread(worker.read_apart, padded(100_000), header_words(), REQUIRED)
+    assert [row.cells["name"] for row in sheet.rows] == ["宁德时代"]
 
 
 async def test_running_out_of_memory_is_not_called_a_bad_file(

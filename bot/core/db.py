@@ -164,12 +164,6 @@ def _before_write(session: SyncSession) -> None:
             block.savepoint = session.begin_nested()
 
 
-async def before_core_write(session: AsyncSession) -> None:
-    """Call before writing with Core on ``session.connection()``: such a statement passes no ORM
-    event, so without this a failing block's Core writes would not be undone with it."""
-    await greenlet_spawn(_before_write, session.sync_session)
-
-
 @event.listens_for(_UnitSession, "before_flush")
 def _flushing(session: SyncSession, _context: object, _instances: object) -> None:
     if session.new or session.deleted or session.dirty:

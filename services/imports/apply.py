@@ -22,11 +22,12 @@ from sqlalchemy import Table, bindparam, delete, insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.db import Database, before_core_write
+from bot.core.db import Database
 from models import AuditEntry, Enterprise, EnterpriseName, ImportBatch, ImportStatus, LibraryEntry, Member, utcnow
 from services import name_index
 from services.enterprises import take_register
 from services.imports.preview import HOLD_FOR
+from services.imports.turns import collection_paused, turn
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
 
@@ -48,8 +49,8 @@ class BatchGone(Exception):
 
 #: Rows per statement (and per look-up's ``IN`` list); the event loop gets a turn between them.
 CHUNK = 500
-#: Rows worked on in Python between two turns of the event loop: a few milliseconds of work.
-STRIDE = 50
+#: Rows worked on in Python between two looks at the clock (``turns``): a pinyin may take a millisecond.
+STRIDE = 2
 
 _ENTERPRISE: Table = Enterprise.__table__  # type: ignore[attr-defined]
 _NAMES: Table = EnterpriseName.__table__  # type: ignore[attr-defined]
@@ -107,11 +108,16 @@ class _Entry:
 
 
 async def _execute(session: AsyncSession, statement: Any, params: Any = None) -> Any:
-    """A Core statement on the session's connection, inside its transaction (and its block's savepoint)."""
-    if not getattr(statement, "is_select", False):
-        await before_core_write(session)
-    connection = await session.connection()
-    return await connection.execute(statement, params)
+    """A Core statement inside the session's transaction.
+
+    A write goes through the session, not straight to its connection: the session is what
+    opens the block's savepoint at its first write, without which a failure later in the
+    import could not undo what was already written when the import runs inside an update.
+    """
+    if statement.is_select:
+        connection = await session.connection()
+        return await connection.execute(statement, params)
+    return await session.exec(statement, params=params)
 
 
 def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
@@ -120,9 +126,9 @@ def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
 
 
 async def _turn(count: int) -> None:
-    """Every :data:`STRIDE` rows of Python work, let the event loop answer others."""
+    """Every few rows of Python work, let the event loop answer others once its slice is up."""
     if count % STRIDE == 0:
-        await asyncio.sleep(0)
+        await turn()
 
 
 def _remember_alias(enterprise: _Held, name: str) -> None:
@@ -422,6 +428,13 @@ async def run(db: Database, member: Member, batch_id: int, *, now: datetime | No
     are written in multi-row statements of ``CHUNK`` rows, whatever the file's size.
     """
     now = now or utcnow()
+    # As a check does: thousands of rows' records live until the commit, and a full
+    # collection walking them would hold the loop.
+    with collection_paused():
+        return await _run(db, member, batch_id, now)
+
+
+async def _run(db: Database, member: Member, batch_id: int, now: datetime) -> Imported:
     async with db.session() as session:
         batch = await session.get(ImportBatch, batch_id)
         if batch is None or batch.user_id != member.id or batch.status != ImportStatus.PENDING:

@@ -10,9 +10,10 @@ them — so a 2,000-row file against 100,000 enterprises is checked in about a s
 from __future__ import annotations
 
 import asyncio
+import functools
 import operator
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +24,29 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.db import Database
 from models import Enterprise, EnterpriseName, LibraryEntry
 from services.imports.check import Checked, Row
-from services.names import best_stems, normalize_name
+from services.imports.turns import collection_paused, turn
+from services.names import best_stems, close, normalize_name, reachable, whole_only
 
 FUZZY_CUTOFF = 90.0
-PARTITION = 5000
-#: Names indexed between two turns of the event loop (a few milliseconds of work).
-STRIDE = 2000
+PARTITION = 2000
+#: Names indexed between two looks at the clock (``turns``): well under a millisecond of work.
+STRIDE = 100
 
 
 def _bigrams(stem: str) -> set[str]:
     return {stem[i : i + 2] for i in range(len(stem) - 1)} or {stem}
+
+
+Entry = tuple[int, str, str]  # key, name, stem
+
+
+@functools.lru_cache(maxsize=4096)
+def _lengths(size: int, longest: int, cutoff: float) -> tuple[frozenset[int], frozenset[int]]:
+    """The stem lengths up to ``longest`` that could reach ``cutoff`` against ``size``: those
+    near enough in length for the plain ratio, and those only a partial match could reach."""
+    near = frozenset(n for n in range(1, longest + 1) if close(size, n, cutoff))
+    far = frozenset(n for n in range(1, longest + 1) if n not in near and reachable(size, n, cutoff))
+    return near, far
 
 
 class NearIndex:
@@ -44,19 +58,29 @@ class NearIndex:
     never drags in a large part of the register. A registered name found whole inside the
     query (宁德时代 in 宁德时代新能源科技股份有限公司) is always a candidate, however common
     its pairs.
+
+    A pair's names are kept by length: a look-up takes only the lengths that could reach the
+    cutoff (``names.reachable``), and at 90 a much longer or shorter name only when one holds
+    the other whole — the same answers as ranking every candidate, for a fraction of them,
+    gathered by whole lists rather than name by name.
     """
 
     RAREST = 3
 
     def __init__(self) -> None:
-        self._grams: dict[str, list[int]] = defaultdict(list)
+        # (pair, length) → the names of that length of every key one of whose names holds the pair.
+        self._grams: defaultdict[tuple[str, int], list[Entry]] = defaultdict(list)
         self._stems: dict[str, list[int]] = defaultdict(list)
-        self._names: dict[int, list[tuple[str, str]]] = defaultdict(list)  # (name, stem) by key
-        # How many names hold each pair, when only some pairs' postings are kept (``register_index``).
-        self._counts: dict[str, int] | None = None
+        self._names: dict[int, list[Entry]] = defaultdict(list)
+        self._counts: dict[str, int] = {}  # how many names hold each pair
+        self._longest = 0
 
     def _count(self, gram: str) -> int:
-        return self._counts.get(gram, 0) if self._counts is not None else len(self._grams.get(gram, ()))
+        return self._counts.get(gram, 0)
+
+    def _post(self, gram: str, entries: Iterable[Entry]) -> None:
+        for entry in entries:
+            self._grams[gram, len(entry[2])].append(entry)
 
     def add(self, key: int, name: str, stem: str | None = None) -> None:
         """Index ``name`` under ``key``; a key may have several names (an enterprise's aliases).
@@ -65,21 +89,40 @@ class NearIndex:
         """
         if stem is None:
             stem = normalize_name(name)
-        self._names[key].append((name, stem))
+        names = self._names[key]
+        names.append((key, name, stem))
         self._stems[stem].append(key)
+        self._longest = max(self._longest, len(stem))
         for gram in _bigrams(stem):
-            self._grams[gram].append(key)
+            self._counts[gram] = self._counts.get(gram, 0) + 1
+        # Every name of a key is a candidate wherever one of them is (a look-up drops copies).
+        for gram in {g for _key, _known, form in names for g in _bigrams(form)}:
+            self._post(gram, names)
 
     def near(self, name: str, *, cutoff: float, limit: int = 3) -> list[tuple[int, str, float]]:
         stem = normalize_name(name)
+        size = len(stem)
+        near, far = _lengths(size, self._longest, cutoff)
+        whole = whole_only(cutoff)
+
+        def fits(entry: Entry) -> bool:
+            form = entry[2]
+            return len(form) in near or (len(form) in far and (not whole or form in stem or stem in form))
+
+        gathered: list[Entry] = []
         held = [gram for gram in _bigrams(stem) if self._count(gram)]
-        pool: set[int] = set()
+        postings = self._grams
         for gram in sorted(held, key=self._count)[: self.RAREST]:
-            pool.update(self._grams[gram])
+            for n in near:
+                gathered.extend(postings.get((gram, n), ()))
+            for n in far:
+                gathered.extend(filter(fits, postings.get((gram, n), ())))
         for start in range(len(stem) - 1):
             for end in range(start + 2, len(stem) + 1):
-                pool.update(self._stems.get(stem[start:end], ()))
-        candidates = [(k, known, form) for k in sorted(pool) for known, form in self._names[k]]
+                for key in self._stems.get(stem[start:end], ()):
+                    gathered.extend(filter(fits, self._names[key]))
+        # In order of key, as ties are ranked; each name once.
+        candidates = sorted(dict.fromkeys(gathered), key=operator.itemgetter(0))
         found: dict[int, tuple[int, str, float]] = {}
         for key, known, score in best_stems(stem, candidates, limit=len(candidates), cutoff=cutoff):
             found.setdefault(key, (key, known, score))
@@ -118,26 +161,43 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
     all posted. Cut into strides with the event loop answering others between them.
     """
     index = NearIndex()
-    names, stems, postings = index._names, index._stems, index._grams
+    names, stems = index._names, index._stems
     asked = [_bigrams(normalize_name(q)) for q in queries]
     grams = set().union(*asked)
     counts: Counter[str] = Counter()
+    longest = 0
+    # The names holding any pair the file's names have, with those pairs: the second pass
+    # needs no other name, and no name's pairs twice.
+    holding: list[tuple[int, set[str]]] = []
     for first in range(0, len(entries), STRIDE):
         for key, name, stem in entries[first : first + STRIDE]:
-            names[key].append((name, stem))
+            names[key].append((key, name, stem))
             stems[stem].append(key)
-            counts.update(_pairs(stem) & grams)
-        await asyncio.sleep(0)
+            shared = _pairs(stem) & grams
+            if shared:
+                counts.update(shared)
+                holding.append((key, shared))
+            longest = max(longest, len(stem))
+        await turn()
     index._counts = dict(counts)
+    index._longest = longest
     needed: set[str] = set()
     for held in asked:
         present = [gram for gram in held if counts[gram]]
         needed.update(sorted(present, key=counts.__getitem__)[: NearIndex.RAREST])
-    for first in range(0, len(entries), STRIDE):
-        for key, _name, stem in entries[first : first + STRIDE]:
-            for gram in _pairs(stem) & needed:
-                postings[gram].append(key)
-        await asyncio.sleep(0)
+    post, postings = index._post, index._grams
+    for first in range(0, len(holding), STRIDE):
+        for key, shared in holding[first : first + STRIDE]:
+            forms = names[key]
+            if len(forms) == 1:
+                entry = forms[0]
+                length = len(entry[2])
+                for gram in shared & needed:
+                    postings[gram, length].append(entry)
+            else:
+                for gram in shared & needed:
+                    post(gram, forms)
+        await turn()
     return index
 
 
@@ -145,7 +205,7 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
 class Register:
     """The register as matching reads it, read once for a whole file."""
 
-    by_id: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)  # name, stem, credit code
+    by_id: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)  # "", stem, credit code
     by_stem: dict[str, int] = field(default_factory=dict)  # names and aliases, the oldest record first
     merged: dict[int, int] = field(default_factory=dict)
     coded: dict[str, int] = field(default_factory=dict)
@@ -155,7 +215,22 @@ class Register:
 
 async def match(db: Database, checked: Checked) -> None:
     """Match good rows to enterprises in the register and to earlier rows of the same file."""
-    await match_in(await load(db), checked)
+    with collection_paused():
+        register = await load(db)
+        await match_in(register, checked)
+    # The register is read without its names (a hundred thousand strings nobody is shown);
+    # the few a file matched are read now.
+    matched = sorted({r.match_id for r in checked.rows if r.match_id is not None and r.match_id in register.by_id})
+    names: dict[int, str] = {}
+    async with db.session() as session:
+        for first in range(0, len(matched), 900):  # under SQLite's oldest limit of bound values
+            query = core_select(col(Enterprise.id), col(Enterprise.name)).where(
+                col(Enterprise.id).in_(matched[first : first + 900])
+            )
+            names.update((int(i), str(name)) for i, name in await _rows(session, query))
+    for row in checked.rows:
+        if row.match_id in names:
+            row.match_name = names[row.match_id]
 
 
 async def match_in(register: Register, checked: Checked) -> None:
@@ -169,8 +244,7 @@ async def match_in(register: Register, checked: Checked) -> None:
 async def load(db: Database) -> Register:
     """Read the register for matching: what a file is checked against, whatever the file holds."""
     enterprise = core_select(
-        col(Enterprise.id), col(Enterprise.name), col(Enterprise.normalized_name), col(Enterprise.credit_code),
-        col(Enterprise.merged_into),
+        col(Enterprise.id), col(Enterprise.normalized_name), col(Enterprise.credit_code), col(Enterprise.merged_into),
     ).order_by(col(Enterprise.id))  # fmt: skip
     register = Register()
     by_id, by_stem, merged, coded, entries = (
@@ -180,15 +254,15 @@ async def load(db: Database) -> Register:
         # Taken in as it arrives, a partition at a time: no one pass over the whole register
         # holds the event loop. In order of id, so the oldest of same-named records wins.
         async for part in _partitions(session, enterprise):
-            for i, name, stem, code, into in part:
+            for i, stem, code, into in part:
                 if code:
                     coded[str(code)] = int(i)
                 if into is not None:
                     merged[int(i)] = int(into)
                     continue
-                by_id[int(i)] = (name, stem, code)
+                by_id[int(i)] = ("", stem, code)
                 by_stem.setdefault(stem, int(i))
-                entries.append((int(i), name, stem))
+                entries.append((int(i), stem, stem))
         register.libraries = {
             (int(c), int(e))
             for c, e in await _rows(
@@ -224,8 +298,8 @@ async def _match_rows(
     seen: dict[tuple[str, int | None], int] = {}
     accepted: dict[int, Row] = {}
     for row in checked.rows:
-        # A near-name look-up may rank a few thousand names: a turn for others after each row.
-        await asyncio.sleep(0)
+        # A near-name look-up may rank a few hundred names: others get a turn once the slice is up.
+        await turn()
         if not row.ok:
             continue
         stem = normalize_name(row.name)

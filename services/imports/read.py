@@ -35,7 +35,8 @@ RATIO_FROM = 1024 * 1024
 _OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _UNIT_IN_HEADER = re.compile(r"[(（\[]?(万元|亿元|元|10kyuan|yuan)[)）\]]?$")
 _HEADER_UNITS = {"万元": 10**4, "10kyuan": 10**4, "亿元": 10**8, "元": 1, "yuan": 1}
-_MERGE = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}mergeCell"
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_MERGE, _ROW, _C, _F = _MAIN + "mergeCell", _MAIN + "row", _MAIN + "c", _MAIN + "f"
 _CELL = re.compile(r"([A-Z]+)(\d+)")
 
 
@@ -124,18 +125,47 @@ def check_archive(content: bytes) -> None:
             raise SheetError("unpacked", limit=MAX_UNPACKED // (1024 * 1024))
 
 
-def _merged_ranges(archive: Any, path: str) -> list[tuple[str, int, int]]:
-    """The merged ranges of a sheet (read-only mode does not load them), streamed."""
+def _letters_to_index(letters: str) -> int:
+    index = 0
+    for char in letters:
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def _marks(archive: Any, path: str) -> tuple[list[tuple[str, int, int]], set[tuple[int, int]]]:
+    """The merged ranges of a sheet and its formula cells (row, column from 0), streamed.
+
+    Read-only mode loads neither merged ranges nor, beside a cell's cached value, whether it
+    was a formula; one pass over the sheet's XML finds both, where a second workbook opened
+    for the formulas would parse every cell again.
+    """
     found: list[tuple[str, int, int]] = []
+    formulas: set[tuple[int, int]] = set()
+    row, column = 0, -1
     with archive.open(path) as stream:
-        for _event, element in iterparse(stream):
-            if element.tag == _MERGE:
+        for event, element in iterparse(stream, events=("start", "end")):
+            tag = element.tag
+            if event == "start":
+                if tag == _ROW:
+                    # A row or cell without its reference follows the one before it, as in openpyxl.
+                    row = int(element.get("r") or row + 1)
+                    column = -1
+                continue
+            if tag == _C:
+                ref = element.get("r")
+                cell = _CELL.fullmatch(ref) if ref else None
+                column = _letters_to_index(cell[1]) if cell else column + 1
+                if element.find(_F) is not None:
+                    formulas.add((int(cell[2]) if cell else row, column))
+            elif tag == _MERGE:
                 ref = element.get("ref", "")
                 rows = [int(m[2]) for m in _CELL.finditer(ref)]
                 if rows:
                     found.append((ref, min(rows), max(rows)))
-            element.clear()
-    return found
+            if tag != _F:
+                # A cell's formula is looked for at the cell's end, so it is cleared with the cell.
+                element.clear()
+    return found, formulas
 
 
 def read(content: bytes, words: dict[str, frozenset[str]], required: tuple[str, ...]) -> Sheet:
@@ -145,20 +175,18 @@ def read(content: bytes, words: dict[str, frozenset[str]], required: tuple[str, 
     check_archive(content)
     try:
         values_wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        formulas_wb = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-        ws, fws = values_wb.worksheets[0], formulas_wb.worksheets[0]
+        ws = values_wb.worksheets[0]
     except MemoryError:
         raise
     except Exception as exc:  # openpyxl raises many kinds on a zip that is not a workbook
         raise SheetError("not_xlsx") from exc
     try:
-        return _rows(ws, fws, words, required)
+        return _rows(ws, words, required)
     finally:
         values_wb.close()
-        formulas_wb.close()
 
 
-def _rows(ws: Any, fws: Any, words: dict[str, frozenset[str]], required: tuple[str, ...]) -> Sheet:
+def _rows(ws: Any, words: dict[str, frozenset[str]], required: tuple[str, ...]) -> Sheet:
     header, columns = 0, dict[int, tuple[str, int | None]]()
     for r, values in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, max_col=MAX_COLUMNS, values_only=True), 1):
         found: dict[int, tuple[str, int | None]] = {}
@@ -172,14 +200,13 @@ def _rows(ws: Any, fws: Any, words: dict[str, frozenset[str]], required: tuple[s
     missing = [key for key in required if key not in present]
     if missing:
         raise SheetError("columns", missing=missing)
-    for ref, first, last in _merged_ranges(ws.parent._archive, ws._worksheet_path):
+    merged, formula_cells = _marks(ws.parent._archive, ws._worksheet_path)
+    for ref, first, last in merged:
         if first <= header <= last:
             raise SheetError("merged_header", cells=ref)
     sheet = Sheet(dict(columns.values()))
     kept = 0
-    formula_rows = fws.iter_rows(min_row=header + 1, max_col=MAX_COLUMNS)
     for line, values in enumerate(ws.iter_rows(min_row=header + 1, max_col=MAX_COLUMNS, values_only=True), header + 1):
-        raw = next(formula_rows, ())
         if all(text_of(v) == "" for v in values):
             sheet.blank += 1
             continue
@@ -191,7 +218,7 @@ def _rows(ws: Any, fws: Any, words: dict[str, frozenset[str]], required: tuple[s
         formulas: set[str] = set()
         for c, (key, _unit) in columns.items():
             cells[key] = values[c] if c < len(values) else None
-            if c < len(raw) and getattr(raw[c], "data_type", None) == "f":
+            if (line, c) in formula_cells:
                 formulas.add(key)
         sheet.rows.append(RawRow(line, cells, frozenset(formulas)))
     return sheet
