@@ -215,14 +215,15 @@ def _healthz(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
     return answer
 
 
-async def run_telegram(
-    settings: Settings,
-    *,
-    scheduler: bool = True,
-    stop: asyncio.Event | None = None,
-    handle_signals: bool = True,
+class Runnable(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+async def run_until_stopped(
+    runner: Runnable, *, stop: asyncio.Event | None = None, handle_signals: bool = True
 ) -> None:
-    """Run the bot until SIGTERM/SIGINT (or ``stop`` is set)."""
+    """Start ``runner`` and stop it at SIGTERM/SIGINT (or when ``stop`` is set), on any platform."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     watched: list[signal.Signals] = []
@@ -231,7 +232,6 @@ async def run_telegram(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, stop.set)
                 watched.append(sig)
-    runner = TelegramRunner(settings, scheduler=scheduler)
     try:
         await runner.start()
         await stop.wait()
@@ -240,3 +240,14 @@ async def run_telegram(
         await runner.stop()
         for sig in watched:
             loop.remove_signal_handler(sig)
+
+
+async def run_telegram(
+    settings: Settings,
+    *,
+    scheduler: bool = True,
+    stop: asyncio.Event | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Run the bot until SIGTERM/SIGINT (or ``stop`` is set)."""
+    await run_until_stopped(TelegramRunner(settings, scheduler=scheduler), stop=stop, handle_signals=handle_signals)

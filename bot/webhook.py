@@ -13,13 +13,13 @@ import asyncio
 import hmac
 import json
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.listen import listen
 from bot.telegram import MAX_CONCURRENT_UPDATES
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,7 @@ class WebhookServer:
         return web.Response()
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=30.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        # Port 0 lets the OS choose (tests); the bound port is what Telegram must reach.
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await listen(self.app, self.host, self.port, shutdown_timeout=30.0)
         log.info("webhook server listening on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:

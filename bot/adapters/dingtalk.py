@@ -33,7 +33,6 @@ import json
 import logging
 import re
 import secrets
-import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -56,7 +55,7 @@ from bot.core.i18n import person_locale, translate
 from bot.delivery import DINGTALK, ChatUnreachable, DeliveryError, Rejected, RetryAfter
 from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
-from bot.runner import SHUTDOWN_GRACE
+from bot.runner import SHUTDOWN_GRACE, run_until_stopped
 from bot.telegram import TelegramBridge, TelegramTransport, parse_command
 from models import User
 from services import platforms
@@ -843,20 +842,4 @@ async def run_dingtalk(
     handle_signals: bool = True,
 ) -> None:
     """Run the bot on DingTalk until SIGTERM/SIGINT (or ``stop`` is set)."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    watched: list[signal.Signals] = []
-    if handle_signals:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-                watched.append(sig)
-    runner = DingTalkRunner(settings, scheduler=scheduler)
-    try:
-        await runner.start()
-        await stop.wait()
-        log.info("shutting down")
-    finally:
-        await runner.stop()
-        for sig in watched:
-            loop.remove_signal_handler(sig)
+    await run_until_stopped(DingTalkRunner(settings, scheduler=scheduler), stop=stop, handle_signals=handle_signals)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -25,6 +24,7 @@ from aiohttp import web
 
 from bot.core.app import App
 from bot.core.i18n import SUPPORTED, Translator, normalize_locale, person_locale
+from bot.listen import listen
 from bot.web import geo, svg
 from handlers.digest import metric_name
 from models import Member, Stage, User
@@ -489,13 +489,7 @@ class WebServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.web_app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await listen(self.web_app, self.host, self.port)
         log.info("dashboard listening on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:
