@@ -182,17 +182,7 @@ class TelegramRunner:
                 await self.driver.stop_polling()
         if self.bridge is not None:
             await self.bridge.drain(SHUTDOWN_GRACE)
-        if self.leadership is not None and self._leading is not None:
-            # Stop the jobs and give the lock back, so another process takes over at once.
-            await self.leadership.stop()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._leading, SHUTDOWN_GRACE)
-        if self.app is not None:
-            await self.app.outbox.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await wind_down(self.app, self.leadership, self._leading, self._tasks)
         if self.driver is not None:
             try:
                 await self.driver.close()
@@ -213,6 +203,26 @@ def _healthz(app: App) -> Callable[[web.Request], Awaitable[web.Response]]:
         return web.Response(status=status, text=body, content_type="application/json")
 
     return answer
+
+
+async def wind_down(
+    app: App | None,
+    leadership: SchedulerLeadership | None,
+    leading: asyncio.Task[None] | None,
+    tasks: list[asyncio.Task[None]],
+) -> None:
+    """The end of every platform's stop: the scheduled jobs, the delivery queue, the background tasks."""
+    if leadership is not None and leading is not None:
+        # Stop the jobs and give the lock back, so another process takes over at once.
+        await leadership.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(leading, SHUTDOWN_GRACE)
+    if app is not None:
+        await app.outbox.stop()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    tasks.clear()
 
 
 class Runnable(Protocol):

@@ -55,7 +55,7 @@ from bot.core.i18n import person_locale, translate
 from bot.delivery import DINGTALK, ChatUnreachable, DeliveryError, Rejected, RetryAfter
 from bot.leadership import SchedulerLeadership, scheduler_leadership
 from bot.router import Router
-from bot.runner import SHUTDOWN_GRACE, run_until_stopped
+from bot.runner import SHUTDOWN_GRACE, run_until_stopped, wind_down
 from bot.telegram import TelegramBridge, TelegramTransport, parse_command
 from models import User
 from services import platforms
@@ -815,16 +815,7 @@ class DingTalkRunner:
             await self.stream.drain()
         if self.bridge is not None:
             await self.bridge.drain(SHUTDOWN_GRACE)
-        if self.leadership is not None and self._leading is not None:
-            await self.leadership.stop()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._leading, SHUTDOWN_GRACE)
-        if self.app is not None:
-            await self.app.outbox.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await wind_down(self.app, self.leadership, self._leading, self._tasks)
         if self._http is not None:
             await self._http.close()
         if self.api is not None:
