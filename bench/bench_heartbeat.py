@@ -31,6 +31,7 @@ from bench.bench_digests import scheduled_run, spread
 from bench.bench_imports import spreadsheet
 from bench.register import synthetic_names
 from bot.app import App
+from bot.runner import settle_heap
 from models import Member
 from services import charts, imports, members
 from services.imports.read import SheetError
@@ -97,6 +98,7 @@ async def main(scale: float, rounds: int, rows: int) -> None:
         await an_import(app, member, files.pop())
         await scheduled_run(app)
         charts.render_png(charts.Chart(*(2 * [charts.Bars("warm", ["a"], [("", [1])])])))
+        settle_heap()  # as run_until_stopped does once the bot has started
         for _ in range(rounds):
             for way in ways:
                 if way != ways[0]:

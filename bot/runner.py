@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 import signal
@@ -225,6 +226,18 @@ async def wind_down(
     tasks.clear()
 
 
+def settle_heap() -> None:
+    """Keep what start-up built out of the cyclic collector's full passes.
+
+    Modules, the models' metadata, the frameworks and the caches are a few hundred thousand
+    objects that live as long as the process; every full collection walked all of them, on
+    the loop, for 0.1–0.2 s in the middle of a digest run or an import. Frozen, a full pass
+    walks only what was made since (about 20 ms there).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class Runnable(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -244,6 +257,7 @@ async def run_until_stopped(
                 watched.append(sig)
     try:
         await runner.start()
+        settle_heap()
         await stop.wait()
         log.info("shutting down")
     finally:

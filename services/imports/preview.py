@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from bot.core.db import Database
@@ -31,7 +30,9 @@ _KEPT = (
 
 
 async def hold(db: Database, member: Member, file_name: str, checked: Checked, *, now: datetime | None = None) -> int:
-    rows = [{k: v for k, v in asdict(r).items() if k in _KEPT} for r in checked.rows if r.ok]
+    # Plain attribute reads: asdict() deep-copies every row's typed values and reasons, which
+    # held the event loop for 150 ms at 2,000 rows.
+    rows = [{k: getattr(r, k) for k in _KEPT} for r in checked.rows if r.ok]
     async with db.session() as session:
         batch = ImportBatch(user_id=member.id, file_name=file_name[:256], rows=rows, created_at=now or utcnow())
         session.add(batch)
