@@ -127,13 +127,17 @@ class Lead(SQLModel, table=True):
 
 class Visit(SQLModel, table=True):
     # Visits to an enterprise in a period, and its latest one (the map), straight from the index.
-    __table_args__ = (Index("ix_visit_enterprise_date", "enterprise_id", "visit_date"),)
+    __table_args__ = (
+        Index("ix_visit_enterprise_date", "enterprise_id", "visit_date"),
+        # A period's visits counted per chain read the enterprise from the index alone.
+        Index("ix_visit_date_enterprise", "visit_date", "enterprise_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    visit_date: date = Field(index=True)
+    visit_date: date
     latitude: float | None = None
     longitude: float | None = None
     place: str = Field(default="", max_length=200)
@@ -171,13 +175,17 @@ LANDED_STAGES = frozenset({Stage.SIGNED, Stage.STARTED, Stage.OPERATING})
 
 class Project(SQLModel, table=True):
     # Listings run most recently moved first, and lagging ones least recently.
-    __table_args__ = (Index("ix_project_last_progress", "last_progress_at"),)
+    __table_args__ = (
+        Index("ix_project_last_progress", "last_progress_at"),
+        # The chain pages' counts by stage and their funds read the projects from the index alone.
+        Index("ix_project_chain_stage", "chain_id", "stage", "first_talk_date"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     enterprise_id: int = Field(foreign_key="enterprise.id", index=True)
     name: str = Field(max_length=200)
     normalized_name: str = Field(max_length=200, index=True)
-    chain_id: int | None = Field(default=None, foreign_key="chain.id", index=True)
+    chain_id: int | None = Field(default=None, foreign_key="chain.id")
     planned_yuan: int | None = money_field()
     funds_in_place_yuan: int = money_field(nullable=False)
     first_talk_date: date

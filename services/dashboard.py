@@ -14,7 +14,7 @@ shows a leader the projects assigned to them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+from collections.abc import Awaitable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -143,15 +143,26 @@ async def city_figures(db: Database, span: Span, today: date, tz: ZoneInfo) -> C
 
 
 async def overview(
-    db: Database, member: Member, span: Span, today: date, tz: ZoneInfo, city_wide: CityFigures | None = None
+    db: Database,
+    member: Member,
+    span: Span,
+    today: date,
+    tz: ZoneInfo,
+    city_wide: Awaitable[CityFigures] | None = None,
 ) -> Overview:
     """Core indicators per county/zone and per chain for the period of ``today``, counted up to today.
 
-    ``city_wide`` is :func:`city_figures` of the same span and day, when the caller keeps it.
+    ``city_wide`` gives :func:`city_figures` of the same span and day, when the caller keeps it.
+    The city's part and the chains' are counted at the same time.
     """
-    whole = city_wide or await city_figures(db, span, today, tz)
+    period = span_period(span, today)
+    chains_shown = await visible_chains(db, member)
+    window = Window(period.start, min(period.last_day, today) + timedelta(days=1))
+    whole, chains = await db.both(
+        city_wide or city_figures(db, span, today, tz),
+        digests.chain_sections(db, chains_shown, window, tz, lagging=False),
+    )
     period, last, every_row, ranks = whole.period, whole.last_day, whole.rows, whole.ranks
-    until = last + timedelta(days=1)
     city = sees_city(member)
     rows = every_row if city else [r for r in every_row if r.unit_id == member.unit_id]
     total = None
@@ -167,7 +178,6 @@ async def overview(
     }
     async with db.session() as session:
         units = {u.id: u for u in (await session.exec(select(Unit))).all()}
-    chains_shown = await visible_chains(db, member)
     if city:
         # Only the units whose lines are shown: a city of 500 units has 70 of them.
         lead_units = {c.lead_unit_id for c in chains_shown}
@@ -191,8 +201,6 @@ async def overview(
         for uid, unit_lines in sorted(lines.items())
         if unit_lines and uid in units
     ]
-    window = Window(period.start, until)
-    chains = await digests.chain_sections(db, chains_shown, window, tz, lagging=False)
     return Overview(
         period, last, rows, total, targets, chains, ranking, {k: len(v) for k, v in ranks.by_indicator.items()}
     )

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -26,6 +27,9 @@ from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.cache import Cache
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 ROOT = Path(__file__).resolve().parents[2]
 # How the bot's connections show in pg_stat_activity (operators, and the tests, find them by it).
@@ -243,6 +247,18 @@ class Database:
     def current_unit(self) -> Unit | None:
         unit = _unit.get()
         return unit if unit is not None and unit.open and unit.db is self else None
+
+    async def both(self, first: Awaitable[A], second: Awaitable[B]) -> tuple[A, B]:
+        """Two reads that share nothing, each on a connection of its own at the same time.
+
+        A page's two halves then take as long as the slower one, not the sum: SQLite's readers
+        run side by side in WAL, each on its own thread, and so do PostgreSQL's. Inside a unit
+        of work they share its one session, so there they run one after the other.
+        """
+        if self.current_unit() is not None:
+            return await first, await second
+        a, b = await asyncio.gather(first, second)
+        return a, b
 
     @asynccontextmanager
     async def session(self, *, savepoint: bool = True) -> AsyncIterator[AsyncSession]:

@@ -272,7 +272,7 @@ class Dashboard:
     async def _overview(self, member: Member, span: Span, today: date) -> dashboard.Overview:
         # The city-wide part (every county's row, the rankings, every unit's progress) is one
         # for every scope: a county's first view after anyone's counts only its own chains.
-        whole = await self.figures.get(
+        whole = self.figures.get(
             ("city", span, today), lambda: dashboard.city_figures(self.app.db, span, today, self.app.tz)
         )
         return await dashboard.overview(self.app.db, member, span, today, self.app.tz, whole)
