@@ -24,7 +24,7 @@ from bot.core.db import Database
 from bot.core.i18n import translate
 from bot.router import Router
 from handlers import build_registry
-from models import Delivery, Lead, Role, Setting, User
+from models import Delivery, Lead, ProcessedUpdate, Role, Setting, User
 from services import members
 from tests import telegram_kit
 from tests.conftest import Joiner
@@ -238,3 +238,64 @@ async def test_the_pace_written_on_every_send_keeps_the_person_and_a_hand_writte
     assert members.peek(app.db, officer.user_id) is None
     await officer.send("/help")
     assert liaison_only not in officer.last_text
+
+
+async def test_two_reads_side_by_side_see_the_same_records_inside_an_update_and_out(app: App) -> None:
+    """``Database.both``: outside an update each read has a connection of its own, at the same
+    time; inside one they share its session, so both see what the update wrote and not yet committed."""
+
+    async def updates_numbered(number: int) -> int:
+        async with app.db.session() as session:
+            found = await session.exec(select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id == number))
+            return len(found.all())
+
+    checked_out: list[int] = []
+    most = [0]
+
+    def out(*_args: Any) -> None:
+        checked_out.append(1)
+        most[0] = max(most[0], len(checked_out))
+
+    def back(*_args: Any) -> None:
+        checked_out.pop()
+
+    event.listen(app.db.engine.sync_engine, "checkout", out)
+    event.listen(app.db.engine.sync_engine, "checkin", back)
+    try:
+        # The first time, SQLAlchemy's pool may still be opening its second connection.
+        for _ in range(2):
+            most[0] = 0
+            assert await app.db.both(updates_numbered(987_654_321), updates_numbered(987_654_321)) == (0, 0)
+    finally:
+        event.remove(app.db.engine.sync_engine, "checkout", out)
+        event.remove(app.db.engine.sync_engine, "checkin", back)
+    assert most[0] == 2
+
+    async with app.db.unit():
+        async with app.db.session() as session:
+            session.add(ProcessedUpdate(update_id=987_654_321))
+            await session.flush()
+        assert await app.db.both(updates_numbered(987_654_321), updates_numbered(987_654_321)) == (1, 1)
+
+
+def test_a_started_runner_freezes_what_start_up_built_out_of_full_collections() -> None:
+    """The collector's full passes, on the loop, skip start-up's objects once a runner has started."""
+    import asyncio
+    import gc
+
+    from bot.runner import run_until_stopped
+
+    class Started:
+        async def start(self) -> None:
+            stop.set()
+
+        async def stop(self) -> None:
+            frozen.append(gc.get_freeze_count())
+
+    stop = asyncio.Event()
+    frozen: list[int] = []
+    try:
+        asyncio.run(run_until_stopped(Started(), stop=stop, handle_signals=False))
+    finally:
+        gc.unfreeze()
+    assert frozen and frozen[0] > 10_000
