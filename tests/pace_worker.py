@@ -1,11 +1,12 @@
 """One delivery worker in a process of its own, for the tests of the shared pace.
 
-    python -m tests.pace_worker DATABASE_URL API_ROOT TOKEN NAME START_AT LOG
+    python -m tests.pace_worker DATABASE_URL API_ROOT TOKEN NAME LOG
 
 Runs the real ``Outbox`` worker with Telegram's limits on the shared database, sending
-``sendMessage`` over HTTP to the fake Bot API, from the wall-clock moment ``START_AT`` (so
-the processes of a test begin together) until no Telegram row is left unsent. Every attempt
-is written to ``LOG`` as a JSON line: when it started and ended, the chat and the answer.
+``sendMessage`` over HTTP to the fake Bot API, until no Telegram row is left unsent. Once
+imported it prints ``ready`` and begins at the line the test then writes to its stdin, so the
+processes of a test begin together as soon as the slowest is ready. Every attempt is written
+to ``LOG`` as a JSON line: when it started and ended, the chat and the answer.
 """
 
 from __future__ import annotations
@@ -60,11 +61,12 @@ async def unsent(db: Database) -> int:
         return int((await session.exec(query)).one())
 
 
-async def main(url: str, root: str, token: str, start_at: float, log: Path) -> None:
+async def main(url: str, root: str, token: str, log: Path) -> None:
     db = Database(url)
     transport = HttpTransport(root, token, log)
     outbox = Outbox(db, transport, limits=TELEGRAM)
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
     worker = asyncio.create_task(outbox.run())
     try:
         deadline = time.time() + 120
@@ -80,5 +82,5 @@ async def main(url: str, root: str, token: str, start_at: float, log: Path) -> N
 
 
 if __name__ == "__main__":
-    database_url, api_root, bot_token, _name, start, log_path = sys.argv[1:7]
-    asyncio.run(main(database_url, api_root, bot_token, float(start), Path(log_path)))
+    database_url, api_root, bot_token, _name, log_path = sys.argv[1:6]
+    asyncio.run(main(database_url, api_root, bot_token, Path(log_path)))

@@ -8,6 +8,11 @@ button press that saves a lead, then started again, and Telegram delivers the pr
   redelivered press is handled afresh — one lead, one "saved" message;
 - killed after the commit but before anything was sent: the answer is in the delivery queue,
   sent once after the restart, and the redelivered press is recognized as handled.
+
+What the dead process had claimed (an answer it never sent, or one it sent and had not yet
+marked so) may be sent only once that claim's ``ANSWER_LEASE`` has run out. The restarted
+process runs its clock a lease ahead (``tests/crashpoint.py restart``), as if it came back that
+much later, so the test proves the same without waiting the lease out on the wall clock.
 """
 
 from __future__ import annotations
@@ -116,7 +121,7 @@ async def test_a_bot_killed_mid_update_owes_nothing_after_restart(
         leads, _ = await stored(database_url)
         assert len(leads) == (0 if where == "before-commit" else 1)
 
-        back = await start(api, framework, database_url, tmp_path, "back")
+        back = await start(api, framework, database_url, tmp_path, "back", "restart")
         try:
             assert await api.deliver_webhook(update_id, timeout=30) == 200
             await eventually(lambda: any(saved in m.shown for m in api.messages(LIAISON)), "the saved message")

@@ -13,6 +13,7 @@ import json
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ WINDOW = 2  # the 429's retry_after, in seconds
 LIAISON = 1002  # a seeded demo person: the Beijing liaison office
 bot = telegram_kit.bot
 framework = telegram_kit.framework
+
+
+@dataclass
+class Worker:
+    process: asyncio.subprocess.Process
+    log: Path
 
 
 class Telegram:
@@ -61,11 +68,12 @@ class Telegram:
         return max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
 
 
-async def run_workers(url: str, api: FakeBotAPI, tmp: Path, count: int = 2) -> list[list[dict[str, Any]]]:
-    start_at = time.time() + 6  # both processes begin together, once imported
-    logs = [tmp / f"worker{n}.log" for n in range(count)]
-    processes = [
-        await asyncio.create_subprocess_exec(
+async def start_workers(url: str, api: FakeBotAPI, tmp: Path, count: int = 2) -> list[Worker]:
+    """Start the processes; they import while the test queues the broadcast, then wait."""
+    workers = []
+    for n in range(count):
+        log = tmp / f"worker{n}.log"
+        process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "tests.pace_worker",
@@ -73,38 +81,64 @@ async def run_workers(url: str, api: FakeBotAPI, tmp: Path, count: int = 2) -> l
             api.root,
             api.token,
             f"w{n}",
-            str(start_at),
             str(log),
             cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
-        for n, log in enumerate(logs)
-    ]
-    outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), 180)
-    for process, (out, _) in zip(processes, outputs, strict=True):
-        assert process.returncode == 0, out.decode(errors="replace")[-3000:]
-    return [[json.loads(line) for line in log.read_text().splitlines()] for log in logs]
+        workers.append(Worker(process, log))
+    return workers
+
+
+async def run_workers(workers: list[Worker]) -> list[list[dict[str, Any]]]:
+    # Both processes begin together, once both are imported and ready.
+    for worker in workers:
+        assert worker.process.stdout is not None
+        said = b""
+        while not said.endswith(b"ready\n"):
+            line = await asyncio.wait_for(worker.process.stdout.readline(), 120)
+            assert line, (said + await worker.process.stdout.read()).decode(errors="replace")[-3000:]
+            said += line
+    for worker in workers:
+        assert worker.process.stdin is not None
+        worker.process.stdin.write(b"go\n")
+    for worker in workers:
+        assert worker.process.stdin is not None
+        await worker.process.stdin.drain()
+    outputs = await asyncio.wait_for(asyncio.gather(*(w.process.communicate() for w in workers)), 180)
+    for worker, (out, _) in zip(workers, outputs, strict=True):
+        assert worker.process.returncode == 0, out.decode(errors="replace")[-3000:]
+    return [[json.loads(line) for line in w.log.read_text().splitlines()] for w in workers]
 
 
 @pytest.mark.slow
 async def test_two_processes_keep_one_pace_and_one_429_holds_both(database_url: str, tmp_path: Path) -> None:
-    singles = [7_000_000_000 + n for n in range(150)]
+    # With the threes, 120 sends: 60 before the 429 and as many after it, two seconds of the
+    # full pace on either side.
+    singles = [7_000_000_000 + n for n in range(90)]
     threes = [7_100_000_000 + n for n in range(10)]
-    db = Database(database_url)
-    try:
-        outbox = Outbox(db)
-        for chat in singles:
-            await outbox.enqueue(chat, [Reply(f"digest {chat}")], kind="digest")
-        for n in range(3):
-            for chat in threes:
-                await outbox.enqueue(chat, [Reply(f"{chat}:{n}")], kind="digest")
-    finally:
-        await db.dispose()
     telegram = Telegram(trigger=60)
     async with FakeBotAPI() as api:
         api.handle("sendMessage", telegram.send)
-        logs = await run_workers(database_url, api, tmp_path)
+        workers = await start_workers(database_url, api, tmp_path)
+        try:
+            db = Database(database_url)
+            try:
+                outbox = Outbox(db)
+                for chat in singles:
+                    await outbox.enqueue(chat, [Reply(f"digest {chat}")], kind="digest")
+                for n in range(3):
+                    for chat in threes:
+                        await outbox.enqueue(chat, [Reply(f"{chat}:{n}")], kind="digest")
+            finally:
+                await db.dispose()
+            logs = await run_workers(workers)
+        finally:
+            for worker in workers:
+                if worker.process.returncode is None:
+                    worker.process.kill()
+                    await worker.process.wait()
 
     received = Counter(chat for _, chat in telegram.ok)
     assert set(received) == set(singles) | set(threes), "every message arrived"

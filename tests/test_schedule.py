@@ -93,6 +93,17 @@ async def test_a_year_of_scheduled_sends(
     # A year draws some 140 charts; what they show is tested in test_charts.py.
     monkeypatch.setattr(charts, "render_png", lambda chart: PNG_STUB)
     monkeypatch.setattr(charts, "draw", stub_draw)
+    # The year's visits and projects owe no follow-up, and the hook's five lookups at every
+    # check were half the test's time: here it is only seen to be asked every day the bot is
+    # up; what it sends is proven by test_visit_follow_ups_are_sent_once_the_days_time_has_come,
+    # test_visit and test_landing_*.
+    follow_ups_asked: list[date] = []
+
+    async def follow_ups(app: App, now: datetime, times: Any = None) -> int:
+        follow_ups_asked.append(now.astimezone(TZ).date())
+        return 0
+
+    monkeypatch.setattr("bot.scheduler.run_follow_up_hook", follow_ups)
     year = await build_year(app.db)
     current, restarted = app, None
     day = date(2026, 1, 1)
@@ -115,6 +126,8 @@ async def test_a_year_of_scheduled_sends(
             await current.outbox.flush()
         day += timedelta(days=1)
     assert restarted is not None
+    year_days = (date(2026, 1, 1) + timedelta(days=n) for n in range(365))
+    assert set(follow_ups_asked) == {d for d in year_days if not DOWN_FROM.date() < d < DOWN_UNTIL.date()}
 
     rows = await deliveries(current)
     keys = [r.dedupe_key for r in rows]
