@@ -9,9 +9,9 @@ only them:
 - exact names and aliases, and initials or pinyin prefixes, through B-tree indexes;
 - substrings of a name or of its pinyin through a trigram index: FTS5's trigram tokenizer
   on SQLite (``enterprisename_fts``, filled by triggers), ``pg_trgm`` GIN indexes on
-  PostgreSQL (both created by migration 0006); on SQLite, two characters of a name (which
-  make no trigram) through ``enterprisename_pair``, each pair's names shortest first (filled
-  by triggers, migration 0019);
+  PostgreSQL (both created by migration 0006);
+- two characters of a name (which make no trigram) through ``enterprisename_pair``, each
+  pair's names in the order a search ranks them (filled by triggers, migration 0019);
 - near names (a typo, a longer or shorter form) through the same index, asking only for
   trigrams few names hold (FTS5's vocabulary counts them; on PostgreSQL, runs of three
   characters inside a name), plus the registered names found whole inside the typed one, so
@@ -52,7 +52,7 @@ from models import Enterprise, EnterpriseName
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
 FTS_TABLE = "enterprisename_fts"
-#: SQLite: each two characters of a name, keyed in the order by_stem ranks names (migration 0019).
+#: Each two characters of a name, keyed in the order by_stem ranks names (migration 0019).
 _PAIRS = table(
     "enterprisename_pair",
     column("pair", String),
@@ -189,11 +189,11 @@ async def _dialect(session: AsyncSession) -> str:
 
 async def _contains(session: AsyncSession, field: str, part: str) -> ColumnElement[bool]:
     """``field`` of the index contains ``part``: through the trigram or pair index when it can help."""
-    stored = getattr(EnterpriseName, field)
-    if await _dialect(session) != "sqlite" or len(part) < 2 or (len(part) == 2 and field != "normalized"):
-        return col(stored).like(_like(part), escape=_ESCAPE)
-    if len(part) == 2:
+    if len(part) == 2 and field == "normalized":
         return col(EnterpriseName.id).in_(select(_PAIRS.c.name_id).where(_PAIRS.c.pair == part))
+    stored = getattr(EnterpriseName, field)
+    if await _dialect(session) != "sqlite" or len(part) < 3:
+        return col(stored).like(_like(part), escape=_ESCAPE)
     query = f"{field} : ({_phrase(part)})"
     matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q").bindparams(q=query)
     return col(EnterpriseName.id).in_(matching.columns(column("rowid", Integer)))
@@ -218,9 +218,9 @@ async def by_stem(session: AsyncSession, stem: str) -> list[Form]:
     """Names and aliases equal to or containing ``stem``, the closest in length first."""
     length = func.length(EnterpriseName.normalized)
     order = [length, col(EnterpriseName.alias), col(EnterpriseName.enterprise_id)]
-    if len(stem) == 2 and await _dialect(session) == "sqlite":
+    if len(stem) == 2:
         # Thousands of names may hold two common characters; the pair index is kept in this
-        # order, so only the names shown are read.
+        # order, so only the names handed over are read.
         first = (
             select(_PAIRS.c.name_id)
             .where(_PAIRS.c.pair == stem)

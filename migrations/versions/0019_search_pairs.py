@@ -1,4 +1,4 @@
-"""search pairs: on SQLite, the names holding each two characters, shortest first
+"""search pairs: the names holding each two characters, shortest first
 
 Revision ID: 0019_search_pairs
 Revises: 0018_chain_counts
@@ -15,20 +15,22 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Two characters make no trigram, and two common ones (宁德, 科技) are in thousands of names,
-# which the trigram index hands over unordered. Keyed in the order a search ranks names
-# (see services.name_index.by_stem), the few it shows are the first entries of the pair.
-# Triggers keep it, as they keep enterprisename_fts, so every writer of names does too;
-# a trigger cannot loop, so the positions of a name's pairs are read from a table of them.
+# which a trigram index hands over unordered (SQLite) or cannot narrow at all (pg_trgm reads
+# every name for a LIKE of two characters). Keyed in the order a search ranks names (see
+# services.name_index.by_stem), the few it shows are the first entries of the pair.
+# Triggers keep it, as they keep enterprisename_fts, so every writer of names does too.
+_TABLE = """CREATE TABLE enterprisename_pair (
+    pair VARCHAR(2) NOT NULL,
+    length INTEGER NOT NULL,
+    alias BOOLEAN NOT NULL,
+    enterprise_id INTEGER NOT NULL,
+    name_id INTEGER NOT NULL,
+    PRIMARY KEY (pair, length, alias, enterprise_id, name_id)
+)"""
+# A SQLite trigger cannot loop, so the positions of a name's pairs are read from a table of them.
 _LONGEST = 256  # enterprisename.normalized
-_UPGRADE = (
-    """CREATE TABLE enterprisename_pair (
-        pair TEXT NOT NULL,
-        length INTEGER NOT NULL,
-        alias BOOLEAN NOT NULL,
-        enterprise_id INTEGER NOT NULL,
-        name_id INTEGER NOT NULL,
-        PRIMARY KEY (pair, length, alias, enterprise_id, name_id)
-    ) WITHOUT ROWID""",
+_SQLITE_UP = (
+    _TABLE + " WITHOUT ROWID",
     "CREATE TABLE enterprisename_pair_at (at INTEGER PRIMARY KEY)",
     "INSERT INTO enterprisename_pair_at (at) VALUES " + ", ".join(f"({n})" for n in range(1, _LONGEST)),
     """INSERT OR IGNORE INTO enterprisename_pair
@@ -58,7 +60,7 @@ _UPGRADE = (
         FROM enterprisename_pair_at WHERE at < length(new.normalized);
     END""",
 )
-_DOWNGRADE = (
+_SQLITE_DOWN = (
     "DROP TRIGGER enterprisename_pair_update",
     "DROP TRIGGER enterprisename_pair_delete",
     "DROP TRIGGER enterprisename_pair_insert",
@@ -66,15 +68,45 @@ _DOWNGRADE = (
     "DROP TABLE enterprisename_pair",
 )
 
+_POSTGRES_UP = (
+    _TABLE,
+    """INSERT INTO enterprisename_pair
+        SELECT DISTINCT substr(n.normalized, at, 2), length(n.normalized), n.alias, n.enterprise_id, n.id
+        FROM enterprisename AS n CROSS JOIN LATERAL generate_series(1, length(n.normalized) - 1) AS at""",
+    """CREATE FUNCTION enterprisename_pair_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('DELETE', 'UPDATE') THEN
+            DELETE FROM enterprisename_pair
+            WHERE pair IN (SELECT substr(OLD.normalized, at, 2)
+                           FROM generate_series(1, length(OLD.normalized) - 1) AS at)
+              AND length = length(OLD.normalized) AND alias = OLD.alias
+              AND enterprise_id = OLD.enterprise_id AND name_id = OLD.id;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO enterprisename_pair
+            SELECT DISTINCT substr(NEW.normalized, at, 2), length(NEW.normalized), NEW.alias,
+                   NEW.enterprise_id, NEW.id
+            FROM generate_series(1, length(NEW.normalized) - 1) AS at;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER enterprisename_pair_keep AFTER INSERT OR UPDATE OR DELETE ON enterprisename
+        FOR EACH ROW EXECUTE FUNCTION enterprisename_pair_keep()""",
+)
+_POSTGRES_DOWN = (
+    "DROP TRIGGER enterprisename_pair_keep ON enterprisename",
+    "DROP FUNCTION enterprisename_pair_keep()",
+    "DROP TABLE enterprisename_pair",
+)
+
 
 def upgrade() -> None:
-    # PostgreSQL keeps reading two characters with a LIKE: within the goal there (bench_find).
-    if op.get_bind().dialect.name == 'sqlite':
-        for statement in _UPGRADE:
-            op.execute(statement)
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    for statement in _SQLITE_UP if sqlite else _POSTGRES_UP:
+        op.execute(statement)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'sqlite':
-        for statement in _DOWNGRADE:
-            op.execute(statement)
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    for statement in _SQLITE_DOWN if sqlite else _POSTGRES_DOWN:
+        op.execute(statement)
