@@ -10,6 +10,8 @@ only them:
 - substrings of a name or of its pinyin through a trigram index: FTS5's trigram tokenizer
   on SQLite (``enterprisename_fts``, filled by triggers), ``pg_trgm`` GIN indexes on
   PostgreSQL (both created by migration 0006);
+- two characters of a name (which make no trigram) through ``enterprisename_pair``, each
+  pair's names in the order a search ranks them (filled by triggers, migration 0019);
 - near names (a typo, a longer or shorter form) through the same index, asking only for
   trigrams few names hold (FTS5's vocabulary counts them; on PostgreSQL, runs of three
   characters inside a name), plus the registered names found whole inside the typed one, so
@@ -25,18 +27,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Connection,
     Integer,
+    String,
     and_,
     bindparam,
     column,
     delete,
     event,
-    false,
     func,
     insert,
     or_,
+    table,
     text,
 )
 from sqlalchemy.orm import Mapper
@@ -48,6 +52,15 @@ from models import Enterprise, EnterpriseName
 from services.names import normalize_name, pinyin_full, pinyin_initials
 
 FTS_TABLE = "enterprisename_fts"
+#: Each two characters of a name, keyed in the order by_stem ranks names (migration 0019).
+_PAIRS = table(
+    "enterprisename_pair",
+    column("pair", String),
+    column("length", Integer),
+    column("alias", Boolean),
+    column("enterprise_id", Integer),
+    column("name_id", Integer),
+)
 #: Candidates the database hands over for one search or near-name check: enough for any real
 #: query, and what keeps rapidfuzz's share of the time small.
 POOL = 200
@@ -175,30 +188,15 @@ async def _dialect(session: AsyncSession) -> str:
 
 
 async def _contains(session: AsyncSession, field: str, part: str) -> ColumnElement[bool]:
-    """``field`` of the index contains ``part``: through the trigram index when it can help."""
+    """``field`` of the index contains ``part``: through the trigram or pair index when it can help."""
+    if len(part) == 2 and field == "normalized":
+        return col(EnterpriseName.id).in_(select(_PAIRS.c.name_id).where(_PAIRS.c.pair == part))
     stored = getattr(EnterpriseName, field)
-    if await _dialect(session) != "sqlite" or len(part) < 2:
+    if await _dialect(session) != "sqlite" or len(part) < 3:
         return col(stored).like(_like(part), escape=_ESCAPE)
-    if len(part) >= 3:
-        phrases = [part]
-    else:
-        # Two characters make no trigram, but every place they occur starts one (the stored
-        # name ends with a mark), so the names holding them are those of the trigrams they begin.
-        phrases = await _trigrams_starting(session, field, part)
-        if not phrases:
-            return false()
-    query = f"{field} : (" + " OR ".join(_phrase(p) for p in phrases) + ")"
+    query = f"{field} : ({_phrase(part)})"
     matching = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q").bindparams(q=query)
     return col(EnterpriseName.id).in_(matching.columns(column("rowid", Integer)))
-
-
-async def _trigrams_starting(session: AsyncSession, field: str, part: str) -> list[str]:
-    connection = await session.connection()
-    rows = await connection.execute(
-        text(f"SELECT term FROM {FTS_TABLE}_vocab WHERE col = :field AND term >= :low AND term < :high"),
-        {"field": field, "low": part, "high": part + "\U0010ffff"},
-    )
-    return [str(term) for (term,) in rows.all()]
 
 
 async def with_name(session: AsyncSession, stem: str) -> list[int]:
@@ -218,9 +216,20 @@ async def _forms(session: AsyncSession, where: ColumnElement[bool], order: list[
 
 async def by_stem(session: AsyncSession, stem: str) -> list[Form]:
     """Names and aliases equal to or containing ``stem``, the closest in length first."""
-    where = or_(col(EnterpriseName.normalized) == stem, await _contains(session, "normalized", stem))
     length = func.length(EnterpriseName.normalized)
-    return await _forms(session, where, [length, col(EnterpriseName.alias), col(EnterpriseName.enterprise_id)])
+    order = [length, col(EnterpriseName.alias), col(EnterpriseName.enterprise_id)]
+    if len(stem) == 2:
+        # Thousands of names may hold two common characters; the pair index is kept in this
+        # order, so only the names handed over are read.
+        first = (
+            select(_PAIRS.c.name_id)
+            .where(_PAIRS.c.pair == stem)
+            .order_by(_PAIRS.c.length, _PAIRS.c.alias, _PAIRS.c.enterprise_id, _PAIRS.c.name_id)
+            .limit(POOL)
+        )
+        return await _forms(session, col(EnterpriseName.id).in_(first), order)
+    where = or_(col(EnterpriseName.normalized) == stem, await _contains(session, "normalized", stem))
+    return await _forms(session, where, order)
 
 
 async def by_letters(session: AsyncSession, letters: str, stem: str) -> list[Form]:

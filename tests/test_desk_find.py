@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bot.app import App
-from models import Stage
+from models import Enterprise, Stage
+from services import name_index
 from services.credit_code import make_credit_code
+from services.names import normalize_name
 from tests import deskkit as k
 from tests.conftest import ChatFactory
 
@@ -124,6 +126,50 @@ async def test_outside_a_persons_scope_only_the_registers_name(chat: ChatFactory
     leader = chat(k.LEADER)
     await leader.send("/find 比亚迪")
     assert leader.heard("desk.find.register", count=1) and "比亚迪储能电池项目" not in leader.last_text
+
+
+def found_names(text: str) -> list[str]:
+    return [line.split(" ", 1)[1] for line in text.splitlines() if line.startswith("企业#")]
+
+
+async def test_two_characters_find_every_name_holding_them_shortest_first(
+    chat: ChatFactory, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two characters make no trigram: they are found at a name's start, middle or end, or in an
+    alias, each enterprise once, the closest in length first and own names before aliases."""
+    await k.enterprise(app, "张掖市绿能新材料股份有限公司")
+    shortest = await k.enterprise(app, "绿能科技有限公司")
+    await k.enterprise(app, "甘肃绿能有限公司")
+    await k.enterprise(app, "酒泉风电有限公司", aliases=["酒泉绿能"])
+    await k.enterprise(app, "绿能绿能环保有限公司")
+    await k.enterprise(app, "张掖能绿科技有限公司")  # the two the other way round
+    await k.enterprise(app, "绿色能源有限公司")  # both, apart
+    bureau = chat(k.BUREAU)
+    await bureau.send("/find 绿能")
+    assert found_names(bureau.last_text) == [
+        "绿能科技有限公司",
+        "甘肃绿能有限公司",
+        "绿能绿能环保有限公司",
+        "张掖市绿能新材料股份有限公司",
+        "酒泉风电有限公司 · 酒泉绿能",
+    ], bureau.last_text
+
+    # More names than a search hands over: the shortest are the ones handed over.
+    monkeypatch.setattr(name_index, "POOL", 2)
+    await bureau.send("/find 绿能")
+    assert found_names(bureau.last_text) == ["绿能科技有限公司", "甘肃绿能有限公司"], bureau.last_text
+
+    # Renamed, the shortest answers to its new name's characters only, and leaves its place.
+    async with app.db.session() as session:
+        renamed = await session.get(Enterprise, shortest.id)
+        assert renamed is not None
+        renamed.name = "新材科技有限公司"
+        renamed.normalized_name = normalize_name(renamed.name)
+        session.add(renamed)
+    await bureau.send("/find 绿能")
+    assert found_names(bureau.last_text) == ["甘肃绿能有限公司", "酒泉风电有限公司 · 酒泉绿能"], bureau.last_text
+    await bureau.send("/find 新材")
+    assert found_names(bureau.last_text) == ["新材科技有限公司", "张掖市绿能新材料股份有限公司"], bureau.last_text
 
 
 async def test_usage_and_bad_queries(chat: ChatFactory, records: dict[str, int]) -> None:

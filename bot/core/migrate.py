@@ -26,7 +26,7 @@ _QUOTED = re.compile(r"['\"]([^'\"]+)['\"]")
 # Search indexes only one backend has, made by hand in the migrations (FTS5 on SQLite, with its
 # shadow tables; pg_trgm on PostgreSQL): the models cannot describe them, so comparing the
 # models with the database looks past them.
-_BACKEND_ONLY_PREFIXES = ("enterprisename_fts", "trgm_")
+_BACKEND_ONLY_PREFIXES = ("enterprisename_fts", "enterprisename_pair", "trgm_")
 
 
 def include_object(obj: object, name: str | None, kind: str, reflected: bool, compare_to: object) -> bool:
