@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.i18n import catalog, normalize_locale, translate
+from bot.core.i18n import catalog, normalize_locale, read_entries, translate
 
 ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("bot", "handlers", "services", "models")
@@ -114,3 +114,31 @@ def test_every_audited_action_reads_in_both_languages() -> None:
             assert catalog(locale).get(f"desk.history.action.{action}"), (locale, action)
         for action in ("merged", "merged_into"):
             assert catalog(locale).get(f"desk.history.{action}"), (locale, action)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "locales").glob("*/LC_MESSAGES/*.po")), ids=lambda p: p.parent.parent.name + "/" + p.name
+)
+def test_the_bot_reads_every_catalog_as_babel_does(path: Path) -> None:
+    """The bot's own reading of a ``.po`` file gives what Babel's does: every translated entry,
+    continued lines joined and escapes undone."""
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as fh:
+        babel = {
+            m.id: m.string
+            for m in read_po(fh, locale=path.parent.parent.name)
+            if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string
+        }
+    assert read_entries(path.read_text(encoding="utf-8")) == babel
+
+
+def test_continued_and_escaped_entries_are_read_whole() -> None:
+    text = (
+        '# a comment\nmsgid ""\nmsgstr ""\n"Language: zh\\n"\n\n'
+        'msgid "a.b"\nmsgstr ""\n"第一行\\n"\n"第二行 \\"引号\\" \\\\ 完"\n\n'
+        'msgid "a.untranslated"\nmsgstr ""\n\n'
+        '#~ msgid "a.old"\n#~ msgstr "旧"\n'
+        'msgid "a.c"\nmsgstr "{name}，你好"\n'
+    )
+    assert read_entries(text) == {"a.b": '第一行\n第二行 "引号" \\ 完', "a.c": "{name}，你好"}

