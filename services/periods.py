@@ -13,8 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
-
 log = logging.getLogger(__name__)
 
 
@@ -109,6 +107,8 @@ def is_working_day(day: date) -> bool:
     For a year the calendar package does not know yet (the State Council publishes each
     year's holidays in its last weeks), Monday to Friday, and the log says so once a year.
     """
+    import chinese_calendar  # with the first working day asked: the calendar's tables are big
+
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:

@@ -9,8 +9,10 @@ import sys
 import pytest
 
 # matplotlib (charts), openpyxl (spreadsheets) and pypinyin (writing a new name) weigh over
-# a hundred megabytes together; a bot that has drawn, read or written none yet holds none.
-HEAVY = ("matplotlib", "numpy", "openpyxl", "pypinyin")
+# a hundred megabytes together; a bot that has drawn, read or written none yet holds none. Nor
+# the XML parser, which reads spreadsheets in the reader process, or the official calendar
+# before a working day is asked.
+HEAVY = ("matplotlib", "numpy", "openpyxl", "pypinyin", "xml.etree", "chinese_calendar")
 
 START_UP = """
 import json, sys

@@ -18,7 +18,6 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
-from xml.etree.ElementTree import iterparse
 
 #: Telegram gives a bot files of at most 20 MB.
 MAX_BYTES = 20 * 1024 * 1024
@@ -139,6 +138,8 @@ def _marks(archive: Any, path: str) -> tuple[list[tuple[str, int, int]], set[tup
     was a formula; one pass over the sheet's XML finds both, where a second workbook opened
     for the formulas would parse every cell again.
     """
+    from xml.etree.ElementTree import iterparse  # in the reader process only
+
     found: list[tuple[str, int, int]] = []
     formulas: set[tuple[int, int]] = set()
     row, column = 0, -1
