@@ -187,9 +187,9 @@ class Pacer:
     the slots a second later. The answer to an update takes its slots in the update's own
     transaction (:meth:`take_within`), so it costs no commit of its own. Answers are written
     with the process's next batch or update, or within ``ANSWERS`` when neither comes; the
-    queue's rows sent by a broadcast are marked sent in the same transaction. A bare ``UPDATE … RETURNING`` of a next-slot time would
-    be one statement, but could not know when sends were answered, and bunched sends reached
-    the server 34–38 to a second under load.
+    queue's rows sent by a broadcast are marked sent in the same transaction. A bare
+    ``UPDATE … RETURNING`` of a next-slot time would be one statement, but could not know when
+    sends were answered, and bunched sends reached the server 34–38 to a second under load.
 
     **Per chat.** A chat's next message keeps ``chat_interval`` from its last one's answer: in
     this process from memory, across processes from the row's ``left_at``, read when the
@@ -211,6 +211,8 @@ class Pacer:
         self._reserved: list[tuple[float, int]] = []  # slots taken for this process's broadcast, in order
         self._expiry: asyncio.TimerHandle | None = None
         self._held: dict[int, float] = {}  # slots taken for answers, not yet used: seq → its time
+        self._taken: set[int] = set()  # slots this process took whose send is not over
+        self._over: set[int] = set()  # sends over, not yet counted so: an earlier one is not
         self._held_expiry: asyncio.TimerHandle | None = None
         # Writes that go with the pace's next transaction (the queue's finished rows); returns
         # what to do once it committed (True) or rolled back (False).
@@ -282,6 +284,8 @@ class Pacer:
         async with self._locked() as (conn, row):
             taken = await self._assign(conn, row, horizon, count)
         self._paused_until = max(self._paused_until, row.paused_until)
+        if isinstance(taken, list):
+            self._taken.update(seq for _, seq in taken)
         return taken
 
     async def _assign(
@@ -351,6 +355,7 @@ class Pacer:
             self._paused_until = max(self._paused_until, paused)
             for at, seq in taken:
                 self._held[seq] = at
+                self._taken.add(seq)
             if taken:
                 self._expire_held(taken[-1][0])
 
@@ -386,8 +391,21 @@ class Pacer:
         """The send in slot ``seq`` is over: the server has seen it, if it ever will.
 
         Written with this process's next slot, or within ``ANSWERS`` if none is taken before.
+        A slot is counted over only once every earlier slot of this process is: a send that
+        went late (its sender held up after its slot) may reach the server after a later one
+        was answered or given back, and the slot 30 places after that later one must still
+        keep a second from it.
         """
-        self._answers[seq] = time.time()
+        self._taken.discard(seq)
+        self._over.add(seq)
+        first = min(self._taken, default=None)
+        over = [n for n in self._over if first is None or n < first]
+        if not over:
+            return
+        now = time.time()
+        for n in over:
+            self._over.discard(n)
+            self._answers[n] = now
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush_answers(), name=f"pace:{self.platform}")
 
@@ -467,6 +485,7 @@ class Pacer:
             if write:
                 self._answered(seq)
             else:
+                self._taken.discard(seq)
                 self._answers[seq] = time.time()
 
     @contextlib.asynccontextmanager
@@ -527,9 +546,11 @@ class Pacer:
         self._give_back(write=False)  # written just below
         if self._held_expiry is not None:
             self._held_expiry.cancel()
-        for seq in self._held:
+        for seq in [*self._held, *self._taken, *self._over]:
             self._answers[seq] = time.time()
         self._held.clear()
+        self._taken.clear()
+        self._over.clear()
         if self._answers:
             with contextlib.suppress(Exception):
                 async with self._locked():
