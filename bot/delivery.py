@@ -25,12 +25,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlalchemy import JSON, and_, bindparam, case, false, func, insert, null, or_, text, update
+from sqlalchemy import JSON, and_, bindparam, case, false, func, insert, literal_column, null, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -123,8 +123,13 @@ BATCH = 4
 IN_FLIGHT = 10.0
 # How often the one sender of a process asks again while the send a second back is unanswered.
 POLL = 0.01
-# Answers are written with the next slot taken, or after this long when none is.
-ANSWERS = 0.1
+# Answers are written with the next slot taken, or after this long when none is: longer than a
+# broadcast's batches take, so they ride on those, and well within the second after which the
+# sends ``per_second`` places later need them.
+ANSWERS = 0.3
+# A slot taken for an update's answer in the update's transaction is given back if the answer
+# has not used it this long after its time (its process is stuck, or the answer failed).
+HELD = 2.0
 
 # A write that reads: it takes the lock (the row lock on PostgreSQL, the write lock on
 # SQLite) and returns the row in the same statement, so the read cannot go stale.
@@ -179,10 +184,12 @@ class Pacer:
     slots in one transaction of two statements (the locking read and the write), each no
     further ahead than the horizon plus its place in the batch; slots nobody came for are
     given back just after their time (and at ``close``), so none lapses slowly and holds up
-    the slots a second later. Answers are written with the process's next batch, or within
-    ``ANSWERS`` when none is taken. A bare ``UPDATE … RETURNING`` of a next-slot time would
-    be one statement, but could not know when sends were answered, and bunched sends reached
-    the server 34–38 to a second under load.
+    the slots a second later. The answer to an update takes its slots in the update's own
+    transaction (:meth:`take_within`), so it costs no commit of its own. Answers are written
+    with the process's next batch or update, or within ``ANSWERS`` when neither comes; the
+    queue's rows sent by a broadcast are marked sent in the same transaction. A bare
+    ``UPDATE … RETURNING`` of a next-slot time would be one statement, but could not know when
+    sends were answered, and bunched sends reached the server 34–38 to a second under load.
 
     **Per chat.** A chat's next message keeps ``chat_interval`` from its last one's answer: in
     this process from memory, across processes from the row's ``left_at``, read when the
@@ -203,6 +210,13 @@ class Pacer:
         self._flushing: asyncio.Task[None] | None = None
         self._reserved: list[tuple[float, int]] = []  # slots taken for this process's broadcast, in order
         self._expiry: asyncio.TimerHandle | None = None
+        self._held: dict[int, float] = {}  # slots taken for answers, not yet used: seq → its time
+        self._taken: set[int] = set()  # slots this process took whose send is not over
+        self._over: set[int] = set()  # sends over, not yet counted so: an earlier one is not
+        self._held_expiry: asyncio.TimerHandle | None = None
+        # Writes that go with the pace's next transaction (the queue's finished rows); returns
+        # what to do once it committed (True) or rolled back (False).
+        self.rider: Callable[[AsyncConnection], Awaitable[Callable[[bool], None] | None]] | None = None
 
     async def _ensure_row(self) -> None:
         if self._ready:
@@ -225,27 +239,41 @@ class Pacer:
     async def _locked(self) -> AsyncIterator[tuple[AsyncConnection, _PaceRow]]:
         """The platform's pace row, locked against every other process until the block ends.
 
-        The answers this process owes are written first, in the same transaction.
+        The answers this process owes are written first, in the same transaction, and what
+        the ``rider`` has to write goes with it.
         """
         await self._ensure_row()
-        # In turn with this process's other writers: SQLite's own busy wait, in coarse steps,
-        # would hold up the update of someone who just wrote.
-        async with self.db.writing(), self.db.engine.begin() as conn:
-            found = (await conn.execute(_LOCK_READ, {"platform": self.platform})).one()
-            row = _PaceRow(float(found[0]), float(found[1]), int(found[2]), list(found[3]))
-            answers, self._answers = self._answers, {}
-            if answers:
-                row.recent = [
-                    [n, answers[int(n)], 0] if int(n) in answers else [n, at, flying] for n, at, flying in row.recent
-                ]
-            try:
+        answers: dict[int, float] = {}
+        settled: Callable[[bool], None] | None = None
+        try:
+            # In turn with this process's other writers: SQLite's own busy wait, in coarse steps,
+            # would hold up the update of someone who just wrote.
+            async with self.db.writing(), self.db.engine.begin() as conn:
+                row, answers = await self._lock(conn)
                 yield conn, row
-            except BaseException:
-                # Rolled back: the answers are still owed.
-                self._answers = {**answers, **self._answers}
-                raise
-            if answers and not row.written:
-                await conn.execute(_RECENT, {"platform": self.platform, "recent": row.recent})
+                if answers and not row.written:
+                    await conn.execute(_RECENT, {"platform": self.platform, "recent": row.recent})
+                if self.rider is not None:
+                    settled = await self.rider(conn)
+        except BaseException:
+            # Rolled back: the answers are still owed.
+            self._answers = {**answers, **self._answers}
+            if settled is not None:
+                settled(False)
+            raise
+        if settled is not None:
+            settled(True)
+
+    async def _lock(self, conn: AsyncConnection) -> tuple[_PaceRow, dict[int, float]]:
+        """Lock and read the pace row on ``conn``, with this process's owed answers merged in."""
+        found = (await conn.execute(_LOCK_READ, {"platform": self.platform})).one()
+        row = _PaceRow(float(found[0]), float(found[1]), int(found[2]), list(found[3]))
+        answers, self._answers = self._answers, {}
+        if answers:
+            row.recent = [
+                [n, answers[int(n)], 0] if int(n) in answers else [n, at, flying] for n, at, flying in row.recent
+            ]
+        return row, answers
 
     async def _take(self, horizon: float, count: int = 1) -> list[tuple[float, int]] | float:
         """Take up to ``count`` next shared slots, each within ``horizon`` of its turn: a list of
@@ -254,52 +282,138 @@ class Pacer:
         Otherwise returns when to ask again.
         """
         async with self._locked() as (conn, row):
-            now = time.time()
-            recent = {int(entry[0]): (float(entry[1]), bool(entry[2])) for entry in row.recent}
-            free = max(row.next_at, row.paused_until, now)
-            slots: list[tuple[float, int]] = []
-            for n in range(count):
-                seq = row.seq + n
-                back = recent.get(seq - self._capacity)
-                if back is not None:
-                    at, flying = back
-                    if flying and at > now:
-                        if slots:
-                            break
-                        return now + POLL  # a second's worth back is still on its way
-                    free = max(free, at + 1.0)
-                # The later slots of a batch are promised that many gaps further ahead.
-                if free > now + horizon + n * self._gap:
+            taken = await self._assign(conn, row, horizon, count)
+        self._paused_until = max(self._paused_until, row.paused_until)
+        if isinstance(taken, list):
+            self._taken.update(seq for _, seq in taken)
+        return taken
+
+    async def _assign(
+        self, conn: AsyncConnection, row: _PaceRow, horizon: float, count: int
+    ) -> list[tuple[float, int]] | float:
+        """Take the slots on the locked row (see :meth:`_take`)."""
+        now = time.time()
+        recent = {int(entry[0]): (float(entry[1]), bool(entry[2])) for entry in row.recent}
+        free = max(row.next_at, row.paused_until, now)
+        slots: list[tuple[float, int]] = []
+        for n in range(count):
+            seq = row.seq + n
+            back = recent.get(seq - self._capacity)
+            if back is not None:
+                at, flying = back
+                if flying and at > now:
                     if slots:
                         break
-                    return free - horizon
-                recent[seq] = (free + IN_FLIGHT, True)
-                slots.append((free, seq))
-                free += self._gap
-            last = slots[-1][1]
-            # A send answered more than a second ago holds nobody back: only the others are kept, so
-            # the row stays small however high the limit (the pipeline bench sets it unbounded).
-            kept = [
-                [n, at, int(flying)]
-                for n, (at, flying) in sorted(recent.items())
-                if n > last - self._capacity and (flying or at + 1.0 > now)
-            ]
-            await conn.execute(_TAKE, {"platform": self.platform, "next_at": free, "seq": last + 1, "recent": kept})
-            row.written = True
-        self._paused_until = max(self._paused_until, row.paused_until)
+                    return now + POLL  # a second's worth back is still on its way
+                free = max(free, at + 1.0)
+            # The later slots of a batch are promised that many gaps further ahead.
+            if free > now + horizon + n * self._gap:
+                if slots:
+                    break
+                return free - horizon
+            recent[seq] = (free + IN_FLIGHT, True)
+            slots.append((free, seq))
+            free += self._gap
+        last = slots[-1][1]
+        # A send answered more than a second ago holds nobody back: only the others are kept, so
+        # the row stays small however high the limit (the pipeline bench sets it unbounded).
+        kept = [
+            [n, at, int(flying)]
+            for n, (at, flying) in sorted(recent.items())
+            if n > last - self._capacity and (flying or at + 1.0 > now)
+        ]
+        await conn.execute(_TAKE, {"platform": self.platform, "next_at": free, "seq": last + 1, "recent": kept})
+        row.written = True
         return slots
+
+    async def take_within(self, unit: Unit, count: int) -> list[tuple[float, int]]:
+        """Slots for an update's answer, taken in the update's own transaction: no commit of their
+        own. Empty when the pace says to wait (the answer then takes its own when it is sent).
+
+        Taken last, just before the commit, so on PostgreSQL the pace row is held only for it.
+        The slots are the answer's from the commit on (see :meth:`sending`); not used within
+        ``HELD`` of their time, they are given back.
+        """
+        conn = await unit.session.connection()
+        if not self._ready:
+            # Made here if missing, not in a transaction of its own: on SQLite the unit holds the
+            # write lock, and that transaction would wait for it.
+            await conn.execute(
+                _insert_pace(self.db.is_sqlite),
+                {"platform": self.platform, "next_at": 0.0, "paused_until": 0.0, "seq": 0, "recent": []},
+            )
+        row, answers = await self._lock(conn)
+        taken = await self._assign(conn, row, float("inf"), count)
+        if not isinstance(taken, list):
+            taken = []
+            if answers:
+                await conn.execute(_RECENT, {"platform": self.platform, "recent": row.recent})
+        paused = row.paused_until
+
+        def committed() -> None:
+            self._ready = True
+            self._paused_until = max(self._paused_until, paused)
+            for at, seq in taken:
+                self._held[seq] = at
+                self._taken.add(seq)
+            if taken:
+                self._expire_held(taken[-1][0])
+
+        def rolled_back() -> None:
+            self._answers = {**answers, **self._answers}
+
+        unit.after_commit(committed)
+        unit.after_rollback(rolled_back)
+        return taken
+
+    def _expire_held(self, last: float) -> None:
+        if self._held_expiry is None:
+            delay = max(0.0, last - time.time()) + HELD
+            self._held_expiry = asyncio.get_running_loop().call_later(delay, self._give_back_held)
+
+    def _give_back_held(self) -> None:
+        self._held_expiry = None
+        now = time.time()
+        for seq, at in list(self._held.items()):
+            if at + HELD <= now:
+                del self._held[seq]
+                self._answered(seq)
+        if self._held:
+            self._expire_held(max(self._held.values()))
+
+    def release(self, slots: Sequence[tuple[float, int]]) -> None:
+        """Give back slots taken for an answer that did not use them."""
+        for _, seq in slots:
+            if self._held.pop(seq, None) is not None:
+                self._answered(seq)
 
     def _answered(self, seq: int) -> None:
         """The send in slot ``seq`` is over: the server has seen it, if it ever will.
 
         Written with this process's next slot, or within ``ANSWERS`` if none is taken before.
+        A slot is counted over only once every earlier slot of this process is: a send that
+        went late (its sender held up after its slot) may reach the server after a later one
+        was answered or given back, and the slot 30 places after that later one must still
+        keep a second from it.
         """
-        self._answers[seq] = time.time()
+        self._taken.discard(seq)
+        self._over.add(seq)
+        first = min(self._taken, default=None)
+        over = [n for n in self._over if first is None or n < first]
+        if not over:
+            return
+        now = time.time()
+        for n in over:
+            self._over.discard(n)
+            self._answers[n] = now
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush_answers(), name=f"pace:{self.platform}")
 
     async def _flush_answers(self) -> None:
         await asyncio.sleep(ANSWERS)
+        # Those written with a slot meanwhile are gone; the rest wait ANSWERS from the oldest.
+        while self._answers and (wait := min(self._answers.values()) + ANSWERS - time.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
         if self._answers:
             try:
                 async with self._locked():
@@ -323,10 +437,16 @@ class Pacer:
             await asyncio.sleep(max(0.001, taken - time.time()))
         return taken
 
-    async def _slot(self, urgent: bool) -> int:
-        """A shared slot that no pause covers, waited for until its moment; returns its number."""
+    async def _slot(self, urgent: bool, held: tuple[float, int] | None = None) -> int:
+        """A shared slot that no pause covers, waited for until its moment; returns its number.
+
+        ``held``: one taken for this send beforehand (:meth:`take_within`), used if still held.
+        """
         while True:
-            if urgent:
+            if held is not None and self._held.pop(held[1], None) is not None:
+                start, seq = held
+                held = None
+            elif urgent:
                 start, seq = (await self._wait_to_take(urgent))[0]
             else:
                 # A broadcast's slots are reserved a few at a time, one transaction for them all;
@@ -365,21 +485,29 @@ class Pacer:
             if write:
                 self._answered(seq)
             else:
+                self._taken.discard(seq)
                 self._answers[seq] = time.time()
 
     @contextlib.asynccontextmanager
     async def sending(
-        self, chat_id: int, *, spaced: bool = True, urgent: bool = False, after: float = 0.0
+        self,
+        chat_id: int,
+        *,
+        spaced: bool = True,
+        urgent: bool = False,
+        after: float = 0.0,
+        held: tuple[float, int] | None = None,
     ) -> AsyncIterator[None]:
         """Wait until a message to ``chat_id`` may go out; send it inside the block.
 
         ``after``: when the chat's last message was answered, as another process recorded it.
+        ``held``: a slot taken for it beforehand (:meth:`take_within`).
         """
         if spaced:
             ready = max(self._next.get(chat_id, 0.0), after + self.limits.chat_interval if after else 0.0)
             if (wait := ready - time.time()) > 0:
                 await asyncio.sleep(wait)
-        seq = await self._slot(urgent)
+        seq = await self._slot(urgent, held)
         try:
             yield
         except RetryAfter as exc:
@@ -416,6 +544,13 @@ class Pacer:
         if self._expiry is not None:
             self._expiry.cancel()
         self._give_back(write=False)  # written just below
+        if self._held_expiry is not None:
+            self._held_expiry.cancel()
+        for seq in [*self._held, *self._taken, *self._over]:
+            self._answers[seq] = time.time()
+        self._held.clear()
+        self._taken.clear()
+        self._over.clear()
         if self._answers:
             with contextlib.suppress(Exception):
                 async with self._locked():
@@ -441,6 +576,9 @@ MAX_CHATS = 100  # chats drained at once; the pacer, not this, sets the pace
 # seconds), so one lookup serves a batch of finished chats.
 REFILL = MAX_CHATS // 2
 BUSY = 1.0
+# Rows sent that end their chat's queue are marked sent with the pace's next transaction, or
+# alone after this long.
+FINISHES = 0.2
 IDLE = 60.0  # a worker with nothing due looks again after this long anyway
 
 
@@ -479,6 +617,8 @@ def _claiming_insert() -> Any:
 
 
 _CLAIMING_INSERT = _claiming_insert()
+_CLAIMED_CHAT: Any = literal_column(f"{_TABLE.name}.chat_id", type_=_TABLE.c.chat_id.type)
+_CLAIMED_ID: Any = literal_column(f"{_TABLE.name}.id", type_=_TABLE.c.id.type)
 
 
 @dataclass
@@ -486,6 +626,8 @@ class _Head:
     row: Delivery
     left_at: float
     unreachable: bool
+    more: bool = True  # the chat has other rows unfinished
+    claimed_at: float = 0.0  # loop time just before the claim
 
 
 class Outbox:
@@ -502,7 +644,7 @@ class Outbox:
         self.transport = transport
         # The queue is keyed by platform: this outbox serves its platform's rows alone.
         self.platform = platform
-        self.pacer = Pacer(limits, db, platform) if limits is not None else None
+        self.pacer: Pacer | None = None
         self.clock = clock
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -521,13 +663,31 @@ class Outbox:
         self._others_at = -1e9  # loop time of the last row queued that is not a claimed answer
         self._behind: set[int] = set()  # chats whose answer was queued behind another row
         self._ack_task: asyncio.Task[None] | None = None
+        # Answers claimed in a unit not yet committed, which take their pace slots with it.
+        self._to_pace: dict[Unit, list[Delivery]] = {}
+        self._slots: dict[int, list[tuple[float, int]]] = {}  # an answer's id → its slots
+        # Sent rows whose chat has nothing else to send, marked sent with the pace's next
+        # transaction (or alone after FINISHES): row id → (values, loop time of its claim).
+        self._sent: dict[int, tuple[dict[str, Any], float]] = {}
+        self._sent_timer: asyncio.TimerHandle | None = None
+        self._sent_since = 0.0  # loop time of the oldest row not yet marked sent
+        self._sent_task: asyncio.Task[None] | None = None
         db.ride(self._ride)
+        db.ride(self._ride_pace)
+        if limits is not None:
+            self._pace(limits)
         self._stopping = False
 
     def use(self, transport: Transport, limits: Limits | None = None) -> None:
         """Send through ``transport`` from now on (the running adapter's), paced by ``limits``."""
         self.transport = transport
-        self.pacer = Pacer(limits, self.db, self.platform) if limits is not None else None
+        self.pacer = None
+        if limits is not None:
+            self._pace(limits)
+
+    def _pace(self, limits: Limits) -> None:
+        self.pacer = Pacer(limits, self.db, self.platform)
+        self.pacer.rider = self._write_sent
 
     def wake(self) -> None:
         self._wake.set()
@@ -576,6 +736,10 @@ class Outbox:
                 if row.status == SENDING:
                     row.attempts, row.not_before = 1, values["lease_until"]
                     claimed = True
+                    if self.pacer is not None:
+                        if unit not in self._to_pace:
+                            unit.after_rollback(lambda: self._to_pace.pop(unit, None))
+                        self._to_pace.setdefault(unit, []).append(row)
                 else:
                     self._behind.add(chat_id)
         else:
@@ -625,6 +789,7 @@ class Outbox:
                 queued += len((await connection.execute(statement, rows)).all())
                 await asyncio.sleep(0)
         if queued:
+            self._others_at = asyncio.get_running_loop().time()
             self.db.after_commit(self._wake.set)
         return queued
 
@@ -670,7 +835,12 @@ class Outbox:
                 self._ack_timer = asyncio.get_running_loop().call_later(ACK_DELAY, self._ack_alone)
 
     async def _ride(self, unit: Unit) -> None:
-        """In a unit's transaction: mark the answers sent since the last one."""
+        """In a unit's transaction: mark the answers and other rows sent since the last one."""
+        if self._sent:
+            settled = await self._write_sent(await unit.session.connection())
+            if settled is not None:
+                unit.after_commit(lambda: settled(True))
+                unit.after_rollback(lambda: settled(False))
         if not self._acks:
             return
         acks, self._acks = self._acks, {}
@@ -701,6 +871,33 @@ class Outbox:
 
         unit.after_commit(marked)
         unit.after_rollback(put_back)
+
+    async def _ride_pace(self, unit: Unit) -> None:
+        """In a unit's transaction, last: the pace slots of the answers it claimed, so sending
+        them right after the commit takes no transaction of its own."""
+        rows = self._to_pace.pop(unit, None)
+        if not rows or self.pacer is None or self.transport is None:
+            return
+        parted = self.transport if isinstance(self.transport, PartedTransport) else None
+        counts = [
+            sum(len(parted.parts(from_payload(p))) for p in row.payload.get("items", []))
+            if parted is not None
+            else len(row.payload.get("items", []))
+            for row in rows
+        ]
+        if not sum(counts):
+            return
+        slots = await self.pacer.take_within(unit, sum(counts))
+
+        def held() -> None:
+            start = 0
+            for row, count in zip(rows, counts, strict=True):
+                if row.id is not None and slots[start : start + count]:
+                    self._slots[row.id] = slots[start : start + count]
+                start += count
+
+        if slots:
+            unit.after_commit(held)
 
     def _due_clause(self, now: datetime) -> object:
         return and_(col(Delivery.platform) == self.platform, self._due(now))
@@ -741,13 +938,18 @@ class Outbox:
             return list(result.all())
 
     async def _claim_head(self, chat_id: int, *, urgent: bool) -> _Head | None:
-        """Claim the chat's oldest unfinished row (only it may be sent) if it is due now.
+        """Claim the chat's oldest unfinished row (only it may be sent) if it is due now."""
+        return (await self._claim([chat_id], urgent=urgent)).get(chat_id)
 
-        One statement, a compare-and-set: pending → sending only if nobody else took it. It
-        also reads when the chat's last message left (``left_at``), so its gap holds across
-        processes (once the row is claimed nobody else can send to the chat before it), and,
-        for a broadcast, whether the person is known to be unreachable: someone who just
-        wrote is reachable (their message cleared the mark).
+    async def _claim(self, chats: Sequence[int], *, urgent: bool = False) -> dict[int, _Head]:
+        """Claim the oldest unfinished row of each of ``chats`` that is due now, in one statement.
+
+        A compare-and-set: pending → sending only if nobody else took it. Each row comes back
+        with when its chat's last message left (``left_at``), so the chat's gap holds across
+        processes (once the row is claimed nobody else can send to the chat before it), whether
+        the chat has anything else unfinished (so its sender knows whether to look again), and,
+        for a broadcast, whether the person is known to be unreachable: someone who just wrote
+        is reachable (their message cleared the mark).
         """
         now = self.clock()
         earlier = _TABLE.alias("earlier")
@@ -755,36 +957,57 @@ class Outbox:
             select(func.min(earlier.c.id))
             .where(
                 earlier.c.platform == self.platform,
-                earlier.c.chat_id == chat_id,
+                earlier.c.chat_id.in_(chats),
                 earlier.c.status.in_([PENDING, SENDING]),
             )
-            .scalar_subquery()
+            .group_by(earlier.c.chat_id)
         )
+        # The claimed row's own columns, named with the table: SQLite renders a RETURNING clause
+        # without table names, and inside a subquery a bare name is the subquery's own column.
+        chat, claimed = _CLAIMED_CHAT, _CLAIMED_ID
         sent = _TABLE.alias("sent")
         left = (
             select(func.max(sent.c.left_at))
-            .where(sent.c.platform == self.platform, sent.c.chat_id == chat_id, sent.c.left_at.is_not(None))
+            .where(sent.c.platform == self.platform, sent.c.chat_id == chat, sent.c.left_at.is_not(None))
             .scalar_subquery()
+        )
+        later = _TABLE.alias("later")
+        more = (
+            select(later.c.id)
+            .where(
+                later.c.platform == self.platform,
+                later.c.chat_id == chat,
+                later.c.id != claimed,
+                later.c.status.in_([PENDING, SENDING]),
+            )
+            .exists()
         )
         unreachable: Any = false()
         if not urgent and self.platform == "telegram":  # the mark is kept on a person's Telegram id
             people = User.__table__.c  # type: ignore[attr-defined]
             unreachable = (
-                select(people.id).where(people.telegram_id == chat_id, people.unreachable_at.is_not(None)).exists()
+                select(people.id).where(people.telegram_id == chat, people.unreachable_at.is_not(None)).exists()
             )
         statement = (
             update(_TABLE)
-            .where(_TABLE.c.id == oldest, self._due(now))
+            .where(_TABLE.c.id.in_(oldest), self._due(now))
             .values(status=SENDING, not_before=now + LEASE, attempts=_TABLE.c.attempts + 1)
-            .returning(*_TABLE.c, left.label("last_left_at"), unreachable.label("unreachable"))
+            .returning(*_TABLE.c, left.label("last_left_at"), more.label("more"), unreachable.label("unreachable"))
         )
+        claimed_at = asyncio.get_running_loop().time()
         async with self.db.writing(), self.db.engine.begin() as conn:
-            found = (await conn.execute(statement)).first()
-        if found is None:
-            return None
-        values = found._mapping
-        row = Delivery(**{column.name: values[column] for column in _TABLE.c})
-        return _Head(row, float(values["last_left_at"] or 0.0), bool(values["unreachable"]))
+            found = (await conn.execute(statement)).all()
+        heads: dict[int, _Head] = {}
+        for values in (found_row._mapping for found_row in found):
+            row = Delivery(**{column.name: values[column] for column in _TABLE.c})
+            heads[row.chat_id] = _Head(
+                row,
+                float(values["last_left_at"] or 0.0),
+                bool(values["unreachable"]),
+                bool(values["more"]),
+                claimed_at,
+            )
+        return heads
 
     async def flush(self) -> int:
         """Send everything due now, in order per chat; returns how many rows were delivered."""
@@ -795,11 +1018,13 @@ class Outbox:
             while True:
                 tasks = await self._pump()
                 if not tasks:
+                    await self._settle_sent()
                     return sent
                 results = await asyncio.gather(*tasks, return_exceptions=True)
                 done = sum(r for r in results if isinstance(r, int))
                 sent += done
                 if not done:
+                    await self._settle_sent()
                     return sent
 
     async def serve(self, chat_id: int) -> int:
@@ -847,12 +1072,21 @@ class Outbox:
         return sent + await asyncio.shield(task)
 
     async def _pump(self) -> list[asyncio.Task[int]]:
-        """Start a sender for every chat with something due that has none running."""
+        """Start a sender for every chat with something due that has none running.
+
+        Their rows are claimed together, in one statement, not one transaction per chat: a
+        burst of claims would hold up the pace's slots behind them.
+        """
+        chats: list[int] = []
         for chat_id in await self._due_chats():
-            if self._stopping or len(self._draining) >= MAX_CHATS:
+            if self._stopping or len(self._draining) + len(chats) >= MAX_CHATS:
                 break
             if chat_id not in self._draining:
-                task = asyncio.create_task(self._drain(chat_id), name=f"outbox:{chat_id}")
+                chats.append(chat_id)
+        if chats:
+            claiming = asyncio.create_task(self._claim(chats), name="outbox:claim")
+            for chat_id in chats:
+                task = asyncio.create_task(self._drain(chat_id, claiming=claiming), name=f"outbox:{chat_id}")
                 self._draining[chat_id] = task
         return list(self._draining.values())
 
@@ -883,19 +1117,29 @@ class Outbox:
             at = at.replace(tzinfo=now.tzinfo)
         return max(0.0, (at - now).total_seconds())
 
-    async def _drain(self, chat_id: int, *, urgent: bool = False) -> int:
-        """Send one chat's rows in order; stop at the first that must wait."""
+    async def _drain(
+        self, chat_id: int, *, urgent: bool = False, claiming: asyncio.Task[dict[int, _Head]] | None = None
+    ) -> int:
+        """Send one chat's rows in order; stop at the first that must wait.
+
+        ``claiming``: the claim of several chats' rows, this one's among them.
+        """
         sent = 0
         try:
             while not self._stopping:
-                head = await self._claim_head(chat_id, urgent=urgent)
+                if claiming is not None:
+                    head = (await asyncio.shield(claiming)).get(chat_id)
+                    claiming = None
+                else:
+                    head = await self._claim_head(chat_id, urgent=urgent)
                 if head is None:
                     break  # nothing due, or another worker holds this chat for now
                 if head.unreachable:
                     # Until the person writes again (which clears the mark), asking is pointless.
                     await self._give_up_chat(chat_id, head.row)
                     break
-                outcome = await self._send(head.row, urgent=urgent, after=head.left_at)
+                last = None if head.more else head.claimed_at
+                outcome = await self._send(head.row, urgent=urgent, after=head.left_at, last=last)
                 more = self._more.pop(head.row.id or 0, True)
                 if outcome == SENT:
                     sent += 1
@@ -917,8 +1161,22 @@ class Outbox:
                 self._wake.set()
         return sent
 
-    async def _send(self, row: Delivery, *, urgent: bool = False, after: float = 0.0) -> str:
-        """Deliver a claimed row; returns its outcome (SENT, PENDING, FAILED or UNREACHABLE)."""
+    async def _send(self, row: Delivery, *, urgent: bool = False, after: float = 0.0, last: float | None = None) -> str:
+        """Deliver a claimed row; returns its outcome (SENT, PENDING, FAILED or UNREACHABLE).
+
+        ``last``: the chat had nothing else unfinished when this row was claimed, at this loop time.
+        """
+        assert self.transport is not None
+        slots = self._slots.pop(row.id or 0, [])
+        try:
+            return await self._send_items(row, urgent=urgent, after=after, last=last, slots=slots)
+        finally:
+            if slots and self.pacer is not None:
+                self.pacer.release(slots)
+
+    async def _send_items(
+        self, row: Delivery, *, urgent: bool, after: float, last: float | None, slots: list[tuple[float, int]]
+    ) -> str:
         assert self.transport is not None
         items = [from_payload(p) for p in row.payload.get("items", [])]
         done = int(row.payload.get("done", 0))
@@ -942,7 +1200,10 @@ class Outbox:
                     if self.pacer is None:
                         await self.transport.deliver(row.chat_id, pieces[part])
                     else:
-                        async with self.pacer.sending(row.chat_id, spaced=spaced, urgent=urgent, after=after):
+                        held = slots.pop(0) if slots else None
+                        async with self.pacer.sending(
+                            row.chat_id, spaced=spaced, urgent=urgent, after=after, held=held
+                        ):
                             await self.transport.deliver(row.chat_id, pieces[part])
                     part += 1
                     # Counted from the answer, so the server never sees two closer than the interval.
@@ -978,6 +1239,18 @@ class Outbox:
         except asyncio.CancelledError:
             await self._finish(row, PENDING, "interrupted", None, done, len(items), part=part, left_at=left_at)
             raise
+        if (
+            status == SENT
+            and last is not None
+            and left_at is not None
+            and self.pacer is not None
+            and row.id is not None
+        ):
+            # Nothing else of the chat to send after it: marked sent with others, not alone.
+            self._answers.discard(row.id)
+            self._more[row.id] = False
+            self._mark_sent(row, left_at, last)
+            return SENT
         await self._finish(
             row, status, error, not_before, done, len(items), part=part, unreachable=unreachable, left_at=left_at
         )
@@ -1037,6 +1310,82 @@ class Outbox:
         if status == PENDING:
             self._wake.set()  # the worker's sleep must end when this row falls due
 
+    def _mark_sent(self, row: Delivery, left_at: float, claimed_at: float) -> None:
+        """Mark ``row`` sent with the pace's next transaction, or alone after ``FINISHES``.
+
+        A crash before then sends it again once its claim lapses, as a crash between a send and
+        its own mark would."""
+        assert row.id is not None
+        loop = asyncio.get_running_loop()
+        values = {"row_id": row.id, "at": self.clock(), "left": left_at}
+        if not self._sent:
+            self._sent_since = loop.time()
+        self._sent[row.id] = (values, claimed_at)
+        row.status, row.last_error = SENT, None
+        if self._sent_timer is None and self._sent_task is None:
+            self._sent_timer = loop.call_later(FINISHES, self._mark_sent_alone)
+
+    async def _write_sent(self, conn: AsyncConnection) -> Callable[[bool], None] | None:
+        """Write the rows sent and not yet marked so, in ``conn``'s transaction."""
+        if not self._sent:
+            return None
+        sent, self._sent = self._sent, {}
+        await conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id == bindparam("row_id"))
+            .values(status=SENT, last_error=None, not_before=None, sent_at=bindparam("at"), left_at=bindparam("left")),
+            [values for values, _ in sent.values()],
+        )
+        claimed = min(at for _, at in sent.values())
+
+        def settled(committed: bool) -> None:
+            if not committed:
+                self._sent = {**sent, **self._sent}
+                if self._sent_timer is None and self._sent_task is None:
+                    self._sent_timer = asyncio.get_running_loop().call_later(FINISHES, self._mark_sent_alone)
+            elif self._others_at >= claimed:
+                # A row queued for one of these chats since waited behind it: it is due now.
+                self._wake.set()
+
+        return settled
+
+    def _mark_sent_alone(self) -> None:
+        self._sent_timer = None
+        loop = asyncio.get_running_loop()
+        if self._sent and (wait := self._sent_since + FINISHES - loop.time()) > 0:
+            # Those marked meanwhile went with the pace's transaction; the ones waiting now are younger.
+            self._sent_timer = loop.call_later(wait, self._mark_sent_alone)
+            return
+        if self._sent and self._sent_task is None:
+            self._sent_task = asyncio.create_task(self._write_sent_alone(), name="outbox:sent")
+
+    async def _write_sent_alone(self) -> None:
+        settled: Callable[[bool], None] | None = None
+        try:
+            async with self.db.writing(), self.db.engine.begin() as conn:
+                settled = await self._write_sent(conn)
+        except Exception:
+            if settled is not None:
+                settled(False)
+            log.exception("marking sent rows failed; will retry")
+        else:
+            if settled is not None:
+                settled(True)
+        finally:
+            self._sent_task = None
+            if self._sent and self._sent_timer is None and not self._stopping:
+                self._sent_timer = asyncio.get_running_loop().call_later(FINISHES, self._mark_sent_alone)
+
+    async def _settle_sent(self) -> None:
+        """Write now what is sent and not yet marked (before returning from ``flush``, at stop)."""
+        if self._sent_timer is not None:
+            self._sent_timer.cancel()
+            self._sent_timer = None
+        if self._sent_task is not None:
+            await asyncio.gather(self._sent_task, return_exceptions=True)
+        if self._sent:
+            await self._write_sent_alone()
+
     async def _give_up_chat(self, chat_id: int, claimed: Delivery | None = None) -> None:
         """The chat is gone: what else is queued for it fails now instead of hitting the server.
 
@@ -1092,6 +1441,10 @@ class Outbox:
                     pass  # the rider marks what was sent
             except Exception:
                 log.exception("marking sent answers at shutdown failed; they will be sent again")
+        try:
+            await self._settle_sent()
+        except Exception:
+            log.exception("marking sent rows at shutdown failed; they will be sent again")
         if self.pacer is not None:
             await self.pacer.close()
 
@@ -1108,3 +1461,14 @@ def _insert_new(sqlite: bool) -> Any:
     from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
     return postgresql_insert(Delivery).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def _insert_pace(sqlite: bool) -> Any:
+    """An INSERT of a platform's pace row that does nothing when it is there already."""
+    if sqlite:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(DeliveryPace).on_conflict_do_nothing(index_elements=["platform"])
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+    return postgresql_insert(DeliveryPace).on_conflict_do_nothing(index_elements=["platform"])

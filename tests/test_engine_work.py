@@ -1,13 +1,15 @@
 """What an update costs: one commit, the person kept between updates, menus sent only on a change.
 
 These guard the speed half of the update engine (issue 10): a /lead and its 确认保存 commit once
-each on both databases; the process keeps the person and still sees a change to them on the
-very next update (or, made by another process, within the cache's lifetime); a person's
-command menu is sent once, again after their role or language changed, and not otherwise.
+each on both databases, their answers' slots of the shared pace included; the process keeps
+the person and still sees a change to them on the very next update (or, made by another
+process, within the cache's lifetime); a person's command menu is sent once, again after
+their role or language changed, and not otherwise.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,9 +57,13 @@ def commits(db: Database) -> Iterator[list[int]]:
 async def test_a_lead_and_its_save_commit_once_each(
     app: App, join: Joiner, transport: RecordingTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The whole path of an answer to Telegram: the router, the handler, the queued reply, its sending."""
-    # The answers' "sent" marks ride on the next update; none is written on its own meanwhile.
+    """The whole path of an answer to Telegram: the router, the handler, the queued reply, its
+    sending under the pace shared with other processes (its slot taken in the update's commit)."""
+    # The answers' "sent" marks, and the pace's record of when each send was answered, ride on
+    # the next update; none is written on its own meanwhile.
     monkeypatch.setattr(delivery, "ACK_DELAY", 3600.0)
+    monkeypatch.setattr(delivery, "ANSWERS", 3600.0)
+    app.outbox.use(transport, delivery.TELEGRAM)  # type: ignore[attr-defined]
     officer = await join(3_100_000_001, "驻北京联络处", "驻外机构")
     router = Router(app, build_registry(), queue_replies=True)
     person = Chat(router, officer.user_id)
@@ -77,6 +83,18 @@ async def test_a_lead_and_its_save_commit_once_each(
     save = person.button(zh("lead.confirm.save"))
     assert await update(person._incoming(Kind.BUTTON, data=save.data, text=save.label)) == 1
     assert await update(person._incoming(Kind.COMMAND, command="help", args="", text="/help")) == 1
+
+    # Every send took its slot of the shared pace, in order; all but the last update's were
+    # recorded as answered by the update after.
+    async with app.db.engine.connect() as conn:
+        seq, recent = (
+            await conn.execute(text("SELECT seq, recent FROM deliverypace WHERE platform = 'telegram'"))
+        ).one()
+    assert seq == len(transport.sent) >= 3, (seq, transport.sent)
+    if isinstance(recent, str):
+        recent = json.loads(recent)
+    still_flying = sorted(int(n) for n, _at, flying in recent if flying)
+    assert still_flying and min(still_flying) >= seq - 2, recent
 
     answers = transport.texts_to(officer.user_id)
     assert any(heard(text, "lead.saved") for text in answers), answers
