@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from sqlmodel import col, func, select
 
+from bot import delivery
 from bot.core import Outgoing, Reply
 from bot.core.db import Database
 from bot.delivery import PENDING, SENDING, TELEGRAM, Outbox, classify_error
@@ -62,6 +63,11 @@ async def unsent(db: Database) -> int:
 
 
 async def main(url: str, root: str, token: str, log: Path) -> None:
+    # A worker claims its due chats together, up to MAX_CHATS of them: with the whole broadcast
+    # under that, the first process to look would take every chat and the other none. A second
+    # of the pace each keeps both sending side by side, which is what the test is about.
+    delivery.MAX_CHATS = int(TELEGRAM.per_second)
+    delivery.REFILL = delivery.MAX_CHATS // 2
     db = Database(url)
     transport = HttpTransport(root, token, log)
     outbox = Outbox(db, transport, limits=TELEGRAM)
