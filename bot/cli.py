@@ -10,10 +10,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import digest_cli
 from bot.core import logs, migrate
 from bot.core.config import Settings
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.web.server import WebServer
 
 log = logging.getLogger("investbot")
 
@@ -83,29 +88,39 @@ async def _scheduler(settings: Settings) -> None:
         await app.db.dispose()
 
 
+class _Dashboard:
+    """The dashboard alone, as a runner: started, and stopped at SIGTERM like the bot."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: App | None = None
+        self.server: WebServer | None = None
+
+    async def start(self) -> None:
+        from bot.bootstrap import build
+        from bot.web.menu import set_menu_button
+        from bot.web.server import WebServer
+
+        settings = self.settings
+        self.app, _ = await build(settings)
+        self.server = WebServer(self.app, host=settings.web_listen, port=settings.web_port)
+        await self.server.start()
+        public = settings.web_url or "WEB_URL unset"
+        print(f"dashboard on http://{settings.web_listen}:{self.server.port}/ (public address: {public})", flush=True)
+        await set_menu_button(settings)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+        if self.app is not None:
+            await self.app.db.dispose()
+
+
 async def _web(settings: Settings) -> None:
     """The dashboard alone (the bot runs elsewhere, or `run` without WEB_URL)."""
-    import signal
+    from bot.runner import run_until_stopped
 
-    from bot.bootstrap import build
-    from bot.web.menu import set_menu_button
-    from bot.web.server import WebServer
-
-    app, _ = await build(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    server = WebServer(app, host=settings.web_listen, port=settings.web_port)
-    await server.start()
-    public = settings.web_url or "WEB_URL unset"
-    print(f"dashboard on http://{settings.web_listen}:{server.port}/ (public address: {public})", flush=True)
-    await set_menu_button(settings)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
-        await app.db.dispose()
+    await run_until_stopped(_Dashboard(settings))
 
 
 async def _migrate(settings: Settings, revision: str, down: bool) -> None:

@@ -139,3 +139,39 @@ async def _scheduler_at(moment: datetime) -> int:
         return await send_due(app, moment)
     finally:
         await db.dispose()
+
+
+async def test_the_dashboard_alone_serves_and_stops_cleanly_at_sigterm(tmp_path: Path) -> None:
+    """``investbot web``: the dashboard answers on its port, and SIGTERM ends it with status 0."""
+    import re
+    import signal
+
+    import aiohttp
+
+    db = tmp_path / "web.sqlite3"
+    assert investbot("migrate", db=db).returncode == 0
+    env = {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "WEB_LISTEN": "127.0.0.1",
+        "WEB_PORT": "0",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "web", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert found, line
+        async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{found[1]}/overview") as answer:
+            # No signature, no data: the page asks to be opened from the chat.
+            assert answer.status in (401, 403)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
