@@ -162,7 +162,7 @@ async def overview(
         city_wide or city_figures(db, span, today, tz),
         digests.chain_sections(db, chains_shown, window, tz, lagging=False),
     )
-    period, last, every_row, ranks = whole.period, whole.last_day, whole.rows, whole.ranks
+    last, every_row, ranks = whole.last_day, whole.rows, whole.ranks
     city = sees_city(member)
     rows = every_row if city else [r for r in every_row if r.unit_id == member.unit_id]
     total = None
