@@ -22,7 +22,7 @@ from bot.core.registry import Registry
 from handlers import landing_digest
 from handlers.networks import network_lines
 from models import Role, Unit
-from services import charts, digests, schedule, targets
+from services import charts, digests, members, rankings, schedule, targets
 from services.charts import Bars, Chart, money_unit
 from services.digests import (
     COVERAGE,
@@ -444,13 +444,22 @@ class DigestRun:
         self._data: dict[tuple[Any, ...], Any] = {}
         self._out: dict[tuple[Any, ...], list[Outgoing]] = {}
         self.progress = targets.ProgressByDay(app.db, app.tz)
-        self._units: dict[int | None, Unit] | None = None
+        self._foreseen = False
+        self._units: dict[int, Unit] | None = None
+
+    async def _foresee(self) -> None:
+        """Tell the run's progress every day its digests will read, so one pass counts them all."""
+        self._foreseen = True
+        for o in {item.occurrence for item in self.items}:
+            if o.kind == BUREAU_OVERVIEW:
+                self.progress.expect(await rankings.interview_days(self.app.db, min(o.period.last_day, o.as_of)))
+            elif o.kind in (UNIT_TARGETS, LEADER_SUMMARY):
+                self.progress.expect([o.as_of])
 
     async def _unit_name(self, unit_id: int | None, locale: str) -> str:
         if self._units is None:
-            async with self.app.db.session() as session:
-                self._units = {u.id: u for u in (await session.exec(select(Unit))).all()}
-        unit = self._units.get(unit_id)
+            self._units = await members.every_unit(self.app.db)
+        unit = self._units.get(unit_id) if unit_id is not None else None
         return unit.name(locale) if unit else ""
 
     def _peers(self, o: Occurrence) -> list[int]:
@@ -462,6 +471,8 @@ class DigestRun:
 
     async def _build(self, item: DueItem) -> Any:
         o, app = item.occurrence, self.app
+        if not self._foreseen:
+            await self._foresee()
         key: tuple[Any, ...] = (o.kind, o.period, o.as_of)
         if o.kind == CHAIN_DIGEST:
             if key not in self._data:

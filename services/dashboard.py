@@ -42,7 +42,7 @@ from models import (
     UnitKind,
     Visit,
 )
-from services import digests, needs, projects, rankings, taskforce
+from services import digests, members, needs, projects, rankings, taskforce
 from services import settings as bureau_settings
 from services.access import scope
 from services.digests import ChainSection, Named, UnitRow, Window
@@ -176,8 +176,7 @@ async def overview(
         indicator: [r for r in items if (city and r.rank <= RANKS_SHOWN) or r.unit_id == member.unit_id]
         for indicator, items in ranks.by_indicator.items()
     }
-    async with db.session() as session:
-        units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    units = await members.every_unit(db)
     if city:
         # Only the units whose lines are shown: a city of 500 units has 70 of them.
         lead_units = {c.lead_unit_id for c in chains_shown}

@@ -194,6 +194,18 @@ async def units(db: Database, *, kinds: tuple[str, ...] | None = None) -> list[U
     return list(found)
 
 
+async def every_unit(db: Database) -> dict[int, Unit]:
+    """Every unit by id, the inactive ones too (older records name them); shared copies, read only."""
+    kept = db.cache.get("unit", "every")
+    if not missing(kept):
+        return dict(kept)
+    generation = db.cache.generation
+    async with db.session() as session:
+        found = {u.id: u for u in (await session.exec(select(Unit).order_by(col(Unit.id)))).all() if u.id is not None}
+    db.cache.put("unit", "every", found, generation)
+    return dict(found)
+
+
 async def get_unit(db: Database, unit_id: int) -> Unit | None:
     """One unit (the process's shared copy: read, never change it)."""
     kept = db.cache.get("unit", unit_id)

@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from bot.core.db import Database
 from models import Unit, UnitKind
-from services import settings, targets
+from services import members, settings, targets
 from services.periods import month_of
 
 INTERVIEW_SETTING, DEFAULT_INTERVIEW_MONTHS = "interview_after_months", 3
@@ -87,25 +87,31 @@ async def _leads(
     return items
 
 
+async def interview_days(db: Database, last_day: date) -> list[date]:
+    """The days the interview list looks at: ``last_day`` and the ends of the months before it."""
+    months = await settings.get_int(db, INTERVIEW_SETTING, DEFAULT_INTERVIEW_MONTHS)
+    days = [last_day]
+    while len(days) < max(months, 1):
+        days.append(month_of(days[-1]).start - timedelta(days=1))
+    return days
+
+
 async def interview_candidates(
     db: Database, last_day: date, tz: ZoneInfo, lines_on: targets.ProgressByDay | None = None
 ) -> list[tuple[Unit, int]]:
     """Units behind pace at the end of each of the last N months; with how many targets behind now."""
     lines_on = lines_on or targets.ProgressByDay(db, tz)
-    months = await settings.get_int(db, INTERVIEW_SETTING, DEFAULT_INTERVIEW_MONTHS)
+    days = await interview_days(db, last_day)
+    by_day = await lines_on.on_days(days)
     behind_every: set[int] | None = None
     latest: dict[int, int] = {}
-    day = last_day
-    for index in range(max(months, 1)):
-        lines = await lines_on.on(day)
-        behind = {uid: sum(1 for x in ls if x.behind > 0) for uid, ls in lines.items()}
+    for index, day in enumerate(days):
+        behind = {uid: sum(1 for x in ls if x.behind > 0) for uid, ls in by_day[day].items()}
         now_behind = {uid for uid, n in behind.items() if n}
         if index == 0:
             latest = behind
         behind_every = now_behind if behind_every is None else behind_every & now_behind
-        day = month_of(day).start - timedelta(days=1)
-    async with db.session() as session:
-        units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    units = await members.every_unit(db)
     return [(units[uid], latest[uid]) for uid in sorted(behind_every or set()) if uid in units]
 
 

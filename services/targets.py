@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, cast, func, true
+from sqlalchemy import String, and_, case, cast, func, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +39,7 @@ from models import (
     Unit,
     utcnow,
 )
-from services import audit
+from services import audit, members
 from services.periods import Period, local_midnight, of_kind
 
 METRICS = (
@@ -75,7 +76,7 @@ class Line:
     actual: int
     day: int
 
-    @property
+    @cached_property
     def expected(self) -> Fraction:
         """What the unit should have by ``day``: the target times the elapsed share of the period.
 
@@ -84,7 +85,7 @@ class Line:
         """
         return Fraction(self.value * self.day, self.period.days)
 
-    @property
+    @cached_property
     def behind(self) -> Fraction:
         return max(Fraction(0), self.expected - self.actual)
 
@@ -160,78 +161,104 @@ def applicable(targets: Sequence[Target], units: Iterable[Unit], chains: Sequenc
     return applied
 
 
-async def _count(
+# The metrics that count the same rows: a landed project over a threshold, keyed by its
+# first-talk unit. One query serves them all (§4's funds ratio is a condition of its own).
+_SAME_QUERY = {"major_project": "projects_over_threshold", "project_over_threshold": "projects_over_threshold"}
+
+Window = tuple[date, date]
+"""Days ``[start, until)`` a count covers."""
+
+
+def _within(column: Any, window: Window, tz: ZoneInfo | None = None) -> ColumnElement[bool]:
+    start, until = window
+    if tz is None:
+        return and_(column >= start, column < until)
+    return and_(column >= local_midnight(start, tz), column < local_midnight(until, tz))
+
+
+async def _counts(
     session: AsyncSession,
     metric: str,
     keys: set[int],
-    period: Period,
-    until: date,
+    windows: Sequence[Window],
     tz: ZoneInfo,
     threshold: int,
     ratio: int,
     *,
     every: bool = False,
-) -> dict[int, int]:
-    """Counts per unit id (or chain id for chain metrics) within ``[period.start, until)``.
+) -> list[dict[int, int]]:
+    """Counts per unit id (or chain id for chain metrics) within each window, in one pass.
 
-    With ``every`` (all active units are counted) the query counts every unit in one pass
-    and the keys are picked afterwards: a list of hundreds of ids would make the database
-    walk an index once per id, slower than reading the table once, and slower the more
-    records there are.
+    Each window is a column of the one GROUP BY (``sum(CASE WHEN … )``), so the month-ends a
+    run looks back on cost one reading of the table, not one each. With ``every`` (all
+    active units are counted) the query counts every unit and the keys are picked
+    afterwards: a list of hundreds of ids would make the database walk an index once per
+    id, slower than reading the table once, and slower the more records there are.
     """
-    if not keys:
-        return {}
-    q: Any
+    if not keys or not windows:
+        return [{} for _ in windows]
+    first = min(w[0] for w in windows), max(w[1] for w in windows)
 
     def among(column: Any) -> Any:
         return true() if every else col(column).in_(keys)
 
+    def tally(*conditions: ColumnElement[bool]) -> ColumnElement[Any]:
+        return func.sum(case((and_(*conditions), 1), else_=0))
+
+    key: Any
     if metric == "effective_leads":
-        start, end = local_midnight(period.start, tz), local_midnight(until, tz)
-        q = (
-            select(col(Lead.unit_id), func.count())
-            .where(Lead.status == LeadStatus.EFFECTIVE, among(Lead.unit_id))
-            .where(col(Lead.created_at) >= start, col(Lead.created_at) < end)
-            .group_by(col(Lead.unit_id))
+        key = col(Lead.unit_id)
+        created = col(Lead.created_at)
+        q = select(key, *(tally(_within(created, w, tz)) for w in windows)).where(
+            Lead.status == LeadStatus.EFFECTIVE, among(Lead.unit_id), _within(created, first, tz)
         )
-    elif metric in ("projects_over_threshold", "major_project", "project_over_threshold"):
+    elif _SAME_QUERY.get(metric, metric) == "projects_over_threshold":
+        key = col(Project.first_talk_unit_id)
+        columns = []
+        for window in windows:
+            conditions = [_within(landed_on(), window)]
+            if ratio:
+                # §4: funds in place within the year, from the entries dated in the period.
+                arrived = (
+                    select(func.coalesce(func.sum(col(FundsEntry.amount_yuan)), 0))
+                    .where(col(FundsEntry.project_id) == col(Project.id), _within(col(FundsEntry.on_date), window))
+                    .scalar_subquery()
+                )
+                conditions.append(arrived * 100 >= func.coalesce(col(Project.planned_yuan), 0) * ratio)
+            columns.append(tally(*conditions))
         q = (
-            select(col(Project.first_talk_unit_id), func.count())
+            select(key, *columns)
             .where(among(Project.first_talk_unit_id), col(Project.stage).in_(LANDED))
-            .where(func.coalesce(col(Project.planned_yuan), 0) >= threshold)
-            .where(landed_on() >= period.start, landed_on() < until)
-            .group_by(col(Project.first_talk_unit_id))
+            .where(func.coalesce(col(Project.planned_yuan), 0) >= threshold, _within(landed_on(), first))
         )
-        if ratio:
-            # §4: funds in place within the year, from the entries dated in the period.
-            arrived = (
-                select(func.coalesce(func.sum(col(FundsEntry.amount_yuan)), 0))
-                .where(col(FundsEntry.project_id) == col(Project.id))
-                .where(col(FundsEntry.on_date) >= period.start, col(FundsEntry.on_date) < until)
-                .scalar_subquery()
-            )
-            q = q.where(arrived * 100 >= func.coalesce(col(Project.planned_yuan), 0) * ratio)
     elif metric == "library_size":
-        end_utc = local_midnight(until, tz)
-        q = (
-            select(col(LibraryEntry.chain_id), func.count())
-            .where(among(LibraryEntry.chain_id), col(LibraryEntry.added_at) < end_utc)
-            .where((col(LibraryEntry.removed_at).is_(None)) | (col(LibraryEntry.removed_at) >= end_utc))
-            .group_by(col(LibraryEntry.chain_id))
-        )
+        key = col(LibraryEntry.chain_id)
+        added, removed = col(LibraryEntry.added_at), col(LibraryEntry.removed_at)
+
+        def held(until: date) -> ColumnElement[bool]:
+            end = local_midnight(until, tz)
+            return and_(added < end, or_(removed.is_(None), removed >= end))
+
+        q = select(key, *(tally(held(w[1])) for w in windows)).where(among(LibraryEntry.chain_id))
+        q = q.where(added < local_midnight(first[1], tz))
     elif metric == "chain_leader_landed":
+        key = col(Project.chain_id)
         q = (
-            select(col(Project.chain_id), func.count())
+            select(key, *(tally(_within(landed_on(), w)) for w in windows))
             .join(Enterprise, col(Enterprise.id) == Project.enterprise_id)
-            .where(among(Project.chain_id), col(Project.stage).in_(LANDED))
-            .where(landed_on() >= period.start, landed_on() < until)
+            .where(among(Project.chain_id), col(Project.stage).in_(LANDED), _within(landed_on(), first))
             .where(cast(Enterprise.tags, String).like(f'%"{EnterpriseTag.CHAIN_LEADER.value}"%'))
-            .group_by(col(Project.chain_id))
         )
     else:
-        return {}
-    rows = await session.exec(q)
-    return {int(key): int(n) for key, n in rows.all() if key is not None and key in keys}
+        return [{} for _ in windows]
+    out: list[dict[int, int]] = [{} for _ in windows]
+    for row in (await session.exec(q.group_by(key))).all():
+        if row[0] is None or row[0] not in keys:
+            continue
+        for index, n in enumerate(row[1:]):
+            if n:
+                out[index][int(row[0])] = int(n)
+    return out
 
 
 async def progress(
@@ -248,7 +275,7 @@ async def progress(
             unit_q = unit_q.where(col(Unit.id).in_(list(unit_ids)))
         units = list((await session.exec(unit_q.order_by(col(Unit.id)))).all())
         applied = await _applied(session, units)
-        return await _measure(session, units, applied, today, tz, every=unit_ids is None)
+        return (await _measure(session, units, applied, [today], tz, every=unit_ids is None))[today]
 
 
 async def _applied(session: AsyncSession, units: Sequence[Unit]) -> list[_Applied]:
@@ -257,43 +284,97 @@ async def _applied(session: AsyncSession, units: Sequence[Unit]) -> list[_Applie
     return applicable(targets, units, chains)
 
 
+class _Plain(NamedTuple):
+    """An applied target's fields, read off the ORM rows once."""
+
+    target_id: int
+    metric: str
+    unit_id: int
+    chain_id: int | None
+    chain_zh: str
+    chain_en: str
+    period: str
+    value: int
+    threshold_yuan: int | None
+    funds_ratio_pct: int | None
+    group: tuple[str, str, int, int]
+    key: int
+
+
+def _window(period_kind: str, day: date) -> Window:
+    """The days a target of ``period_kind`` counts on ``day``: its period, up to the end of ``day``."""
+    period = of_kind(period_kind, day)
+    return period.start, min(period.end, date.fromordinal(day.toordinal() + 1))
+
+
 async def _measure(
-    session: AsyncSession, units: Sequence[Unit], applied: Sequence[_Applied], today: date, tz: ZoneInfo, *, every: bool
-) -> dict[int, list[Line]]:
-    groups: dict[tuple[str, str, int, int], set[int]] = defaultdict(set)
+    session: AsyncSession,
+    units: Sequence[Unit],
+    applied: Sequence[_Applied],
+    days: Sequence[date],
+    tz: ZoneInfo,
+    *,
+    every: bool,
+) -> dict[date, dict[int, list[Line]]]:
+    """Every applied target on each of ``days``: one query per kind of count, all days in it."""
+    Group = tuple[str, str, int, int]
+    groups: dict[Group, set[int]] = defaultdict(set)
     for item in applied:
         t = item.target
-        groups[(t.metric, t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0)].add(item.key)
-    counts: dict[tuple[str, str, int, int], dict[int, int]] = {}
+        groups[(_SAME_QUERY.get(t.metric, t.metric), t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0)].add(
+            item.key
+        )
+    counts: dict[tuple[Group, Window], dict[int, int]] = {}
     for group, keys in groups.items():
         metric, period_kind, threshold, ratio = group
-        period = of_kind(period_kind, today)
-        until = min(period.end, date.fromordinal(today.toordinal() + 1))
-        counts[group] = await _count(session, metric, keys, period, until, tz, threshold, ratio, every=every)
+        windows = sorted({_window(period_kind, day) for day in days})
+        found = await _counts(session, metric, keys, windows, tz, threshold, ratio, every=every)
+        counts.update(((group, w), n) for w, n in zip(windows, found, strict=True))
 
-    result: dict[int, list[Line]] = {unit.id: [] for unit in units if unit.id is not None}
+    # The ORM rows' attributes read once, not once a day: a city has thousands of applied targets.
+    plain: list[_Plain] = []
     for item in applied:
-        t = item.target
+        t, chain = item.target, item.chain
         assert t.id is not None
-        period = of_kind(t.period, today)
-        group = (t.metric, t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0)
-        chain = item.chain
-        result[item.unit_id].append(
-            Line(
-                target_id=t.id,
-                metric=t.metric,
-                unit_id=item.unit_id,
-                chain_id=chain.id if chain else None,
-                chain_zh=chain.name_zh if chain else "",
-                chain_en=chain.name_en if chain else "",
-                period=period,
-                value=t.value,
-                threshold_yuan=t.threshold_yuan,
-                funds_ratio_pct=t.funds_ratio_pct,
-                actual=counts[group].get(item.key, 0),
-                day=period.day_number(today),
+        plain.append(
+            _Plain(
+                t.id,
+                t.metric,
+                item.unit_id,
+                chain.id if chain else None,
+                chain.name_zh if chain else "",
+                chain.name_en if chain else "",
+                t.period,
+                t.value,
+                t.threshold_yuan,
+                t.funds_ratio_pct,
+                (_SAME_QUERY.get(t.metric, t.metric), t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0),
+                item.key,
             )
         )
+    result: dict[date, dict[int, list[Line]]] = {}
+    for day in days:
+        lines: dict[int, list[Line]] = {unit.id: [] for unit in units if unit.id is not None}
+        periods = {kind: of_kind(kind, day) for kind in {p.period for p in plain}}
+        for p in plain:
+            period = periods[p.period]
+            lines[p.unit_id].append(
+                Line(
+                    target_id=p.target_id,
+                    metric=p.metric,
+                    unit_id=p.unit_id,
+                    chain_id=p.chain_id,
+                    chain_zh=p.chain_zh,
+                    chain_en=p.chain_en,
+                    period=period,
+                    value=p.value,
+                    threshold_yuan=p.threshold_yuan,
+                    funds_ratio_pct=p.funds_ratio_pct,
+                    actual=counts[(p.group, (period.start, min(period.end, day + timedelta(days=1))))].get(p.key, 0),
+                    day=period.day_number(day),
+                )
+            )
+        result[day] = lines
     return result
 
 
@@ -309,18 +390,29 @@ class ProgressByDay:
         self.db = db
         self.tz = tz
         self._days: dict[date, dict[int, list[Line]]] = {}
+        self._expected: set[date] = set()
         self._resolved: tuple[list[Unit], list[_Applied]] | None = None
 
+    def expect(self, days: Iterable[date]) -> None:
+        """Days a reader will ask for later: they are counted in the same pass as the next day asked."""
+        self._expected.update(days)
+
     async def on(self, day: date) -> dict[int, list[Line]]:
-        if day not in self._days:
+        return (await self.on_days([day]))[day]
+
+    async def on_days(self, days: Sequence[date]) -> dict[date, dict[int, list[Line]]]:
+        """Progress on each of ``days``; the days not yet counted are counted together, in one pass."""
+        wanted = set(days)
+        if wanted - self._days.keys():
+            missing = sorted((wanted | self._expected) - self._days.keys())
             async with self.db.session() as session:
                 if self._resolved is None:
-                    units_q = select(Unit).where(col(Unit.active)).order_by(col(Unit.id))
-                    units = list((await session.exec(units_q)).all())
+                    units = await members.units(self.db)
                     self._resolved = units, await _applied(session, units)
                 units, applied = self._resolved
-                self._days[day] = await _measure(session, units, applied, day, self.tz, every=True)
-        return self._days[day]
+                self._days.update(await _measure(session, units, applied, missing, self.tz, every=True))
+            self._expected.clear()
+        return {day: self._days[day] for day in days}
 
 
 async def for_unit(db: Database, unit_id: int, *, today: date, tz: ZoneInfo) -> list[Line]:

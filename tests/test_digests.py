@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 import pytest
+from sqlalchemy import event
 
 from bot.app import App
 from services import digests, targets
@@ -109,8 +110,43 @@ async def test_target_progress_matches_counts(app: App, year: YearData) -> None:
         await check_targets_on(app, year, today)
 
 
-async def check_targets_on(app: App, year: YearData, today: date) -> None:
-    lines = await targets.progress(app.db, today=today, tz=TZ)
+async def test_a_runs_days_of_progress_are_counted_together_and_each_matches_the_counts(
+    app: App, year: YearData
+) -> None:
+    """A scheduled run looks at several days (today, the month-ends the interview list reads):
+    they are counted in one pass, and each day's figures are those counted alone."""
+    days = [date(2026, 11, 15), date(2026, 3, 20), date(2026, 6, 30)]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    await targets.ProgressByDay(app.db, TZ).on(date(2026, 1, 31))  # the units as a running bot keeps them
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        alone = await targets.ProgressByDay(app.db, TZ).on(days[0])
+        one_day = len(statements)
+        statements.clear()
+        run = targets.ProgressByDay(app.db, TZ)
+        run.expect(days[1:])
+        first = await run.on(days[0])
+        several_days = len(statements)
+        later = await run.on_days(days[1:])
+        assert len(statements) == several_days, "the expected days were counted in the first pass"
+    finally:
+        event.remove(app.db.engine.sync_engine, "before_cursor_execute", seen)
+    assert several_days == one_day
+    assert first == alone
+    for day in days:
+        lines = first if day == days[0] else later[day]
+        assert lines == await targets.progress(app.db, today=day, tz=TZ)
+        await check_targets_on(app, year, day, lines)
+
+
+async def check_targets_on(
+    app: App, year: YearData, today: date, lines: dict[int, list[targets.Line]] | None = None
+) -> None:
+    lines = lines if lines is not None else await targets.progress(app.db, today=today, tz=TZ)
     until = today + timedelta(days=1)
     y0, m0 = year_of(today).start, month_of(today).start
 
