@@ -179,6 +179,8 @@ class Project(SQLModel, table=True):
         Index("ix_project_last_progress", "last_progress_at"),
         # The chain pages' counts by stage and their funds read the projects from the index alone.
         Index("ix_project_chain_stage", "chain_id", "stage", "first_talk_date"),
+        # A digest's lagging projects per chain: each chain's longest idle, read in index order.
+        Index("ix_project_chain_progress", "chain_id", "last_progress_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

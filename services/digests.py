@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, and_, case, exists, func, literal
+from sqlalchemy import Row, and_, case, exists, func, literal, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.base import Executable
 from sqlmodel import col, select
@@ -45,7 +45,7 @@ from models import (
     UnitKind,
     Visit,
 )
-from services import disputes, needs, networks, rankings, taskforce
+from services import disputes, members, needs, networks, rankings, taskforce
 from services import settings as bureau_settings
 from services.needs import NeedRow
 from services.networks import NetworksOverview
@@ -254,33 +254,49 @@ async def chains_led_by(db: Database, unit_id: int) -> list[Chain]:
 async def _lagging(
     session: AsyncSession, *, by: Any, keys: Sequence[int] | None, as_of: datetime, days: int, shown: int
 ) -> tuple[dict[int, int], dict[int, list[LaggingProject]]]:
-    """Lagging projects (stage or funds unmoved for ``days``) per key: counts, and the longest idle."""
+    """Lagging projects (stage or funds unmoved for ``days``) per key: counts, and the longest idle.
+
+    With ``keys`` None, ``by`` is one value for every project (the city as a whole). Each
+    key's list is its own ``LIMIT`` over the projects in idle order, all keys in one
+    statement: a window over every lagging project (half the register of a big city)
+    sorted them all to keep a few.
+    """
     cutoff = as_of - timedelta(days=days)
     conditions = [
         col(Project.stage).in_(ACTIVE),
         col(Project.last_progress_at) < cutoff,
         col(Project.created_at) < as_of,
     ]
-    if keys is not None:
-        conditions.append(by.in_(keys))
-    counts_q = select(by, func.count()).where(*conditions).group_by(by)
+    counted = [*conditions, by.in_(keys)] if keys is not None else conditions
+    counts_q = select(by, func.count()).where(*counted).group_by(by)
     counts = {int(k): int(n) for k, n in (await session.exec(counts_q)).all() if k is not None}
-    rank = func.row_number().over(partition_by=by, order_by=(col(Project.last_progress_at), col(Project.id)))
-    inner = (
-        sa_select(
-            by.label("k"),
-            col(Project.id).label("pid"),
-            col(Project.name).label("pname"),
-            col(Project.stage).label("pstage"),
-            col(Project.last_progress_at).label("moved"),
-            col(Project.planned_yuan).label("planned"),
-            rank.label("rank"),
+
+    def oldest(key: Any, *more: Any) -> Any:
+        return (
+            sa_select(
+                key.label("k"),
+                col(Project.id).label("pid"),
+                col(Project.name).label("pname"),
+                col(Project.stage).label("pstage"),
+                col(Project.last_progress_at).label("moved"),
+                col(Project.planned_yuan).label("planned"),
+            )
+            .where(*conditions, *more)
+            .order_by(col(Project.last_progress_at), col(Project.id))
+            .limit(shown)
         )
-        .where(*conditions)
-        .subquery()
-    )
+
+    if keys is None:
+        lists_q = oldest(by)
+    else:
+        wanted = [k for k in keys if counts.get(k)]
+        if not wanted:
+            return counts, {}
+        parts = [sa_select(oldest(literal(k), by == k).subquery()) for k in wanted]
+        lists_q = parts[0] if len(parts) == 1 else union_all(*parts)
     lists: dict[int, list[LaggingProject]] = defaultdict(list)
-    for row in await _rows(session, sa_select(inner).where(inner.c.rank <= shown).order_by(inner.c.k, inner.c.rank)):
+    # A union keeps no order of its own: each list is put in idle order here.
+    for row in sorted(await _rows(session, lists_q), key=lambda r: (r.k, r.moved, r.pid)):
         moved = row.moved
         idle = (as_of - moved).days if moved is not None else days
         lists[int(row.k)].append(LaggingProject(row.pname, row.pname, int(row.pid), row.pstage, idle, row.planned))
@@ -602,7 +618,7 @@ async def build_bureau_digest(
             .where(col(Visit.flagged), col(Visit.created_at) >= start_utc, col(Visit.created_at) < end_utc)
         )
         flagged = int((await session.exec(flagged_q)).one())
-        names = {u.id: u for u in (await session.exec(select(Unit))).all()}
+        names = await members.every_unit(db)
         offices_q = select(Unit).where(Unit.kind == UnitKind.LIAISON, col(Unit.active)).order_by(col(Unit.id))
         offices = list((await session.exec(offices_q)).all())
     lines = await lines_on.on(last)
@@ -714,7 +730,7 @@ async def build_leader_digests(
         )
         for leader, pid, name, stage, planned, funds in await _rows(session, q):
             assigned[int(leader)].append(AssignedProject(name, name, int(pid), stage, planned, int(funds)))
-        names = {u.id: u for u in (await session.exec(select(Unit))).all()}
+        names = await members.every_unit(db)
         counties = [u for u in names.values() if u.kind in (UnitKind.COUNTY, UnitKind.ZONE) and u.active]
         counties.sort(key=lambda u: (u.kind == UnitKind.ZONE, u.id or 0))
         rows = await _unit_rows(session, counties, period, today + timedelta(days=1))
