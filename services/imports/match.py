@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import operator
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
@@ -164,23 +165,21 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
     names, stems = index._names, index._stems
     asked = [_bigrams(normalize_name(q)) for q in queries]
     grams = set().union(*asked)
-    counts: Counter[str] = Counter()
-    longest = 0
     # The names holding any pair the file's names have, with those pairs: the second pass
     # needs no other name, and no name's pairs twice.
     holding: list[tuple[int, set[str]]] = []
     for first in range(0, len(entries), STRIDE):
-        for key, name, stem in entries[first : first + STRIDE]:
-            names[key].append((key, name, stem))
-            stems[stem].append(key)
-            shared = _pairs(stem) & grams
-            if shared:
-                counts.update(shared)
-                holding.append((key, shared))
-            longest = max(longest, len(stem))
+        part = entries[first : first + STRIDE]
+        for entry in part:
+            names[entry[0]].append(entry)
+            stems[entry[2]].append(entry[0])
+        found = [(key, _pairs(stem) & grams) for key, _name, stem in part]
+        holding.extend(item for item in found if item[1])
         await turn()
+    # Counted and measured in one C-level pass each, not name by name.
+    counts = Counter(itertools.chain.from_iterable(pairs for _key, pairs in holding))
     index._counts = dict(counts)
-    index._longest = longest
+    index._longest = max(map(len, map(operator.itemgetter(2), entries)), default=0)
     needed: set[str] = set()
     for held in asked:
         present = [gram for gram in held if counts[gram]]
