@@ -168,16 +168,17 @@ async def register_index(entries: list[tuple[int, str, str]], queries: list[str]
     # The names holding any pair the file's names have, with those pairs: the second pass
     # needs no other name, and no name's pairs twice.
     holding: list[tuple[int, set[str]]] = []
+    counts: Counter[str] = Counter()
     for first in range(0, len(entries), STRIDE):
         part = entries[first : first + STRIDE]
         for entry in part:
             names[entry[0]].append(entry)
             stems[entry[2]].append(entry[0])
-        found = [(key, _pairs(stem) & grams) for key, _name, stem in part]
-        holding.extend(item for item in found if item[1])
+        found = [item for item in ((key, _pairs(stem) & grams) for key, _name, stem in part) if item[1]]
+        holding.extend(found)
+        # A stride's pairs counted in one C-level pass, not name by name.
+        counts.update(itertools.chain.from_iterable(pairs for _key, pairs in found))
         await turn()
-    # Counted and measured in one C-level pass each, not name by name.
-    counts = Counter(itertools.chain.from_iterable(pairs for _key, pairs in holding))
     index._counts = dict(counts)
     index._longest = max(map(len, map(operator.itemgetter(2), entries)), default=0)
     needed: set[str] = set()
