@@ -30,7 +30,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from sqlalchemy import JSON, and_, bindparam, case, false, func, insert, literal_column, null, or_, text, update
+from sqlalchemy import (
+    JSON,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
@@ -588,17 +603,24 @@ _INSERT = _TABLE.insert().returning(_TABLE.c.id)
 
 def _claiming_insert() -> Any:
     """Queue an answer in one statement: claimed by this process unless something of the chat
-    is still to be sent before it (then it waits its turn like any row)."""
+    is still to be sent before it (then it waits its turn like any row).
+
+    Whether something is ahead is looked up once (a one-row subquery the CASEs read), and the
+    two statuses are plain parameters: an IN list is an expanding parameter, which makes
+    SQLAlchemy render the statement's text again on every execution, and this runs on every
+    update.
+    """
     earlier = _TABLE.alias("earlier")
-    behind = (
-        select(earlier.c.id)
+    ahead = select(
+        exists()
         .where(
             earlier.c.platform == bindparam("platform"),
             earlier.c.chat_id == bindparam("chat_id"),
-            earlier.c.status.in_([PENDING, SENDING]),
+            or_(earlier.c.status == PENDING, earlier.c.status == SENDING),
         )
-        .exists()
-    )
+        .label("behind")
+    ).subquery("ahead")
+    behind = ahead.c.behind == true()
     columns = ("platform", "chat_id", "kind", "dedupe_key", "payload", "last_error", "created_at", "sent_at")
     values = [bindparam(name, type_=_TABLE.c[name].type) for name in columns]
     lease = bindparam("lease_until", type_=_TABLE.c.not_before.type)
@@ -608,7 +630,7 @@ def _claiming_insert() -> Any:
         case((behind, 0), else_=1),
         case((behind, null()), else_=lease),
     ]
-    chosen = select(*chosen_columns)
+    chosen = select(*chosen_columns).select_from(ahead)
     return (
         _TABLE.insert()
         .from_select([*columns, "status", "attempts", "not_before"], chosen)
