@@ -80,8 +80,8 @@ class LongPoller:
         self._abandoned: set[int] = set()
         self._highest: int | None = None
         self._floor = 0  # every update below this was handled here (or before, by a confirmed poll)
-        self._sent_offset = 0
         self._progress = asyncio.Event()
+        self._stopping = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -95,6 +95,7 @@ class LongPoller:
         An update not finished in time is cancelled and stays unconfirmed: Telegram sends it
         again to the next start.
         """
+        self._stopping = True
         loop, self._loop = self._loop, None
         if loop is not None:
             loop.cancel()
@@ -117,11 +118,10 @@ class LongPoller:
             return
         try:
             offset = self.offset()
-            if offset > self._sent_offset:
+            if offset:
                 # Tell Telegram what was handled, so the next start does not get it again.
                 params = {"offset": offset, "timeout": 0, "limit": 1, "allowed_updates": ALLOWED_UPDATES}
                 await self._call(session, "getUpdates", params, FINAL_CALL_TIMEOUT)
-                self._sent_offset = offset
         except BotAPIFailure as exc:
             log.warning("confirming the handled updates at shutdown failed: %s", exc)
         finally:
@@ -142,7 +142,7 @@ class LongPoller:
         # A webhook would make getUpdates answer 409; the updates it holds stay pending.
         await self._retrying(session, "deleteWebhook", {"drop_pending_updates": False})
         backoff = self.first_backoff
-        while True:
+        while not self._stopping:
             self._progress.clear()
             params: dict[str, Any] = {"timeout": round(self.timeout), "allowed_updates": ALLOWED_UPDATES}
             offset = self.offset()
@@ -157,12 +157,13 @@ class LongPoller:
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             backoff = self.first_backoff
-            self._sent_offset = max(self._sent_offset, offset)
             fresh = await self._take(result)
             if not fresh and self._running and not self._progress.is_set():
-                # Telegram answered at once with updates still in flight: no busy loop.
+                # Telegram answered at once with updates still in flight: no busy loop. (Not
+                # wait_for: on Python 3.11 it can swallow the cancellation that stops the loop.)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._progress.wait(), self.recheck)
+                    async with asyncio.timeout(self.recheck):
+                        await self._progress.wait()
 
     async def _take(self, result: list[Any]) -> bool:
         """Start the updates not seen before, in id order; ``True`` if there were any."""
