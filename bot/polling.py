@@ -156,6 +156,12 @@ class LongPoller:
                 await asyncio.sleep(self._delay(exc, backoff, "getUpdates"))
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
+            except Exception:
+                # A bug here must not end polling for good: the bot would go deaf without a word.
+                log.exception("getUpdates failed unexpectedly; retrying in %.0f s", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
             backoff = self.first_backoff
             fresh = await self._take(result)
             if not fresh and self._running and not self._progress.is_set():

@@ -22,6 +22,7 @@ import bot.runner
 from bot.core import Incoming, Kind, Response
 from bot.core.config import Settings
 from bot.core.i18n import translate
+from bot.polling import LongPoller
 from bot.runner import TelegramRunner
 from tests import telegram_kit
 from tests.botapi import BotAPIError, FakeBotAPI
@@ -195,6 +196,55 @@ async def test_the_update_reaches_the_core_without_the_frameworks_objects(
     await officer.send("/lang")
     await officer.press("English")
     assert heard(officer.last_text, "lang.set", locale="en")
+
+
+# -- the poller alone ----------------------------------------------------------------------
+
+
+async def test_the_offset_waits_for_the_slowest_update_and_each_is_handled_once() -> None:
+    async with FakeBotAPI() as api:
+        release = asyncio.Event()
+        fed: list[int] = []
+        first, second = api.send_text(LIAISON, "/help"), api.send_text(COUNTY, "/help")
+
+        async def feed(data: dict[str, Any]) -> None:
+            if data["update_id"] == first:
+                await release.wait()
+            fed.append(data["update_id"])
+
+        poller = LongPoller(feed, server=api.root, token=api.token, timeout=1)
+        await poller.start()
+        try:
+            await api.wait_for(lambda: fed == [second], what="the second update handled")
+            polls = len(api.calls_to("getUpdates"))
+            await api.wait_for(lambda: len(api.calls_to("getUpdates")) > polls, what="a poll after it")
+            # Finished, but behind one still in flight: neither is confirmed yet.
+            assert sorted(api.pending_updates) == [first, second]
+            release.set()
+            await api.wait_for(lambda: api.pending_updates == [], what="both confirmed")
+        finally:
+            await poller.stop(1)
+    # Telegram handed both out on every poll meanwhile; each was handled once.
+    assert fed == [second, first]
+
+
+async def test_a_refused_token_is_logged_and_retried_at_the_longest_back_off(caplog: pytest.LogCaptureFixture) -> None:
+    async with FakeBotAPI() as api:
+
+        async def feed(data: dict[str, Any]) -> None:
+            raise AssertionError("nothing comes in with a wrong token")
+
+        token = "1:WRONGsecret"
+        poller = LongPoller(feed, server=api.root, token=token, timeout=1, first_backoff=0.01, max_backoff=0.05)
+        await poller.start()
+        try:
+            await api.wait_for(lambda: len(api.calls_to("deleteWebhook")) >= 3, what="retries")
+        finally:
+            await poller.stop(1)
+    assert {call.status for call in api.calls_to("deleteWebhook")} == {401}
+    refused = [r for r in caplog.records if r.name == "bot.polling" and "token was refused" in r.getMessage()]
+    assert len(refused) >= 3 and all(r.levelname == "ERROR" and r.args and r.args[-1] == 0.05 for r in refused)
+    assert not any(token in r.getMessage() for r in caplog.records)
 
 
 # -- a real process, killed ---------------------------------------------------------------
