@@ -3,9 +3,10 @@
 The order matters and lives only here: database and router first, then the framework's
 bot (getMe gives the username invite links need), the command menus, the outbox worker,
 the scheduled jobs (unless this process is told not to run them), and only then updates:
-by long polling, or by our webhook server when ``WEBHOOK_URL`` is set. On SIGTERM/SIGINT
-it stops taking updates, finishes the ones in flight, stops the jobs, lets the outbox
-finish what it holds, and closes the framework and the database.
+by our own long poller (:mod:`bot.polling`), or by our webhook server when ``WEBHOOK_URL``
+is set; either hands each update's JSON to the same ``feed``. On SIGTERM/SIGINT it stops
+taking updates, finishes the ones in flight, stops the jobs, lets the outbox finish what it
+holds, and closes the framework and the database.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.app import App
 from bot.bootstrap import build
-from bot.core import Incoming
 from bot.core.config import Settings
 from bot.delivery import TELEGRAM, DeliveryError
 from bot.leadership import SchedulerLeadership, scheduler_leadership
+from bot.polling import LONG_POLL_TIMEOUT, LongPoller
 from bot.router import Router
 from bot.telegram import BotPort, CommandMenus, TelegramBridge, TelegramTransport, incoming
 
@@ -50,43 +51,34 @@ class Driver(Protocol):
 
     async def open(self) -> str | None: ...
 
-    async def start_polling(self) -> None: ...
-
-    async def stop_polling(self) -> None: ...
-
     async def start_webhook(self, url: str, secret: str) -> None: ...
-
-    async def feed(self, data: dict[str, Any]) -> None: ...
 
     async def close(self) -> None: ...
 
 
-class _Handler(Protocol):
-    async def __call__(self, msg: Incoming, query_id: str | None) -> None: ...
-
-
-def make_driver(settings: Settings, on_update: _Handler) -> Driver:
-    webhook = settings.webhook_url is not None
+def make_driver(settings: Settings) -> Driver:
     if settings.bot_framework == "aiogram":
         from bot.adapters.aiogram import AiogramDriver
 
-        return AiogramDriver(settings, on_update, webhook=webhook)
+        return AiogramDriver(settings)
     from bot.adapters.ptb import PTBDriver
 
-    return PTBDriver(settings, on_update, webhook=webhook)
+    return PTBDriver(settings)
 
 
 class TelegramRunner:
     """One running bot; ``start`` and ``stop`` are separate so tests can drive it in-process."""
 
-    def __init__(self, settings: Settings, *, scheduler: bool = True) -> None:
+    def __init__(self, settings: Settings, *, scheduler: bool = True, poll_timeout: float = LONG_POLL_TIMEOUT) -> None:
         self.settings = settings
         # Whether this process also runs scheduled jobs (a deployment may separate them).
         self.scheduler = scheduler
+        self.poll_timeout = poll_timeout
         self.app: App | None = None
         self.router: Router | None = None
         self.bridge: TelegramBridge | None = None
         self.driver: Driver | None = None
+        self.poller: LongPoller | None = None
         self.webhook: WebhookServer | None = None
         self.web: WebServer | None = None
         self.leadership: SchedulerLeadership | None = None
@@ -104,13 +96,7 @@ class TelegramRunner:
 
     async def _start(self, app: App, router: Router) -> None:
         settings = self.settings
-        bridge: TelegramBridge | None = None
-
-        async def on_update(msg: Incoming, query_id: str | None) -> None:
-            assert bridge is not None
-            await bridge.handle(msg, query_id)
-
-        self.driver = driver = make_driver(settings, on_update)
+        self.driver = driver = make_driver(settings)
         app.outbox.use(TelegramTransport(driver.port), TELEGRAM_LIMITS)
         app.fetch_file = driver.port.download
         # Replies join each update's transaction in the delivery queue, the only way out.
@@ -142,8 +128,17 @@ class TelegramRunner:
             await self.web.start()
             await set_menu_button(settings)
 
+        async def feed(data: dict[str, Any]) -> None:
+            # The update's JSON is all the core needs: no detour through the framework's objects.
+            translated = incoming(data, app.bot_username)
+            if translated is not None:
+                await bridge.handle(*translated)
+
         if settings.webhook_url is None:
-            await driver.start_polling()
+            self.poller = LongPoller(
+                feed, server=settings.bot_api_server, token=settings.token(), timeout=self.poll_timeout
+            )
+            await self.poller.start()
             log.info("polling for updates")
             return
         from bot.webhook import WebhookServer, webhook_path
@@ -153,12 +148,6 @@ class TelegramRunner:
             # Without a configured secret anyone who finds the URL could post updates.
             secret = secrets.token_urlsafe(32)
             log.warning("WEBHOOK_SECRET is not set; using a random one for this run")
-
-        async def feed(data: dict[str, Any]) -> None:
-            # The update's JSON is all the core needs: no detour through the framework's objects.
-            translated = incoming(data, app.bot_username)
-            if translated is not None:
-                await on_update(*translated)
 
         self.webhook = WebhookServer(
             feed,
@@ -178,9 +167,9 @@ class TelegramRunner:
             await self.webhook.stop()
         if self.web is not None:
             await self.web.stop()
-        if self.driver is not None:
-            with contextlib.suppress(Exception):
-                await self.driver.stop_polling()
+        if self.poller is not None:
+            # Stops fetching, waits for the updates in flight, and confirms them to Telegram.
+            await self.poller.stop(SHUTDOWN_GRACE)
         if self.bridge is not None:
             await self.bridge.drain(SHUTDOWN_GRACE)
         await wind_down(self.app, self.leadership, self._leading, self._tasks)

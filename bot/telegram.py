@@ -1,11 +1,12 @@
 """What both Telegram adapters share, written once so the two frameworks behave the same.
 
-An adapter turns its framework's updates into :class:`~bot.core.Incoming` and offers a
-:class:`BotPort`: the handful of Bot API calls the bot makes, with the framework's errors
-mapped to the neutral ones of :mod:`bot.delivery`. Everything else lives here: carrying out
-a :class:`~bot.core.Response` (answer the press first, edit the pressed message, fall back
-to a new message), keeping one person's updates in order, the command menus per language
-and role, and waiting for updates in flight at shutdown.
+Updates arrive as the Bot API's JSON (from our poller, :mod:`bot.polling`, or our webhook
+server) and :func:`incoming` reads them into :class:`~bot.core.Incoming`; no framework is
+involved. An adapter offers a :class:`BotPort`: the handful of Bot API calls the bot makes,
+with the framework's errors mapped to the neutral ones of :mod:`bot.delivery`. Everything
+else lives here: carrying out a :class:`~bot.core.Response` (answer the press first, edit
+the pressed message, fall back to a new message), keeping one person's updates in order,
+the command menus per language and role, and waiting for updates in flight at shutdown.
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ Json = Mapping[str, Any]
 def incoming(update: Json, bot_username: str | None) -> tuple[Incoming, str | None] | None:
     """The neutral event for an update in the Bot API's own JSON, and a press's callback query id.
 
-    Both adapters hand over the update as JSON (python-telegram-bot's ``to_dict``, aiogram's
-    ``model_dump`` by alias), so one translation serves both frameworks.
+    The poller and the webhook server hand over the update exactly as Telegram sent it, so
+    one translation serves both frameworks and no framework parses the update first.
     """
     update_id = int(update["update_id"])
     query = update.get("callback_query")

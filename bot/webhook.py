@@ -1,7 +1,7 @@
 """Our own webhook server, the same for both frameworks.
 
 One aiohttp application receives Telegram's POSTs, checks the secret-token header, and
-hands the update to the running framework, answering only once it was handled: a crash
+hands the update's JSON to the runner's ``feed``, answering only once it was handled: a crash
 mid-update makes Telegram deliver it again, and the router's update-id check makes that
 harmless. (PTB's built-in server answers before any handler runs; aiogram's has its own
 rules: owning the server makes both behave alike, and gives ``/healthz`` a home.)

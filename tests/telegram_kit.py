@@ -119,7 +119,7 @@ async def running_bot(
 ) -> AsyncIterator[Bot]:
     """The bot on Telegram; without scheduled jobs unless asked, so chats hold only what a test caused."""
     async with FakeBotAPI() as api:
-        runner = TelegramRunner(bot_settings(settings, api, framework, **extra), scheduler=scheduler)
+        runner = TelegramRunner(bot_settings(settings, api, framework, **extra), scheduler=scheduler, poll_timeout=1.0)
         tracker = Tracker()
         await runner.start()
         try:

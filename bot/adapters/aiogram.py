@@ -1,17 +1,17 @@
-"""aiogram 3: its updates in, Bot API calls out, and the knobs to start it.
+"""aiogram 3: the Bot API calls out, and the connection the runner opens.
 
-Translation only: what to do with an update is the router's business, how to carry out an
-answer is :mod:`bot.telegram`'s, and when to start or stop is the runner's.
+Updates do not pass through aiogram: our poller (:mod:`bot.polling`) or webhook server hands
+their JSON to :func:`bot.telegram.incoming`. What to do with an update is the router's
+business, how to carry out an answer is :mod:`bot.telegram`'s, and when to start or stop is
+the runner's.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import NoReturn
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -24,35 +24,19 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
     BufferedInputFile,
-    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
-    Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
-    Update,
 )
 
-from bot import telegram
-from bot.core import Button, FileReply, Incoming, Keyboard, Notice, Outgoing, Reply
+from bot.core import Button, FileReply, Keyboard, Notice, Outgoing, Reply
 from bot.core.config import Settings
 from bot.delivery import DeliveryError, classify_error
-from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, split_text
-
-log = logging.getLogger(__name__)
+from bot.telegram import ALLOWED_UPDATES, notice_text, split_text
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-OnUpdate = Callable[[Incoming, str | None], Awaitable[None]]
-STOP_TIMEOUT = 10.0
-
-
-# -- in ---------------------------------------------------------------------------------
-
-
-def incoming(update: Update, bot_username: str | None) -> tuple[Incoming, str | None] | None:
-    """The neutral event for an update, and the callback query id of a press."""
-    return telegram.incoming(update.model_dump(mode="json", by_alias=True, exclude_none=True), bot_username)
 
 
 # -- out --------------------------------------------------------------------------------
@@ -168,72 +152,18 @@ class AiogramPort:
 
 
 class AiogramDriver:
-    """An aiogram :class:`Dispatcher` whose two handlers hand every update to ``on_update``."""
+    """aiogram's :class:`Bot`: the calls out. Updates come in through our own poller or webhook
+    server as JSON, so aiogram's ``Dispatcher`` has nothing to do."""
 
-    def __init__(self, settings: Settings, on_update: OnUpdate, *, webhook: bool) -> None:
+    def __init__(self, settings: Settings) -> None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.bot_api_server))
         self.bot = Bot(settings.token(), session=session)
-        self.dispatcher = Dispatcher()
-        self.dispatcher.message.register(self._on_message)
-        self.dispatcher.callback_query.register(self._on_press)
-        self.on_update = on_update
         self.port = AiogramPort(self.bot)
-        self.username: str | None = None
-        self._polling: asyncio.Task[None] | None = None
 
     async def open(self) -> str | None:
         """Connect (getMe); returns the bot's username."""
         me = await self.bot.me()
-        self.username = me.username
-        return self.username
-
-    async def _on_message(self, message: Message, event_update: Update) -> None:
-        await self._hand_over(event_update)
-
-    async def _on_press(self, query: CallbackQuery, event_update: Update) -> None:
-        await self._hand_over(event_update)
-
-    async def _hand_over(self, update: Update) -> None:
-        try:
-            translated = incoming(update, self.username)
-        except Exception:
-            log.exception("update %s could not be read", update.update_id)
-            return
-        if translated is not None:
-            await self.on_update(*translated)
-
-    async def start_polling(self) -> None:
-        # aiogram does not clear a webhook before polling (PTB does): do it, so both can switch.
-        try:
-            await self.bot.delete_webhook()
-        except TelegramAPIError as exc:
-            _raise(exc)
-        self._polling = asyncio.create_task(
-            self.dispatcher.start_polling(
-                self.bot,
-                allowed_updates=ALLOWED_UPDATES,
-                handle_signals=False,
-                # The session stays open for the updates still in flight; close() ends it.
-                close_bot_session=False,
-                tasks_concurrency_limit=MAX_CONCURRENT_UPDATES,
-            ),
-            name="aiogram-polling",
-        )
-
-    async def stop_polling(self) -> None:
-        task, self._polling = self._polling, None
-        if task is None:
-            return
-        if not task.done():
-            try:
-                await asyncio.wait_for(self.dispatcher.stop_polling(), STOP_TIMEOUT)
-            except (RuntimeError, TimeoutError):
-                # Told to stop before polling got going (or it would not): end the task itself.
-                task.cancel()
-        # gather, not a suppressed await: a cancellation of the caller itself must get through.
-        (outcome,) = await asyncio.gather(task, return_exceptions=True)
-        if isinstance(outcome, Exception):
-            log.error("polling ended with an error: %r", outcome)
+        return me.username
 
     async def start_webhook(self, url: str, secret: str) -> None:
         try:
@@ -241,11 +171,5 @@ class AiogramDriver:
         except TelegramAPIError as exc:
             _raise(exc)
 
-    async def feed(self, data: dict[str, Any]) -> None:
-        """One update from our webhook server, handled before the request is answered."""
-        update = Update.model_validate(data, context={"bot": self.bot})
-        await self.dispatcher.feed_update(self.bot, update)
-
     async def close(self) -> None:
-        await self.stop_polling()
         await self.bot.session.close()

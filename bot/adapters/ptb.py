@@ -1,16 +1,17 @@
-"""python-telegram-bot 22: its updates in, Bot API calls out, and the knobs to start it.
+"""python-telegram-bot 22: the Bot API calls out, and the connection the runner opens.
 
-Translation only: what to do with an update is the router's business, how to carry out an
-answer is :mod:`bot.telegram`'s, and when to start or stop is the runner's.
+Updates do not pass through PTB: our poller (:mod:`bot.polling`) or webhook server hands
+their JSON to :func:`bot.telegram.incoming`. What to do with an update is the router's
+business, how to carry out an answer is :mod:`bot.telegram`'s, and when to start or stop is
+the runner's.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from telegram import Bot as PTBBot
 from telegram import (
@@ -21,32 +22,21 @@ from telegram import (
     KeyboardButton,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
-    Update,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
-from bot import telegram
-from bot.core import Button, FileReply, Incoming, Keyboard, Notice, Outgoing, Reply
+from bot.core import Button, FileReply, Keyboard, Notice, Outgoing, Reply
 from bot.core.config import Settings
 from bot.delivery import DeliveryError, classify_error
-from bot.telegram import ALLOWED_UPDATES, MAX_CONCURRENT_UPDATES, notice_text, split_text
-
-log = logging.getLogger(__name__)
+from bot.telegram import ALLOWED_UPDATES, notice_text, split_text
 
 # PTB 22 warns on every 429 unless durations are timedeltas, as they will be in PTB 23.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-OnUpdate = Callable[[Incoming, str | None], Awaitable[None]]
-
-
-# -- in ---------------------------------------------------------------------------------
-
-
-def incoming(update: Update, bot_username: str | None) -> tuple[Incoming, str | None] | None:
-    """The neutral event for an update, and the callback query id of a press."""
-    return telegram.incoming(update.to_dict(), bot_username)
+# PTB's ApplicationBuilder default for the bot's requests.
+CONNECTION_POOL_SIZE = 256
 
 
 # -- out --------------------------------------------------------------------------------
@@ -155,70 +145,29 @@ class PTBPort:
 
 
 class PTBDriver:
-    """A PTB :class:`Application` whose one handler hands every update to ``on_update``."""
+    """PTB's :class:`telegram.Bot`: the calls out. Updates come in through our own poller or
+    webhook server as JSON, so PTB's ``Application`` and ``Updater`` have nothing to do."""
 
-    def __init__(self, settings: Settings, on_update: OnUpdate, *, webhook: bool) -> None:
-        builder = (
-            ApplicationBuilder()
-            .token(settings.token())
-            .base_url(f"{settings.bot_api_server}/bot")
-            .base_file_url(f"{settings.bot_api_server}/file/bot")
-            # In order per person is the bridge's job; across people, this many at once.
-            .concurrent_updates(MAX_CONCURRENT_UPDATES)
-            # Scheduled work is the runner's (one scheduler for both frameworks), not PTB's.
-            .job_queue(None)
+    def __init__(self, settings: Settings) -> None:
+        self.bot = PTBBot(
+            settings.token(),
+            base_url=f"{settings.bot_api_server}/bot",
+            base_file_url=f"{settings.bot_api_server}/file/bot",
+            # Answers and the delivery queue send at once: as many connections as the Application gave.
+            request=HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE),
         )
-        if webhook:
-            builder = builder.updater(None)  # our own webhook server feeds process_update
-        self.application: Application[Any, Any, Any, Any, Any, Any] = builder.build()
-        self.application.add_handler(TypeHandler(Update, self._on_update))
-        self.application.add_error_handler(self._on_error)
-        self.on_update = on_update
-        self.port = PTBPort(self.application.bot)
-        self.username: str | None = None
+        self.port = PTBPort(self.bot)
 
     async def open(self) -> str | None:
         """Connect (getMe); returns the bot's username."""
-        await self.application.initialize()
-        self.username = self.application.bot.username
-        return self.username
-
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            translated = incoming(update, self.username)
-        except Exception:
-            log.exception("update %s could not be read", update.update_id)
-            return
-        if translated is not None:
-            await self.on_update(*translated)
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        update_id = update.update_id if isinstance(update, Update) else None
-        log.error("update %s: %s", update_id, context.error, exc_info=context.error)
-
-    async def start_polling(self) -> None:
-        await self.application.start()
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-
-    async def stop_polling(self) -> None:
-        if self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
-        if self.application.running:
-            await self.application.stop()
+        await self.bot.initialize()
+        return self.bot.username
 
     async def start_webhook(self, url: str, secret: str) -> None:
-        await self.application.start()
         try:
-            await self.application.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+            await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         except TelegramError as exc:
             _raise(exc)
 
-    async def feed(self, data: dict[str, Any]) -> None:
-        """One update from our webhook server, handled before the request is answered."""
-        update = Update.de_json(data, self.application.bot)
-        await self.application.process_update(update)
-
     async def close(self) -> None:
-        await self.stop_polling()
-        await self.application.shutdown()
+        await self.bot.shutdown()
