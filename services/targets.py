@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, case, cast, func, or_, true
@@ -284,23 +284,6 @@ async def _applied(session: AsyncSession, units: Sequence[Unit]) -> list[_Applie
     return applicable(targets, units, chains)
 
 
-class _Plain(NamedTuple):
-    """An applied target's fields, read off the ORM rows once."""
-
-    target_id: int
-    metric: str
-    unit_id: int
-    chain_id: int | None
-    chain_zh: str
-    chain_en: str
-    period: str
-    value: int
-    threshold_yuan: int | None
-    funds_ratio_pct: int | None
-    group: tuple[str, str, int, int]
-    key: int
-
-
 def _window(period_kind: str, day: date) -> Window:
     """The days a target of ``period_kind`` counts on ``day``: its period, up to the end of ``day``."""
     period = of_kind(period_kind, day)
@@ -332,48 +315,31 @@ async def _measure(
         counts.update(((group, w), n) for w, n in zip(windows, found, strict=True))
 
     # The ORM rows' attributes read once, not once a day: a city has thousands of applied targets.
-    plain: list[_Plain] = []
+    plain: list[tuple[dict[str, Any], str, Group, int]] = []
     for item in applied:
         t, chain = item.target, item.chain
         assert t.id is not None
-        plain.append(
-            _Plain(
-                t.id,
-                t.metric,
-                item.unit_id,
-                chain.id if chain else None,
-                chain.name_zh if chain else "",
-                chain.name_en if chain else "",
-                t.period,
-                t.value,
-                t.threshold_yuan,
-                t.funds_ratio_pct,
-                (_SAME_QUERY.get(t.metric, t.metric), t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0),
-                item.key,
-            )
-        )
+        fields: dict[str, Any] = {
+            "target_id": t.id,
+            "metric": t.metric,
+            "unit_id": item.unit_id,
+            "chain_id": chain.id if chain else None,
+            "chain_zh": chain.name_zh if chain else "",
+            "chain_en": chain.name_en if chain else "",
+            "value": t.value,
+            "threshold_yuan": t.threshold_yuan,
+            "funds_ratio_pct": t.funds_ratio_pct,
+        }
+        group = (_SAME_QUERY.get(t.metric, t.metric), t.period, t.threshold_yuan or 0, t.funds_ratio_pct or 0)
+        plain.append((fields, t.period, group, item.key))
     result: dict[date, dict[int, list[Line]]] = {}
     for day in days:
         lines: dict[int, list[Line]] = {unit.id: [] for unit in units if unit.id is not None}
-        periods = {kind: of_kind(kind, day) for kind in {p.period for p in plain}}
-        for p in plain:
-            period = periods[p.period]
-            lines[p.unit_id].append(
-                Line(
-                    target_id=p.target_id,
-                    metric=p.metric,
-                    unit_id=p.unit_id,
-                    chain_id=p.chain_id,
-                    chain_zh=p.chain_zh,
-                    chain_en=p.chain_en,
-                    period=period,
-                    value=p.value,
-                    threshold_yuan=p.threshold_yuan,
-                    funds_ratio_pct=p.funds_ratio_pct,
-                    actual=counts[(p.group, (period.start, min(period.end, day + timedelta(days=1))))].get(p.key, 0),
-                    day=period.day_number(day),
-                )
-            )
+        periods = {kind: of_kind(kind, day) for kind in {kind for _, kind, _, _ in plain}}
+        for fields, kind, group, key in plain:
+            period = periods[kind]
+            actual = counts[(group, (period.start, min(period.end, day + timedelta(days=1))))].get(key, 0)
+            lines[fields["unit_id"]].append(Line(**fields, period=period, actual=actual, day=period.day_number(day)))
         result[day] = lines
     return result
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from pathlib import Path
 
@@ -31,11 +30,9 @@ from bot.core.i18n import translate
 from models import Delivery, Lead
 from tests.botapi import FakeBotAPI
 from tests.telegram_kit import FRAMEWORKS
-from tests.test_multiprocess import ROOT, BotProcess, free_port, healthy
+from tests.test_multiprocess import ROOT, BotProcess, bot_env, free_port, healthy, webhook_env
 
 LIAISON = 1002
-HOOK = "/telegram/hook"
-SECRET = "crash-s3cret_token"
 
 pytestmark = pytest.mark.slow
 
@@ -43,19 +40,7 @@ pytestmark = pytest.mark.slow
 async def start(api: FakeBotAPI, framework: str, url: str, tmp: Path, name: str, *crash: str) -> BotProcess:
     port = free_port()
     log = tmp / f"{name}.log"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp),
-        "BOT_TOKEN": api.token,
-        "BOT_API_SERVER": api.root,
-        "BOT_FRAMEWORK": framework,
-        "DATABASE_URL": url,
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}{HOOK}",
-        "WEBHOOK_SECRET": SECRET,
-        "WEBHOOK_LISTEN": "127.0.0.1",
-        "WEBHOOK_PORT": str(port),
-        "LOG_JSON": "1",
-    }
+    env = bot_env(api, framework, url, tmp, **webhook_env(port, port))
     command = ["-m", "tests.crashpoint", *crash] if crash else ["-m", "bot", "run", "--no-scheduler"]
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(

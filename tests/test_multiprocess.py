@@ -97,23 +97,34 @@ class LoadBalancer:
             await self._client.close()
 
 
-async def start_bot(name: str, framework: str, api: FakeBotAPI, lb: LoadBalancer, url: str, tmp: Path) -> BotProcess:
-    port = free_port()
-    log = tmp / f"{name}.log"
-    env = {
+def bot_env(api: FakeBotAPI, framework: str, url: str, tmp: Path, **settings: str) -> dict[str, str]:
+    """The environment of a bot process against the fake Bot API; ``settings`` add to it."""
+    return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp),
         "BOT_TOKEN": api.token,
         "BOT_API_SERVER": api.root,
         "BOT_FRAMEWORK": framework,
         "DATABASE_URL": url,
-        "WEBHOOK_URL": f"http://127.0.0.1:{lb.port}{HOOK}",
+        "LOG_JSON": "1",
+        **settings,
+    }
+
+
+def webhook_env(webhook_port: int, listen_port: int) -> dict[str, str]:
+    """A webhook bot's settings: Telegram posts to ``webhook_port``, the bot listens on ``listen_port``."""
+    return {
+        "WEBHOOK_URL": f"http://127.0.0.1:{webhook_port}{HOOK}",
         "WEBHOOK_SECRET": SECRET,
         "WEBHOOK_LISTEN": "127.0.0.1",
-        "WEBHOOK_PORT": str(port),
-        "SCHEDULER_RETRY_SECONDS": "0.5",
-        "LOG_JSON": "1",
+        "WEBHOOK_PORT": str(listen_port),
     }
+
+
+async def start_bot(name: str, framework: str, api: FakeBotAPI, lb: LoadBalancer, url: str, tmp: Path) -> BotProcess:
+    port = free_port()
+    log = tmp / f"{name}.log"
+    env = bot_env(api, framework, url, tmp, **webhook_env(lb.port, port), SCHEDULER_RETRY_SECONDS="0.5")
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=out, stderr=out

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +28,7 @@ from tests.botapi import BotAPIError, FakeBotAPI
 from tests.kit import heard
 from tests.telegram_kit import FRAMEWORKS, Bot, bot_settings, running_bot
 from tests.test_crash import settled, stored
-from tests.test_multiprocess import ROOT
+from tests.test_multiprocess import ROOT, bot_env
 
 LIAISON, COUNTY = 1002, 1003  # seeded demo people
 ONE_MESSAGE_LEAD = "/lead 宁德时代 拟建储能基地 投资约20亿 新能源"
@@ -253,15 +252,7 @@ async def test_a_refused_token_is_logged_and_retried_at_the_longest_back_off(cap
 async def start_polling_process(
     api: FakeBotAPI, framework: str, url: str, tmp: Path, name: str, *crash: str
 ) -> asyncio.subprocess.Process:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp),
-        "BOT_TOKEN": api.token,
-        "BOT_API_SERVER": api.root,
-        "BOT_FRAMEWORK": framework,
-        "DATABASE_URL": url,
-        "LOG_JSON": "1",
-    }
+    env = bot_env(api, framework, url, tmp)
     polls = len(api.calls_to("getUpdates"))
     with (tmp / f"{name}.log").open("wb") as out:
         process = await asyncio.create_subprocess_exec(
