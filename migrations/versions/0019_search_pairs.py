@@ -29,6 +29,18 @@ _TABLE = """CREATE TABLE enterprisename_pair (
 )"""
 # A SQLite trigger cannot loop, so the positions of a name's pairs are read from a table of them.
 _LONGEST = 256  # enterprisename.normalized
+# A name's pairs put in (new) and taken out (old): the triggers' two halves.
+_SQLITE_ADD = """        INSERT OR IGNORE INTO enterprisename_pair
+        SELECT substr(new.normalized, at, 2), length(new.normalized), new.alias, new.enterprise_id, new.id
+        FROM enterprisename_pair_at WHERE at < length(new.normalized);
+"""
+# Every column of the key named, so each pair is one lookup, not a walk of all its names.
+_SQLITE_REMOVE = """        DELETE FROM enterprisename_pair
+        WHERE pair IN (SELECT substr(old.normalized, at, 2) FROM enterprisename_pair_at
+                       WHERE at < length(old.normalized))
+          AND length = length(old.normalized) AND alias = old.alias
+          AND enterprise_id = old.enterprise_id AND name_id = old.id;
+"""
 _SQLITE_UP = (
     _TABLE + " WITHOUT ROWID",
     "CREATE TABLE enterprisename_pair_at (at INTEGER PRIMARY KEY)",
@@ -36,29 +48,12 @@ _SQLITE_UP = (
     """INSERT OR IGNORE INTO enterprisename_pair
         SELECT substr(n.normalized, at, 2), length(n.normalized), n.alias, n.enterprise_id, n.id
         FROM enterprisename AS n JOIN enterprisename_pair_at ON at < length(n.normalized)""",
-    """CREATE TRIGGER enterprisename_pair_insert AFTER INSERT ON enterprisename BEGIN
-        INSERT OR IGNORE INTO enterprisename_pair
-        SELECT substr(new.normalized, at, 2), length(new.normalized), new.alias, new.enterprise_id, new.id
-        FROM enterprisename_pair_at WHERE at < length(new.normalized);
-    END""",
-    # Every column of the key named, so each pair is one lookup, not a walk of all its names.
-    """CREATE TRIGGER enterprisename_pair_delete AFTER DELETE ON enterprisename BEGIN
-        DELETE FROM enterprisename_pair
-        WHERE pair IN (SELECT substr(old.normalized, at, 2) FROM enterprisename_pair_at
-                       WHERE at < length(old.normalized))
-          AND length = length(old.normalized) AND alias = old.alias
-          AND enterprise_id = old.enterprise_id AND name_id = old.id;
-    END""",
-    """CREATE TRIGGER enterprisename_pair_update AFTER UPDATE ON enterprisename BEGIN
-        DELETE FROM enterprisename_pair
-        WHERE pair IN (SELECT substr(old.normalized, at, 2) FROM enterprisename_pair_at
-                       WHERE at < length(old.normalized))
-          AND length = length(old.normalized) AND alias = old.alias
-          AND enterprise_id = old.enterprise_id AND name_id = old.id;
-        INSERT OR IGNORE INTO enterprisename_pair
-        SELECT substr(new.normalized, at, 2), length(new.normalized), new.alias, new.enterprise_id, new.id
-        FROM enterprisename_pair_at WHERE at < length(new.normalized);
-    END""",
+    f"""CREATE TRIGGER enterprisename_pair_insert AFTER INSERT ON enterprisename BEGIN
+{_SQLITE_ADD}    END""",
+    f"""CREATE TRIGGER enterprisename_pair_delete AFTER DELETE ON enterprisename BEGIN
+{_SQLITE_REMOVE}    END""",
+    f"""CREATE TRIGGER enterprisename_pair_update AFTER UPDATE ON enterprisename BEGIN
+{_SQLITE_REMOVE}{_SQLITE_ADD}    END""",
 )
 _SQLITE_DOWN = (
     "DROP TRIGGER enterprisename_pair_update",
